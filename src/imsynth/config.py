@@ -1,0 +1,153 @@
+"""Typed configs: dataclasses that round-trip through JSON and accept validated ``key=value`` overrides.
+
+A config class's fields are its object's constructor arguments; ``Literal[...]`` fields list their allowed
+values, so the CLI and studio can show choices and a wrong value gets an error naming the valid ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+
+from .errors import ConfigError
+
+C = TypeVar("C")
+
+
+def to_dict(config: Any) -> dict:
+    """A config dataclass -> a plain JSON-able dict (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = get_type_hints(cls)
+    return {field.name: hints[field.name] for field in dataclasses.fields(cls)}
+
+
+def from_dict(cls: type[C], data: dict, *, where: str = "config") -> C:
+    """Build ``cls`` from a dict, checking every key and value type."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a JSON object, got {type(data).__name__}")
+    types_by_name = _field_types(cls)
+    unknown = sorted(set(data) - set(types_by_name))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(types_by_name)}")
+    values = {name: coerce(value, types_by_name[name], f"{where}.{name}") for name, value in data.items()}
+    return cls(**values)
+
+
+def coerce(value: Any, annotation: Any, name: str) -> Any:
+    """Check (and where lossless, convert) a JSON value against a type annotation."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return coerce(value, option, name)
+            except ConfigError as error:
+                errors.append(str(error))
+        raise ConfigError(errors[0] if errors else f"{name}: {value!r} is not allowed")
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{name}: {value!r} is not one of {', '.join(map(repr, args))}")
+        return value
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{name}: expected a list, got {value!r}")
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(value) != len(args):
+                raise ConfigError(f"{name}: expected {len(args)} values, got {len(value)}")
+            return tuple(coerce(v, a, name) for v, a in zip(value, args))
+        item = args[0] if args else Any
+        converted = [coerce(v, item, name) for v in value]
+        return tuple(converted) if origin is tuple else converted
+    if annotation is Any:
+        return value
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name}: expected true or false, got {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"{name}: expected an integer, got {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{name}: expected a number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{name}: expected a string, got {value!r}")
+        return value
+    if annotation is dict or origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{name}: expected an object, got {value!r}")
+        return value
+    raise ConfigError(f"{name}: unsupported config type {annotation!r}")
+
+
+def parse_value(text: str) -> Any:
+    """Parse the right-hand side of ``key=value``: JSON if it parses (numbers, true, [1,2]), else a string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        lowered = text.strip().lower()
+        if lowered in ("true", "yes", "on"):
+            return True
+        if lowered in ("false", "no", "off"):
+            return False
+        if lowered in ("none", "null"):
+            return None
+        return text
+
+
+def apply_overrides(configs: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
+    """Apply ``key=value`` strings to named configs (e.g. ``{"model": ..., "train": ...}``).
+
+    ``section.key=value`` addresses one config; a bare ``key`` must name a field of exactly one of them.
+    Returns new config objects; the inputs are not changed.
+    """
+    updated = dict(configs)
+    for assignment in assignments:
+        key, sep, raw = assignment.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set {assignment!r}: expected key=value")
+        section, _, field_name = key.rpartition(".")
+        if section:
+            if section not in updated:
+                raise ConfigError(f"--set {key}: unknown section {section!r}; valid: {', '.join(updated)}")
+            owners = [section]
+        else:
+            owners = [name for name, cfg in updated.items() if field_name in _field_types(type(cfg))]
+        if not owners:
+            valid = sorted(f"{s}.{f}" for s, cfg in updated.items() for f in _field_types(type(cfg)))
+            raise ConfigError(f"--set {key}: unknown key; valid: {', '.join(valid)}")
+        if len(owners) > 1:
+            raise ConfigError(f"--set {key}: ambiguous, use one of {', '.join(f'{o}.{field_name}' for o in owners)}")
+        owner = owners[0]
+        types_by_name = _field_types(type(updated[owner]))
+        if field_name not in types_by_name:
+            raise ConfigError(f"--set {key}: unknown key; valid: {', '.join(f'{owner}.{f}' for f in types_by_name)}")
+        value = coerce(parse_value(raw), types_by_name[field_name], f"--set {key}")
+        updated[owner] = dataclasses.replace(updated[owner], **{field_name: value})
+    return updated
+
+
+def describe_fields(cls: type) -> list[dict]:
+    """Field name, type, default and choices — what a UI needs to build a form."""
+    rows = []
+    for field in dataclasses.fields(cls):
+        annotation = _field_types(cls)[field.name]
+        default = field.default if field.default is not dataclasses.MISSING else (
+            field.default_factory() if field.default_factory is not dataclasses.MISSING else None)
+        choices = list(get_args(annotation)) if get_origin(annotation) is Literal else None
+        rows.append({"name": field.name, "type": str(annotation), "default": default, "choices": choices})
+    return rows

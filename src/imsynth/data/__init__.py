@@ -1,0 +1,14 @@
+"""Datasets by name, all held in memory as uint8 tensors (see ``ImageDataset``)."""
+
+from . import shapes, sources  # noqa: F401  (registers the datasets)
+from .base import REGISTRY, DatasetSpec, ImageDataset, from_model, load_dataset, resize_uint8, to_model
+
+__all__ = ["REGISTRY", "DatasetSpec", "ImageDataset", "from_model", "load_dataset", "resize_uint8",
+           "to_model", "list_datasets"]
+
+
+def list_datasets() -> list[dict]:
+    """One row per dataset: name, description, available here, size, where it is (or how to get it)."""
+    return [{"name": spec.name + ("PATH" if spec.name.endswith(":") else ""),
+             "description": spec.description, "available": spec.available(), "size": spec.size,
+             "where": spec.where()} for spec in REGISTRY.values()]

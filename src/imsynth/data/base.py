@@ -1,0 +1,150 @@
+"""In-memory image datasets and the registry that finds them by name.
+
+Every dataset here fits in memory, so it is held as uint8 NCHW tensors and batches are cut by indexing:
+no DataLoader workers, no per-item Python. ``to_model`` turns a uint8 batch into the models' float
+[-1, 1] convention.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import DataError, InputError
+
+
+@dataclass
+class ImageDataset:
+    """Train and test splits as uint8 NCHW tensors, with optional integer labels.
+
+    ``factors_train``/``factors_test`` hold integer factor indices (N x K) for procedurally generated data
+    whose generative factors are known (``shapes``).
+    """
+
+    name: str
+    train_images: torch.Tensor
+    test_images: torch.Tensor
+    train_labels: torch.Tensor | None = None
+    test_labels: torch.Tensor | None = None
+    class_names: list[str] | None = None
+    factors_train: torch.Tensor | None = None
+    factors_test: torch.Tensor | None = None
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for split, images in (("train", self.train_images), ("test", self.test_images)):
+            if images.dtype != torch.uint8 or images.ndim != 4:
+                raise DataError(f"{self.name}: {split} images must be uint8 NCHW, got {images.dtype} "
+                                f"{tuple(images.shape)}")
+        if len(self.train_images) == 0:
+            raise DataError(f"{self.name}: the train split is empty")
+
+    @property
+    def num_classes(self) -> int | None:
+        return len(self.class_names) if self.class_names else None
+
+    @property
+    def channels(self) -> int:
+        return int(self.train_images.shape[1])
+
+    @property
+    def image_size(self) -> int:
+        return int(self.train_images.shape[2])
+
+    def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if name == "train":
+            return self.train_images, self.train_labels
+        if name == "test":
+            return self.test_images, self.test_labels
+        raise InputError(f"unknown split {name!r}; expected 'train' or 'test'")
+
+
+def to_model(images: torch.Tensor) -> torch.Tensor:
+    """uint8 NCHW in [0, 255] -> float32 NCHW in [-1, 1]."""
+    return images.float().div_(127.5).sub_(1.0)
+
+
+def from_model(images: torch.Tensor) -> torch.Tensor:
+    """float NCHW in [-1, 1] -> uint8 NCHW."""
+    return ((images.detach().float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+
+
+def resize_uint8(images: torch.Tensor, size: int, *, chunk: int = 4096) -> torch.Tensor:
+    """Resize square uint8 NCHW images to ``size`` x ``size`` (antialiased bilinear when shrinking)."""
+    if images.shape[-1] == size and images.shape[-2] == size:
+        return images
+    out = []
+    for start in range(0, len(images), chunk):
+        part = images[start:start + chunk].float()
+        part = F.interpolate(part, size=(size, size), mode="bilinear", align_corners=False,
+                             antialias=size < images.shape[-1])
+        out.append(part.round_().clamp_(0, 255).to(torch.uint8))
+    return torch.cat(out) if out else images.new_zeros((0, images.shape[1], size, size))
+
+
+def split_indices(count: int, test_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A deterministic random train/test split of ``range(count)``."""
+    order = np.random.default_rng(seed).permutation(count)
+    n_test = max(1, int(round(count * test_fraction))) if count > 1 else 0
+    return np.sort(order[n_test:]), np.sort(order[:n_test])
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """How to find, describe and load one named dataset (or a ``prefix:`` family)."""
+
+    name: str
+    description: str
+    loader: Callable[..., ImageDataset]
+    where: Callable[[], str]
+    available: Callable[[], bool]
+    size: str
+
+
+REGISTRY: dict[str, DatasetSpec] = {}
+
+
+def register(spec: DatasetSpec) -> DatasetSpec:
+    REGISTRY[spec.name] = spec
+    return spec
+
+
+def load_dataset(name: str, *, image_size: int | None = None, limit: int | None = None) -> ImageDataset:
+    """Load a dataset by name: a registered name, ``folder:PATH`` or ``npz:PATH``.
+
+    ``image_size`` resizes every image to a square of that side; ``limit`` keeps the first ``limit``
+    train and test images (handy for quick runs and tests).
+    """
+    if image_size is not None and image_size < 4:
+        raise InputError(f"--image-size must be at least 4, got {image_size}")
+    prefix, _, argument = name.partition(":")
+    if argument and prefix + ":" in REGISTRY:
+        dataset = REGISTRY[prefix + ":"].loader(argument, image_size=image_size)
+    elif name in REGISTRY and not name.endswith(":"):
+        spec = REGISTRY[name]
+        if not spec.available():
+            raise DataError(f"dataset {name!r} is not available here: {spec.where()}")
+        dataset = spec.loader(image_size=image_size, limit=limit)
+    else:
+        valid = ", ".join(sorted(n + "PATH" if n.endswith(":") else n for n in REGISTRY))
+        raise InputError(f"unknown dataset {name!r}; valid: {valid}")
+    if limit is not None:
+        dataset = limit_dataset(dataset, limit)
+    if image_size is not None:
+        dataset.train_images = resize_uint8(dataset.train_images, image_size)
+        dataset.test_images = resize_uint8(dataset.test_images, image_size)
+    return dataset
+
+
+def limit_dataset(dataset: ImageDataset, limit: int) -> ImageDataset:
+    def cut(tensor):
+        return None if tensor is None else tensor[:limit]
+
+    dataset.train_images, dataset.test_images = cut(dataset.train_images), cut(dataset.test_images)
+    dataset.train_labels, dataset.test_labels = cut(dataset.train_labels), cut(dataset.test_labels)
+    dataset.factors_train, dataset.factors_test = cut(dataset.factors_train), cut(dataset.factors_test)
+    return dataset

@@ -1,0 +1,69 @@
+"""Convolutional encoders and decoders that adapt to the image size (8 to 64+ px).
+
+The number of stride-2 stages is the number of halvings that keep the feature map at least 4x4 and exact
+(28 -> 14 -> 7: two; 64 -> 4: four; 8 -> 4: one), so decoders mirror encoders with no cropping.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh}
+
+
+def stage_plan(image_size: int, width: int, max_width_multiplier: int = 8) -> tuple[list[int], int]:
+    """Channel width of each resolution level (full resolution first) and the final spatial side."""
+    widths, side = [width], image_size
+    while side % 2 == 0 and side // 2 >= 4:
+        side //= 2
+        widths.append(width * min(2 ** len(widths), max_width_multiplier))
+    return widths, side
+
+
+class ConvEncoder(nn.Module):
+    """images (B, C, H, W) [+ one-hot labels] -> vector (B, out_features)."""
+
+    def __init__(self, *, channels: int, image_size: int, width: int, out_features: int, num_classes: int = 0,
+                 activation: str = "silu") -> None:
+        super().__init__()
+        widths, side = stage_plan(image_size, width)
+        act = ACTIVATIONS[activation]
+        self.num_classes = num_classes
+        layers: list[nn.Module] = [nn.Conv2d(channels + num_classes, widths[0], 3, padding=1), act()]
+        for w_in, w_out in zip(widths[:-1], widths[1:]):
+            layers += [nn.Conv2d(w_in, w_out, 4, stride=2, padding=1), act(),
+                       nn.Conv2d(w_out, w_out, 3, padding=1), act()]
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(widths[-1] * side * side, out_features)
+
+    def forward(self, images: torch.Tensor, one_hot: torch.Tensor | None = None) -> torch.Tensor:
+        if self.num_classes:
+            label_planes = one_hot[:, :, None, None].expand(-1, -1, *images.shape[2:])
+            images = torch.cat([images, label_planes.to(images.dtype)], dim=1)
+        features = self.features(images)  # (B, widths[-1], side, side)
+        return self.head(features.flatten(1))
+
+
+class ConvDecoder(nn.Module):
+    """vector (B, in_features) [+ one-hot labels] -> images (B, C, H, W) (unbounded outputs)."""
+
+    def __init__(self, *, channels: int, image_size: int, width: int, in_features: int, num_classes: int = 0,
+                 activation: str = "silu") -> None:
+        super().__init__()
+        widths, side = stage_plan(image_size, width)
+        act = ACTIVATIONS[activation]
+        self.side, self.top_width = side, widths[-1]
+        self.project = nn.Sequential(nn.Linear(in_features + num_classes, widths[-1] * side * side), act())
+        layers: list[nn.Module] = []
+        for w_in, w_out in zip(widths[::-1][:-1], widths[::-1][1:]):
+            layers += [nn.Conv2d(w_in, w_in, 3, padding=1), act(),
+                       nn.ConvTranspose2d(w_in, w_out, 4, stride=2, padding=1), act()]
+        layers += [nn.Conv2d(widths[0], widths[0], 3, padding=1), act(), nn.Conv2d(widths[0], channels, 3, padding=1)]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, vector: torch.Tensor, one_hot: torch.Tensor | None = None) -> torch.Tensor:
+        if one_hot is not None:
+            vector = torch.cat([vector, one_hot.to(vector.dtype)], dim=1)
+        features = self.project(vector).view(-1, self.top_width, self.side, self.side)
+        return self.body(features)

@@ -1,0 +1,132 @@
+"""Run directories: config.json, model.safetensors, state/ (resume), metrics.jsonl, samples/, curves.png.
+
+Nothing is ever unpickled. Every file is written to a temporary name and renamed into place; the resume
+state is a pair of files named by step plus ``state/latest.json``, written last, that points at the pair.
+A process killed while writing a checkpoint leaves ``latest.json`` pointing at the previous good one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from ..errors import CheckpointError
+from ..image import atomic_path
+
+CONFIG = "config.json"
+WEIGHTS = "model.safetensors"
+STATE = "state"
+METRICS = "metrics.jsonl"
+
+
+def write_json(path: Path, data: Any) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: missing") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"{path}: damaged JSON ({error})") from None
+
+
+def write_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
+    contiguous = {name: t.detach().cpu().contiguous() for name, t in tensors.items()}
+    with atomic_path(path) as tmp:
+        save_file(contiguous, str(tmp), metadata=metadata)
+
+
+def read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    if not Path(path).is_file():
+        raise CheckpointError(f"{path}: missing")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        raise CheckpointError(f"{path}: damaged safetensors file ({error})") from None
+
+
+def load_weights_into(module: torch.nn.Module, tensors: dict[str, torch.Tensor], source: Path) -> None:
+    """Load a state dict, turning shape or key mismatches into one clear CheckpointError."""
+    expected = module.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    if missing or unexpected:
+        detail = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
+        raise CheckpointError(f"{source}: weights do not fit the model ({detail})")
+    for name, tensor in tensors.items():
+        if tuple(tensor.shape) != tuple(expected[name].shape):
+            raise CheckpointError(f"{source}: weight {name} has shape {tuple(tensor.shape)}, the model "
+                                  f"expects {tuple(expected[name].shape)}")
+    module.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
+
+
+def is_run(path: Path) -> bool:
+    return (Path(path) / CONFIG).is_file()
+
+
+def require_run(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: no such run directory")
+    if not is_run(path):
+        raise CheckpointError(f"{path}: not a run (no {CONFIG}); train one with `imsynth train`")
+    return path
+
+
+def save_state(run: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict, *, keep: int = 2) -> None:
+    """Write resume state for ``step``, then point ``latest.json`` at it, then prune old states."""
+    folder = run / STATE
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"step-{step:09d}"
+    write_tensors(folder / f"{stem}.safetensors", tensors)
+    write_json(folder / f"{stem}.json", meta)
+    write_json(folder / "latest.json", {"step": step, "tensors": f"{stem}.safetensors", "meta": f"{stem}.json"})
+    stems = sorted(p.stem for p in folder.glob("step-*.json"))
+    for old in stems[:-keep]:
+        for suffix in (".json", ".safetensors"):
+            (folder / f"{old}{suffix}").unlink(missing_ok=True)
+
+
+def load_state(run: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    folder = run / STATE
+    pointer = read_json(folder / "latest.json")
+    try:
+        tensors_name, meta_name = pointer["tensors"], pointer["meta"]
+    except (KeyError, TypeError):
+        raise CheckpointError(f"{folder / 'latest.json'}: damaged resume pointer") from None
+    return read_tensors(folder / tensors_name), read_json(folder / meta_name)
+
+
+def append_metrics(run: Path, row: dict) -> None:
+    # One short line per append: a crash can lose at most the line being written, never earlier ones.
+    with open(run / METRICS, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(row) + "\n")
+
+
+def read_metrics(run: Path) -> list[dict]:
+    path = Path(run) / METRICS
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a line cut short by a crash
+    return rows
+
+
+def truncate_metrics(run: Path, step: int) -> None:
+    """On resume, drop logged rows after the checkpoint so the curve has no duplicated steps."""
+    rows = [row for row in read_metrics(run) if row.get("step", 0) <= step]
+    with atomic_path(run / METRICS) as tmp:
+        tmp.write_text("".join(json.dumps(row) + "\n" for row in rows))

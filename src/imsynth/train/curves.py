@@ -1,0 +1,41 @@
+"""Loss and metric curves from a run's metrics.jsonl, as one PNG."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ..image import atomic_path
+from . import checkpoint as ckpt
+
+SKIP = {"step", "time", "lr"}
+
+
+def plot_curves(run: Path) -> Path | None:
+    rows = ckpt.read_metrics(run)
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in rows[-1] if k not in SKIP and isinstance(rows[-1][k], (int, float))]
+    columns = min(3, len(keys)) or 1
+    lines = math.ceil(len(keys) / columns) or 1
+    figure, axes = plt.subplots(lines, columns, figsize=(4 * columns, 2.8 * lines), squeeze=False)
+    for axis, key in zip(axes.flat, keys):
+        points = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+        if points:
+            axis.plot(*zip(*points), linewidth=1.2)
+        axis.set_title(key, fontsize=9)
+        axis.set_xlabel("step", fontsize=8)
+        axis.grid(alpha=0.3)
+    for axis in list(axes.flat)[len(keys):]:
+        axis.axis("off")
+    figure.tight_layout()
+    path = Path(run) / "curves.png"
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=90, format="png")
+    plt.close(figure)
+    return path

@@ -1,0 +1,459 @@
+"""The one training engine: every registered model trains here, whatever its optimisers.
+
+``train(...)`` builds the model from typed configs, then runs a plain loop: cut a batch from in-memory
+tensors, call the model's ``train_step`` with a context that owns precision, gradient averaging across
+processes, clipping, learning-rate schedule and the optimiser step; update the EMA; log, sample and
+checkpoint on schedule. Randomness inside a step comes from ``context.randn``, a function of (seed, step)
+drawn for the *global* batch and sliced per process, so a resumed run and a 2-process run see the same
+numbers as one uninterrupted process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Literal
+
+import torch
+
+from .. import __version__
+from ..config import from_dict, to_dict
+from ..data import ImageDataset, to_model
+from ..errors import CheckpointError, ConfigError, InputError, TrainingError
+from ..image import save_grid
+from ..models import GenerativeModel, build_model, fit_config_to_data, get_entry
+from . import checkpoint as ckpt
+from . import distributed
+from .curves import plot_curves
+from .device import autocast_context, resolve_precision, select_device
+
+
+@dataclass
+class TrainConfig:
+    batch_size: int = 128
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    warmup_steps: int = 100
+    schedule: Literal["constant", "cosine"] = "cosine"
+    min_lr_ratio: float = 0.05
+    grad_clip: float = 5.0
+    ema_decay: float = 0.999
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    channels_last: bool = True
+    seed: int = 0
+    deterministic: bool = False
+    steps: int | None = None
+    epochs: float | None = None
+    minutes: float | None = None
+    log_every: int = 50
+    sample_every: int = 500
+    checkpoint_every: int = 500
+    num_samples: int = 64
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "log_every", "sample_every", "checkpoint_every", "num_samples"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0 or not 0 <= self.ema_decay < 1 or self.grad_clip < 0 or self.warmup_steps < 0:
+            raise ConfigError("train: need lr > 0, 0 <= ema_decay < 1, grad_clip >= 0, warmup_steps >= 0")
+        for name in ("steps", "epochs", "minutes"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ConfigError(f"train.{name} must be > 0, got {value}")
+
+
+@dataclass
+class TrainResult:
+    run: Path
+    step: int
+    images_per_second: float
+    last_metrics: dict
+    stopped_by: str
+
+
+class ExponentialMovingAverage:
+    """EMA of parameters (buffers copied), with the usual warm-up of the decay for early steps."""
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.shadow = {name: p.detach().clone().float() for name, p in model.named_parameters()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module, step: int) -> None:
+        decay = min(self.decay, (1 + step) / (10 + step))
+        names = list(self.shadow)
+        params = dict(model.named_parameters())
+        torch._foreach_lerp_([self.shadow[n] for n in names], [params[n].detach().float() for n in names], 1 - decay)
+
+    def state_dict_for(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
+        """The model's state dict with EMA values in place of the parameters."""
+        state = model.state_dict()
+        return {name: (self.shadow[name].to(t.dtype) if name in self.shadow else t) for name, t in state.items()}
+
+    @contextlib.contextmanager
+    def applied(self, model: torch.nn.Module):
+        backup = {name: p.detach().clone() for name, p in model.named_parameters()}
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                p.copy_(self.shadow[name])
+        try:
+            yield model
+        finally:
+            with torch.no_grad():
+                for name, p in model.named_parameters():
+                    p.copy_(backup[name])
+
+
+def learning_rate_factor(config: TrainConfig, step: int, total_steps: int | None) -> float:
+    warm = min(1.0, (step + 1) / config.warmup_steps) if config.warmup_steps else 1.0
+    if config.schedule == "constant" or not total_steps:
+        return warm
+    progress = min(1.0, step / max(1, total_steps))
+    return warm * (config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def step_seed(seed: int, step: int, call: int) -> int:
+    return (seed * 1_000_003 + step * 9_973 + call) % (2**63 - 1)
+
+
+class _StepContext:
+    """What a model's ``train_step`` may use: noise, autocast, and ``backward_step`` per optimiser group."""
+
+    def __init__(self, trainer: "_Trainer") -> None:
+        self.trainer = trainer
+        self.step = 0
+        self._calls = 0
+        self.group_losses: dict[str, float] = {}
+
+    def begin(self, step: int) -> None:
+        self.step, self._calls = step, 0
+        self.group_losses = {}
+
+    def randn(self, shape: tuple[int, ...]) -> torch.Tensor:
+        """Standard normal noise for this process's rows of the global batch (shape[0] = local batch)."""
+        trainer = self.trainer
+        self._calls += 1
+        generator = torch.Generator().manual_seed(step_seed(trainer.config.seed, self.step, self._calls))
+        world, rank = trainer.group.world_size, trainer.group.rank
+        full = torch.randn((shape[0] * world, *shape[1:]), generator=generator)
+        return full[rank * shape[0]:(rank + 1) * shape[0]].to(trainer.device)
+
+    def autocast(self):
+        return autocast_context(self.trainer.device, self.trainer.precision)
+
+    def backward_step(self, group: str, loss: torch.Tensor) -> None:
+        trainer = self.trainer
+        optimizer = trainer.optimizers[group]
+        params = trainer.group_params[group]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        mean_loss = distributed.average_gradients(params, loss, trainer.group)
+        if not torch.isfinite(mean_loss):
+            raise TrainingError(f"non-finite loss ({group}) at step {self.step}: training stopped; the last good "
+                                f"checkpoint (step {trainer.last_checkpoint_step}) is kept in {trainer.run}")
+        if trainer.config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(params, trainer.config.grad_clip)
+        factor = learning_rate_factor(trainer.config, self.step, trainer.total_steps)
+        for param_group in optimizer.param_groups:
+            param_group["lr"] = param_group["base_lr"] * factor
+        optimizer.step()
+        self.group_losses[group] = float(mean_loss)
+
+
+class _Trainer:
+    def __init__(self, *, model: GenerativeModel, model_name: str, dataset: ImageDataset, run: Path,
+                 config: TrainConfig, device: torch.device, group: distributed.ProcessGroup, quiet: bool,
+                 callback: Callable[[int, dict], None] | None) -> None:
+        self.model, self.model_name, self.dataset, self.run = model, model_name, dataset, run
+        self.config, self.device, self.group, self.quiet, self.callback = config, device, group, quiet, callback
+        self.precision = resolve_precision(config.precision, device)
+        self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.group_params: dict[str, list[torch.nn.Parameter]] = {}
+        for name, spec in model.optimizer_groups().items():
+            params = list(spec["params"])
+            optimizer = torch.optim.AdamW(params, lr=spec.get("lr", config.lr), betas=tuple(spec.get("betas", config.betas)),
+                                          weight_decay=spec.get("weight_decay", config.weight_decay))
+            for param_group in optimizer.param_groups:
+                param_group["base_lr"] = param_group["lr"]
+            self.optimizers[name], self.group_params[name] = optimizer, params
+        self.ema = ExponentialMovingAverage(model, config.ema_decay) if config.ema_decay > 0 else None
+        images = dataset.train_images
+        if config.batch_size % group.world_size:
+            raise ConfigError(f"train.batch_size {config.batch_size} must be divisible by the {group.world_size} processes")
+        if len(images) < config.batch_size:
+            raise ConfigError(f"train.batch_size {config.batch_size} is larger than the {len(images)} training images")
+        self.steps_per_epoch = len(images) // config.batch_size
+        self.total_steps = config.steps
+        if config.epochs is not None:
+            epoch_steps = max(1, int(config.epochs * self.steps_per_epoch))
+            self.total_steps = min(self.total_steps or epoch_steps, epoch_steps)
+        self.context = _StepContext(self)
+        self.step = 0
+        self.last_checkpoint_step = 0
+        self.elapsed_before = 0.0
+        self._permutation_epoch = -1
+        self._permutation: torch.Tensor | None = None
+
+    # -- data ---------------------------------------------------------------------------------------
+    def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """This process's share of the global batch for ``step`` (a pure function of seed and step)."""
+        epoch, position = divmod(step, self.steps_per_epoch)
+        if epoch != self._permutation_epoch:
+            generator = torch.Generator().manual_seed(self.config.seed * 7919 + epoch)
+            self._permutation = torch.randperm(len(self.dataset.train_images), generator=generator)
+            self._permutation_epoch = epoch
+        size = self.config.batch_size
+        share = size // self.group.world_size
+        start = position * size + self.group.rank * share
+        index = self._permutation[start:start + share]
+        images = to_model(self.dataset.train_images[index]).to(self.device, non_blocking=True)
+        images = images.contiguous(memory_format=self.memory_format)
+        labels = self.dataset.train_labels
+        return images, (labels[index].to(self.device) if labels is not None else None)
+
+    # -- state --------------------------------------------------------------------------------------
+    def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict]:
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        if self.ema:
+            tensors.update({f"ema.{k}": v for k, v in self.ema.shadow.items()})
+        meta: dict = {"step": self.step, "elapsed_seconds": self.elapsed_before + self.session_seconds(),
+                      "optimizers": {}}
+        for name, optimizer in self.optimizers.items():
+            state = optimizer.state_dict()
+            scalars = {}
+            for index, entries in state["state"].items():
+                for key, value in entries.items():
+                    if torch.is_tensor(value):
+                        tensors[f"optim.{name}.{index}.{key}"] = value
+                    else:
+                        scalars[f"{index}.{key}"] = value
+            meta["optimizers"][name] = scalars
+        tensors["rng.torch"] = torch.get_rng_state()
+        return tensors, meta
+
+    def load_state(self) -> None:
+        tensors, meta = ckpt.load_state(self.run)
+        source = self.run / ckpt.STATE
+        ckpt.load_weights_into(self.model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, source)
+        if self.ema:
+            for name in self.ema.shadow:
+                if f"ema.{name}" not in tensors:
+                    raise CheckpointError(f"{source}: no EMA weights for {name}")
+                self.ema.shadow[name] = tensors[f"ema.{name}"].float().to(self.device)
+        for name, optimizer in self.optimizers.items():
+            state = optimizer.state_dict()
+            restored: dict[int, dict] = {}
+            for key, value in tensors.items():
+                prefix = f"optim.{name}."
+                if key.startswith(prefix):
+                    index, entry = key[len(prefix):].split(".", 1)
+                    restored.setdefault(int(index), {})[entry] = value.to(self.device)
+            for key, value in meta.get("optimizers", {}).get(name, {}).items():
+                index, entry = key.split(".", 1)
+                restored.setdefault(int(index), {})[entry] = value
+            for entries in restored.values():
+                if "step" in entries and torch.is_tensor(entries["step"]):
+                    entries["step"] = entries["step"].cpu()  # Adam keeps its step count on the CPU
+            state["state"] = restored
+            optimizer.load_state_dict(state)
+        if "rng.torch" in tensors:
+            torch.set_rng_state(tensors["rng.torch"])
+        self.step = self.last_checkpoint_step = int(meta["step"])
+        self.elapsed_before = float(meta.get("elapsed_seconds", 0.0))
+
+    def inference_weights(self) -> dict[str, torch.Tensor]:
+        return self.ema.state_dict_for(self.model) if self.ema else self.model.state_dict()
+
+    def save_checkpoint(self) -> None:
+        if self.group.is_main:
+            tensors, meta = self.state_tensors()
+            ckpt.save_state(self.run, self.step, tensors, meta)
+            ckpt.write_tensors(self.run / ckpt.WEIGHTS, self.inference_weights(),
+                               metadata={"step": str(self.step), "ema": str(bool(self.ema))})
+            self.write_config()
+        self.last_checkpoint_step = self.step
+        distributed.barrier(self.group)
+
+    def write_config(self) -> None:
+        data = self.dataset
+        ckpt.write_json(self.run / ckpt.CONFIG, {
+            "imsynth": __version__, "model": self.model_name, "model_config": to_dict(self.model.config),
+            "train": to_dict(self.config),
+            "data": {"name": data.name, "image_size": data.image_size, "channels": data.channels,
+                     "class_names": data.class_names, "train_size": len(data.train_images)},
+            "weights": "ema" if self.ema else "raw", "step": self.step,
+            "precision": self.precision, "world_size": self.group.world_size,
+        })
+
+    # -- the loop -----------------------------------------------------------------------------------
+    def session_seconds(self) -> float:
+        return time.perf_counter() - self.started
+
+    def save_samples(self) -> None:
+        if not self.group.is_main:
+            return
+        count = self.config.num_samples
+        generator = torch.Generator().manual_seed(1234)
+        labels, nrow = None, None
+        if self.model.conditional:
+            classes = self.model.config.num_classes
+            nrow = max(1, count // classes) if count >= classes else None
+            labels = torch.arange(count) // max(1, count // classes) % classes
+        self.model.eval()
+        with (self.ema.applied(self.model) if self.ema else contextlib.nullcontext()):
+            images = self.model.sample(count, labels=labels, generator=generator)
+        self.model.train()
+        scale = max(1, 128 // images.shape[-1]) if images.shape[-1] < 32 else 1
+        save_grid(self.run / "samples" / f"step-{self.step:07d}.png", images, nrow=nrow, scale=scale)
+
+    def run_loop(self) -> TrainResult:
+        config = self.config
+        self.started = time.perf_counter()
+        deadline = self.started + config.minutes * 60 if config.minutes else None
+        total = self.total_steps
+        bar = None
+        if self.group.is_main and not self.quiet and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, initial=self.step, desc=f"train {self.model_name}", unit="step",
+                       dynamic_ncols=True)
+        images_done, window_start, speed = 0, time.perf_counter(), 0.0
+        last: dict = {}
+        stopped_by = "steps"
+        self.model.train()
+        try:
+            while True:
+                if total is not None and self.step >= total:
+                    stopped_by = "steps" if config.steps and self.step >= config.steps else "epochs"
+                    break
+                if deadline is not None and time.perf_counter() >= deadline:
+                    stopped_by = "minutes"
+                    break
+                images, labels = self.batch(self.step)
+                self.context.begin(self.step)
+                logged = self.model.train_step(images, labels, self.context)
+                if self.ema:
+                    self.ema.update(self.model, self.step)
+                self.step += 1
+                images_done += config.batch_size
+                if self.step % config.log_every == 0 or self.step == 1:
+                    now = time.perf_counter()
+                    speed = images_done / max(1e-9, now - window_start)
+                    images_done, window_start = 0, now
+                    last = {"step": self.step, **{k: float(v) for k, v in logged.items()},
+                            **{f"loss_{k}": v for k, v in self.context.group_losses.items() if len(self.context.group_losses) > 1},
+                            "lr": self.optimizers[next(iter(self.optimizers))].param_groups[0]["lr"],
+                            "img_per_s": speed, "time": self.elapsed_before + self.session_seconds()}
+                    if self.group.is_main:
+                        ckpt.append_metrics(self.run, last)
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{last.get('loss', float('nan')):.4g}", img_s=f"{speed:.0f}")
+                if bar is not None:
+                    bar.update(1)
+                if self.step % config.sample_every == 0:
+                    self.save_samples()
+                if self.step % config.checkpoint_every == 0:
+                    self.save_checkpoint()
+                if self.callback is not None:
+                    self.callback(self.step, last)
+        except KeyboardInterrupt:
+            stopped_by = "interrupted"
+        finally:
+            if bar is not None:
+                bar.close()
+        if stopped_by != "interrupted":
+            if self.step != self.last_checkpoint_step:
+                self.save_checkpoint()
+            if self.step % config.sample_every != 0:
+                self.save_samples()
+        if self.group.is_main:
+            plot_curves(self.run)
+        return TrainResult(self.run, self.step, speed, last, stopped_by)
+
+
+def train(model_name: str, dataset: ImageDataset, out: str | Path, *, model_config=None,
+          train_config: TrainConfig | None = None, resume: bool = False, device: str = "auto",
+          quiet: bool = False, callback: Callable[[int, dict], None] | None = None,
+          model: GenerativeModel | None = None) -> TrainResult:
+    """Train ``model_name`` on ``dataset`` into the run directory ``out``.
+
+    With ``resume=True`` the run's own config is used (budgets from ``train_config`` may extend it) and
+    training continues exactly from the last complete checkpoint. ``model`` may supply a pre-built model
+    (for custom networks); its config must match ``model_name``'s config class.
+    """
+    run = Path(out)
+    entry = get_entry(model_name)
+    train_config = train_config or TrainConfig()
+    if resume:
+        saved = ckpt.read_json(ckpt.require_run(run) / ckpt.CONFIG)
+        if saved.get("model") != model_name:
+            raise InputError(f"{run}: run holds model {saved.get('model')!r}, not {model_name!r}")
+        budgets = {k: getattr(train_config, k) for k in ("steps", "epochs", "minutes")}
+        train_config = dataclasses.replace(from_dict(TrainConfig, saved["train"], where=f"{run}/config.json train"),
+                                           **{k: v for k, v in budgets.items() if v is not None})
+        model_config = from_dict(entry.model_class.config_class, saved["model_config"], where=f"{run}/config.json")
+    elif ckpt.is_run(run) and (run / ckpt.STATE).exists():
+        raise InputError(f"{run}: already holds a run; pass --resume to continue it or choose another --out")
+    if train_config.steps is None and train_config.epochs is None and train_config.minutes is None:
+        train_config = dataclasses.replace(train_config, steps=2000)
+    torch_device = select_device(device)
+    group = distributed.setup(torch_device.type)
+    if group.distributed and torch_device.type == "cuda":
+        torch_device = torch.device("cuda", group.local_rank)
+        torch.cuda.set_device(torch_device)
+    if train_config.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+    torch.manual_seed(train_config.seed)
+    if model is None:
+        config = model_config if model_config is not None else entry.default_config()
+        config = fit_config_to_data(config, channels=dataset.channels, image_size=dataset.image_size,
+                                    num_classes=dataset.num_classes or 0, dataset_size=len(dataset.train_images))
+        model = build_model(model_name, config)
+    model.registered_name = model_name
+    model.to(torch_device)
+    if train_config.channels_last:
+        model.to(memory_format=torch.channels_last)
+    distributed.broadcast_parameters(model, group)
+    run.mkdir(parents=True, exist_ok=True)
+    trainer = _Trainer(model=model, model_name=model_name, dataset=dataset, run=run, config=train_config,
+                       device=torch_device, group=group, quiet=quiet, callback=callback)
+    if resume:
+        trainer.load_state()
+        if group.is_main:
+            ckpt.truncate_metrics(run, trainer.step)
+    elif group.is_main:
+        (run / ckpt.METRICS).unlink(missing_ok=True)
+        trainer.write_config()
+    try:
+        return trainer.run_loop()
+    finally:
+        distributed.teardown(group)
+
+
+def load_run(run: str | Path, *, device: str = "cpu") -> tuple[GenerativeModel, dict]:
+    """Rebuild a trained model from its run directory (config.json + model.safetensors)."""
+    run = ckpt.require_run(run)
+    saved = ckpt.read_json(run / ckpt.CONFIG)
+    try:
+        entry = get_entry(saved["model"])
+        config = from_dict(entry.model_class.config_class, saved["model_config"], where=f"{run}/config.json")
+    except KeyError as missing:
+        raise CheckpointError(f"{run}/config.json: damaged (no {missing})") from None
+    model = build_model(saved["model"], config)
+    ckpt.load_weights_into(model, ckpt.read_tensors(run / ckpt.WEIGHTS), run / ckpt.WEIGHTS)
+    model.to(select_device(device)).eval()
+    return model, saved
+
+
+def describe(result: TrainResult) -> str:
+    return json.dumps({"run": str(result.run), "step": result.step, "stopped_by": result.stopped_by,
+                       "img_per_s": round(result.images_per_second, 1)})
