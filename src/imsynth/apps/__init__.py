@@ -1,0 +1,1 @@
+"""What users do with trained models."""

@@ -1,0 +1,168 @@
+"""In-domain feature networks: small CNN classifiers whose penultimate layer gives features for FID, KID
+and precision/recall, since Inception weights cannot be downloaded here.
+
+Weights for ``fashion-mnist`` and ``digits`` ship in ``imsynth/metrics/weights`` (safetensors, with the test
+accuracy in the file's metadata); ``imsynth features train --data NAME`` makes them for any labelled dataset.
+Every figure computed with these features names the network it used (``feature_net`` in the output).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..data import ImageDataset, to_model
+from ..errors import CheckpointError, DataError
+from ..train import checkpoint as ckpt
+from ..train.device import autocast_context, resolve_precision
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+INPUT_SIZE = 32
+FEATURE_DIM = 128
+
+
+class FeatureNet(nn.Module):
+    """images (B, C, H, W) in [-1, 1], any size -> logits (B, classes); ``features`` -> (B, 128)."""
+
+    def __init__(self, *, channels: int, num_classes: int) -> None:
+        super().__init__()
+
+        def block(c_in, c_out):
+            return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+
+        self.body = nn.Sequential(
+            *block(channels, 32), *block(32, 32), nn.MaxPool2d(2),  # 16x16
+            *block(32, 64), *block(64, 64), nn.MaxPool2d(2),  # 8x8
+            *block(64, 128), *block(128, 128), nn.MaxPool2d(2),  # 4x4
+        )
+        self.embed = nn.Linear(128 * 4 * 4, FEATURE_DIM)
+        self.classify = nn.Sequential(nn.ReLU(), nn.Dropout(0.3), nn.Linear(FEATURE_DIM, num_classes))
+        self.channels, self.num_classes = channels, num_classes
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        if images.shape[-2:] != (INPUT_SIZE, INPUT_SIZE):
+            images = F.interpolate(images.float(), size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
+        return self.embed(self.body(images).flatten(1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.classify(self.features(images))
+
+
+def shipped_path(name: str) -> Path:
+    return WEIGHTS_DIR / f"{name.replace(':', '_').replace('/', '_')}.safetensors"
+
+
+def load_feature_net(dataset_name: str, path: str | Path | None = None) -> tuple[FeatureNet, dict]:
+    """The feature network for a dataset (shipped weights, or ``path``) and its metadata."""
+    path = Path(path) if path else shipped_path(dataset_name)
+    if not path.is_file():
+        raise DataError(f"no feature network for dataset {dataset_name!r} (looked for {path}); make one with "
+                        f"`imsynth features train --data {dataset_name}`")
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            meta = dict(handle.metadata() or {})
+    except Exception as error:  # safetensors raises its own error types for damaged headers
+        raise CheckpointError(f"{path}: damaged feature network ({error})") from None
+    try:
+        net = FeatureNet(channels=int(meta["channels"]), num_classes=int(meta["num_classes"]))
+    except KeyError as missing:
+        raise CheckpointError(f"{path}: feature network metadata lacks {missing}") from None
+    ckpt.load_weights_into(net, ckpt.read_tensors(path), path)
+    net.eval()
+    info = {"name": meta.get("name", path.stem), "path": str(path), "test_accuracy": float(meta.get("test_accuracy", "nan")),
+            "dataset": meta.get("dataset", dataset_name), "feature_dim": FEATURE_DIM}
+    return net, info
+
+
+def _augment(images: torch.Tensor, generator: torch.Generator, flip: bool) -> torch.Tensor:
+    """Random shifts of up to 2 px (reflect padding) and, for datasets where it is valid, horizontal flips."""
+    batch, _, height, width = images.shape
+    padded = F.pad(images, (2, 2, 2, 2), mode="reflect")
+    dx, dy = torch.randint(0, 5, (2,), generator=generator).tolist()
+    shifted = padded[:, :, dy:dy + height, dx:dx + width]
+    if flip:
+        mask = torch.rand(batch, generator=generator) < 0.5
+        shifted = torch.where(mask[:, None, None, None], shifted.flip(-1), shifted)
+    return shifted
+
+
+@torch.no_grad()
+def accuracy(net: FeatureNet, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
+    net.eval()
+    correct = 0
+    for start in range(0, len(images), batch_size):
+        logits = net(to_model(images[start:start + batch_size]))
+        correct += int((logits.argmax(1) == labels[start:start + batch_size]).sum())
+    return correct / len(images)
+
+
+def train_feature_net(dataset: ImageDataset, out: str | Path | None = None, *, epochs: int = 12,
+                      batch_size: int = 128, lr: float = 3e-3, seed: int = 0, flip: bool | None = None,
+                      precision: str = "auto", quiet: bool = False) -> tuple[FeatureNet, dict]:
+    """Train the classifier on the train split, report test accuracy, save weights (atomically)."""
+    if dataset.train_labels is None or not dataset.num_classes:
+        raise DataError(f"{dataset.name}: a feature network needs class labels, and this dataset has none")
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    flip = dataset.name != "digits" if flip is None else flip  # flipped digits are other symbols
+    net = FeatureNet(channels=dataset.channels, num_classes=dataset.num_classes).to(memory_format=torch.channels_last)
+    steps_per_epoch = max(1, len(dataset.train_images) // batch_size)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=5e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch)
+    device = torch.device("cpu")
+    precision = resolve_precision(precision, device)
+    started = time.perf_counter()
+    from tqdm import tqdm
+
+    bar = tqdm(total=epochs * steps_per_epoch, desc=f"feature net {dataset.name}", disable=quiet, unit="step")
+    for _ in range(epochs):
+        net.train()
+        order = torch.randperm(len(dataset.train_images), generator=generator)
+        for index in range(steps_per_epoch):
+            batch = order[index * batch_size:(index + 1) * batch_size]
+            images = _augment(to_model(dataset.train_images[batch]), generator, flip)
+            with autocast_context(device, precision):
+                loss = F.cross_entropy(net(images.contiguous(memory_format=torch.channels_last)),
+                                       dataset.train_labels[batch], label_smoothing=0.1)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+    bar.close()
+    test_accuracy = accuracy(net, dataset.test_images, dataset.test_labels)
+    info = {"name": f"imsynth-featurenet-{dataset.name}", "dataset": dataset.name, "test_accuracy": test_accuracy,
+            "channels": dataset.channels, "num_classes": dataset.num_classes, "epochs": epochs,
+            "train_seconds": round(time.perf_counter() - started, 1), "input_size": INPUT_SIZE}
+    if out is not None:
+        out = Path(out)
+        ckpt.write_tensors(out, net.state_dict(), metadata={k: str(v) for k, v in info.items()})
+        ckpt.write_json(out.with_suffix(".json"), info)
+    return net, info
+
+
+@torch.no_grad()
+def extract_features(net: FeatureNet, images: torch.Tensor, *, batch_size: int = 500) -> torch.Tensor:
+    """Features (N, 128) of uint8 NCHW or float [-1, 1] NCHW images."""
+    net.eval()
+    chunks = []
+    for start in range(0, len(images), batch_size):
+        batch = images[start:start + batch_size]
+        batch = to_model(batch) if batch.dtype == torch.uint8 else batch.float()
+        chunks.append(net.features(batch).float())
+    return torch.cat(chunks) if chunks else torch.zeros(0, FEATURE_DIM)
+
+
+def describe_shipped() -> list[dict]:
+    rows = []
+    for path in sorted(WEIGHTS_DIR.glob("*.json")):
+        rows.append(json.loads(path.read_text()))
+    return rows
