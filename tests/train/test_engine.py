@@ -1,0 +1,176 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from imsynth.data import load_dataset
+from imsynth.errors import CheckpointError, InputError, TrainingError
+from imsynth.models import build_model, fit_config_to_data, get_entry
+from imsynth.train import TrainConfig, load_run, train
+from imsynth.train import checkpoint as ckpt
+
+from tests.helpers import tiny_dataset
+
+FAST = dict(batch_size=16, precision="fp32", channels_last=False, deterministic=True, warmup_steps=2,
+            log_every=1, sample_every=1000, checkpoint_every=4, num_samples=4)
+
+
+def small_vae(dataset, **overrides):
+    config = get_entry("vae").default_config()
+    config = fit_config_to_data(config, channels=dataset.channels, image_size=dataset.image_size,
+                                num_classes=dataset.num_classes or 0, dataset_size=len(dataset.train_images))
+    config.width, config.latent_dim = 8, 4
+    for key, value in overrides.items():
+        setattr(config, key, value)
+    return config
+
+
+def test_training_lowers_the_loss_and_writes_a_complete_run(tmp_path):
+    data = tiny_dataset()
+    result = train("vae", data, tmp_path / "run", model_config=small_vae(data),
+                   train_config=TrainConfig(steps=40, lr=3e-3, **{**FAST, "sample_every": 20}), quiet=True)
+    rows = ckpt.read_metrics(tmp_path / "run")
+    assert result.step == 40 and rows[-1]["step"] == 40
+    assert sum(r["loss"] for r in rows[-5:]) < sum(r["loss"] for r in rows[:5])
+    for name in ("config.json", "model.safetensors", "metrics.jsonl", "curves.png", "state/latest.json",
+                 "samples/step-0000020.png", "samples/step-0000040.png"):
+        assert (tmp_path / "run" / name).is_file(), name
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["model"] == "vae" and saved["weights"] == "ema" and saved["step"] == 40
+    model, _ = load_run(tmp_path / "run")
+    assert model.sample(3).shape == (3, 1, 8, 8)
+    assert not list((tmp_path / "run").rglob("*.tmp*"))  # every write completed by rename
+
+
+def test_resume_continues_exactly(tmp_path):
+    """A run stopped at step 6 (last checkpoint 4) and resumed to 12 ends with the same weights, EMA and
+    optimiser state as one uninterrupted run to 12."""
+    data = tiny_dataset()
+    config = TrainConfig(steps=12, **FAST)
+    train("vae", data, tmp_path / "straight", model_config=small_vae(data), train_config=config, quiet=True)
+
+    def interrupt(step, _):
+        if step == 6:
+            raise KeyboardInterrupt
+
+    stopped = train("vae", data, tmp_path / "resumed", model_config=small_vae(data), train_config=config,
+                    quiet=True, callback=interrupt)
+    assert stopped.stopped_by == "interrupted"
+    assert json.loads((tmp_path / "resumed/state/latest.json").read_text())["step"] == 4
+    train("vae", data, tmp_path / "resumed", train_config=TrainConfig(steps=12), resume=True, quiet=True)
+    straight, resumed = load_file(tmp_path / "straight/model.safetensors"), load_file(tmp_path / "resumed/model.safetensors")
+    assert straight.keys() == resumed.keys()
+    for name in straight:
+        assert torch.equal(straight[name], resumed[name]), name
+    state_a, _ = ckpt.load_state(tmp_path / "straight")
+    state_b, _ = ckpt.load_state(tmp_path / "resumed")
+    for name in state_a:
+        if not name.startswith("rng."):
+            assert torch.equal(state_a[name], state_b[name]), name
+    steps = [row["step"] for row in ckpt.read_metrics(tmp_path / "resumed")]
+    assert steps == sorted(set(steps)) and steps[-1] == 12
+
+
+def test_a_crash_while_checkpointing_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    data = tiny_dataset()
+    original = ckpt.write_tensors
+    calls = {"state": 0}
+
+    def failing(path, tensors, metadata=None):
+        if Path(path).parent.name == "state":
+            calls["state"] += 1
+            if calls["state"] == 2:
+                original(path, {"partial": torch.zeros(1)})  # a half-written file, then the crash
+                raise OSError("disk full")
+        return original(path, tensors, metadata)
+
+    monkeypatch.setattr(ckpt, "write_tensors", failing)
+    with pytest.raises(OSError, match="disk full"):
+        train("vae", data, tmp_path / "run", model_config=small_vae(data), train_config=TrainConfig(steps=12, **FAST), quiet=True)
+    monkeypatch.setattr(ckpt, "write_tensors", original)
+    assert json.loads((tmp_path / "run/state/latest.json").read_text())["step"] == 4
+    result = train("vae", data, tmp_path / "run", train_config=TrainConfig(steps=12), resume=True, quiet=True)
+    assert result.step == 12
+
+
+def test_non_finite_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path):
+    data = tiny_dataset()
+    model = build_model("vae", small_vae(data))
+    honest_loss = model.loss
+
+    def poisoned(images, labels=None, *, step=0, noise=None):
+        output = honest_loss(images, labels, step=step, noise=noise)
+        if step == 5:
+            output.loss = output.loss * float("nan")
+        return output
+
+    model.loss = poisoned
+    with pytest.raises(TrainingError, match=r"non-finite loss \(model\) at step 5.*checkpoint \(step 4\)"):
+        train("vae", data, tmp_path / "run", model=model, train_config=TrainConfig(steps=12, **FAST), quiet=True)
+    assert json.loads((tmp_path / "run/state/latest.json").read_text())["step"] == 4
+    good = load_file(tmp_path / "run/model.safetensors")
+    assert all(torch.isfinite(t).all() for t in good.values())
+
+
+def test_budgets_in_epochs_and_minutes(tmp_path):
+    data = tiny_dataset()  # 64 images / batch 16 = 4 steps per epoch
+    by_epochs = train("vae", data, tmp_path / "e", model_config=small_vae(data),
+                      train_config=TrainConfig(epochs=2, **FAST), quiet=True)
+    assert by_epochs.step == 8 and by_epochs.stopped_by == "epochs"
+    by_time = train("vae", data, tmp_path / "m", model_config=small_vae(data),
+                    train_config=TrainConfig(minutes=1e-9, **FAST), quiet=True)
+    assert by_time.stopped_by == "minutes" and by_time.step == 0
+
+
+def test_refuses_to_overwrite_a_run_and_rejects_bad_batch_sizes(tmp_path):
+    data = tiny_dataset()
+    train("vae", data, tmp_path / "run", model_config=small_vae(data), train_config=TrainConfig(steps=2, **FAST), quiet=True)
+    with pytest.raises(InputError, match="already holds a run; pass --resume"):
+        train("vae", data, tmp_path / "run", model_config=small_vae(data), train_config=TrainConfig(steps=2, **FAST), quiet=True)
+    with pytest.raises(InputError, match="larger than the 64 training images"):
+        train("vae", data, tmp_path / "other", model_config=small_vae(data),
+              train_config=TrainConfig(steps=2, **{**FAST, "batch_size": 128}), quiet=True)
+    with pytest.raises(InputError, match="holds model 'vae', not 'cvae'"):
+        train("cvae", data, tmp_path / "run", resume=True, quiet=True)
+
+
+def test_damaged_or_mismatched_checkpoints_are_clear_errors(tmp_path):
+    data = tiny_dataset()
+    train("vae", data, tmp_path / "run", model_config=small_vae(data), train_config=TrainConfig(steps=2, **FAST), quiet=True)
+    with pytest.raises(CheckpointError, match="not a run"):
+        load_run(tmp_path)
+    config = json.loads((tmp_path / "run/config.json").read_text())
+    config["model_config"]["width"] = 16
+    (tmp_path / "run/config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="has shape .* the model expects"):
+        load_run(tmp_path / "run")
+    (tmp_path / "run/model.safetensors").write_bytes(b"\x00" * 20)
+    with pytest.raises(CheckpointError, match="damaged safetensors"):
+        load_run(tmp_path / "run")
+
+
+def test_two_process_data_parallel_matches_one_process_on_the_global_batch(tmp_path):
+    """torchrun with 2 CPU processes (gloo), 8 images each, against one process with the batch of 16."""
+    args = ["train", "vae", "--data", "digits", "--limit", "64", "--steps", "6", "--quiet",
+            "--set", "train.batch_size=16", "--set", "precision=fp32", "--set", "channels_last=false",
+            "--set", "width=8", "--set", "latent_dim=4", "--set", "checkpoint_every=3", "--set", "sample_every=100"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "imsynth.cli", *args, "--out", str(tmp_path / "ddp")]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    single = subprocess.run([sys.executable, "-m", "imsynth.cli", *args, "--out", str(tmp_path / "one")],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert single.returncode == 0, single.stderr[-2000:]
+    assert json.loads((tmp_path / "ddp/config.json").read_text())["world_size"] == 2
+    parallel, serial = load_file(tmp_path / "ddp/model.safetensors"), load_file(tmp_path / "one/model.safetensors")
+    for name in serial:
+        assert torch.allclose(parallel[name], serial[name], atol=1e-5, rtol=1e-4), name
+    earlier = load_file(tmp_path / "ddp/state/step-000000003.safetensors")
+    assert any(not torch.equal(earlier[f"model.{n}"], parallel_raw) for n, parallel_raw in
+               ((n, ckpt.load_state(tmp_path / "ddp")[0][f"model.{n}"]) for n in serial))  # training moved
