@@ -1,0 +1,156 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from imsynth.cli import main
+from imsynth.train import TrainConfig, train
+
+from tests.helpers import tiny_dataset
+
+
+def run_cli(capsys, *args):
+    """Run the CLI in-process; return (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as done:
+        main(list(args))
+        raise SystemExit(0)
+    captured = capsys.readouterr()
+    return done.value.code or 0, captured.out, captured.err
+
+
+def assert_one_line_error(code, err, *fragments):
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("imsynth: error:"), err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "vae"
+    data = tiny_dataset()
+    train("vae", data, out, train_config=TrainConfig(steps=3, batch_size=16, precision="fp32", sample_every=100), quiet=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "digits"
+    from imsynth.data import load_dataset
+
+    train("cvae", load_dataset("digits"), out, train_config=TrainConfig(steps=20, batch_size=64, sample_every=100), quiet=True)
+    return out
+
+
+def test_datasets_lists_every_dataset_with_availability(capsys):
+    code, out, _ = run_cli(capsys, "datasets")
+    assert code == 0
+    names = [line.split()[0] for line in out.strip().splitlines()]
+    assert names == ["shapes", "digits", "fashion-mnist", "folder:PATH", "npz:PATH"]
+    assert out.splitlines()[1].split()[1] == "yes"
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["train", "gan9000", "--out", "X"], ["unknown model 'gan9000'", "valid:", "beta-vae"]),
+    (["train", "vae", "--data", "mnist-3d", "--out", "X"], ["unknown dataset 'mnist-3d'", "digits"]),
+    (["train", "vae", "--out", "X", "--set", "colour=red"], ["--set colour: unknown key"]),
+    (["train", "vae", "--out", "X", "--set", "latent_dim=many"], ["latent_dim: expected an integer"]),
+    (["train", "vae", "--out", "X", "--steps", "lots"], ["'lots' is not a valid integer"]),
+    (["train", "vae", "--out", "X", "--device", "tpu"], ["unknown device 'tpu'"]),
+    (["sample", "nowhere", "-o", "x.png"], ["nowhere: no such run directory"]),
+    (["eval", "nowhere"], ["nowhere: no such run directory"]),
+])
+def test_bad_input_exits_2_with_one_line(capsys, tmp_path, monkeypatch, args, fragments):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(capsys, *args)
+    assert_one_line_error(code, err, *fragments)
+    assert not (tmp_path / "X").exists()  # nothing half-written
+
+
+def test_a_folder_that_is_not_a_run(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "sample", str(tmp_path), "-o", str(tmp_path / "g.png"))
+    assert_one_line_error(code, err, "not a run (no config.json)")
+
+
+@pytest.mark.parametrize("problem", ["corrupt", "truncated", "zero-byte", "bomb"])
+def test_bad_images_in_a_folder_dataset(capsys, tmp_path, monkeypatch, problem):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for index in range(3):
+        Image.new("L", (16, 16), color=index * 60).save(folder / f"ok{index}.png")
+    bad = folder / "bad.png"
+    if problem == "corrupt":
+        bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 50)
+    elif problem == "truncated":
+        Image.fromarray((np.random.default_rng(0).random((40, 40)) * 255).astype(np.uint8)).save(bad)
+        bad.write_bytes(bad.read_bytes()[:100])
+    elif problem == "zero-byte":
+        bad.write_bytes(b"")
+    else:
+        Image.new("L", (100, 100)).save(bad)
+        monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)
+    code, _, err = run_cli(capsys, "train", "vae", "--data", f"folder:{folder}", "--out", str(tmp_path / "run"))
+    assert_one_line_error(code, err, "bad.png")
+    assert not (tmp_path / "run").exists()
+
+
+def test_empty_folder_dataset(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "train", "vae", "--data", f"folder:{tmp_path}", "--out", str(tmp_path / "run"))
+    assert_one_line_error(code, err, "no image files found")
+
+
+def test_damaged_checkpoint(capsys, tmp_path, tiny_run):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_run, broken)
+    (broken / "model.safetensors").write_bytes((broken / "model.safetensors").read_bytes()[:200])
+    code, _, err = run_cli(capsys, "sample", str(broken), "-o", str(tmp_path / "g.png"))
+    assert_one_line_error(code, err, "model.safetensors: damaged safetensors file")
+    assert not (tmp_path / "g.png").exists()
+
+
+def test_sample_writes_grid_npz_and_folder(capsys, tmp_path, tiny_run):
+    assert run_cli(capsys, "sample", str(tiny_run), "-n", "6", "-o", str(tmp_path / "g.png"))[0] == 0
+    assert Image.open(tmp_path / "g.png").size[0] > 8
+    assert run_cli(capsys, "sample", str(tiny_run), "-n", "6", "-o", str(tmp_path / "s.npz"))[0] == 0
+    archive = np.load(tmp_path / "s.npz")
+    assert archive["images"].shape == (6, 8, 8, 1) and archive["images"].dtype == np.uint8
+    assert run_cli(capsys, "sample", str(tiny_run), "-n", "5", "-o", str(tmp_path / "each") + "/")[0] == 0
+    assert len(list((tmp_path / "each").glob("*.png"))) == 5
+    code, _, err = run_cli(capsys, "sample", str(tiny_run), "-n", "2", "--class", "1", "-o", str(tmp_path / "c.png"))
+    assert_one_line_error(code, err, "not class-conditional")
+    code, _, err = run_cli(capsys, "sample", str(tiny_run), "-o", str(tmp_path / "x.tiffany"))
+    assert_one_line_error(code, err, "unknown output kind")
+
+
+def test_conditional_sampling_and_eval_json(capsys, tmp_path, digits_run):
+    code, _, err = run_cli(capsys, "sample", str(digits_run), "-n", "4", "--class", "10", "-o", str(tmp_path / "c.png"))
+    assert_one_line_error(code, err, "class must be in 0..9")
+    assert run_cli(capsys, "sample", str(digits_run), "-n", "4", "--class", "7", "-o", str(tmp_path / "c.npz"))[0] == 0
+    assert np.load(tmp_path / "c.npz")["labels"].tolist() == [7, 7, 7, 7]
+    code, out, _ = run_cli(capsys, "eval", str(digits_run), "--n", "200", "--k", "8", "--likelihood-images", "50")
+    assert code == 0
+    report = json.loads(out)
+    assert report["likelihood"]["iw_samples"] == 8 and report["likelihood"]["iw_nll"] > 0
+    quality = report["sample_quality"]
+    assert quality["feature_net"]["name"] == "imsynth-featurenet-digits"
+    assert quality["fid"] > quality["fid_floor_train_vs_test"] > 0
+    assert 0 <= quality["precision"] <= 1 and quality["n"] == 200
+    code, _, err = run_cli(capsys, "eval", str(digits_run), "--inception", str(tmp_path / "none.pth"))
+    assert_one_line_error(code, err, "no such Inception weights file")
+
+
+def test_real_process_exit_codes_and_no_traceback(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "imsynth.cli", "train", "vae", "--data", "nope", "--out", str(tmp_path / "r")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == "imsynth: error: unknown dataset 'nope'; valid: digits, fashion-mnist, folder:PATH, npz:PATH, shapes"
+    helped = subprocess.run([sys.executable, "-m", "imsynth.cli", "train", "--help"], capture_output=True, text=True, timeout=120)
+    assert helped.returncode == 0 and "Example:" in helped.stdout
