@@ -69,7 +69,7 @@ def models() -> None:
 
 @cli.command()
 @click.argument("model")
-@click.option("--data", "data_name", default="digits", show_default=True, help="dataset name (see `imsynth datasets`)")
+@click.option("--data", "data_name", help="dataset name (see `imsynth datasets`); default digits, or the run's own with --resume")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="run directory")
 @click.option("--steps", type=int, help="stop after this many optimisation steps")
 @click.option("--epochs", type=float, help="stop after this many passes over the train split")
@@ -95,16 +95,24 @@ def train(model, data_name, out, steps, epochs, minutes, resume, seed, device, i
 
     from .config import apply_overrides
     from .data import load_dataset
+    from .errors import InputError
     from .models import get_entry
     from .train import TrainConfig
     from .train import train as run_training
     from .train.engine import describe
 
     entry = get_entry(model)
+    if resume and assignments:
+        raise InputError("--set cannot change a run being resumed; it continues with its own config.json")
     configs = apply_overrides({"model": entry.default_config(), "train": TrainConfig()}, list(assignments))
     budget = {k: v for k, v in {"steps": steps, "epochs": epochs, "minutes": minutes, "seed": seed}.items() if v is not None}
     train_config = dataclasses.replace(configs["train"], **budget)
-    dataset = load_dataset(data_name, image_size=image_size, limit=limit)
+    if resume and data_name is None:
+        from .train.checkpoint import CONFIG, read_json, require_run
+
+        saved = read_json(require_run(out) / CONFIG)["data"]
+        data_name, image_size = saved["name"], image_size or saved["image_size"]
+    dataset = load_dataset(data_name or "digits", image_size=image_size, limit=limit)
     result = run_training(model, dataset, out, model_config=configs["model"], train_config=train_config,
                           resume=resume, device=device, quiet=quiet)
     if int(os.environ.get("RANK", "0")) == 0:

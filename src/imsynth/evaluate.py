@@ -53,7 +53,7 @@ def evaluate_run(run: str | Path, *, data: str | None = None, n: int = 5000, imp
     if likelihood:
         report["likelihood"] = likelihood
     try:
-        net, info = load_feature_net(dataset.name if feature_net is None else dataset.name, feature_net)
+        net, info = load_feature_net(dataset.name, feature_net)
     except Exception as error:  # no feature net for this dataset: report why, keep the other metrics
         report["sample_quality"] = {"skipped": str(error)}
     else:

@@ -396,6 +396,9 @@ def train(model_name: str, dataset: ImageDataset, out: str | Path, *, model_conf
         saved = ckpt.read_json(ckpt.require_run(run) / ckpt.CONFIG)
         if saved.get("model") != model_name:
             raise InputError(f"{run}: run holds model {saved.get('model')!r}, not {model_name!r}")
+        if (saved["data"]["name"], saved["data"]["train_size"]) != (dataset.name, len(dataset.train_images)):
+            raise InputError(f"{run}: the run was trained on {saved['data']['name']} ({saved['data']['train_size']} "
+                             f"images), not {dataset.name} ({len(dataset.train_images)}); resume with the same --data")
         budgets = {k: getattr(train_config, k) for k in ("steps", "epochs", "minutes")}
         train_config = dataclasses.replace(from_dict(TrainConfig, saved["train"], where=f"{run}/config.json train"),
                                            **{k: v for k, v in budgets.items() if v is not None})
