@@ -31,6 +31,7 @@ from ..models import GenerativeModel, build_model, fit_config_to_data, get_entry
 from . import checkpoint as ckpt
 from . import distributed
 from .curves import plot_curves
+from .fastconv import use_matmul_for_small_convolutions
 from .device import autocast_context, resolve_precision, select_device
 
 
@@ -47,6 +48,7 @@ class TrainConfig:
     ema_decay: float = 0.999
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     channels_last: bool = True
+    matmul_small_convs: bool = True  # CPU: convolutions with <= 16 output pixels as im2col + matmul (fastconv.py)
     seed: int = 0
     deterministic: bool = False
     steps: int | None = None
@@ -425,6 +427,8 @@ def train(model_name: str, dataset: ImageDataset, out: str | Path, *, model_conf
     model.to(torch_device)
     if train_config.channels_last:
         model.to(memory_format=torch.channels_last)
+    if train_config.matmul_small_convs and torch_device.type == "cpu":
+        use_matmul_for_small_convolutions(model)
     distributed.broadcast_parameters(model, group)
     run.mkdir(parents=True, exist_ok=True)
     trainer = _Trainer(model=model, model_name=model_name, dataset=dataset, run=run, config=train_config,
