@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -46,10 +47,15 @@ def evaluate_run(run: str | Path, *, data: str | None = None, n: int = 5000, imp
     count = min(n, len(test_images))
     device_of_model = next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
-    likelihood = model.evaluate(
-        (test_images[:likelihood_images].float() / 127.5 - 1.0).to(device_of_model),
-        None if test_labels is None else test_labels[:likelihood_images],
-        importance_samples=importance_samples, generator=generator)
+    from tqdm import tqdm
+
+    likelihood_set = test_images[:likelihood_images]
+    with tqdm(total=len(likelihood_set), desc=f"IW-NLL k={importance_samples}", unit="img",
+              disable=not sys.stderr.isatty()) as bar:
+        likelihood = model.evaluate(
+            (likelihood_set.float() / 127.5 - 1.0).to(device_of_model),
+            None if test_labels is None else test_labels[:likelihood_images],
+            importance_samples=importance_samples, generator=generator, progress=bar.update)
     if likelihood:
         report["likelihood"] = likelihood
     try:

@@ -174,3 +174,14 @@ def test_two_process_data_parallel_matches_one_process_on_the_global_batch(tmp_p
     earlier = load_file(tmp_path / "ddp/state/step-000000003.safetensors")
     assert any(not torch.equal(earlier[f"model.{n}"], parallel_raw) for n, parallel_raw in
                ((n, ckpt.load_state(tmp_path / "ddp")[0][f"model.{n}"]) for n in serial))  # training moved
+
+
+def test_learning_rate_warms_up_then_follows_a_cosine_to_the_floor():
+    from imsynth.train.engine import learning_rate_factor
+
+    config = TrainConfig(warmup_steps=10, min_lr_ratio=0.1)
+    assert learning_rate_factor(config, 0, 0.0) == pytest.approx(0.1)
+    assert learning_rate_factor(config, 9, 0.0) == pytest.approx(1.0)
+    assert learning_rate_factor(config, 50, 0.5) == pytest.approx(0.55)
+    assert learning_rate_factor(config, 100, 1.0) == pytest.approx(0.1)
+    assert learning_rate_factor(TrainConfig(schedule="constant", warmup_steps=0), 100, 0.9) == 1.0
