@@ -154,3 +154,15 @@ def test_real_process_exit_codes_and_no_traceback(tmp_path):
     assert done.stderr.strip() == "imsynth: error: unknown dataset 'nope'; valid: digits, fashion-mnist, folder:PATH, npz:PATH, shapes"
     helped = subprocess.run([sys.executable, "-m", "imsynth.cli", "train", "--help"], capture_output=True, text=True, timeout=120)
     assert helped.returncode == 0 and "Example:" in helped.stdout
+
+
+def test_checkpoint_with_wrong_shapes(capsys, tmp_path, tiny_run):
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(tiny_run, other)
+    config = json.loads((other / "config.json").read_text())
+    config["model_config"]["latent_dim"] = 3
+    (other / "config.json").write_text(json.dumps(config))
+    code, _, err = run_cli(capsys, "sample", str(other), "-o", str(tmp_path / "g.png"))
+    assert_one_line_error(code, err, "model.safetensors: weight", "the model expects")

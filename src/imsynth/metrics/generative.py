@@ -8,6 +8,8 @@ identity extractor, so features are computed once and reused); the k-NN metrics 
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import nn
 
@@ -40,7 +42,9 @@ def kernel_distance(real: torch.Tensor, fake: torch.Tensor, *, subsets: int = 50
 
     subset_size = min(subset_size, len(real), len(fake))
     torch.manual_seed(seed)  # torchmetrics draws its subsets from the global generator
-    metric = KernelInceptionDistance(feature=_Precomputed(real.shape[1]), subsets=subsets, subset_size=subset_size)
+    with warnings.catch_warnings():  # its memory warning is about images; we feed small feature vectors
+        warnings.simplefilter("ignore", UserWarning)
+        metric = KernelInceptionDistance(feature=_Precomputed(real.shape[1]), subsets=subsets, subset_size=subset_size)
     metric.update(real.float(), real=True)
     metric.update(fake.float(), real=False)
     mean, std = metric.compute()

@@ -48,7 +48,7 @@ class TrainConfig:
     ema_decay: float = 0.999
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     channels_last: bool = True
-    matmul_small_convs: bool = True  # CPU: convolutions with <= 16 output pixels as im2col + matmul (fastconv.py)
+    matmul_small_convs: bool = True  # CPU: wide convolutions with <= 2x2 outputs as im2col + matmul (fastconv.py)
     seed: int = 0
     deterministic: bool = False
     steps: int | None = None
