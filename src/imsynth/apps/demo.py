@@ -38,7 +38,12 @@ def run_demo(out: str | Path = "demo", *, steps: int = 3000, quiet: bool = False
     with torch.no_grad():
         reconstructions = model.reconstruct(originals)
     save_grid(out / "reconstructions.png", torch.cat([originals, reconstructions]), nrow=10, scale=SCALE)
-    save_grid(out / "traversals.png", model.traverse(originals[:1], values=11), nrow=11, scale=SCALE)
+    # Show the latents the model uses: rank dimensions by their mean KL on the test set (unused ones have ~0).
+    with torch.no_grad():
+        mean, log_var = model.encode(to_model(dataset.test_images))
+    kl_per_dim = 0.5 * (mean.pow(2) + log_var.exp() - 1 - log_var).mean(0)
+    active = kl_per_dim.argsort(descending=True)[:8].tolist()
+    save_grid(out / "traversals.png", model.traverse(originals[:1], dims=active, values=11), nrow=11, scale=SCALE)
     # Interpolate through a loop of different digits and back, so the GIF plays seamlessly.
     ends = [originals[i:i + 1] for i in (0, 1, 2, 3, 0)]
     frames = torch.cat([model.interpolate(a, b, steps=12)[:-1] for a, b in zip(ends[:-1], ends[1:])])
@@ -69,7 +74,7 @@ figure{{display:inline-block;margin:1em}} td{{padding:2px 12px}}</style></head><
 <h1>imsynth demo: a VAE on scikit-learn's digits</h1>
 <figure><img src="samples.png"><figcaption>100 samples from the prior</figcaption></figure>
 <figure><img src="reconstructions.png"><figcaption>test images (top) and reconstructions (bottom)</figcaption></figure>
-<figure><img src="traversals.png"><figcaption>latent traversals: one row per latent, -3 to +3</figcaption></figure>
+<figure><img src="traversals.png"><figcaption>latent traversals: the 8 most-used latents (by KL), one row each, -3 to +3</figcaption></figure>
 <figure><img src="interpolation.gif"><figcaption>slerp between test digits' codes</figcaption></figure>
 <figure><img src="curves.png"><figcaption>training curves</figcaption></figure>
 <h2>Metrics (test split)</h2><table>{table}</table>
