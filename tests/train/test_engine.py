@@ -185,3 +185,16 @@ def test_learning_rate_warms_up_then_follows_a_cosine_to_the_floor():
     assert learning_rate_factor(config, 50, 0.5) == pytest.approx(0.55)
     assert learning_rate_factor(config, 100, 1.0) == pytest.approx(0.1)
     assert learning_rate_factor(TrainConfig(schedule="constant", warmup_steps=0), 100, 0.9) == 1.0
+
+
+def test_two_processes_stop_together_on_a_time_budget(tmp_path):
+    """Ranks must agree on when a --minutes budget ends; otherwise one waits forever in all-reduce."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               "-m", "imsynth.cli", "train", "vae", "--data", "digits", "--limit", "64", "--minutes", "0.05",
+               "--quiet", "--set", "train.batch_size=16", "--set", "width=8", "--set", "log_every=3",
+               "--out", str(tmp_path / "ddp")]
+    done = subprocess.run(command, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                          timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["stopped_by"] == "minutes" and summary["step"] > 0

@@ -73,3 +73,12 @@ def average_gradients(parameters: list[torch.nn.Parameter], loss: torch.Tensor, 
 def barrier(group: ProcessGroup) -> None:
     if group.distributed:
         dist.barrier()
+
+
+def shared_value(value: float, group: ProcessGroup) -> float:
+    """Rank 0's ``value`` on every rank (so wall-clock decisions — stop, LR by time — agree across ranks)."""
+    if not group.distributed:
+        return value
+    tensor = torch.tensor([value], dtype=torch.float64)
+    dist.broadcast(tensor, src=0)
+    return float(tensor.item())

@@ -213,7 +213,7 @@ class _Trainer:
         if self.total_steps:
             return self.step / self.total_steps
         if self.config.minutes:
-            return self.session_seconds() / (self.config.minutes * 60)
+            return self.clock / (self.config.minutes * 60)
         return None
 
     # -- data ---------------------------------------------------------------------------------------
@@ -331,7 +331,7 @@ class _Trainer:
     def run_loop(self) -> TrainResult:
         config = self.config
         self.started = time.perf_counter()
-        deadline = self.started + config.minutes * 60 if config.minutes else None
+        self.clock = 0.0  # session seconds as rank 0 saw them at the last sync
         total = self.total_steps
         bar = None
         if self.group.is_main and not self.quiet and sys.stderr.isatty():
@@ -348,9 +348,14 @@ class _Trainer:
                 if total is not None and self.step >= total:
                     stopped_by = "steps" if config.steps and self.step >= config.steps else "epochs"
                     break
-                if deadline is not None and time.perf_counter() >= deadline:
-                    stopped_by = "minutes"
-                    break
+                if config.minutes:
+                    # Processes must agree on when to stop (a lone rank would hang in all-reduce): the clock is
+                    # rank 0's, shared every log_every steps under torchrun and read every step otherwise.
+                    if not self.group.distributed or self.step % config.log_every == 0:
+                        self.clock = distributed.shared_value(self.session_seconds(), self.group)
+                    if self.clock >= config.minutes * 60:
+                        stopped_by = "minutes"
+                        break
                 images, labels = self.batch(self.step)
                 self.context.begin(self.step)
                 logged = self.model.train_step(images, labels, self.context)
