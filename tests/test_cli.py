@@ -4,7 +4,6 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from imsynth.cli import main

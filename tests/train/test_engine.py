@@ -8,7 +8,6 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from imsynth.data import load_dataset
 from imsynth.errors import CheckpointError, InputError, TrainingError
 from imsynth.models import build_model, fit_config_to_data, get_entry
 from imsynth.train import TrainConfig, load_run, train

@@ -105,8 +105,9 @@ class GenerativeModel(nn.Module):
             labels = labels.expand(count)
         if len(labels) != count:
             raise InputError(f"got {len(labels)} labels for {count} images")
-        if labels.min() < 0 or labels.max() >= classes:
-            raise InputError(f"class must be in 0..{classes - 1}, got {int(labels.max() if labels.max() >= classes else labels.min())}")
+        outside = labels[(labels < 0) | (labels >= classes)]
+        if len(outside):
+            raise InputError(f"class must be in 0..{classes - 1}, got {int(outside[0])}")
         return labels
 
 
