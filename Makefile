@@ -18,7 +18,7 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/imsynth demo --out demo
 
 test: $(VENV)/.installed
-	$(PY) -m pytest -n 2 --durations=15
+	$(PY) -m pytest -n 2 --dist loadgroup --durations=15
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache

@@ -153,6 +153,9 @@ def test_damaged_or_mismatched_checkpoints_are_clear_errors(tmp_path):
         load_run(tmp_path / "run")
 
 
+# Two torchrun launches at once can race for the same free port (each agent picks one, then binds it later):
+# keep the multi-process tests on one pytest-xdist worker, one after the other (make test uses --dist loadgroup).
+@pytest.mark.xdist_group("torchrun")
 def test_two_process_data_parallel_matches_one_process_on_the_global_batch(tmp_path):
     """torchrun with 2 CPU processes (gloo), 8 images each, against one process with the batch of 16."""
     args = ["train", "vae", "--data", "digits", "--limit", "64", "--steps", "6", "--quiet",
@@ -186,6 +189,7 @@ def test_learning_rate_warms_up_then_follows_a_cosine_to_the_floor():
     assert learning_rate_factor(TrainConfig(schedule="constant", warmup_steps=0), 100, 0.9) == 1.0
 
 
+@pytest.mark.xdist_group("torchrun")
 def test_two_processes_stop_together_on_a_time_budget(tmp_path):
     """Ranks must agree on when a --minutes budget ends; otherwise one waits forever in all-reduce."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
