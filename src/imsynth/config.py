@@ -139,15 +139,3 @@ def apply_overrides(configs: dict[str, Any], assignments: list[str]) -> dict[str
         value = coerce(parse_value(raw), types_by_name[field_name], f"--set {key}")
         updated[owner] = dataclasses.replace(updated[owner], **{field_name: value})
     return updated
-
-
-def describe_fields(cls: type) -> list[dict]:
-    """Field name, type, default and choices — what a UI needs to build a form."""
-    rows = []
-    for field in dataclasses.fields(cls):
-        annotation = _field_types(cls)[field.name]
-        default = field.default if field.default is not dataclasses.MISSING else (
-            field.default_factory() if field.default_factory is not dataclasses.MISSING else None)
-        choices = list(get_args(annotation)) if get_origin(annotation) is Literal else None
-        rows.append({"name": field.name, "type": str(annotation), "default": default, "choices": choices})
-    return rows

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from .data import load_dataset
+from .data import load_dataset, to_model
 from .errors import InputError
 from .metrics.features import extract_features, load_feature_net
 from .metrics.generative import compare_features
@@ -53,7 +53,7 @@ def evaluate_run(run: str | Path, *, data: str | None = None, n: int = 5000, imp
     with tqdm(total=len(likelihood_set), desc=f"IW-NLL k={importance_samples}", unit="img",
               disable=not sys.stderr.isatty()) as bar:
         likelihood = model.evaluate(
-            (likelihood_set.float() / 127.5 - 1.0).to(device_of_model),
+            to_model(likelihood_set).to(device_of_model),
             None if test_labels is None else test_labels[:likelihood_images],
             importance_samples=importance_samples, generator=generator, progress=bar.update)
     if likelihood:

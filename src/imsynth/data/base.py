@@ -55,13 +55,6 @@ class ImageDataset:
     def image_size(self) -> int:
         return int(self.train_images.shape[2])
 
-    def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if name == "train":
-            return self.train_images, self.train_labels
-        if name == "test":
-            return self.test_images, self.test_labels
-        raise InputError(f"unknown split {name!r}; expected 'train' or 'test'")
-
 
 def to_model(images: torch.Tensor) -> torch.Tensor:
     """uint8 NCHW in [0, 255] -> float32 NCHW in [-1, 1]."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 
 from ..errors import InputError
 
@@ -27,7 +26,7 @@ def check_inception(path: str | Path) -> Path:
 def inception_fid(run, path: str | Path, *, n: int = 5000, device: str = "cpu") -> dict:
     from torchmetrics.image.fid import FrechetInceptionDistance
 
-    from ..data import load_dataset
+    from ..data import from_model, load_dataset
     from ..evaluate import generate
     from ..train import load_run
 
@@ -36,7 +35,7 @@ def inception_fid(run, path: str | Path, *, n: int = 5000, device: str = "cpu") 
     dataset = load_dataset(saved["data"]["name"], image_size=model.config.image_size)
     metric = FrechetInceptionDistance(feature=2048, feature_extractor_weights_path=str(path))
     real = dataset.test_images[:n]
-    fake = ((generate(model, len(real)) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    fake = from_model(generate(model, len(real)))
     for images, is_real in ((real, True), (fake, False)):
         for start in range(0, len(images), 100):
             batch = images[start:start + 100]

@@ -15,7 +15,7 @@ from typing import Any, Callable, ClassVar, Protocol
 import torch
 from torch import nn
 
-from ..config import from_dict, to_dict
+from ..config import from_dict
 from ..errors import ConfigError, InputError
 
 Noise = Callable[[tuple[int, ...]], torch.Tensor]
@@ -155,10 +155,6 @@ def fit_config_to_data(config, *, channels: int, image_size: int, num_classes: i
     """Copy the dataset's shape into the data fields of a model config."""
     return dataclasses.replace(config, channels=channels, image_size=image_size, num_classes=num_classes,
                                dataset_size=dataset_size)
-
-
-def config_dict(model: GenerativeModel) -> dict:
-    return to_dict(model.config)
 
 
 def require(condition: bool, message: str) -> None:

@@ -458,7 +458,11 @@ def train(model_name: str, dataset: ImageDataset, out: str | Path, *, model_conf
         (run / ckpt.METRICS).unlink(missing_ok=True)
         trainer.write_config()
     try:
-        return trainer.run_loop()
+        result = trainer.run_loop()
+        # Every rank waits here until rank 0 has written its last files: a rank leaving early can take the
+        # rendezvous store with it while the others still use it.
+        distributed.barrier(group)
+        return result
     finally:
         distributed.teardown(group)
 
