@@ -96,14 +96,14 @@ def train(model, data_name, out, steps, epochs, minutes, resume, seed, device, i
     from .data import load_dataset
     from .errors import InputError
     from .models import get_entry
-    from .train import TrainConfig
     from .train import train as run_training
     from .train.engine import describe
 
     entry = get_entry(model)
     if resume and assignments:
         raise InputError("--set cannot change a run being resumed; it continues with its own config.json")
-    configs = apply_overrides({"model": entry.default_config(), "train": TrainConfig()}, list(assignments))
+    configs = apply_overrides({"model": entry.default_config(), "train": entry.default_train_config()},
+                              list(assignments))
     budget = {k: v for k, v in {"steps": steps, "epochs": epochs, "minutes": minutes, "seed": seed}.items() if v is not None}
     train_config = dataclasses.replace(configs["train"], **budget)
     if resume and data_name is None:

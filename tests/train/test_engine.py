@@ -92,7 +92,7 @@ def test_a_crash_while_checkpointing_keeps_the_previous_checkpoint(tmp_path, mon
     def failing(path, tensors, metadata=None):
         if Path(path).parent.name == "state":
             calls["state"] += 1
-            if calls["state"] == 2:
+            if calls["state"] == 3:  # the guard's step-0 checkpoint, step 4, then step 8 fails
                 original(path, {"partial": torch.zeros(1)})  # a half-written file, then the crash
                 raise OSError("disk full")
         return original(path, tensors, metadata)
@@ -118,11 +118,52 @@ def test_non_finite_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint
         return output
 
     model.loss = poisoned
-    with pytest.raises(TrainingError, match=r"non-finite loss \(model\) at step 5.*checkpoint \(step 4\)"):
-        train("vae", data, tmp_path / "run", model=model, train_config=TrainConfig(steps=12, **FAST), quiet=True)
+    with pytest.raises(TrainingError, match=r"non-finite model loss at step 5.*checkpoint \(step 4\)"):
+        train("vae", data, tmp_path / "run", model=model, train_config=TrainConfig(steps=12, guard=False, **FAST),
+              quiet=True)
     assert json.loads((tmp_path / "run/state/latest.json").read_text())["step"] == 4
     good = load_file(tmp_path / "run/model.safetensors")
     assert all(torch.isfinite(t).all() for t in good.values())
+
+
+def _poison_loss(model, steps_left: dict):
+    """Make the loss NaN at step 5 the first ``steps_left['count']`` times it is reached."""
+    honest_loss = model.loss
+
+    def poisoned(images, labels=None, *, step=0, noise=None):
+        output = honest_loss(images, labels, step=step, noise=noise)
+        if step == 5 and steps_left["count"] > 0:
+            steps_left["count"] -= 1
+            output.loss = output.loss * float("nan")
+        return output
+
+    model.loss = poisoned
+
+
+def test_guard_rolls_back_to_the_last_checkpoint_with_a_lower_learning_rate(tmp_path, capsys):
+    data = tiny_dataset()
+    model = build_model("vae", small_vae(data))
+    _poison_loss(model, {"count": 1})
+    config = TrainConfig(steps=12, **{**FAST, "warmup_steps": 0}, schedule="constant")
+    result = train("vae", data, tmp_path / "run", model=model, train_config=config, quiet=True)
+    assert result.step == 12
+    assert "guard: non-finite model loss at step 5; rolled back from step 5 to step 4" in capsys.readouterr().err
+    rows = ckpt.read_metrics(tmp_path / "run")
+    events = [row for row in rows if row.get("event") == "rollback"]
+    assert len(events) == 1 and events[0]["step"] == 4 and events[0]["lr_scale"] == 0.5
+    after = [row for row in rows if "lr" in row and row["step"] > 5]
+    assert after and all(row["lr"] == pytest.approx(config.lr * 0.5) for row in after)
+    _, meta = ckpt.load_state(tmp_path / "run")
+    assert meta["rollbacks"] == 1 and meta["lr_scale"] == 0.5  # a resumed run keeps the lowered rate
+
+
+def test_guard_gives_up_after_its_rollbacks(tmp_path):
+    data = tiny_dataset()
+    model = build_model("vae", small_vae(data))
+    _poison_loss(model, {"count": 100})
+    with pytest.raises(TrainingError, match=r"step 5: training stopped after 2 rollback\(s\).*checkpoint \(step 4\)"):
+        train("vae", data, tmp_path / "run", model=model, quiet=True,
+              train_config=TrainConfig(steps=12, guard_rollbacks=2, **FAST))
 
 
 def test_budgets_in_epochs_and_minutes(tmp_path):

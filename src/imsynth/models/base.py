@@ -77,6 +77,19 @@ class GenerativeModel(nn.Module):
         context.backward_step("model", output.loss)
         return {"loss": output.loss.detach(), **output.parts}
 
+    @property
+    def batches_per_step(self) -> int:
+        """Training batches one ``train_step`` consumes (the engine hands them over concatenated)."""
+        return 1
+
+    def ema_parameter_names(self) -> set[str] | None:
+        """Parameters the engine keeps an EMA of (None: all)."""
+        return None
+
+    def health(self, logged: dict) -> str | None:
+        """Called with each logged row; a message here makes the engine's guard roll back (collapse signals)."""
+        return None
+
     # -- using the model --------------------------------------------------------------------------
     def sample(self, count: int, *, labels: torch.Tensor | None = None,
                generator: torch.Generator | None = None) -> torch.Tensor:
@@ -117,19 +130,26 @@ class ModelEntry:
     model_class: type[GenerativeModel]
     defaults: dict
     description: str
+    train_defaults: dict = field(default_factory=dict)
 
     def default_config(self):
         return dataclasses.replace(self.model_class.config_class(), **self.defaults)
+
+    def default_train_config(self):
+        """The engine's TrainConfig with this model's training defaults (a GAN's schedule, FID tracking)."""
+        from ..train import TrainConfig
+
+        return dataclasses.replace(TrainConfig(), **self.train_defaults)
 
 
 MODEL_REGISTRY: dict[str, ModelEntry] = {}
 
 
-def register_model(name: str, *, description: str, **defaults):
+def register_model(name: str, *, description: str, train_defaults: dict | None = None, **defaults):
     """Register ``cls`` under ``name`` with config defaults (several names may share one class)."""
 
     def decorate(cls: type[GenerativeModel]) -> type[GenerativeModel]:
-        MODEL_REGISTRY[name] = ModelEntry(name, cls, defaults, description)
+        MODEL_REGISTRY[name] = ModelEntry(name, cls, defaults, description, dict(train_defaults or {}))
         return cls
 
     return decorate

@@ -20,7 +20,11 @@ def plot_curves(run: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = [k for k in rows[-1] if k not in SKIP and isinstance(rows[-1][k], (int, float))]
+    events = [row for row in rows if "event" in row]
+    rows = [row for row in rows if "event" not in row]
+    keys: list[str] = []  # every numeric key in first-seen order (FID rows come less often than loss rows)
+    for row in rows:
+        keys += [k for k, v in row.items() if k not in SKIP and k not in keys and isinstance(v, (int, float))]
     columns = min(3, len(keys)) or 1
     lines = math.ceil(len(keys) / columns) or 1
     figure, axes = plt.subplots(lines, columns, figsize=(4 * columns, 2.8 * lines), squeeze=False)
@@ -28,6 +32,8 @@ def plot_curves(run: Path) -> Path | None:
         points = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
         if points:
             axis.plot(*zip(*points), linewidth=1.2)
+        for event in events:  # guard rollbacks, where they happened
+            axis.axvline(event.get("failed_at", event["step"]), color="tab:red", alpha=0.4, linewidth=0.8)
         axis.set_title(key, fontsize=9)
         axis.set_xlabel("step", fontsize=8)
         axis.grid(alpha=0.3)

@@ -32,6 +32,7 @@ from . import checkpoint as ckpt
 from . import distributed
 from .curves import plot_curves
 from .fastconv import use_matmul_for_small_convolutions
+from .fid_tracking import FIDTracker
 from .device import autocast_context, resolve_precision, select_device
 
 
@@ -58,13 +59,24 @@ class TrainConfig:
     sample_every: int = 500
     checkpoint_every: int = 500
     num_samples: int = 64
+    # Stability guard: on a non-finite loss or a collapse signal from the model (``health``), reload the last
+    # good checkpoint and continue with the learning rate times guard_lr_factor, at most guard_rollbacks times.
+    guard: bool = True
+    guard_rollbacks: int = 3
+    guard_lr_factor: float = 0.5
+    # Best checkpoint by in-domain FID (0 = off): every fid_every steps, FID of fid_samples samples against
+    # as many test images; model.safetensors then holds the best weights, state/ the last (for resume).
+    fid_every: int = 0
+    fid_samples: int = 1000
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "log_every", "sample_every", "checkpoint_every", "num_samples"):
+        for name in ("batch_size", "log_every", "sample_every", "checkpoint_every", "num_samples", "fid_samples"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
         if self.lr <= 0 or not 0 <= self.ema_decay < 1 or self.grad_clip < 0 or self.warmup_steps < 0:
             raise ConfigError("train: need lr > 0, 0 <= ema_decay < 1, grad_clip >= 0, warmup_steps >= 0")
+        if self.guard_rollbacks < 0 or not 0 < self.guard_lr_factor <= 1 or self.fid_every < 0:
+            raise ConfigError("train: need guard_rollbacks >= 0, 0 < guard_lr_factor <= 1, fid_every >= 0")
         for name in ("steps", "epochs", "minutes"):
             value = getattr(self, name)
             if value is not None and value <= 0:
@@ -81,11 +93,14 @@ class TrainResult:
 
 
 class ExponentialMovingAverage:
-    """EMA of parameters (buffers copied), with the usual warm-up of the decay for early steps."""
+    """EMA of parameters (buffers copied), with the usual warm-up of the decay for early steps.
 
-    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+    ``names`` limits it to some parameters (a GAN averages its generator only)."""
+
+    def __init__(self, model: torch.nn.Module, decay: float, names: set[str] | None = None) -> None:
         self.decay = decay
-        self.shadow = {name: p.detach().clone().float() for name, p in model.named_parameters()}
+        self.shadow = {name: p.detach().clone().float() for name, p in model.named_parameters()
+                       if names is None or name in names}
 
     @torch.no_grad()
     def update(self, model: torch.nn.Module, step: int) -> None:
@@ -101,15 +116,16 @@ class ExponentialMovingAverage:
 
     @contextlib.contextmanager
     def applied(self, model: torch.nn.Module):
-        backup = {name: p.detach().clone() for name, p in model.named_parameters()}
+        params = {name: p for name, p in model.named_parameters() if name in self.shadow}
+        backup = {name: p.detach().clone() for name, p in params.items()}
         with torch.no_grad():
-            for name, p in model.named_parameters():
+            for name, p in params.items():
                 p.copy_(self.shadow[name])
         try:
             yield model
         finally:
             with torch.no_grad():
-                for name, p in model.named_parameters():
+                for name, p in params.items():
                     p.copy_(backup[name])
 
 
@@ -126,6 +142,10 @@ def step_seed(seed: int, step: int, call: int) -> int:
     return (seed * 1_000_003 + step * 9_973 + call) % (2**63 - 1)
 
 
+class Diverged(Exception):
+    """Raised inside a step when training went wrong; the guard rolls back or stops with TrainingError."""
+
+
 class _StepContext:
     """What a model's ``train_step`` may use: noise, autocast, and ``backward_step`` per optimiser group."""
 
@@ -134,10 +154,15 @@ class _StepContext:
         self.step = 0
         self._calls = 0
         self.group_losses: dict[str, float] = {}
+        self.grad_norms: dict[str, float] = {}
 
     def begin(self, step: int) -> None:
         self.step, self._calls = step, 0
-        self.group_losses = {}
+        self.group_losses, self.grad_norms = {}, {}
+
+    def uniform(self, shape: tuple[int, ...]) -> torch.Tensor:
+        """Uniform [0, 1) noise with the same (seed, step) keying as ``randn``."""
+        return torch.special.ndtr(self.randn(shape)).clamp(max=1 - 1e-7)
 
     def randn(self, shape: tuple[int, ...]) -> torch.Tensor:
         """Standard normal noise for this process's rows of the global batch (shape[0] = local batch)."""
@@ -159,11 +184,13 @@ class _StepContext:
         loss.backward()
         mean_loss = distributed.average_gradients(params, loss, trainer.group)
         if not torch.isfinite(mean_loss):
-            raise TrainingError(f"non-finite loss ({group}) at step {self.step}: training stopped; the last good "
-                                f"checkpoint (step {trainer.last_checkpoint_step}) is kept in {trainer.run}")
-        if trainer.config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(params, trainer.config.grad_clip)
-        factor = learning_rate_factor(trainer.config, self.step, trainer.progress())
+            raise Diverged(f"non-finite {group} loss at step {self.step}")
+        clip = trainer.config.grad_clip if trainer.config.grad_clip > 0 else float("inf")
+        norm = torch.nn.utils.clip_grad_norm_(params, clip)
+        self.grad_norms[group] = float(norm)
+        if not math.isfinite(self.grad_norms[group]):
+            raise Diverged(f"non-finite {group} gradient at step {self.step}")
+        factor = learning_rate_factor(trainer.config, self.step, trainer.progress()) * trainer.lr_scale
         for param_group in optimizer.param_groups:
             param_group["lr"] = param_group["base_lr"] * factor
         optimizer.step()
@@ -189,13 +216,17 @@ class _Trainer:
             for param_group in optimizer.param_groups:
                 param_group["base_lr"] = param_group["lr"]
             self.optimizers[name], self.group_params[name] = optimizer, params
-        self.ema = ExponentialMovingAverage(model, config.ema_decay) if config.ema_decay > 0 else None
+        self.ema = (ExponentialMovingAverage(model, config.ema_decay, model.ema_parameter_names())
+                    if config.ema_decay > 0 else None)
         images = dataset.train_images
         if config.batch_size % group.world_size:
             raise ConfigError(f"train.batch_size {config.batch_size} must be divisible by the {group.world_size} processes")
-        if len(images) < config.batch_size:
-            raise ConfigError(f"train.batch_size {config.batch_size} is larger than the {len(images)} training images")
-        self.steps_per_epoch = len(images) // config.batch_size
+        # A model may consume several batches per step (a GAN's n_critic discriminator updates)
+        self.step_images = config.batch_size * model.batches_per_step
+        if len(images) < self.step_images:
+            raise ConfigError(f"train.batch_size {config.batch_size} x {model.batches_per_step} batches per step is "
+                              f"larger than the {len(images)} training images")
+        self.steps_per_epoch = len(images) // self.step_images
         self.total_steps = config.steps
         if config.epochs is not None:
             epoch_steps = max(1, int(config.epochs * self.steps_per_epoch))
@@ -204,6 +235,9 @@ class _Trainer:
         self.step = 0
         self.last_checkpoint_step = 0
         self.elapsed_before = 0.0
+        self.lr_scale = 1.0  # lowered by each guard rollback
+        self.rollbacks = 0
+        self.fid_tracker = FIDTracker.create(self) if config.fid_every else None
         self._permutation_epoch = -1
         self._permutation: torch.Tensor | None = None
 
@@ -224,7 +258,7 @@ class _Trainer:
             generator = torch.Generator().manual_seed(self.config.seed * 7919 + epoch)
             self._permutation = torch.randperm(len(self.dataset.train_images), generator=generator)
             self._permutation_epoch = epoch
-        size = self.config.batch_size
+        size = self.step_images
         share = size // self.group.world_size
         start = position * size + self.group.rank * share
         index = self._permutation[start:start + share]
@@ -239,7 +273,8 @@ class _Trainer:
         if self.ema:
             tensors.update({f"ema.{k}": v for k, v in self.ema.shadow.items()})
         meta: dict = {"step": self.step, "elapsed_seconds": self.elapsed_before + self.session_seconds(),
-                      "optimizers": {}}
+                      "lr_scale": self.lr_scale, "rollbacks": self.rollbacks, "optimizers": {},
+                      "best": self.fid_tracker.best if self.fid_tracker else None}
         for name, optimizer in self.optimizers.items():
             state = optimizer.state_dict()
             scalars = {}
@@ -282,6 +317,10 @@ class _Trainer:
             torch.set_rng_state(tensors["rng.torch"])
         self.step = self.last_checkpoint_step = int(meta["step"])
         self.elapsed_before = float(meta.get("elapsed_seconds", 0.0))
+        self.lr_scale = float(meta.get("lr_scale", 1.0))
+        self.rollbacks = int(meta.get("rollbacks", 0))
+        if self.fid_tracker and meta.get("best"):
+            self.fid_tracker.best = dict(meta["best"])
 
     def inference_weights(self) -> dict[str, torch.Tensor]:
         return self.ema.state_dict_for(self.model) if self.ema else self.model.state_dict()
@@ -290,11 +329,42 @@ class _Trainer:
         if self.group.is_main:
             tensors, meta = self.state_tensors()
             ckpt.save_state(self.run, self.step, tensors, meta)
-            ckpt.write_tensors(self.run / ckpt.WEIGHTS, self.inference_weights(),
-                               metadata={"step": str(self.step), "ema": str(bool(self.ema))})
+            if self.fid_tracker is None or self.fid_tracker.best is None:
+                self.write_weights()  # with FID tracking, model.safetensors is the best checkpoint instead
             self.write_config()
         self.last_checkpoint_step = self.step
         distributed.barrier(self.group)
+
+    def write_weights(self) -> None:
+        ckpt.write_tensors(self.run / ckpt.WEIGHTS, self.inference_weights(),
+                           metadata={"step": str(self.step), "ema": str(bool(self.ema))})
+
+    def log_event(self, event: str, message: str, **values) -> None:
+        """A line on stderr and a row in metrics.jsonl, for things a user must know about (rollbacks)."""
+        if self.group.is_main:
+            print(f"imsynth: {message}", file=sys.stderr, flush=True)
+            ckpt.append_metrics(self.run, {"step": self.step, "event": event, "message": message, **values})
+
+    def rollback(self, reason: str) -> None:
+        """The stability guard: reload the last good checkpoint with a lower learning rate, or give up."""
+        config = self.config
+        if not config.guard or self.rollbacks >= config.guard_rollbacks:
+            tried = f" after {self.rollbacks} rollback(s)" if config.guard else ""
+            raise TrainingError(f"{reason}: training stopped{tried}; the last good checkpoint (step "
+                                f"{self.last_checkpoint_step}) is kept in {self.run}")
+        failed_at = self.step
+        rollbacks = self.rollbacks + 1
+        lr_scale = self.lr_scale * config.guard_lr_factor
+        best = self.fid_tracker.best if self.fid_tracker else None
+        self.load_state()
+        self.rollbacks, self.lr_scale = rollbacks, lr_scale
+        if self.fid_tracker:
+            self.fid_tracker.best = best  # model.safetensors still holds it
+        if self.group.is_main:
+            ckpt.truncate_metrics(self.run, self.step)
+        self.log_event("rollback", f"guard: {reason}; rolled back from step {failed_at} to step {self.step} with "
+                       f"learning rate x{lr_scale:g} (rollback {rollbacks} of {config.guard_rollbacks})",
+                       failed_at=failed_at, lr_scale=lr_scale)
 
     def write_config(self) -> None:
         data = self.dataset
@@ -304,6 +374,7 @@ class _Trainer:
             "data": {"name": data.name, "image_size": data.image_size, "channels": data.channels,
                      "class_names": data.class_names, "train_size": len(data.train_images)},
             "weights": "ema" if self.ema else "raw", "step": self.step,
+            "best": self.fid_tracker.best if self.fid_tracker else None,
             "precision": self.precision, "world_size": self.group.world_size,
         })
 
@@ -343,6 +414,8 @@ class _Trainer:
         last: dict = {}
         stopped_by = "steps"
         self.model.train()
+        if config.guard and self.step == 0 and self.last_checkpoint_step == 0:
+            self.save_checkpoint()  # something to roll back to before the first scheduled checkpoint
         try:
             while True:
                 if total is not None and self.step >= total:
@@ -358,27 +431,43 @@ class _Trainer:
                         break
                 images, labels = self.batch(self.step)
                 self.context.begin(self.step)
-                logged = self.model.train_step(images, labels, self.context)
+                try:
+                    logged = self.model.train_step(images, labels, self.context)
+                except Diverged as problem:
+                    self.rollback(str(problem))
+                    if bar is not None:
+                        bar.n = self.step
+                    continue
                 if self.ema:
                     self.ema.update(self.model, self.step)
                 self.step += 1
-                images_done += config.batch_size
+                images_done += self.step_images
                 if self.step % config.log_every == 0 or self.step == 1:
                     now = time.perf_counter()
                     speed = images_done / max(1e-9, now - window_start)
                     images_done, window_start = 0, now
+                    context = self.context
+                    several = len(context.group_losses) > 1
                     last = {"step": self.step, **{k: float(v) for k, v in logged.items()},
-                            **{f"loss_{k}": v for k, v in self.context.group_losses.items() if len(self.context.group_losses) > 1},
+                            **{f"loss_{k}": v for k, v in context.group_losses.items() if several},
+                            **{f"grad_norm_{k}": v for k, v in context.grad_norms.items()},
                             "lr": self.optimizers[next(iter(self.optimizers))].param_groups[0]["lr"],
                             "img_per_s": speed, "time": self.elapsed_before + self.session_seconds()}
                     if self.group.is_main:
                         ckpt.append_metrics(self.run, last)
                     if bar is not None:
                         bar.set_postfix(loss=f"{last.get('loss', float('nan')):.4g}", img_s=f"{speed:.0f}")
+                    problem = self.model.health(last)
+                    # every rank must take the same branch: rank 0's verdict decides
+                    if distributed.shared_value(1.0 if problem else 0.0, self.group) > 0:
+                        self.rollback(problem or "collapse signalled by rank 0")
+                        continue
                 if bar is not None:
                     bar.update(1)
                 if self.step % config.sample_every == 0:
                     self.save_samples()
+                if self.fid_tracker and self.step % config.fid_every == 0:
+                    self.fid_tracker.measure()
                 if self.step % config.checkpoint_every == 0:
                     self.save_checkpoint()
                 if self.callback is not None:
@@ -389,6 +478,8 @@ class _Trainer:
             if bar is not None:
                 bar.close()
         if stopped_by != "interrupted":
+            if self.fid_tracker and self.step % config.fid_every != 0:
+                self.fid_tracker.measure()
             if self.step != self.last_checkpoint_step:
                 self.save_checkpoint()
             if self.step % config.sample_every != 0:
@@ -410,7 +501,7 @@ def train(model_name: str, dataset: ImageDataset, out: str | Path, *, model_conf
     """
     run = Path(out)
     entry = get_entry(model_name)
-    train_config = train_config or TrainConfig()
+    train_config = train_config or entry.default_train_config()
     if resume:
         saved = ckpt.read_json(ckpt.require_run(run) / ckpt.CONFIG)
         if saved.get("model") != model_name:
