@@ -6,28 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imsynth.cli import main
 from imsynth.train import TrainConfig, train
 
-from tests.helpers import tiny_dataset
-
-
-def run_cli(capsys, *args):
-    """Run the CLI in-process; return (exit code, stdout, stderr)."""
-    with pytest.raises(SystemExit) as done:
-        main(list(args))
-        raise SystemExit(0)
-    captured = capsys.readouterr()
-    return done.value.code or 0, captured.out, captured.err
-
-
-def assert_one_line_error(code, err, *fragments):
-    assert code == 2, err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("imsynth: error:"), err
-    assert "Traceback" not in err
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
+from tests.helpers import assert_one_line_error, run_cli, tiny_dataset
 
 
 @pytest.fixture(scope="module")

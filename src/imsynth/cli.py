@@ -176,6 +176,112 @@ def evaluate(run, data_name, count, importance_samples, likelihood_images, featu
     click.echo(json.dumps(report))
 
 
+@cli.command()
+@click.argument("run", type=click.Path())
+@click.option("-o", "out", required=True, type=click.Path(), help="a .png grid or a .gif animation")
+@click.option("--mode", default="slerp", show_default=True, type=click.Choice(["lerp", "slerp", "walk", "pca"]),
+              help="interpolation, random walk, or principal directions (GANSpace-like)")
+@click.option("--rows", default=6, show_default=True, type=int, help="grid rows (interpolations or walks)")
+@click.option("--steps", default=8, show_default=True, type=int, help="images per row")
+@click.option("--frames", default=48, show_default=True, type=int, help="frames of a .gif")
+@click.option("--components", default=8, show_default=True, type=int, help="directions shown with --mode pca")
+@click.option("--span", default=2.0, show_default=True, type=float, help="how far along each direction (std)")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--class", "class_index", type=int, help="class to explore (conditional models)")
+@click.option("--device", default="auto", show_default=True)
+def explore(run, out, mode, rows, steps, frames, components, span, seed, class_index, device):
+    """Explore the latent space of a GAN or VAE run: interpolations, random walks, principal directions.
+
+    \b
+    Example:
+      imsynth explore runs/dcgan -o slerp.png --mode slerp --rows 6 --steps 10
+      imsynth explore runs/dcgan -o walk.gif --mode walk --frames 60
+      imsynth explore runs/vae -o directions.png --mode pca --components 8
+    """
+    from .apps.explore import explore as run_explore
+    from .train import load_run
+
+    model, _ = load_run(run, device=device)
+    click.echo(json.dumps(run_explore(model, out, mode=mode, rows=rows, steps=steps, frames=frames,
+                                      components=components, span=span, seed=seed, class_index=class_index)))
+
+
+@cli.command()
+@click.argument("image", type=click.Path())
+@click.argument("mask", type=click.Path())
+@click.option("-o", "out", required=True, type=click.Path(), help="output image")
+@click.option("--method", required=True, help="gan (needs --model; any GAN or VAE run) or harmonic")
+@click.option("--model", "run", type=click.Path(), help="trained run for model-based methods")
+@click.option("--class", "class_index", type=int, help="the image's class (conditional models)")
+@click.option("--steps", default=300, show_default=True, type=int, help="inversion optimisation steps")
+@click.option("--restarts", default=4, show_default=True, type=int, help="random starts, best kept")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--device", default="auto", show_default=True)
+def inpaint(image, mask, out, method, run, class_index, steps, restarts, seed, device):
+    """Fill the hole of IMAGE where MASK (a PNG, nonzero = hole) is set.
+
+    \b
+    Example:
+      imsynth inpaint shirt.png hole.png -o filled.png --method gan --model runs/dcgan
+      imsynth inpaint photo.png hole.png -o filled.png --method harmonic
+    """
+    from .apps.inpaint import inpaint_file
+
+    click.echo(str(inpaint_file(image, mask, out, method=method, run=run, class_index=class_index, steps=steps,
+                                restarts=restarts, seed=seed, device=device)))
+
+
+@cli.command()
+@click.argument("run", type=click.Path())
+@click.option("--train-images", default=10000, show_default=True, type=int, help="labelled images to fit the probe")
+@click.option("--test-images", default=10000, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--device", default="auto", show_default=True)
+def probe(run, train_images, test_images, seed, device):
+    """Linear-probe accuracy of a run's frozen features (GAN discriminator, VAE encoder), against the same
+    network untrained and raw pixels.
+
+    \b
+    Example:
+      imsynth probe runs/dcgan --train-images 10000
+    """
+    from .apps.probe import linear_probe
+
+    click.echo(json.dumps(linear_probe(run, train_images=train_images, test_images=test_images, seed=seed,
+                                       device=device)))
+
+
+@cli.command()
+@click.argument("run", type=click.Path())
+@click.option("-o", "out", type=click.Path(), help="write the generated set: FILE.npz or DIR/ (one folder per class)")
+@click.option("-n", "count", default=10000, show_default=True, type=int, help="images to generate")
+@click.option("--evaluate", is_flag=True, help="also measure the augmentation gain and the CAS")
+@click.option("--real", default=1000, show_default=True, type=int, help="labelled real images for --evaluate")
+@click.option("--generated", default=5000, show_default=True, type=int, help="generated images for --evaluate")
+@click.option("--steps", default=600, show_default=True, type=int, help="classifier steps for --evaluate")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--device", default="auto", show_default=True)
+def augment(run, out, count, evaluate, real, generated, steps, seed, device):
+    """Generated images as training data: write them as a dataset and/or measure their value.
+
+    \b
+    Example:
+      imsynth augment runs/cgan -o generated.npz -n 10000
+      imsynth train vae --data npz:generated.npz --out runs/on-generated
+      imsynth augment runs/cgan --evaluate --real 1000 --generated 5000
+    """
+    from .apps.augment import augmentation_value, write_generated_dataset
+    from .errors import InputError
+
+    if out is None and not evaluate:
+        raise InputError("say what to do: -o OUT to write the set, --evaluate to measure it, or both")
+    if out is not None:
+        click.echo(str(write_generated_dataset(run, out, count=count, seed=seed, device=device)))
+    if evaluate:
+        click.echo(json.dumps(augmentation_value(run, real=real, generated=generated, steps=steps, seed=seed,
+                                                 device=device)))
+
+
 @cli.group()
 def features() -> None:
     """In-domain feature networks for FID/KID/precision-recall."""

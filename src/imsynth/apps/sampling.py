@@ -24,7 +24,10 @@ def write_samples(run, out, *, count: int = 64, seed: int = 0, class_index: int 
     if class_index is not None:
         labels = model.check_labels(torch.tensor([class_index]), 1).expand(count)
     elif model.conditional:
-        labels = torch.arange(count) % model.config.num_classes
+        # one grid row per class: classes in blocks of count // classes (cycling when count < classes)
+        classes = model.config.num_classes
+        per_class = max(1, count // classes)
+        labels = (torch.arange(count) // per_class) % classes
     images = generate(model, count, seed=seed, labels=labels)
     out_text = str(out)
     out = Path(out)
@@ -45,8 +48,8 @@ def write_samples(run, out, *, count: int = 64, seed: int = 0, class_index: int 
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp", ".bmp"):
         raise InputError(f"{out}: unknown output kind; use a .png grid, an .npz file or a folder ending in /")
     nrow = None
-    if model.conditional and class_index is None:
-        nrow = model.config.num_classes
+    if model.conditional and class_index is None and count >= model.config.num_classes:
+        nrow = count // model.config.num_classes
     scale = max(1, 96 // images.shape[-1])
     save_grid(out, images, nrow=nrow, scale=scale)
     return out

@@ -159,6 +159,22 @@ class VAE(GenerativeModel):
         return mi, tc, dim_kl
 
     # -- using the model --------------------------------------------------------------------------
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    def decode_latents(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Images (B, C, H, W) in [-1, 1] for latent codes (B, latent_dim) (the explorer's common interface)."""
+        return self.decode(latents.to(next(self.parameters()).device), labels)
+
+    def latent_features(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The decoder's first hidden layer (for GANSpace-style principal directions)."""
+        latents = latents.to(next(self.parameters()).device)
+        one_hot = self._one_hot(labels, len(latents))
+        if one_hot is not None:
+            latents = torch.cat([latents, one_hot], dim=1)
+        return self.decoder.project(latents)
+
     @torch.no_grad()
     def sample(self, count: int, *, labels: torch.Tensor | None = None,
                generator: torch.Generator | None = None) -> torch.Tensor:
