@@ -208,7 +208,7 @@ def test_damaged_or_mismatched_checkpoints_are_clear_errors(tmp_path):
 @pytest.mark.xdist_group("torchrun")
 def test_two_process_data_parallel_matches_one_process_on_the_global_batch(tmp_path):
     """torchrun with 2 CPU processes (gloo), 8 images each, against one process with the batch of 16."""
-    args = ["train", "vae", "--data", "digits", "--limit", "64", "--steps", "6", "--quiet",
+    args = ["train", "vae", "--data", "digits", "--limit", "64", "--steps", "6", "--quiet", "--device", "cpu",
             "--set", "train.batch_size=16", "--set", "precision=fp32", "--set", "channels_last=false",
             "--set", "width=8", "--set", "latent_dim=4", "--set", "checkpoint_every=3", "--set", "sample_every=100"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -244,7 +244,7 @@ def test_two_processes_stop_together_on_a_time_budget(tmp_path):
     """Ranks must agree on when a --minutes budget ends; otherwise one waits forever in all-reduce."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                "-m", "imsynth.cli", "train", "vae", "--data", "digits", "--limit", "64", "--minutes", "0.05",
-               "--quiet", "--set", "train.batch_size=16", "--set", "width=8", "--set", "log_every=3",
+               "--quiet", "--device", "cpu", "--set", "train.batch_size=16", "--set", "width=8", "--set", "log_every=3",
                "--out", str(tmp_path / "ddp")]
     done = launch(command, {**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-2000:]

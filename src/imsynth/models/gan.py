@@ -83,8 +83,8 @@ GAN_TRAINING = dict(schedule="constant", warmup_steps=0, grad_clip=0.0, batch_si
                     fid_every=500, fid_samples=1000, sample_every=500, checkpoint_every=500)
 
 
-@register_model("dcgan", description="DCGAN: conv G (batch norm) / D, non-saturating loss, Adam(0.5, 0.999)",
-                train_defaults=GAN_TRAINING)
+@register_model("dcgan", description="DCGAN: conv G and D with batch norm, non-saturating loss, Adam(0.5, 0.999)",
+                train_defaults={**GAN_TRAINING, "batch_size": 128}, d_norm="batch")
 @register_model("wgan-gp", description="WGAN-GP: wasserstein loss, gradient penalty 10, 5 critic steps, Adam(0, 0.9)",
                 train_defaults=GAN_TRAINING, loss="wasserstein", gp_weight=10.0, n_critic=5, g_lr=1e-4, d_lr=1e-4,
                 g_betas=(0.0, 0.9), d_betas=(0.0, 0.9))
@@ -282,12 +282,13 @@ def diff_augment(images: torch.Tensor, policy: list[str], uniform) -> torch.Tens
     if "translation" in policy:
         # whole-pixel shifts of up to 1/8 of the side, zero padding, via a nearest-neighbour resampling grid
         limit = torch.tensor([width // 8, height // 8], dtype=torch.float32)
-        shift = torch.floor(uniform((batch, 2)).float() * (2 * limit + 1)) - limit  # integers in [-limit, limit]
-        theta = torch.zeros(batch, 2, 3)
+        shift = torch.floor(uniform((batch, 2)).float().cpu() * (2 * limit + 1)) - limit  # integers in [-limit, limit]
+        shift = shift.to(x.device)
+        theta = torch.zeros(batch, 2, 3, device=x.device)
         theta[:, 0, 0] = theta[:, 1, 1] = 1
         theta[:, 0, 2] = -2 * shift[:, 0] / width
         theta[:, 1, 2] = -2 * shift[:, 1] / height
-        grid = F.affine_grid(theta.to(x.device), list(x.shape), align_corners=False)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
         x = F.grid_sample(x, grid.to(x.dtype), mode="nearest", padding_mode="zeros", align_corners=False)
     if "cutout" in policy:
         size_y, size_x = height // 2, width // 2

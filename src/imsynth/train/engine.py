@@ -520,6 +520,10 @@ def train(model_name: str, dataset: ImageDataset, out: str | Path, *, model_conf
     torch_device = select_device(device)
     group = distributed.setup(torch_device.type)
     if group.distributed and torch_device.type == "cuda":
+        if group.local_rank >= torch.cuda.device_count():
+            distributed.teardown(group)
+            raise ConfigError(f"process {group.local_rank} has no GPU (this machine has {torch.cuda.device_count()}): "
+                              "start at most one process per GPU, or pass --device cpu")
         torch_device = torch.device("cuda", group.local_rank)
         torch.cuda.set_device(torch_device)
     if train_config.deterministic:
