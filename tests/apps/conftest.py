@@ -1,0 +1,37 @@
+import dataclasses
+
+import pytest
+
+from imsynth.models import fit_config_to_data, get_entry
+from imsynth.train import train
+
+
+def _tiny_run(root, name, *, steps=20, **model_overrides):
+    from imsynth.data import load_dataset
+
+    data = load_dataset("digits")
+    entry = get_entry(name)
+    config = fit_config_to_data(entry.default_config(), channels=1, image_size=8, num_classes=10,
+                                dataset_size=len(data.train_images))
+    sizes = {"latent_dim": 8, "g_width": 8, "d_width": 8} if name in ("dcgan", "sngan", "wgan-gp") else {"width": 8}
+    config = dataclasses.replace(config, **{**sizes, **model_overrides})
+    train_config = dataclasses.replace(entry.default_train_config(), steps=steps, batch_size=32, fid_every=0,
+                                       sample_every=1000, checkpoint_every=1000)
+    out = root / name
+    train(name, data, out, model_config=config, train_config=train_config, quiet=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def gan_run(tmp_path_factory):
+    return _tiny_run(tmp_path_factory.mktemp("gan"), "dcgan")
+
+
+@pytest.fixture(scope="session")
+def cgan_run(tmp_path_factory):
+    return _tiny_run(tmp_path_factory.mktemp("cgan"), "dcgan", conditional=True)
+
+
+@pytest.fixture(scope="session")
+def vae_run(tmp_path_factory):
+    return _tiny_run(tmp_path_factory.mktemp("vae"), "vae", latent_dim=4)
