@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 
@@ -53,17 +53,21 @@ def main() -> None:
     parser.add_argument("--json", help="write the rows here too")
     args = parser.parse_args()
     jobs = [(model, seed) for model in args.models for seed in args.seeds]
+    # rows are printed as runs finish, so a run cut short by a time limit loses only the unfinished ones
+    print(f"{'model':<10} {'seed':>4} {'ok':>3} {'steps':>6} {'rollbacks':>9} {'best FID':>9} {'last FID':>9} {'s':>7}",
+          flush=True)
+    rows = []
     with ThreadPoolExecutor(args.parallel) as pool:
-        rows = list(pool.map(lambda job: one_run(*job, args), jobs))
-    print(f"{'model':<10} {'seed':>4} {'ok':>3} {'steps':>6} {'rollbacks':>9} {'best FID':>9} {'last FID':>9} {'s':>7}")
-    for row in rows:
-        ok = "yes" if row["exit"] == 0 else "NO"
-        best = f"{row['best_fid']:.2f}" if row["best_fid"] is not None else "-"
-        last = f"{row['last_fid']:.2f}" if row["last_fid"] is not None else "-"
-        print(f"{row['model']:<10} {row['seed']:>4} {ok:>3} {row['steps']:>6} {row['rollbacks']:>9} {best:>9} {last:>9} "
-              f"{row['seconds']:>7}  {' '.join(row['error'])}")
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1))
+        for row in as_completed([pool.submit(one_run, *job, args) for job in jobs]):
+            row = row.result()
+            rows.append(row)
+            ok = "yes" if row["exit"] == 0 else "NO"
+            best = f"{row['best_fid']:.2f}" if row["best_fid"] is not None else "-"
+            last = f"{row['last_fid']:.2f}" if row["last_fid"] is not None else "-"
+            print(f"{row['model']:<10} {row['seed']:>4} {ok:>3} {row['steps']:>6} {row['rollbacks']:>9} {best:>9} "
+                  f"{last:>9} {row['seconds']:>7}  {' '.join(row['error'])}", flush=True)
+            if args.json:
+                Path(args.json).write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

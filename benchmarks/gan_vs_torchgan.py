@@ -37,6 +37,8 @@ import torch
 def _torchvision_stand_in() -> None:
     if "torchvision" in sys.modules:
         return
+    # torchmetrics probes for torchvision when first imported; let it see the truth (absent) before the stand-in
+    import torchmetrics.image.fid  # noqa: F401
     from imsynth.image import make_grid as imsynth_grid
     from imsynth.image import save_image as imsynth_save
 

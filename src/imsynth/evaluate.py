@@ -12,6 +12,7 @@ from .data import load_dataset, to_model
 from .errors import InputError
 from .metrics.features import extract_features, load_feature_net
 from .metrics.generative import compare_features
+from .models import GenerativeModel
 from .train import load_run
 
 
@@ -49,15 +50,14 @@ def evaluate_run(run: str | Path, *, data: str | None = None, n: int = 5000, imp
     generator = torch.Generator().manual_seed(seed)
     from tqdm import tqdm
 
-    likelihood_set = test_images[:likelihood_images]
-    with tqdm(total=len(likelihood_set), desc=f"IW-NLL k={importance_samples}", unit="img",
-              disable=not sys.stderr.isatty()) as bar:
-        likelihood = model.evaluate(
-            to_model(likelihood_set).to(device_of_model),
-            None if test_labels is None else test_labels[:likelihood_images],
-            importance_samples=importance_samples, generator=generator, progress=bar.update)
-    if likelihood:
-        report["likelihood"] = likelihood
+    if type(model).evaluate is not GenerativeModel.evaluate:  # models with a likelihood (not GANs)
+        likelihood_set = test_images[:likelihood_images]
+        with tqdm(total=len(likelihood_set), desc=f"IW-NLL k={importance_samples}", unit="img",
+                  disable=not sys.stderr.isatty()) as bar:
+            report["likelihood"] = model.evaluate(
+                to_model(likelihood_set).to(device_of_model),
+                None if test_labels is None else test_labels[:likelihood_images],
+                importance_samples=importance_samples, generator=generator, progress=bar.update)
     try:
         net, info = load_feature_net(dataset.name, feature_net)
     except Exception as error:  # no feature net for this dataset: report why, keep the other metrics

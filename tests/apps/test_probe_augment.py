@@ -91,3 +91,14 @@ def test_unknown_gan_names_list_the_valid_ones(tmp_path, capsys):
     assert_one_line_error(code, err, "unknown model 'stylegan'", "dcgan", "sngan", "wgan-gp")
     code, _, err = run_cli(capsys, "train", "dcgan", "--out", str(tmp_path / "r"), "--set", "diffaugment=blur")
     assert_one_line_error(code, err, "unknown diffaugment 'blur'")
+
+
+def test_eval_of_a_gan_run_reports_sample_quality_without_likelihood(capsys, gan_run):
+    import json
+
+    code, out, err = run_cli(capsys, "eval", str(gan_run), "--n", "100", "--device", "cpu")
+    assert code == 0, err
+    report = json.loads(out)
+    assert "likelihood" not in report and report["model"] == "dcgan"
+    quality = report["sample_quality"]
+    assert quality["fid"] > quality["fid_floor_train_vs_test"] >= 0 and quality["n"] == 100

@@ -13,6 +13,7 @@ Accuracy Score (Ravuri & Vinyals 2019).
 from __future__ import annotations
 
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -76,7 +77,7 @@ def _classifier_accuracy(train_images, train_labels, test: ImageDataset, *, step
                            test_images=test.test_images, test_labels=test.test_labels, class_names=class_names)
     batch = min(128, len(train_images))
     epochs = max(1, math.ceil(steps * batch / len(train_images)))
-    _, info = train_feature_net(dataset, None, epochs=epochs, batch_size=batch, seed=seed, quiet=True,
+    _, info = train_feature_net(dataset, None, epochs=epochs, batch_size=batch, seed=seed, quiet=not sys.stderr.isatty(),
                                 flip=test.name != "digits")
     return info["test_accuracy"]
 

@@ -10,6 +10,7 @@ generated image and blend it in (``inpaint_with_model``).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,8 +72,10 @@ def invert(model, images: torch.Tensor, *, known: torch.Tensor | None = None, la
         norm_gap = codes.pow(2).mean(dim=1) - 1.0
         return loss + prior_weight * norm_gap.pow(2)
 
+    from tqdm import tqdm
+
     try:
-        for _ in range(steps):
+        for _ in tqdm(range(steps), desc="inverting", unit="step", leave=False, disable=not sys.stderr.isatty()):
             loss = objective()
             optimizer.zero_grad(set_to_none=True)
             loss.sum().backward()

@@ -8,6 +8,7 @@ weights (what the architecture gives for free) and raw pixels.
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
@@ -67,9 +68,11 @@ def linear_probe(run, *, train_images: int = 10000, test_images: int = 10000, se
     untrained = build_model(saved["model"], model.config).to(device_of_model).eval()
     report = {"run": str(run), "model": saved["model"], "data": dataset.name,
               "train_images": len(train_x), "test_images": len(test_x)}
-    for name, function in (("trained", representation_function(model)),
-                           ("random_init", representation_function(untrained)),
-                           ("raw_pixels", lambda images: images.flatten(1))):
+    from tqdm import tqdm
+
+    kinds = (("trained", representation_function(model)), ("random_init", representation_function(untrained)),
+             ("raw_pixels", lambda images: images.flatten(1)))
+    for name, function in tqdm(kinds, desc="linear probes", unit="probe", disable=not sys.stderr.isatty()):
         features_train = _features(function, train_x, device_of_model)
         features_test = _features(function, test_x, device_of_model)
         report[name] = {"accuracy": fit_linear_probe(features_train, train_y, features_test, test_y, seed=seed),
