@@ -1,7 +1,7 @@
 """The GAN family on the shared engine: DCGAN, WGAN-GP and SNGAN as defaults of one method.
 
 A step runs ``n_critic`` discriminator updates (each on its own real batch: the engine hands over
-``n_critic`` batches at once) and one generator update, through ``context.backward_step`` with two optimiser
+``n_critic`` batches at once) and one generator update on the last critic update's fakes, through ``context.backward_step`` with two optimiser
 groups, so the engine's precision, gradient averaging, schedule, EMA (generator only), checkpoints and
 stability guard apply unchanged.
 
@@ -186,12 +186,16 @@ class GAN(GenerativeModel):
         critic_labels = labels.chunk(config.n_critic) if labels is not None else [None] * config.n_critic
         logged: dict = {}
         self.discriminator.requires_grad_(True)
+        last = config.n_critic - 1
         for index, (real, real_labels) in enumerate(zip(critic_images, critic_labels)):
             z = context.randn((len(real), config.latent_dim))
             lazy_r1 = config.r1_weight > 0 and index == 0 and context.step % config.r1_every == 0
             with context.autocast():
-                with torch.no_grad():
-                    fake = self.generator(z, self._labels(real_labels))
+                # The last critic update's fakes are made with their graph kept and reused by the generator
+                # update (as in the PyTorch DCGAN example): one generator forward pass fewer per step.
+                with torch.set_grad_enabled(index == last):
+                    made = self.generator(z, self._labels(real_labels))
+                fake = made.detach()
                 if lazy_r1:
                     r1, real_logits = self.r1_penalty(real, real_labels, context.uniform)
                 else:
@@ -208,12 +212,10 @@ class GAN(GenerativeModel):
                     logged["r1"] = r1.detach()
             context.backward_step("discriminator", total)
         logged.update(d_loss=d_loss.detach(), d_real=real_logits.detach().mean(), d_fake=fake_logits.detach().mean())
-        # the generator step: D's weights take no gradient
+        # the generator step on the same fakes, judged by the updated D; D's weights take no gradient
         self.discriminator.requires_grad_(False)
-        real, real_labels = critic_images[-1], critic_labels[-1]
-        z = context.randn((len(real), config.latent_dim))
+        real, real_labels, fake = critic_images[-1], critic_labels[-1], made
         with context.autocast():
-            fake = self.generator(z, self._labels(real_labels))
             g_loss = self.generator_loss(self.discriminate(fake, real_labels, context.uniform))
         context.backward_step("generator", g_loss)
         self.discriminator.requires_grad_(True)
