@@ -25,11 +25,15 @@ def plot_curves(run: Path) -> Path | None:
     keys: list[str] = []  # every numeric key in first-seen order (FID rows come less often than loss rows)
     for row in rows:
         keys += [k for k, v in row.items() if k not in SKIP and k not in keys and isinstance(v, (int, float))]
+    series = {k: [(r["step"], r[k]) for r in rows if isinstance(r.get(k), (int, float)) and math.isfinite(r[k])]
+              for k in keys}
+    # a GAN's total group loss equals its adversarial loss when it has no penalty: plot such twins once
+    keys = [k for i, k in enumerate(keys) if series[k] not in [series[earlier] for earlier in keys[:i]]]
     columns = min(3, len(keys)) or 1
     lines = math.ceil(len(keys) / columns) or 1
     figure, axes = plt.subplots(lines, columns, figsize=(4 * columns, 2.8 * lines), squeeze=False)
     for axis, key in zip(axes.flat, keys):
-        points = [(r["step"], r[key]) for r in rows if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+        points = series[key]
         if points:
             axis.plot(*zip(*points), linewidth=1.2)
         for event in events:  # guard rollbacks, where they happened
