@@ -9,7 +9,7 @@ from torch import nn
 from imsynth.errors import ConfigError, InputError
 from imsynth.models import build_model, fit_config_to_data, get_entry
 from imsynth.models.gan import GAN, LOSSES, diff_augment
-from imsynth.train import TrainConfig, load_run, train
+from imsynth.train import load_run, train
 from imsynth.train import checkpoint as ckpt
 
 from tests.helpers import tiny_dataset
