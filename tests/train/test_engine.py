@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,7 +25,11 @@ def launch(command, env, timeout=240):
     launches while other tests loaded the machine; root cause not yet found, see the issue note)."""
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0 and "exitcode: -" in done.stderr:
+        # the failed attempt may have left checkpoints (the guard writes one at step 0): start afresh
+        shutil.rmtree(command[command.index("--out") + 1], ignore_errors=True)
+        first_error = done.stderr[-600:]
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
+        done.stderr = f"[first attempt, killed by a signal: ...{first_error}]\n{done.stderr}"
     return done
 
 
