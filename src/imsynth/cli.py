@@ -333,9 +333,24 @@ def demo(out, steps, quiet):
     click.echo(f"wrote {index}")
 
 
+def _leave_torchrun_worker() -> None:
+    """End a finished torchrun worker without interpreter teardown.
+
+    Seen here about once in ten launches under load: after a complete run (every file written, the process
+    group destroyed), a worker aborted at exit with "terminate called without an active exception" (a C++
+    thread of torch.distributed destroyed while joinable), and torchrun reported the whole run as failed.
+    Everything is already on disk, so a finished worker exits at once instead.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="imsynth", standalone_mode=False)
+        _leave_torchrun_worker()
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     except click.Abort:
