@@ -146,7 +146,7 @@ def imsynth_model_with_torchgan_architecture():
 
 
 def run_imsynth(batch: int, out: Path, *, steps: int | None = None, minutes: float | None = None,
-                architecture: str = "torchgan"):
+                architecture: str = "torchgan", overrides: list[str] | None = None):
     from imsynth.models import get_entry
     from imsynth.train import train
 
@@ -157,7 +157,11 @@ def run_imsynth(batch: int, out: Path, *, steps: int | None = None, minutes: flo
     if architecture == "torchgan":
         return train("dcgan", data, out, model=imsynth_model_with_torchgan_architecture(), train_config=config,
                      quiet=True)
-    return train("dcgan", data, out, train_config=config, quiet=True)
+    from imsynth.config import apply_overrides
+
+    entry = get_entry("dcgan")
+    configs = apply_overrides({"model": entry.default_config(), "train": config}, list(overrides or []))
+    return train("dcgan", data, out, model_config=configs["model"], train_config=configs["train"], quiet=True)
 
 
 def throughput(args) -> None:
@@ -183,9 +187,9 @@ def _race_torchgan(minutes: float, batch: int, threads: int, out: str, queue) ->
     queue.put({"torchgan_batches": count, "torchgan_seconds": round(elapsed, 1)})
 
 
-def _race_imsynth(minutes: float, batch: int, threads: int, out: str, architecture: str, queue) -> None:
+def _race_imsynth(minutes: float, batch: int, threads: int, out: str, architecture: str, overrides, queue) -> None:
     torch.set_num_threads(threads)
-    result = run_imsynth(batch, Path(out), minutes=minutes, architecture=architecture)
+    result = run_imsynth(batch, Path(out), minutes=minutes, architecture=architecture, overrides=overrides)
     queue.put({"imsynth_steps": result.step, "imsynth_stopped_by": result.stopped_by})
 
 
@@ -210,7 +214,7 @@ def race(args) -> None:
     queue = context.Queue()
     jobs = [context.Process(target=_race_torchgan, args=(args.minutes, args.batch, args.threads, str(out / "torchgan"), queue)),
             context.Process(target=_race_imsynth, args=(args.minutes, args.batch, args.threads, str(out / "imsynth"),
-                                                        args.architecture, queue))]
+                                                        args.architecture, args.set, queue))]
     for job in jobs:
         job.start()
     report = {}
@@ -236,7 +240,8 @@ def race(args) -> None:
         model, _ = load_run(out / "imsynth", device="cpu")
     report["imsynth_fid"] = _fid_of(lambda n, g: model.sample(n, generator=g))
     report["fid_ratio"] = round(report["imsynth_fid"] / report["torchgan_fid"], 3)
-    report.update(minutes=args.minutes, threads=args.threads, batch=args.batch, architecture=args.architecture)
+    report.update(minutes=args.minutes, threads=args.threads, batch=args.batch, architecture=args.architecture,
+                  imsynth_overrides=args.set)
     print(json.dumps(report))
 
 
@@ -248,7 +253,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--architecture", choices=["torchgan", "imsynth"], default="torchgan",
-                        help="race: imsynth trains torchgan's DCGAN, or its own default dcgan at 32 px")
+                        help="race: imsynth trains torchgan's DCGAN, or its own dcgan (defaults + --set) at 32 px")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="race with --architecture imsynth: override our dcgan's config (e.g. g_width=32)")
     parser.add_argument("--out", default="runs/gan-race")
     args = parser.parse_args()
     if args.phase == "throughput":
