@@ -17,12 +17,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from ..data import ImageDataset, load_dataset
 from ..errors import InputError
-from ..image import atomic_path, save_image, tensor_to_uint8
+from ..image import save_image, tensor_to_uint8
 
 
 def generate_labelled(model, count: int, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -45,13 +44,9 @@ def write_generated_dataset(run, out, *, count: int = 10000, seed: int = 0, devi
     names = saved["data"].get("class_names") or []
     out_text, out = str(out), Path(out)
     if out.suffix.lower() == ".npz":
-        payload = {"images": images.permute(0, 2, 3, 1).numpy()}
-        if labels is not None:
-            payload["labels"] = labels.numpy().astype(np.int64)
-        with atomic_path(out) as tmp:
-            with open(tmp, "wb") as handle:
-                np.savez_compressed(handle, **payload)
-        return out
+        from .sampling import write_npz
+
+        return write_npz(out, images.permute(0, 2, 3, 1).numpy(), labels)
     if not (out_text.endswith(("/", "\\")) or out.is_dir()):
         raise InputError(f"{out}: write an .npz file or a folder (end the path with /)")
     pictures = images.permute(0, 2, 3, 1).numpy()

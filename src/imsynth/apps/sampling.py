@@ -13,6 +13,17 @@ from ..image import atomic_path, save_grid, save_image, tensor_to_uint8
 from ..train import load_run
 
 
+def write_npz(out: Path, images: np.ndarray, labels: torch.Tensor | None) -> Path:
+    """uint8 NxHxWxC ``images`` (+ int64 ``labels``) as a compressed .npz, atomically; loadable as ``npz:PATH``."""
+    payload = {"images": images}
+    if labels is not None:
+        payload["labels"] = labels.numpy().astype(np.int64)
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **payload)
+    return out
+
+
 def write_samples(run, out, *, count: int = 64, seed: int = 0, class_index: int | None = None,
                   device: str = "auto") -> Path:
     """``out`` ending in .png/.jpg: one grid; .npz: uint8 NxHxWxC ``images`` + ``labels``; ending in '/'
@@ -32,14 +43,7 @@ def write_samples(run, out, *, count: int = 64, seed: int = 0, class_index: int 
     out_text = str(out)
     out = Path(out)
     if out.suffix.lower() == ".npz":
-        array = tensor_to_uint8(images)
-        payload = {"images": array}
-        if labels is not None:
-            payload["labels"] = labels.numpy().astype(np.int64)
-        with atomic_path(out) as tmp:
-            with open(tmp, "wb") as handle:
-                np.savez_compressed(handle, **payload)
-        return out
+        return write_npz(out, tensor_to_uint8(images), labels)
     if out_text.endswith(("/", "\\")) or out.is_dir():
         out.mkdir(parents=True, exist_ok=True)
         for index, picture in enumerate(tensor_to_uint8(images)):
