@@ -44,27 +44,23 @@ class FIDTracker:
         trainer = self.trainer
         if not trainer.group.is_main:
             return None
+        from ..evaluate import generate  # imported here: evaluate imports the engine
         from ..metrics.features import extract_features
         from ..metrics.generative import frechet_distance
 
-        model, count = trainer.model, len(self.real_features)
-        generator = torch.Generator().manual_seed(4321)  # the same codes every time: less noisy comparisons
+        model = trainer.model
         model.eval()
-        chunks = []
         with (trainer.ema.applied(model) if trainer.ema else contextlib.nullcontext()):
-            for start in range(0, count, 500):
-                size = min(500, count - start)
-                labels = (torch.arange(start, start + size) % model.config.num_classes) if model.conditional else None
-                chunks.append(model.sample(size, labels=labels, generator=generator).float().cpu())
+            # the same codes every time (seed 4321): less noisy comparisons between steps
+            fake = generate(model, len(self.real_features), seed=4321)
         model.train()
-        fake = torch.cat(chunks)
         if not torch.isfinite(fake).all():
             fid = float("inf")
         else:
             fid = frechet_distance(self.real_features, extract_features(self.net, fake))
         improved = self.best is None or fid < self.best["fid"]
         if improved and fid != float("inf"):
-            self.best = {"step": trainer.step, "fid": fid, "n": count, "feature_net": self.info["name"]}
+            self.best = {"step": trainer.step, "fid": fid, "n": len(fake), "feature_net": self.info["name"]}
             trainer.write_weights()
         ckpt.append_metrics(trainer.run, {"step": trainer.step, "fid": fid, "best_fid": self.best["fid"] if self.best else None})
         return fid
