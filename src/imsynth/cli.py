@@ -125,8 +125,12 @@ def train(model, data_name, out, steps, epochs, minutes, resume, seed, device, i
               help="grid.png, samples.npz (uint8 NxHxWxC + labels) or DIR/ (one PNG each)")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--class", "class_index", type=int, help="class to sample (conditional models)")
+@click.option("--sampler", help="diffusion runs: ddpm or ddim (default: the run's, ddim)")
+@click.option("--steps", type=int, help="diffusion runs: sampling steps, 1..training timesteps (default 50)")
+@click.option("--eta", type=float, help="ddim: 0 deterministic .. 1 as stochastic as ddpm (default 0)")
+@click.option("--guidance", type=float, help="conditional diffusion runs: classifier-free guidance scale (1 = none)")
 @click.option("--device", default="auto", show_default=True)
-def sample(run, count, out, seed, class_index, device):
+def sample(run, count, out, seed, class_index, sampler, steps, eta, guidance, device):
     """Draw samples from a trained run.
 
     \b
@@ -134,10 +138,13 @@ def sample(run, count, out, seed, class_index, device):
       imsynth sample runs/vae -n 64 -o grid.png
       imsynth sample runs/cvae -n 16 --class 3 -o threes.png
       imsynth sample runs/vae -n 1000 -o samples.npz
+      imsynth sample runs/ddpm -n 64 -o grid.png --sampler ddim --steps 50
+      imsynth sample runs/ddpm-cond -n 16 --class 3 --guidance 3.0 -o threes.png
     """
     from .apps.sampling import write_samples
 
-    path = write_samples(run, out, count=count, seed=seed, class_index=class_index, device=device)
+    options = {"sampler": sampler, "steps": steps, "eta": eta, "guidance": guidance}
+    path = write_samples(run, out, count=count, seed=seed, class_index=class_index, device=device, sampling=options)
     click.echo(str(path))
 
 
@@ -190,13 +197,15 @@ def evaluate(run, data_name, count, importance_samples, likelihood_images, featu
 @click.option("--class", "class_index", type=int, help="class to explore (conditional models)")
 @click.option("--device", default="auto", show_default=True)
 def explore(run, out, mode, rows, steps, frames, components, span, seed, class_index, device):
-    """Explore the latent space of a GAN or VAE run: interpolations, random walks, principal directions.
+    """Explore the latent space of a GAN, VAE or diffusion run: interpolations, random walks, principal
+    directions (GAN/VAE). A diffusion run's latent is its initial noise, decoded by deterministic DDIM.
 
     \b
     Example:
       imsynth explore runs/dcgan -o slerp.png --mode slerp --rows 6 --steps 10
       imsynth explore runs/dcgan -o walk.gif --mode walk --frames 60
       imsynth explore runs/vae -o directions.png --mode pca --components 8
+      imsynth explore runs/ddpm -o ddim-slerp.png --mode slerp --rows 4 --steps 8
     """
     from .apps.explore import explore as run_explore
     from .train import load_run
@@ -210,25 +219,35 @@ def explore(run, out, mode, rows, steps, frames, components, span, seed, class_i
 @click.argument("image", type=click.Path())
 @click.argument("mask", type=click.Path())
 @click.option("-o", "out", required=True, type=click.Path(), help="output image")
-@click.option("--method", required=True, help="gan (needs --model; any GAN or VAE run) or harmonic")
+@click.option("--method", required=True,
+              help="gan (needs --model: a GAN or VAE run), diffusion (needs --model: a diffusion run) or harmonic")
 @click.option("--model", "run", type=click.Path(), help="trained run for model-based methods")
 @click.option("--class", "class_index", type=int, help="the image's class (conditional models)")
-@click.option("--steps", default=300, show_default=True, type=int, help="inversion optimisation steps")
-@click.option("--restarts", default=4, show_default=True, type=int, help="random starts, best kept")
+@click.option("--steps", type=int, help="gan: inversion steps (300); diffusion: reverse steps (100)")
+@click.option("--restarts", default=4, show_default=True, type=int, help="gan: random starts, best kept")
+@click.option("--jump", "jump_length", default=10, show_default=True, type=int,
+              help="diffusion: RePaint jump length (steps gone back up each time)")
+@click.option("--resamplings", default=5, show_default=True, type=int,
+              help="diffusion: RePaint passes over each segment (1 = plain replacement)")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", default="auto", show_default=True)
-def inpaint(image, mask, out, method, run, class_index, steps, restarts, seed, device):
+def inpaint(image, mask, out, method, run, class_index, steps, restarts, jump_length, resamplings, seed, device):
     """Fill the hole of IMAGE where MASK (a PNG, nonzero = hole) is set.
 
     \b
     Example:
       imsynth inpaint shirt.png hole.png -o filled.png --method gan --model runs/dcgan
+      imsynth inpaint shirt.png hole.png -o filled.png --method diffusion --model runs/ddpm
       imsynth inpaint photo.png hole.png -o filled.png --method harmonic
     """
     from .apps.inpaint import inpaint_file
+    from .errors import InputError
 
+    if steps is not None and steps < 1:
+        raise InputError(f"--steps must be >= 1, got {steps}")
     click.echo(str(inpaint_file(image, mask, out, method=method, run=run, class_index=class_index, steps=steps,
-                                restarts=restarts, seed=seed, device=device)))
+                                restarts=restarts, jump_length=jump_length, resamplings=resamplings, seed=seed,
+                                device=device)))
 
 
 @cli.command()

@@ -17,18 +17,32 @@ from .train import load_run
 
 
 @torch.no_grad()
-def generate(model, count: int, *, seed: int = 0, labels: torch.Tensor | None = None, batch_size: int = 500) -> torch.Tensor:
-    """``count`` samples (NCHW [-1, 1], on the CPU); conditional models cycle through the classes."""
+def generate(model, count: int, *, seed: int = 0, labels: torch.Tensor | None = None, batch_size: int | None = None,
+             sampling: dict | None = None) -> torch.Tensor:
+    """``count`` samples (NCHW [-1, 1], on the CPU); conditional models cycle through the classes.
+
+    ``sampling`` passes sampler options (``sampler``, ``steps``, ``eta``, ``guidance``) to diffusion models.
+    A progress bar shows on a terminal for models that sample slowly (diffusion)."""
     if count < 1:
         raise InputError(f"need at least one sample, got -n {count}")
+    sampling = {k: v for k, v in (sampling or {}).items() if v is not None}
+    slow = hasattr(model, "run_sampler")
+    if sampling and not slow:
+        raise InputError(f"--{'/--'.join(sampling)} apply to diffusion runs; model {model.registered_name!r} "
+                         "samples in one pass")
+    batch_size = batch_size or getattr(model, "sample_batch_size", 500)
     generator = torch.Generator().manual_seed(seed)
     if labels is None and model.conditional:
         labels = torch.arange(count) % model.config.num_classes
+    from tqdm import tqdm
+
     chunks = []
-    for start in range(0, count, batch_size):
-        part = None if labels is None else labels[start:start + batch_size]
-        size = min(batch_size, count - start)
-        chunks.append(model.sample(size, labels=part, generator=generator).float().cpu())
+    with tqdm(total=count, desc="sampling", unit="img", disable=not (slow and sys.stderr.isatty())) as bar:
+        for start in range(0, count, batch_size):
+            part = None if labels is None else labels[start:start + batch_size]
+            size = min(batch_size, count - start)
+            chunks.append(model.sample(size, labels=part, generator=generator, **sampling).float().cpu())
+            bar.update(size)
     return torch.cat(chunks)
 
 

@@ -35,3 +35,13 @@ def cgan_run(tmp_path_factory):
 @pytest.fixture(scope="session")
 def vae_run(tmp_path_factory):
     return _tiny_run(tmp_path_factory.mktemp("vae"), "vae", latent_dim=4)
+
+
+@pytest.fixture(scope="session")
+def ddpm_run(tmp_path_factory):
+    return _tiny_run(tmp_path_factory.mktemp("ddpm"), "ddpm", timesteps=100, sample_steps=10)
+
+
+@pytest.fixture(scope="session")
+def cddpm_run(tmp_path_factory):
+    return _tiny_run(tmp_path_factory.mktemp("cddpm"), "ddpm-cond", timesteps=100, sample_steps=10)

@@ -1,7 +1,8 @@
-"""Latent-space exploration for any model with a Gaussian latent (GANs and VAEs alike).
+"""Latent-space exploration for any model with a Gaussian latent (GANs, VAEs, and diffusion models, whose
+latent is the initial noise x_T decoded by deterministic DDIM).
 
-A model qualifies by offering ``latent_dim``, ``decode_latents(z, labels)`` and ``latent_features(z, labels)``
-(its first hidden layer). Modes:
+A model qualifies by offering ``latent_dim`` and ``decode_latents(z, labels)``; ``pca`` also needs
+``latent_features(z, labels)`` (its first hidden layer). Modes:
 - ``lerp`` / ``slerp``: rows of interpolations between random codes (a grid), or a loop through several
   codes (a GIF);
 - ``walk``: a random walk that stays on the shell where Gaussian codes live (norm ~ sqrt(d));
@@ -24,9 +25,12 @@ from ..models.vae import interpolate_latents
 MODES = ("lerp", "slerp", "walk", "pca")
 
 
-def _require_latent_model(model) -> None:
-    if not all(hasattr(model, name) for name in ("latent_dim", "decode_latents", "latent_features")):
+def _require_latent_model(model, *, features: bool = False) -> None:
+    if not all(hasattr(model, name) for name in ("latent_dim", "decode_latents")):
         raise InputError(f"model {model.registered_name!r} has no Gaussian latent space to explore")
+    if features and not hasattr(model, "latent_features"):
+        raise InputError(f"pca directions need a generator's first hidden layer (GAN or VAE runs); model "
+                         f"{model.registered_name!r} supports --mode lerp, slerp and walk")
 
 
 def _codes(model, count: int, generator: torch.Generator) -> torch.Tensor:
@@ -85,7 +89,7 @@ class Directions:
 def principal_directions(model, *, components: int = 8, samples: int = 2000, seed: int = 0,
                          labels: torch.Tensor | None = None) -> Directions:
     """GANSpace-style directions: PCA on the first hidden layer, regressed back onto the latent codes."""
-    _require_latent_model(model)
+    _require_latent_model(model, features=True)
     if components < 1:
         raise InputError(f"need at least one direction, got {components}")
     generator = torch.Generator().manual_seed(seed)

@@ -1,8 +1,8 @@
 """``imsynth inpaint``: fill the hole of an image file given a mask file, by a named method.
 
-Model methods (``gan``: invert a trained generator from the known pixels, then blend G(z) into the hole;
-any run with a Gaussian latent works, VAE runs included) need ``--model RUN``; classical methods work on
-any image. Known pixels are never changed.
+Model methods need ``--model RUN``: ``gan`` inverts a trained generator from the known pixels, then blends
+G(z) into the hole (any run with a Gaussian latent, VAE runs included); ``diffusion`` samples the hole with a
+trained diffusion run by RePaint resampling. Classical methods work on any image. Known pixels are never changed.
 """
 
 from __future__ import annotations
@@ -16,13 +16,16 @@ from ..data.masks import check_mask, load_mask
 from ..errors import InputError
 from ..image import load_image, save_image
 
-MODEL_METHODS = ("gan",)
+MODEL_METHODS = ("gan", "diffusion")
 CLASSICAL_METHODS = ("harmonic",)
 METHODS = MODEL_METHODS + CLASSICAL_METHODS
 
 
-def inpaint_array(image: np.ndarray, mask: np.ndarray, *, method: str, model=None, labels=None, steps: int = 300,
-                  restarts: int = 4, seed: int = 0, feature_net=None, where: str = "image") -> np.ndarray:
+def inpaint_array(image: np.ndarray, mask: np.ndarray, *, method: str, model=None, labels=None,
+                  steps: int | None = None, restarts: int = 4, jump_length: int = 10, resamplings: int = 5,
+                  seed: int = 0, feature_net=None, where: str = "image") -> np.ndarray:
+    """Fill ``mask`` (True = hole) of ``image`` (HxW or HxWxC float [0, 1]). ``steps``: inversion steps for
+    ``gan`` (default 300), reverse-process steps for ``diffusion`` (default 100)."""
     if method not in METHODS:
         raise InputError(f"unknown inpainting method {method!r}; valid: {', '.join(METHODS)}")
     mask = check_mask(mask, image.shape, where=where)
@@ -30,14 +33,41 @@ def inpaint_array(image: np.ndarray, mask: np.ndarray, *, method: str, model=Non
         from ..classical.interpolate import harmonic_fill
 
         return harmonic_fill(image, mask)
+    if method == "diffusion":
+        return _inpaint_with_diffusion(model, image, mask, labels=labels, steps=steps or 100, jump_length=jump_length,
+                                       resamplings=resamplings, seed=seed)
     from .inversion import inpaint_with_model
 
-    return inpaint_with_model(model, image, mask, labels=labels, steps=steps, restarts=restarts, seed=seed,
+    return inpaint_with_model(model, image, mask, labels=labels, steps=steps or 300, restarts=restarts, seed=seed,
                               feature_net=feature_net)
 
 
+def _inpaint_with_diffusion(model, image: np.ndarray, mask: np.ndarray, *, labels, steps: int, jump_length: int,
+                            resamplings: int, seed: int) -> np.ndarray:
+    import sys
+
+    from tqdm import tqdm
+
+    from ..models.diffusion import repaint_moves
+
+    if not hasattr(model, "inpaint"):
+        raise InputError(f"model {model.registered_name!r} is not a diffusion model; use --method gan")
+    device = next(model.parameters()).device
+    pixels = image if image.ndim == 3 else image[:, :, None]
+    known = (torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1), dtype=np.float32))[None] * 2 - 1).to(device)
+    hole = torch.from_numpy(mask)[None, None].to(device)
+    reverse_steps = repaint_moves(steps, jump_length, resamplings).count(-1)
+    generator = torch.Generator().manual_seed(seed)
+    with tqdm(total=reverse_steps, desc="repaint", unit="step", disable=not sys.stderr.isatty()) as bar:
+        filled = model.inpaint(known, hole, labels=labels, generator=generator, steps=steps, jump_length=jump_length,
+                               resamplings=resamplings, progress=bar.update)
+    result = ((filled[0].float().cpu().numpy().transpose(1, 2, 0) + 1) / 2).clip(0, 1).reshape(image.shape)
+    return np.where(mask.reshape(mask.shape + (1,) * (image.ndim - 2)), result, image).astype(image.dtype)
+
+
 def inpaint_file(image_path, mask_path, out, *, method: str, run=None, class_index: int | None = None,
-                 steps: int = 300, restarts: int = 4, seed: int = 0, device: str = "auto") -> Path:
+                 steps: int | None = None, restarts: int = 4, jump_length: int = 10, resamplings: int = 5,
+                 seed: int = 0, device: str = "auto") -> Path:
     if method not in METHODS:
         raise InputError(f"unknown inpainting method {method!r}; valid: {', '.join(METHODS)}")
     image = load_image(image_path)
@@ -51,8 +81,12 @@ def inpaint_file(image_path, mask_path, out, *, method: str, run=None, class_ind
         from ..train import load_run
 
         model, saved = load_run(run, device=device)
-        if not hasattr(model, "decode_latents"):
-            raise InputError(f"{run}: model {saved['model']!r} has no latent space to invert")
+        diffusion = hasattr(model, "inpaint")
+        if method == "diffusion" and not diffusion:
+            raise InputError(f"{run}: model {saved['model']!r} is not a diffusion model; use --method gan")
+        if method == "gan" and (diffusion or not hasattr(model, "decode_latents")):
+            hint = "; use --method diffusion" if diffusion else ""
+            raise InputError(f"{run}: model {saved['model']!r} has no generator latent to invert{hint}")
         size, channels = model.config.image_size, model.config.channels
         image_channels = 1 if image.ndim == 2 else image.shape[2]
         if image.shape[:2] != (size, size) or image_channels != channels:
@@ -62,10 +96,12 @@ def inpaint_file(image_path, mask_path, out, *, method: str, run=None, class_ind
             labels = model.check_labels(torch.tensor([class_index]), 1)
         elif model.conditional:
             raise InputError(f"{run} is class-conditional: say which class the image shows with --class K")
-        try:
-            feature_net, _ = load_feature_net(saved["data"]["name"])
-        except Exception:  # no in-domain features for this dataset: invert on pixels alone
-            feature_net = None
+        if method == "gan":
+            try:
+                feature_net, _ = load_feature_net(saved["data"]["name"])
+            except Exception:  # no in-domain features for this dataset: invert on pixels alone
+                feature_net = None
     filled = inpaint_array(image, mask, method=method, model=model, labels=labels, steps=steps, restarts=restarts,
-                           seed=seed, feature_net=feature_net, where=str(mask_path))
+                           jump_length=jump_length, resamplings=resamplings, seed=seed, feature_net=feature_net,
+                           where=str(mask_path))
     return save_image(out, filled)

@@ -25,9 +25,10 @@ def write_npz(out: Path, images: np.ndarray, labels: torch.Tensor | None) -> Pat
 
 
 def write_samples(run, out, *, count: int = 64, seed: int = 0, class_index: int | None = None,
-                  device: str = "auto") -> Path:
+                  device: str = "auto", sampling: dict | None = None) -> Path:
     """``out`` ending in .png/.jpg: one grid; .npz: uint8 NxHxWxC ``images`` + ``labels``; ending in '/'
-    or an existing folder: one PNG per sample."""
+    or an existing folder: one PNG per sample. ``sampling``: sampler options for diffusion runs
+    (``sampler``, ``steps``, ``eta``, ``guidance``)."""
     if count < 1:
         raise InputError(f"-n must be at least 1, got {count}")
     model, _ = load_run(run, device=device)
@@ -39,7 +40,7 @@ def write_samples(run, out, *, count: int = 64, seed: int = 0, class_index: int 
         classes = model.config.num_classes
         per_class = max(1, count // classes)
         labels = (torch.arange(count) // per_class) % classes
-    images = generate(model, count, seed=seed, labels=labels)
+    images = generate(model, count, seed=seed, labels=labels, sampling=sampling)
     out_text = str(out)
     out = Path(out)
     if out.suffix.lower() == ".npz":

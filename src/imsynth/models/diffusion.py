@@ -1,0 +1,276 @@
+"""Denoising diffusion (DDPM training, DDPM/DDIM sampling) on the shared engine.
+
+Training draws t uniformly from 0..T-1 and noise eps, forms x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps and
+regresses the UNet's output on the target: eps (``prediction="eps"``, Ho et al. 2020) or
+v = sqrt(abar_t) eps - sqrt(1 - abar_t) x_0 (``"v"``, Salimans & Ho 2022). Both are turned into estimates of x_0
+and eps at sampling time, so every sampler in ``samplers.py`` works with either.
+
+Conditional runs replace the label by a "no class" token with probability ``label_dropout`` during
+training, so one network predicts both; classifier-free guidance (Ho & Salimans 2022) then samples with
+out = uncond + w (cond - uncond), w = ``guidance`` (1 = plain conditional).
+
+Inpainting follows RePaint (Lugmayr et al. 2022): at every reverse step the known region is replaced by
+the original image noised to that step, and the schedule jumps back up ``jump_length`` steps
+``resamplings - 1`` times per segment (re-noising with q(x_t | x_t_prev)) so the hole harmonises with it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+import torch
+
+from ..errors import InputError
+from .base import DataShape, GenerativeModel, LossOutput, register_model, require
+from .samplers import SAMPLERS, NoiseSchedule, Sampler, make_sampler
+from .unet import UNet
+
+
+@dataclass
+class DiffusionConfig(DataShape):
+    width: int = 32
+    channel_multipliers: tuple[int, ...] = ()  # () = by image size (unet.default_multipliers)
+    blocks_per_level: int = 1
+    attention_sides: tuple[int, ...] = (7, 8)
+    heads: int = 4
+    dropout: float = 0.1
+    timesteps: int = 1000
+    schedule: Literal["linear", "cosine"] = "linear"
+    prediction: Literal["eps", "v"] = "eps"
+    conditional: bool = False
+    label_dropout: float = 0.1  # conditional runs: share of labels replaced by "no class" (for guidance)
+    # sampling defaults (imsynth sample --sampler/--steps/--eta/--guidance override them)
+    sampler: str = "ddim"
+    sample_steps: int = 50
+    eta: float = 0.0
+    guidance: float = 1.0
+    clip_denoised: bool = True  # clamp the x_0 estimate to [-1, 1] at every step
+    sample_precision: Literal["auto", "fp32", "bf16"] = "auto"
+
+    def __post_init__(self) -> None:
+        require(self.width >= 8 and self.width % 4 == 0, "width must be a multiple of 4 and >= 8")
+        require(self.blocks_per_level >= 1 and self.heads >= 1, "blocks_per_level and heads must be >= 1")
+        require(self.width % self.heads == 0, f"width {self.width} must be divisible by heads {self.heads}")
+        require(0 <= self.dropout < 1 and 0 <= self.label_dropout < 1, "dropout and label_dropout must be in [0, 1)")
+        require(self.timesteps >= 2, "timesteps must be >= 2")
+        require(self.sampler in SAMPLERS, f"unknown sampler {self.sampler!r}; valid: {', '.join(SAMPLERS)}")
+        require(1 <= self.sample_steps <= self.timesteps, "sample_steps must be between 1 and timesteps")
+        require(0 <= self.eta <= 1, "eta must be in [0, 1]")
+        require(all(m >= 1 for m in self.channel_multipliers), "channel_multipliers must be >= 1")
+
+
+# channels_last off: with GroupNorm it trained 1.3x slower than NCHW here (146 vs 191 img/s, bf16, 28 px)
+DIFFUSION_TRAINING = dict(lr=4e-4, warmup_steps=200, batch_size=128, grad_clip=1.0, ema_decay=0.999,
+                          channels_last=False, sample_every=1000, checkpoint_every=1000)
+
+
+@register_model("ddpm", description="DDPM: UNet with attention, eps prediction, linear schedule; DDIM-50 sampling",
+                train_defaults=DIFFUSION_TRAINING)
+@register_model("ddpm-cond", description="class-conditional DDPM with label dropout 0.1 for classifier-free guidance",
+                train_defaults=DIFFUSION_TRAINING, conditional=True, guidance=2.0)
+class Diffusion(GenerativeModel):
+    config_class = DiffusionConfig
+    sample_batch_size = 100  # images per sampling batch (a progress update each)
+
+    def __init__(self, config: DiffusionConfig, *, network: torch.nn.Module | None = None) -> None:
+        super().__init__(config)
+        classes = config.num_classes if config.conditional else 0
+        if config.conditional and classes < 2:
+            raise ValueError("a conditional diffusion model needs a dataset with labels (num_classes >= 2)")
+        self.network = network or UNet(channels=config.channels, image_size=config.image_size, width=config.width,
+                                       channel_multipliers=tuple(config.channel_multipliers),
+                                       blocks_per_level=config.blocks_per_level,
+                                       attention_sides=tuple(config.attention_sides), heads=config.heads,
+                                       dropout=config.dropout, num_classes=classes)
+        self.schedule = NoiseSchedule(config.schedule, config.timesteps)
+
+    @property
+    def conditional(self) -> bool:
+        return self.config.conditional
+
+    @property
+    def latent_dim(self) -> int:
+        """The initial noise x_T is the latent: DDIM with eta = 0 maps it to an image deterministically."""
+        config = self.config
+        return config.channels * config.image_size * config.image_size
+
+    # -- training ---------------------------------------------------------------------------------
+    def loss(self, images: torch.Tensor, labels: torch.Tensor | None = None, *, step: int = 0, noise=None,
+             uniform: Callable | None = None) -> LossOutput:
+        config = self.config
+        uniform = uniform or (lambda shape: torch.rand(shape))
+        noise = noise or (lambda shape: torch.randn(shape))
+        batch = len(images)
+        t = (uniform((batch,)) * config.timesteps).long().clamp(max=config.timesteps - 1).to(images.device)
+        eps = noise(tuple(images.shape)).to(images)
+        if self.conditional:
+            dropped = uniform((batch,)).to(images.device) < config.label_dropout
+            labels = torch.where(dropped, torch.full_like(labels, config.num_classes), labels)
+        else:
+            labels = None
+        noisy = self.schedule.add_noise(images, eps, t).to(images.dtype)
+        output = self.network(noisy, t, labels).float()
+        if config.prediction == "eps":
+            target = eps.float()
+        else:
+            alpha_bar = self.schedule.alpha_bar_at(t.cpu()).to(images.device, torch.float32).reshape(-1, 1, 1, 1)
+            target = alpha_bar.sqrt() * eps.float() - (1 - alpha_bar).sqrt() * images.float()
+        per_image = (output - target).pow(2).flatten(1).mean(dim=1)
+        late = t >= config.timesteps // 2
+        parts = {"mse_early_t": per_image[~late].mean().detach() if (~late).any() else per_image.new_tensor(0.0),
+                 "mse_late_t": per_image[late].mean().detach() if late.any() else per_image.new_tensor(0.0)}
+        return LossOutput(per_image.mean(), parts)
+
+    def train_step(self, images: torch.Tensor, labels: torch.Tensor | None, context) -> dict:
+        with context.autocast():
+            output = self.loss(images, labels, step=context.step, noise=context.randn, uniform=context.uniform)
+        context.backward_step("model", output.loss)
+        return {"loss": output.loss.detach(), **output.parts}
+
+    # -- the reverse process ------------------------------------------------------------------------
+    def sampler(self, name: str | None = None, steps: int | None = None, eta: float | None = None) -> Sampler:
+        """A sampler for this run (defaults from the config); steps may not exceed the training timesteps."""
+        config = self.config
+        if (name or config.sampler) != "ddim" and eta is not None:
+            raise InputError(f"--eta applies to the ddim sampler, not {name or config.sampler!r}")
+        return make_sampler(name or config.sampler, self.schedule, config.sample_steps if steps is None else steps,
+                            eta=config.eta if eta is None else eta)
+
+    def guidance_scale(self, guidance: float | None) -> float:
+        if guidance is None:
+            return self.config.guidance if self.conditional else 1.0
+        if not self.conditional:
+            raise InputError(f"guidance needs a class-conditional run (ddpm-cond); model {self.registered_name!r} "
+                             "is unconditional")
+        if not math.isfinite(guidance) or guidance < 0:
+            raise InputError(f"--guidance must be a finite number >= 0, got {guidance}")
+        return guidance
+
+    def _autocast(self, device: torch.device):
+        from ..train.device import autocast_context, resolve_precision  # (the train package imports models)
+
+        return autocast_context(device, resolve_precision(self.config.sample_precision, device))
+
+    def predict(self, x_t: torch.Tensor, t: int, labels: torch.Tensor | None, guidance: float = 1.0
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The model's estimates of (x_0, eps) at timestep ``t`` (guided when ``guidance`` != 1)."""
+        config = self.config
+        timesteps = torch.full((len(x_t),), t, dtype=torch.int64, device=x_t.device)
+        guided = self.conditional and labels is not None and guidance != 1.0
+        with self._autocast(x_t.device):
+            if guided:
+                no_class = torch.full_like(labels, config.num_classes)
+                both = self.network(torch.cat([x_t, x_t]), torch.cat([timesteps, timesteps]),
+                                    torch.cat([labels, no_class])).float()
+                conditional, unconditional = both.chunk(2)
+                output = unconditional + guidance * (conditional - unconditional)
+            else:
+                output = self.network(x_t, timesteps, labels).float()
+        alpha_bar = float(self.schedule.alpha_bar_at(t))
+        signal, noise_level = math.sqrt(alpha_bar), math.sqrt(1 - alpha_bar)
+        if config.prediction == "eps":
+            noise, clean = output, (x_t - noise_level * output) / signal
+        else:
+            clean, noise = signal * x_t - noise_level * output, signal * output + noise_level * x_t
+        if config.clip_denoised:
+            clean = clean.clamp(-1, 1)
+            noise = (x_t - signal * clean) / noise_level
+        return clean, noise
+
+    def _noise_like(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        return torch.randn(x.shape, generator=generator).to(x.device)
+
+    @torch.no_grad()
+    def run_sampler(self, x_t: torch.Tensor, sampler: Sampler, labels: torch.Tensor | None, *, guidance: float = 1.0,
+                    generator: torch.Generator | None = None, progress: Callable[[int], None] | None = None
+                    ) -> torch.Tensor:
+        """Run ``sampler`` from x_T (B, C, H, W) to images in [-1, 1]."""
+        for t, t_prev in sampler.timesteps:
+            clean, noise = self.predict(x_t, t, labels, guidance)
+            fresh = self._noise_like(x_t, generator) if sampler.needs_noise(t_prev) else None
+            x_t = sampler.step(x_t, t, t_prev, clean, noise, fresh)
+            if progress is not None:
+                progress(1)
+        return x_t.clamp(-1, 1)
+
+    def _start(self, count: int, labels, initial_noise, generator):
+        device = next(self.parameters()).device
+        labels = self.check_labels(labels, count)
+        config = self.config
+        if initial_noise is None:
+            initial_noise = torch.randn(count, config.channels, config.image_size, config.image_size, generator=generator)
+        return initial_noise.reshape(count, config.channels, config.image_size, config.image_size).to(device), \
+            None if labels is None else labels.to(device)
+
+    @torch.no_grad()
+    def sample(self, count: int, *, labels: torch.Tensor | None = None, generator: torch.Generator | None = None,
+               sampler: str | None = None, steps: int | None = None, eta: float | None = None,
+               guidance: float | None = None, initial_noise: torch.Tensor | None = None,
+               progress: Callable[[int], None] | None = None) -> torch.Tensor:
+        """``count`` images (B, C, H, W) in [-1, 1]; sampler, steps, eta and guidance default to the config."""
+        chosen = self.sampler(sampler, steps, eta)
+        scale = self.guidance_scale(guidance)
+        x_t, labels = self._start(count, labels, initial_noise, generator)
+        return self.run_sampler(x_t, chosen, labels, guidance=scale, generator=generator, progress=progress)
+
+    def decode_latents(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Deterministic DDIM (eta = 0) from initial noise (B, C*H*W): the latent space ``explore`` walks."""
+        return self.sample(len(latents), labels=labels, sampler="ddim", eta=0.0, initial_noise=latents)
+
+    @torch.no_grad()
+    def inpaint(self, images: torch.Tensor, hole: torch.Tensor, *, labels: torch.Tensor | None = None,
+                generator: torch.Generator | None = None, steps: int = 100, jump_length: int = 10,
+                resamplings: int = 5, guidance: float | None = None,
+                progress: Callable[[int], None] | None = None) -> torch.Tensor:
+        """RePaint: fill ``hole`` (B, 1, H, W) bool, True = unknown) of ``images`` (B, C, H, W) in [-1, 1].
+
+        Known pixels of the result equal the input exactly. Cost: about ``steps * resamplings`` network
+        evaluations (see ``repaint_moves``)."""
+        if images.shape[1:] != (self.config.channels, self.config.image_size, self.config.image_size):
+            raise InputError(f"images are {tuple(images.shape[1:])}, the model makes "
+                             f"{(self.config.channels, self.config.image_size, self.config.image_size)}")
+        if hole.shape[-2:] != images.shape[-2:]:
+            raise InputError(f"mask is {tuple(hole.shape[-2:])}, the images {tuple(images.shape[-2:])}")
+        ddpm = self.sampler("ddpm", steps)
+        scale = self.guidance_scale(guidance)
+        x_t, labels = self._start(len(images), labels, None, generator)
+        known = images.to(x_t.device).float()
+        hole = hole.to(x_t.device).expand_as(known)
+        levels = [-1] + [t for t, _ in reversed(ddpm.timesteps)]  # level k -> timestep; level 0 is the clean image
+        level = len(levels) - 1
+        for move in repaint_moves(len(levels) - 1, jump_length, resamplings):
+            if move < 0:  # down one level: a reverse step, then the known region from the original
+                t, t_prev = levels[level], levels[level - 1]
+                clean, noise = self.predict(x_t, t, labels, scale)
+                fresh = self._noise_like(x_t, generator) if t_prev >= 0 else None
+                x_t = ddpm.step(x_t, t, t_prev, clean, noise, fresh)
+                known_now = known if t_prev < 0 else self.schedule.add_noise(
+                    known, self._noise_like(known, generator), torch.full((len(known),), t_prev))
+                x_t = torch.where(hole, x_t, known_now)
+                level -= 1
+                if progress is not None:
+                    progress(1)
+            else:  # up one level: re-noise with q(x_t | x_t_prev)
+                x_t = self.schedule.renoise(x_t, levels[level], levels[level + 1], self._noise_like(x_t, generator))
+                level += 1
+        return torch.where(hole, x_t.clamp(-1, 1), known)
+
+
+def repaint_moves(levels: int, jump_length: int, resamplings: int) -> list[int]:
+    """RePaint's schedule as moves: -1 a reverse step, +1 a re-noising step. Starting at ``levels`` (noise)
+    it ends at 0 (clean); every ``jump_length`` levels it goes back up ``jump_length`` levels
+    ``resamplings - 1`` times."""
+    if jump_length < 1 or resamplings < 1:
+        raise InputError(f"jump_length and resamplings must be >= 1, got {jump_length} and {resamplings}")
+    remaining = {start: resamplings - 1 for start in range(0, max(0, levels - jump_length), jump_length)}
+    moves, level = [], levels
+    while level > 0:
+        level -= 1
+        moves.append(-1)
+        if remaining.get(level, 0) > 0:
+            remaining[level] -= 1
+            moves.extend([+1] * jump_length)
+            level += jump_length
+    return moves

@@ -1,0 +1,253 @@
+import dataclasses
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from imsynth.errors import ConfigError, InputError
+from imsynth.models import build_model, fit_config_to_data, get_entry
+from imsynth.models.diffusion import repaint_moves
+from imsynth.models.samplers import DDIMSampler, DDPMSampler, NoiseSchedule, make_sampler, respaced_timesteps
+from imsynth.models.unet import GroupNorm, UNet, default_multipliers
+
+
+def tiny_diffusion(name="ddpm", *, size=8, classes=10, network=None, **overrides):
+    config = fit_config_to_data(get_entry(name).default_config(), channels=1, image_size=size, num_classes=classes,
+                                dataset_size=100)
+    config = dataclasses.replace(config, **{"width": 8, "timesteps": 100, "sample_precision": "fp32", **overrides})
+    model = build_model(name, config)
+    if network is not None:
+        model.network = network
+    return model.eval()
+
+
+class Oracle(nn.Module):
+    """The ideal network for a dataset of one image: its eps (or v) prediction is exact at every t."""
+
+    def __init__(self, clean: torch.Tensor, schedule: NoiseSchedule, prediction: str = "eps") -> None:
+        super().__init__()
+        self.clean, self.schedule, self.prediction = clean, schedule, prediction
+        self.anchor = nn.Parameter(torch.zeros(1))  # so the model has a device
+        self.seen_labels = []
+
+    def forward(self, x_t, t, labels=None):
+        self.seen_labels.append(None if labels is None else labels.clone())
+        alpha_bar = self.schedule.alpha_bar_at(t).float().reshape(-1, 1, 1, 1)
+        eps = (x_t - alpha_bar.sqrt() * self.clean) / (1 - alpha_bar).sqrt()
+        if self.prediction == "eps":
+            return eps
+        return alpha_bar.sqrt() * eps - (1 - alpha_bar).sqrt() * self.clean
+
+
+def target_image(size=8, seed=3):
+    return torch.rand(1, 1, size, size, generator=torch.Generator().manual_seed(seed)) * 1.6 - 0.8
+
+
+@pytest.mark.parametrize("kind", ["linear", "cosine"])
+def test_schedules_decrease_from_clean_to_noise(kind):
+    schedule = NoiseSchedule(kind, 1000)
+    alpha_bar = schedule.alpha_bar
+    assert alpha_bar.dtype == torch.float64 and alpha_bar.shape == (1000,)
+    assert torch.all(alpha_bar[1:] < alpha_bar[:-1])
+    assert alpha_bar[0] > 0.999 and alpha_bar[-1] < 1e-3
+    assert float(schedule.alpha_bar_at(-1)) == 1.0
+    if kind == "linear":
+        assert math.isclose(float(schedule.betas[0]), 1e-4) and math.isclose(float(schedule.betas[-1]), 0.02)
+
+
+def test_add_noise_and_renoise_follow_the_forward_process():
+    schedule = NoiseSchedule("linear", 100)
+    generator = torch.Generator().manual_seed(0)
+    clean = torch.full((20000, 1), 0.5)
+    noisy = schedule.add_noise(clean, torch.randn(20000, 1, generator=generator), torch.full((20000,), 40))
+    alpha_bar = float(schedule.alpha_bar_at(40))
+    assert abs(noisy.mean() - 0.5 * math.sqrt(alpha_bar)) < 0.02
+    assert abs(noisy.var() - (1 - alpha_bar)) < 0.02
+    # re-noising 40 -> 70 gives the marginal of t = 70
+    later = schedule.renoise(noisy, 40, 70, torch.randn(20000, 1, generator=generator))
+    alpha_bar = float(schedule.alpha_bar_at(70))
+    assert abs(later.mean() - 0.5 * math.sqrt(alpha_bar)) < 0.02
+    assert abs(later.var() - (1 - alpha_bar)) < 0.02
+
+
+def test_respacing_visits_both_ends_in_order():
+    assert respaced_timesteps(1000, 1000) == list(range(999, -1, -1))
+    steps = respaced_timesteps(1000, 50)
+    assert len(steps) == 50 and steps[0] == 999 and steps[-1] == 0 and steps == sorted(set(steps), reverse=True)
+    assert respaced_timesteps(1000, 1) == [999]
+    sampler = DDIMSampler(NoiseSchedule("linear", 1000), 50)
+    assert sampler.timesteps[-1] == (0, -1) and len(sampler.timesteps) == 50
+    for bad in (0, 1001):
+        with pytest.raises(InputError, match="between 1 and the 1000 training timesteps"):
+            respaced_timesteps(1000, bad)
+
+
+@pytest.mark.parametrize("prediction", ["eps", "v"])
+@pytest.mark.parametrize("sampler,steps", [("ddpm", 100), ("ddpm", 7), ("ddim", 20), ("ddim", 1)])
+def test_every_sampler_lands_on_the_data_with_an_ideal_network(prediction, sampler, steps):
+    clean = target_image()
+    model = tiny_diffusion(prediction=prediction, clip_denoised=False)
+    model.network = Oracle(clean, model.schedule, prediction)
+    images = model.sample(3, sampler=sampler, steps=steps, generator=torch.Generator().manual_seed(1))
+    assert images.shape == (3, 1, 8, 8)
+    assert (images - clean).abs().max() < 1e-4
+
+
+def test_sampler_swap_on_a_real_network_gives_finite_images_of_the_right_shape():
+    torch.manual_seed(0)
+    model = tiny_diffusion(size=8)
+    for name, options in [("ddpm", {}), ("ddim", {"eta": 0.0}), ("ddim", {"eta": 1.0})]:
+        images = model.sample(4, sampler=name, steps=5, generator=torch.Generator().manual_seed(0), **options)
+        assert images.shape == (4, 1, 8, 8) and torch.isfinite(images).all()
+        assert images.min() >= -1 and images.max() <= 1
+
+
+def test_ddim_with_eta_zero_is_deterministic_and_eta_one_is_not():
+    model = tiny_diffusion()
+    noise = torch.randn(2, 64, generator=torch.Generator().manual_seed(5))
+    a = model.sample(2, sampler="ddim", steps=6, eta=0.0, initial_noise=noise, generator=torch.Generator().manual_seed(1))
+    b = model.sample(2, sampler="ddim", steps=6, eta=0.0, initial_noise=noise, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(a, b)  # eta = 0: the generator's state does not matter, only x_T
+    same_seed = [model.sample(2, sampler="ddim", steps=6, eta=1.0, initial_noise=noise,
+                              generator=torch.Generator().manual_seed(1)) for _ in range(2)]
+    assert torch.equal(*same_seed)
+    other = model.sample(2, sampler="ddim", steps=6, eta=1.0, initial_noise=noise, generator=torch.Generator().manual_seed(2))
+    assert not torch.equal(same_seed[0], other)
+
+
+def test_ddim_with_eta_one_has_the_ddpm_posterior_variance():
+    schedule = NoiseSchedule("linear", 100)
+    ddim, ddpm = DDIMSampler(schedule, 10, eta=1.0), DDPMSampler(schedule, 10)
+    x_t = torch.randn(4000, 1, generator=torch.Generator().manual_seed(0))
+    clean = torch.zeros_like(x_t)
+    alpha_bar = float(schedule.alpha_bar_at(66))
+    eps = x_t / math.sqrt(1 - alpha_bar)  # consistent with clean = 0
+    zero = torch.zeros_like(x_t)
+    # with the same x_0 and eps, the deterministic parts agree and the noise scales agree
+    assert torch.allclose(ddim.step(x_t, 66, 55, clean, eps, zero), ddpm.step(x_t, 66, 55, clean, eps, zero), atol=1e-5)
+    one = torch.ones_like(x_t)
+    spread_ddim = ddim.step(x_t, 66, 55, clean, eps, one) - ddim.step(x_t, 66, 55, clean, eps, zero)
+    spread_ddpm = ddpm.step(x_t, 66, 55, clean, eps, one) - ddpm.step(x_t, 66, 55, clean, eps, zero)
+    assert torch.allclose(spread_ddim, spread_ddpm, atol=1e-6)
+
+
+def test_classifier_free_guidance_extrapolates_from_unconditional_to_conditional():
+    class LabelNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.anchor = nn.Parameter(torch.zeros(1))
+
+        def forward(self, x_t, t, labels):
+            return torch.zeros_like(x_t) + labels.float().reshape(-1, 1, 1, 1)  # "no class" = 10
+
+    model = tiny_diffusion("ddpm-cond", network=LabelNet(), clip_denoised=False)
+    x_t = torch.zeros(2, 1, 8, 8)
+    labels = torch.tensor([2, 7])
+    for scale in (0.0, 1.0, 3.0):
+        _, eps = model.predict(x_t, 50, labels, scale)
+        expected = 10 + scale * (labels.float() - 10)
+        assert torch.allclose(eps[:, 0, 0, 0], expected)
+
+
+def test_label_dropout_hands_the_no_class_token_to_the_network():
+    recorder = Oracle(target_image(), NoiseSchedule("linear", 100))
+    for dropout, expect_dropped in ((0.0, 0), (0.999, 64)):
+        model = tiny_diffusion("ddpm-cond", network=recorder, label_dropout=dropout)
+        recorder.seen_labels.clear()
+        model.loss(torch.zeros(64, 1, 8, 8), torch.arange(64) % 10, uniform=lambda shape: torch.rand(shape) * 0.99)
+        (seen,) = recorder.seen_labels
+        dropped = int((seen == 10).sum())
+        assert dropped == expect_dropped if dropout == 0 else dropped >= 60
+
+
+def test_guidance_and_labels_are_checked():
+    unconditional = tiny_diffusion()
+    with pytest.raises(InputError, match="guidance needs a class-conditional run"):
+        unconditional.sample(1, guidance=2.0, steps=2)
+    conditional = tiny_diffusion("ddpm-cond")
+    with pytest.raises(InputError, match="class must be in 0..9"):
+        conditional.sample(1, labels=torch.tensor([10]), steps=2)
+    with pytest.raises(InputError, match="guidance must be a finite number"):
+        conditional.sample(1, guidance=float("nan"), steps=2)
+    with pytest.raises(InputError, match="unknown sampler 'euler'; valid: ddpm, ddim"):
+        make_sampler("euler", unconditional.schedule, 10)
+    with pytest.raises(InputError, match="--eta applies to the ddim sampler"):
+        unconditional.sample(1, sampler="ddpm", eta=0.5, steps=2)
+    with pytest.raises(ConfigError, match="sample_steps"):
+        tiny_diffusion(sample_steps=101)
+
+
+def test_repaint_schedule_ends_clean_and_resamples_each_segment():
+    moves = repaint_moves(20, 5, 3)
+    levels = 20 + torch.tensor(moves).cumsum(0)
+    assert int(levels[-1]) == 0 and int(levels.min()) == 0 and int(levels.max()) <= 20
+    # 20 reverse steps plus (3 - 1) jumps of 5 up and back down for each of the segments starting at 0, 5, 10
+    assert moves.count(-1) == 20 + 3 * 2 * 5 and moves.count(+1) == 3 * 2 * 5
+    assert repaint_moves(10, 4, 1) == [-1] * 10
+
+
+@pytest.mark.parametrize("resamplings", [1, 3])
+def test_repaint_keeps_known_pixels_exactly_and_fills_the_hole_from_the_model(resamplings):
+    clean = target_image()
+    model = tiny_diffusion(clip_denoised=False)
+    model.network = Oracle(clean, model.schedule)
+    image = clean.clone()
+    hole = torch.zeros(1, 1, 8, 8, dtype=torch.bool)
+    hole[..., 2:6, 1:5] = True
+    image[hole] = 0.9  # garbage in the hole must not matter
+    filled = model.inpaint(image, hole, steps=20, jump_length=5, resamplings=resamplings,
+                           generator=torch.Generator().manual_seed(0))
+    assert torch.equal(filled[~hole.expand_as(filled)], image[~hole.expand_as(image)])
+    assert (filled - clean).abs().max() < 1e-3  # the ideal network knows the hole's content
+
+
+@pytest.mark.parametrize("size,levels", [(8, 2), (28, 3), (32, 3), (64, 4)])
+def test_unet_maps_images_to_the_same_shape_at_each_size(size, levels):
+    assert len(default_multipliers(size)) == levels
+    net = UNet(channels=3, image_size=size, width=8, num_classes=5)
+    x = torch.randn(2, 3, size, size)
+    out = net(x, torch.tensor([0, 999]), torch.tensor([1, 5]))
+    assert out.shape == x.shape
+    assert torch.count_nonzero(out) == 0  # zero-initialised head: starts by predicting zero
+    with torch.no_grad():
+        net.head[-1].weight.normal_()
+    out = net(x, torch.tensor([0, 999]), torch.tensor([1, 5]))
+    assert out.abs().sum() > 0 and out.shape == x.shape
+
+
+def test_fast_group_norm_matches_pytorch_on_channels_last_input():
+    norm = GroupNorm(4, 16)
+    with torch.no_grad():
+        norm.weight.normal_()
+        norm.bias.normal_()
+    x = (torch.randn(3, 16, 7, 7) * 2 + 1).contiguous(memory_format=torch.channels_last)
+    fast = norm(x)
+    assert fast.is_contiguous(memory_format=torch.channels_last)
+    reference = nn.functional.group_norm(x.contiguous(), 4, norm.weight, norm.bias, norm.eps)
+    assert torch.allclose(fast, reference, atol=1e-4)
+    x.requires_grad_(True)
+    norm(x).square().sum().backward()
+    assert torch.isfinite(x.grad).all()
+
+
+def test_training_step_lowers_the_loss_on_one_image():
+    torch.manual_seed(0)
+    model = tiny_diffusion(dropout=0.0).train()
+    images = target_image().expand(16, -1, -1, -1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    generator = torch.Generator().manual_seed(0)
+
+    def loss():
+        return model.loss(images, uniform=lambda s: torch.rand(s, generator=generator),
+                          noise=lambda s: torch.randn(s, generator=generator)).loss
+
+    with torch.no_grad():
+        before = sum(float(loss()) for _ in range(5)) / 5
+    for _ in range(150):
+        optimizer.zero_grad()
+        loss().backward()
+        optimizer.step()
+    with torch.no_grad():
+        after = sum(float(loss()) for _ in range(5)) / 5
+    assert after < 0.5 * before, (before, after)
