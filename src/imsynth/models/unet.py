@@ -89,11 +89,11 @@ class SelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, channels, height, width = x.shape
-        query, key, value = self.qkv(self.norm(x)).reshape(batch, 3, self.heads, channels // self.heads,
-                                                           height * width).unbind(1)
-        # (B, heads, pixels, head_dim) for scaled_dot_product_attention
-        attended = F.scaled_dot_product_attention(query.transpose(-1, -2), key.transpose(-1, -2),
-                                                  value.transpose(-1, -2))
+        # (B, heads, pixels, head_dim), contiguous: PyTorch's fused CPU attention kernel takes that layout
+        # (transposed views fell back to the unfused path, 3% of the whole network's time at 28 px)
+        qkv = self.qkv(self.norm(x)).reshape(batch, 3, self.heads, channels // self.heads, height * width)
+        query, key, value = qkv.permute(1, 0, 2, 4, 3).contiguous().unbind(0)
+        attended = F.scaled_dot_product_attention(query, key, value)
         attended = attended.transpose(-1, -2).reshape(batch, channels, height, width)
         return x + self.project(attended)
 
