@@ -1,48 +1,133 @@
-"""Hole filling by interpolation from the known pixels around the hole."""
+"""Hole filling by interpolation from the known pixels around the hole.
+
+- ``harmonic_fill``: the discrete Laplace equation (membrane): smooth, exact for linear ramps.
+- ``biharmonic_fill``: the discrete biharmonic equation (thin plate): also continues gradients across the edge
+  (scikit-image's ``inpaint_biharmonic`` solves the same problem; this is one sparse solve for all channels).
+- ``scattered_fill``: ``nearest``, ``linear`` or ``cubic`` scattered-data interpolation (scipy's Delaunay-based
+  ``griddata``) from the known pixels within ``band`` pixels of the hole; pixels outside their convex hull take
+  the nearest known value.
+- ``rbf_fill``: thin-plate radial basis functions (``scipy.interpolate.RBFInterpolator``) with a neighbour
+  limit, so each hole pixel is solved from its ``neighbors`` nearest known pixels and large holes scale.
+
+All: ``image`` float HxW or HxWxC in [0, 1], ``mask`` bool HxW (True = hole); known pixels are returned
+unchanged; the image border is a free (Neumann) edge; an empty mask returns a copy.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import sparse
+from scipy import ndimage, sparse
 from scipy.sparse.linalg import spsolve
 
-from ..data.masks import check_mask
+from ..errors import InputError
+from ._checks import channels_last, check_hole, check_image
+
+SCATTERED_METHODS = ("nearest", "linear", "cubic")
 
 
-def harmonic_fill(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Fill the hole with the harmonic function (discrete Laplace equation, 4-neighbours) that matches the
-    known pixels on its boundary; the image border is a free (Neumann) edge. One sparse solve for all channels.
+def _laplacian(shape: tuple[int, int]) -> sparse.csr_matrix:
+    """The 4-neighbour graph Laplacian of an HxW grid (degree on the diagonal, -1 per neighbour)."""
+    height, width = shape
+    index = np.arange(height * width).reshape(shape)
+    pairs = [(index[:, :-1].ravel(), index[:, 1:].ravel()), (index[:-1, :].ravel(), index[1:, :].ravel())]
+    rows = np.concatenate([a for a, b in pairs] + [b for a, b in pairs])
+    cols = np.concatenate([b for a, b in pairs] + [a for a, b in pairs])
+    adjacency = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(height * width,) * 2)
+    degree = np.asarray(adjacency.sum(axis=1)).ravel()
+    return (sparse.diags(degree) - adjacency).tocsr()
 
-    ``image``: float HxW or HxWxC; ``mask``: bool HxW, True = hole. Returns a new float array.
-    """
-    image = np.asarray(image, dtype=np.float64)
-    mask = check_mask(mask, image.shape)
-    flat = image.reshape(*image.shape[:2], -1)
-    result = flat.copy()
+
+def _solve_in_hole(image: np.ndarray, mask: np.ndarray, operator_power: int) -> np.ndarray:
+    planes = channels_last(image).astype(np.float64)
+    out = planes.copy()
     if not mask.any():
-        return result.reshape(image.shape).astype(np.float32)
-    height, width = mask.shape
-    rows, cols = np.nonzero(mask)
-    count = len(rows)
-    index = np.full(mask.shape, -1, dtype=np.int64)
-    index[rows, cols] = np.arange(count)
-    diagonal = np.zeros(count)
-    right = np.zeros((count, flat.shape[2]))
-    a_rows, a_cols = [], []
-    for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-        ny, nx = rows + dy, cols + dx
-        inside = (ny >= 0) & (ny < height) & (nx >= 0) & (nx < width)
-        diagonal += inside
-        ny, nx, own = ny[inside], nx[inside], np.nonzero(inside)[0]
-        neighbour_in_hole = mask[ny, nx]
-        a_rows.append(own[neighbour_in_hole])
-        a_cols.append(index[ny[neighbour_in_hole], nx[neighbour_in_hole]])
-        np.add.at(right, own[~neighbour_in_hole], flat[ny[~neighbour_in_hole], nx[~neighbour_in_hole]])
-    off_rows, off_cols = np.concatenate(a_rows), np.concatenate(a_cols)
-    matrix = sparse.csr_matrix(
-        (np.concatenate([diagonal, -np.ones(len(off_rows))]),
-         (np.concatenate([np.arange(count), off_rows]), np.concatenate([np.arange(count), off_cols]))),
-        shape=(count, count))
-    solution = spsolve(matrix.tocsc(), right)
-    result[rows, cols] = solution.reshape(count, -1)
-    return result.reshape(image.shape).astype(np.float32)
+        return out.reshape(image.shape).astype(np.float32)
+    # only the pixels within ``operator_power`` steps of the hole take part: the rest cannot influence it
+    region = ndimage.binary_dilation(mask, iterations=operator_power + 1)
+    top, bottom = np.nonzero(region.any(axis=1))[0][[0, -1]]
+    left, right = np.nonzero(region.any(axis=0))[0][[0, -1]]
+    window = (slice(top, bottom + 1), slice(left, right + 1))
+    hole = mask[window]
+    values = planes[window].reshape(-1, planes.shape[2])
+    laplacian = _laplacian(hole.shape)
+    unknown = hole.ravel()
+    if operator_power == 1:
+        system, coupling = laplacian[unknown][:, unknown], laplacian[unknown][:, ~unknown]
+    else:
+        # minimise ||L u||^2 over the hole: (L_U^T L_U) u_U = -L_U^T L_K u_K
+        touched = np.asarray(abs(laplacian[:, unknown]).sum(axis=1)).ravel() > 0
+        rows = laplacian[touched]
+        system = (rows[:, unknown].T @ rows[:, unknown])
+        coupling = rows[:, unknown].T @ rows[:, ~unknown]
+    right_side = -(coupling @ values[~unknown])
+    solution = spsolve(system.tocsc(), right_side)
+    filled = out[window].reshape(-1, planes.shape[2])
+    filled[unknown] = solution.reshape(int(unknown.sum()), -1)
+    out[window] = filled.reshape(hole.shape + (planes.shape[2],))
+    return out.reshape(image.shape).astype(np.float32)
+
+
+def harmonic_fill(image, mask) -> np.ndarray:
+    """Fill the hole with the harmonic function (discrete Laplace equation) matching the known pixels around it."""
+    image = check_image(image)
+    return _solve_in_hole(image, check_hole(image, mask), 1)
+
+
+def biharmonic_fill(image, mask) -> np.ndarray:
+    """Fill the hole with the discrete biharmonic function (least squared Laplacian) of the known pixels."""
+    image = check_image(image)
+    return _solve_in_hole(image, check_hole(image, mask), 2)
+
+
+def _band_points(mask: np.ndarray, band: int) -> tuple[np.ndarray, np.ndarray]:
+    if band < 1:
+        raise InputError(f"band must be >= 1 pixel, got {band}")
+    near = ndimage.binary_dilation(mask, iterations=band) & ~mask
+    return np.argwhere(near), np.argwhere(mask)
+
+
+def scattered_fill(image, mask, *, method: str = "linear", band: int = 8) -> np.ndarray:
+    """Interpolate the hole from the known pixels within ``band`` pixels of it (nearest, linear or cubic)."""
+    if method not in SCATTERED_METHODS:
+        raise InputError(f"unknown interpolation method {method!r}; valid: {', '.join(SCATTERED_METHODS)}")
+    from scipy.interpolate import griddata
+
+    image = check_image(image)
+    mask = check_hole(image, mask)
+    planes = channels_last(image)
+    out = planes.copy()
+    if not mask.any():
+        return out.reshape(image.shape)
+    known, holes = _band_points(mask, band)
+    values = planes[known[:, 0], known[:, 1]]
+    if len(known) < 4 and method != "nearest":
+        method = "nearest"  # a triangulation needs at least 3 points not on one line
+    try:
+        filled = griddata(known, values, holes, method=method)
+    except Exception:  # collinear known pixels (a hole spanning the image but one line): no triangulation
+        filled = np.full((len(holes), planes.shape[2]), np.nan)
+    outside = np.isnan(filled).any(axis=1)
+    if outside.any():
+        filled[outside] = griddata(known, values, holes[outside], method="nearest")
+    out[holes[:, 0], holes[:, 1]] = filled
+    return out.reshape(image.shape).astype(np.float32)
+
+
+def rbf_fill(image, mask, *, neighbors: int = 64, band: int = 8, smoothing: float = 0.0) -> np.ndarray:
+    """Thin-plate RBF interpolation of the hole, each pixel from its ``neighbors`` nearest known pixels."""
+    if neighbors < 3:
+        raise InputError(f"neighbors must be >= 3, got {neighbors}")
+    from scipy.interpolate import RBFInterpolator
+
+    image = check_image(image)
+    mask = check_hole(image, mask)
+    planes = channels_last(image)
+    out = planes.copy()
+    if not mask.any():
+        return out.reshape(image.shape)
+    known, holes = _band_points(mask, band)
+    values = planes[known[:, 0], known[:, 1]].astype(np.float64)
+    interpolator = RBFInterpolator(known.astype(np.float64), values, kernel="thin_plate_spline",
+                                   neighbors=min(neighbors, len(known)), smoothing=smoothing, degree=1)
+    out[holes[:, 0], holes[:, 1]] = np.clip(interpolator(holes.astype(np.float64)), 0.0, 1.0)
+    return out.reshape(image.shape).astype(np.float32)
