@@ -220,7 +220,9 @@ def explore(run, out, mode, rows, steps, frames, components, span, seed, class_i
 @click.argument("mask", type=click.Path())
 @click.option("-o", "out", required=True, type=click.Path(), help="output image")
 @click.option("--method", required=True,
-              help="gan (needs --model: a GAN or VAE run), diffusion (needs --model: a diffusion run) or harmonic")
+              help="classical: fill-constant, fill-mean, fill-nearest, interp-nearest, interp-linear, interp-cubic, "
+                   "rbf, harmonic, biharmonic, push-pull, exemplar (Criminisi), patchmatch; model-based: gan (needs "
+                   "--model: a GAN or VAE run), diffusion (needs --model: a diffusion run)")
 @click.option("--model", "run", type=click.Path(), help="trained run for model-based methods")
 @click.option("--class", "class_index", type=int, help="the image's class (conditional models)")
 @click.option("--steps", type=int, help="gan: inversion steps (300); diffusion: reverse steps (100)")
@@ -229,16 +231,21 @@ def explore(run, out, mode, rows, steps, frames, components, span, seed, class_i
               help="diffusion: RePaint jump length (steps gone back up each time)")
 @click.option("--resamplings", default=5, show_default=True, type=int,
               help="diffusion: RePaint passes over each segment (1 = plain replacement)")
+@click.option("--patch", type=int, help="exemplar/patchmatch: odd patch size (defaults 9 and 7)")
+@click.option("--source", "source_path", type=click.Path(), help="patchmatch: take patches from this image instead")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--device", default="auto", show_default=True)
-def inpaint(image, mask, out, method, run, class_index, steps, restarts, jump_length, resamplings, seed, device):
+def inpaint(image, mask, out, method, run, class_index, steps, restarts, jump_length, resamplings, patch, source_path,
+            seed, device):
     """Fill the hole of IMAGE where MASK (a PNG, nonzero = hole) is set.
 
     \b
     Example:
       imsynth inpaint shirt.png hole.png -o filled.png --method gan --model runs/dcgan
       imsynth inpaint shirt.png hole.png -o filled.png --method diffusion --model runs/ddpm
-      imsynth inpaint photo.png hole.png -o filled.png --method harmonic
+      imsynth inpaint photo.png hole.png -o filled.png --method patchmatch
+      imsynth inpaint photo.png hole.png -o filled.png --method patchmatch --source grass.png
+      imsynth inpaint photo.png hole.png -o filled.png --method biharmonic
     """
     from .apps.inpaint import inpaint_file
     from .errors import InputError
@@ -247,7 +254,75 @@ def inpaint(image, mask, out, method, run, class_index, steps, restarts, jump_le
         raise InputError(f"--steps must be >= 1, got {steps}")
     click.echo(str(inpaint_file(image, mask, out, method=method, run=run, class_index=class_index, steps=steps,
                                 restarts=restarts, jump_length=jump_length, resamplings=resamplings, seed=seed,
-                                device=device)))
+                                patch=patch, source_path=source_path, device=device)))
+
+
+def _size(text: str) -> tuple[int, int]:
+    from .errors import InputError
+
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(part.strip().isdigit() for part in parts):
+        raise InputError(f"--size must look like WIDTHxHEIGHT (e.g. 256x256), got {text!r}")
+    return int(parts[0]), int(parts[1])
+
+
+@cli.command()
+@click.argument("sample", type=click.Path())
+@click.option("-o", "out", required=True, type=click.Path(), help="output image")
+@click.option("--size", required=True, help="WIDTHxHEIGHT of the result")
+@click.option("--method", default="quilting", show_default=True,
+              type=click.Choice(["efros-leung", "quilting", "multiscale"]))
+@click.option("--patch", type=int, help="window (efros-leung, 11), block (quilting, 32) or patch (multiscale, 7)")
+@click.option("--seed", default=0, show_default=True, type=int)
+def texture(sample, out, size, method, patch, seed):
+    """Synthesise a texture of --size from a SAMPLE image.
+
+    \b
+    Example:
+      imsynth texture brick.png -o wall.png --size 256x256 --method quilting
+      imsynth texture grass.png -o lawn.png --size 512x256 --method multiscale --seed 3
+    """
+    from .apps.classical import texture_file
+
+    click.echo(str(texture_file(sample, out, size=_size(size), method=method, patch=patch, seed=seed)))
+
+
+@cli.command()
+@click.argument("image", type=click.Path())
+@click.option("-o", "out", required=True, type=click.Path(), help="output image")
+@click.option("--scale", type=float, help="factor for both sides (0.5 halves)")
+@click.option("--size", help="WIDTHxHEIGHT instead of --scale")
+@click.option("--method", default="bicubic", show_default=True,
+              type=click.Choice(["nearest", "bilinear", "bicubic", "lanczos", "area"]))
+def resize(image, out, scale, size, method):
+    """Resize IMAGE (pixel centres at i + 0.5; anti-aliased when shrinking).
+
+    \b
+    Example:
+      imsynth resize photo.png -o half.png --scale 0.5 --method area
+      imsynth resize icon.png -o big.png --size 512x512 --method lanczos
+    """
+    from .apps.classical import resize_file
+
+    click.echo(str(resize_file(image, out, scale=scale, size=None if size is None else _size(size), method=method)))
+
+
+@cli.command()
+@click.argument("a", type=click.Path())
+@click.argument("b", type=click.Path())
+@click.argument("mask", type=click.Path())
+@click.option("-o", "out", required=True, type=click.Path(), help="output image")
+@click.option("--levels", type=int, help="pyramid levels (default: as many as fit)")
+def blend(a, b, mask, out, levels):
+    """Multiband (Laplacian pyramid) blend: B where MASK is nonzero, A elsewhere.
+
+    \b
+    Example:
+      imsynth blend apple.png orange.png left-half.png -o orapple.png --levels 6
+    """
+    from .apps.classical import blend_files
+
+    click.echo(str(blend_files(a, b, mask, out, levels=levels)))
 
 
 @cli.command()

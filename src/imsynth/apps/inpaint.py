@@ -17,22 +17,53 @@ from ..errors import InputError
 from ..image import load_image, save_image
 
 MODEL_METHODS = ("gan", "diffusion")
-CLASSICAL_METHODS = ("harmonic",)
+
+
+def _classical_methods() -> dict:
+    from ..classical import exemplar, fill, interpolate, pyramid
+
+    return {
+        "fill-constant": fill.fill_constant,
+        "fill-mean": fill.fill_mean,
+        "fill-nearest": fill.fill_nearest,
+        "interp-nearest": lambda image, mask: interpolate.scattered_fill(image, mask, method="nearest"),
+        "interp-linear": lambda image, mask: interpolate.scattered_fill(image, mask, method="linear"),
+        "interp-cubic": lambda image, mask: interpolate.scattered_fill(image, mask, method="cubic"),
+        "rbf": interpolate.rbf_fill,
+        "harmonic": interpolate.harmonic_fill,
+        "biharmonic": interpolate.biharmonic_fill,
+        "push-pull": pyramid.push_pull_fill,
+        "exemplar": exemplar.criminisi_inpaint,
+        "patchmatch": exemplar.patchmatch_inpaint,
+    }
+
+
+CLASSICAL_METHODS = ("fill-constant", "fill-mean", "fill-nearest", "interp-nearest", "interp-linear", "interp-cubic",
+                     "rbf", "harmonic", "biharmonic", "push-pull", "exemplar", "patchmatch")
+PATCH_METHODS = ("exemplar", "patchmatch")
 METHODS = MODEL_METHODS + CLASSICAL_METHODS
 
 
 def inpaint_array(image: np.ndarray, mask: np.ndarray, *, method: str, model=None, labels=None,
                   steps: int | None = None, restarts: int = 4, jump_length: int = 10, resamplings: int = 5,
-                  seed: int = 0, feature_net=None, where: str = "image") -> np.ndarray:
+                  seed: int = 0, feature_net=None, patch: int | None = None, source: np.ndarray | None = None,
+                  where: str = "image") -> np.ndarray:
     """Fill ``mask`` (True = hole) of ``image`` (HxW or HxWxC float [0, 1]). ``steps``: inversion steps for
-    ``gan`` (default 300), reverse-process steps for ``diffusion`` (default 100)."""
+    ``gan`` (default 300), reverse-process steps for ``diffusion`` (default 100); ``patch`` and ``source``
+    (patches from another image) for ``exemplar``/``patchmatch``."""
     if method not in METHODS:
         raise InputError(f"unknown inpainting method {method!r}; valid: {', '.join(METHODS)}")
-    mask = check_mask(mask, image.shape, where=where)
-    if method == "harmonic":
-        from ..classical.interpolate import harmonic_fill
-
-        return harmonic_fill(image, mask)
+    mask = check_mask(mask, image.shape, where=where, allow_full=method == "fill-constant")
+    if (patch is not None or source is not None) and method not in PATCH_METHODS:
+        raise InputError(f"--patch and --source apply to {' and '.join(PATCH_METHODS)}, not {method}")
+    if source is not None and method != "patchmatch":
+        raise InputError("--source applies to --method patchmatch")
+    if method in CLASSICAL_METHODS:
+        function = _classical_methods()[method]
+        options = {} if patch is None else {"patch": patch}
+        if method == "patchmatch":
+            options.update(seed=seed, source=source)
+        return function(image, mask, **options)
     if method == "diffusion":
         return _inpaint_with_diffusion(model, image, mask, labels=labels, steps=steps or 100, jump_length=jump_length,
                                        resamplings=resamplings, seed=seed)
@@ -67,12 +98,19 @@ def _inpaint_with_diffusion(model, image: np.ndarray, mask: np.ndarray, *, label
 
 def inpaint_file(image_path, mask_path, out, *, method: str, run=None, class_index: int | None = None,
                  steps: int | None = None, restarts: int = 4, jump_length: int = 10, resamplings: int = 5,
-                 seed: int = 0, device: str = "auto") -> Path:
+                 seed: int = 0, patch: int | None = None, source_path=None, device: str = "auto") -> Path:
     if method not in METHODS:
         raise InputError(f"unknown inpainting method {method!r}; valid: {', '.join(METHODS)}")
     image = load_image(image_path)
     mask = load_mask(mask_path)
-    check_mask(mask, image.shape, where=str(mask_path))
+    check_mask(mask, image.shape, where=str(mask_path), allow_full=method == "fill-constant")
+    source = None
+    if source_path is not None:
+        source = load_image(source_path)
+        image_channels = 1 if image.ndim == 2 else image.shape[2]
+        source_channels = 1 if source.ndim == 2 else source.shape[2]
+        if source_channels != image_channels:
+            raise InputError(f"{source_path}: has {source_channels} channel(s), the image {image_channels}")
     model = labels = feature_net = None
     if method in MODEL_METHODS:
         if run is None:
@@ -103,5 +141,5 @@ def inpaint_file(image_path, mask_path, out, *, method: str, run=None, class_ind
                 feature_net = None
     filled = inpaint_array(image, mask, method=method, model=model, labels=labels, steps=steps, restarts=restarts,
                            jump_length=jump_length, resamplings=resamplings, seed=seed, feature_net=feature_net,
-                           where=str(mask_path))
+                           patch=patch, source=source, where=str(mask_path))
     return save_image(out, filled)
