@@ -10,7 +10,7 @@
   limit, so each hole pixel is solved from its ``neighbors`` nearest known pixels and large holes scale.
 
 All: ``image`` float HxW or HxWxC in [0, 1], ``mask`` bool HxW (True = hole); known pixels are returned
-unchanged; the image border is a free (Neumann) edge; an empty mask returns a copy.
+unchanged, filled ones clipped to [0, 1]; the image border is a free (Neumann) edge; an empty mask returns a copy.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def _solve_in_hole(image: np.ndarray, mask: np.ndarray, operator_power: int) -> 
     right_side = -(coupling @ values[~unknown])
     solution = spsolve(system.tocsc(), right_side)
     filled = out[window].reshape(-1, planes.shape[2])
-    filled[unknown] = solution.reshape(int(unknown.sum()), -1)
+    filled[unknown] = np.clip(solution.reshape(int(unknown.sum()), -1), 0.0, 1.0)  # the biharmonic overshoots
     out[window] = filled.reshape(hole.shape + (planes.shape[2],))
     return out.reshape(image.shape).astype(np.float32)
 
@@ -109,7 +109,7 @@ def scattered_fill(image, mask, *, method: str = "linear", band: int = 8) -> np.
     outside = np.isnan(filled).any(axis=1)
     if outside.any():
         filled[outside] = griddata(known, values, holes[outside], method="nearest")
-    out[holes[:, 0], holes[:, 1]] = filled
+    out[holes[:, 0], holes[:, 1]] = np.clip(filled, 0.0, 1.0)  # cubic overshoots
     return out.reshape(image.shape).astype(np.float32)
 
 

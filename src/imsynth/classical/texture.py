@@ -115,6 +115,7 @@ def quilt(sample, size, *, block: int = 32, overlap: int | None = None, toleranc
     """Image quilting with minimum-error boundary cuts."""
     flat = np.ndim(sample) == 2
     sample = channels_last(check_image(sample, where="sample"))
+    width, height = _check_size(size)
     if block < 2:
         raise InputError(f"block size must be >= 2, got {block}")
     if block > min(sample.shape[:2]):
@@ -122,7 +123,6 @@ def quilt(sample, size, *, block: int = 32, overlap: int | None = None, toleranc
     overlap = max(1, block // 6) if overlap is None else overlap
     if not 0 < overlap < block:
         raise InputError(f"overlap must be between 1 and block - 1 ({block - 1}), got {overlap}")
-    width, height = _check_size(size)
     rng = np.random.default_rng(seed)
     step = block - overlap
     rows, cols = max(1, -(-(height - overlap) // step)), max(1, -(-(width - overlap) // step))
