@@ -6,7 +6,8 @@
   ``search_radius`` pixels (``None``: the whole image). Good at continuing straight structures.
 - ``patchmatch_inpaint`` (Wexler, Shechtman & Irani 2007 with PatchMatch, Barnes et al. 2009): coarse to fine on
   a pyramid, alternate PatchMatch nearest neighbours for every patch touching the hole and voting (each hole
-  pixel the mean of the patches over it), starting from a push-pull fill at the coarsest level. Fast and good
+  pixel the mean of the patches over it; the last pass copies matched centres), starting from a Criminisi fill
+  at the coarsest level. Fast and good
   on textures. With ``source=SAMPLE`` the hole is filled with texture from another image ("shape fill").
 
 Both: ``image`` float HxW or HxWxC in [0, 1], ``mask`` bool HxW (True = hole); known pixels are returned
@@ -170,7 +171,12 @@ def patchmatch_inpaint(image, mask, *, patch: int = 7, iterations: int = 4, leve
                 raise InputError(f"no fully known {patch}x{patch} patch to copy from; use a smaller patch or hole")
             continue  # too coarse for patches: the next level starts from the push-pull fill
         if current is None:
-            current = push_pull_fill(known_image, hole) if (~hole).any() else known_image.copy()
+            # Start from structure: a smooth start (push-pull) lets the matching settle on the flattest patches
+            # and washes the texture out (seen on scikit-image's grass); Criminisi filling is cheap at this size.
+            if source_image is None:
+                current = criminisi_inpaint(known_image, hole, patch=patch, search_radius=None)
+            else:
+                current = push_pull_fill(known_image, hole) if (~hole).any() else known_image.copy()
             current = current.reshape(known_image.shape)
             active = cv2.dilate(hole.astype(np.uint8), square) > 0
             nnf = _patchmatch.random_field(active, source_ok, seed)
