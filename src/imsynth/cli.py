@@ -376,6 +376,77 @@ def augment(run, out, count, evaluate, real, generated, steps, seed, device):
                                                  device=device)))
 
 
+@cli.command("warp")
+@click.argument("image", type=click.Path())
+@click.option("-o", "out", required=True, type=click.Path(), help="output image")
+@click.option("--method", required=True, type=click.Choice(["affine", "similarity", "projective", "tps", "mls-affine",
+                                                            "mls-similarity", "mls-rigid", "swirl", "elastic", "mesh"]))
+@click.option("--points", "points_path", type=click.Path(), help='JSON {"src": [[x, y], ...], "dst": [[x, y], ...]}')
+@click.option("--order", default=1, show_default=True, type=click.Choice(["0", "1", "3"]),
+              help="interpolation: 0 nearest, 1 bilinear, 3 bicubic")
+@click.option("--mode", default="constant", show_default=True, type=click.Choice(["constant", "edge", "reflect", "wrap"]),
+              help="what lies outside the image")
+@click.option("--grid", default=4, show_default=True, type=int, help="tps/mls: evaluate the map every N pixels")
+@click.option("--strength", default=3.0, show_default=True, type=float, help="swirl: turns; elastic: displacement")
+@click.option("--radius", type=float, help="swirl radius in pixels (default: a quarter of the smaller side)")
+@click.option("--sigma", default=8.0, show_default=True, type=float, help="elastic: smoothing in pixels")
+@click.option("--seed", default=0, show_default=True, type=int, help="elastic: random seed")
+def warp_command(image, out, method, points_path, order, mode, grid, strength, radius, sigma, seed):
+    """Warp IMAGE so control points move from src to dst (coordinates (x, y) in pixels).
+
+    \b
+    Example:
+      imsynth warp face.png -o bent.png --method mls-rigid --points drag.json
+      imsynth warp photo.png -o swirl.png --method swirl --strength 4
+    """
+    from .apps.classical import warp_file
+
+    click.echo(str(warp_file(image, out, method=method, points_path=points_path, order=int(order), mode=mode, grid=grid,
+                             strength=strength, radius=radius, sigma=sigma, seed=seed)))
+
+
+@cli.command()
+@click.argument("image", type=click.Path())
+@click.option("--keyframes", "keyframes_path", required=True, type=click.Path(), help="keyframes JSON (see docs)")
+@click.option("-o", "out", required=True, type=click.Path(), help="OUT.gif, OUT.mp4 or a folder/ of PNG frames")
+@click.option("--fps", type=float, help="frames per second (default: the keyframe file's, else 12)")
+def animate(image, keyframes_path, out, fps):
+    """Animate IMAGE by warping it through keyframed control points.
+
+    \b
+    Example:
+      imsynth animate face.png --keyframes nod.json -o nod.gif
+    """
+    from .apps.classical import animate_file
+
+    click.echo(str(animate_file(image, keyframes_path, out, fps=fps)))
+
+
+@cli.command()
+@click.argument("a", type=click.Path())
+@click.argument("b", type=click.Path())
+@click.option("-o", "out", required=True, type=click.Path(), help="OUT.gif, OUT.mp4 or a folder/ of PNG frames")
+@click.option("--frames", default=30, show_default=True, type=int)
+@click.option("--method", type=click.Choice(["mesh", "beier-neely", "dissolve"]),
+              help="default: mesh with --points, beier-neely with --lines, else dissolve")
+@click.option("--points", "points_path", type=click.Path(), help='JSON {"a": [[x, y], ...], "b": [[x, y], ...]}')
+@click.option("--lines", "lines_path", type=click.Path(),
+              help='JSON {"lines_a": [[[x1, y1], [x2, y2]], ...], "lines_b": [...]}')
+@click.option("--fps", default=12.0, show_default=True, type=float)
+def morph(a, b, out, frames, method, points_path, lines_path, fps):
+    """Morph image A into B (B is resized to A's size when they differ).
+
+    \b
+    Example:
+      imsynth morph cat.png dog.png -o morph.gif --frames 30 --points pairs.json
+      imsynth morph a.png b.png -o morph.mp4 --lines features.json --method beier-neely
+    """
+    from .apps.classical import morph_files
+
+    click.echo(str(morph_files(a, b, out, frames=frames, method=method, points_path=points_path,
+                               lines_path=lines_path, fps=fps)))
+
+
 @cli.group()
 def features() -> None:
     """In-domain feature networks for FID/KID/precision-recall."""

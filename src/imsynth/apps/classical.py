@@ -1,5 +1,5 @@
-"""File-level entry points of the classical commands (``texture``, ``resize``, ``blend``): read, check, call the
-numpy API in ``imsynth.classical``, write atomically."""
+"""File-level entry points of the classical commands (``texture``, ``resize``, ``blend``, ``warp``, ``animate``,
+``morph``): read, check, call the numpy API in ``imsynth.classical``, write atomically. Errors name the file."""
 
 from __future__ import annotations
 
@@ -45,3 +45,62 @@ def blend_files(a_path, b_path, mask_path, out, *, levels: int | None = None) ->
         raise InputError(f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]} but the images are "
                          f"{a.shape[1]}x{a.shape[0]}")
     return save_image(out, blend(a, b, mask.astype(np.float32), levels))
+
+
+def warp_file(image_path, out, *, method: str, points_path=None, **options) -> Path:
+    from ..classical.animate import read_json
+    from ..classical.warp import warp
+
+    image = load_image(image_path)
+    src = dst = None
+    if method not in ("swirl", "elastic"):
+        if points_path is None:
+            raise InputError(f"--method {method} needs --points P.json with 'src' and 'dst'")
+        spec = read_json(points_path, what="points")
+        if "src" not in spec or "dst" not in spec:
+            raise InputError(f"{points_path}: needs 'src' and 'dst' lists of [x, y] points")
+        src, dst = spec["src"], spec["dst"]
+    try:
+        return save_image(out, warp(image, method, src, dst, **options))
+    except InputError as error:
+        raise InputError(f"{points_path or image_path}: {error}") from None
+
+
+def animate_file(image_path, keyframes_path, out, *, fps: float | None = None) -> Path:
+    from ..classical.animate import Keyframes, animate, read_json, write_frames
+
+    image = load_image(image_path)
+    spec = read_json(keyframes_path, what="keyframes")
+    if fps is not None:
+        spec = {**spec, "fps": fps}
+    keys = Keyframes(spec, where=str(keyframes_path))
+    return write_frames(animate(image, keys), out, fps=keys.fps)
+
+
+def morph_files(a_path, b_path, out, *, frames: int = 30, method: str | None = None, points_path=None,
+                lines_path=None, fps: float = 12.0) -> Path:
+    from ..classical.animate import morph, read_json, write_frames
+
+    a, b = load_image(a_path), load_image(b_path)
+    method = method or ("mesh" if points_path else "beier-neely" if lines_path else "dissolve")
+    options: dict = {}
+    source = None
+    if method == "mesh":
+        if points_path is None:
+            raise InputError("--method mesh needs --points P.json with 'a' and 'b'")
+        spec, source = read_json(points_path, what="points"), points_path
+        if "a" not in spec or "b" not in spec:
+            raise InputError(f"{points_path}: needs 'a' and 'b' lists of [x, y] points")
+        options = {"points_a": spec["a"], "points_b": spec["b"]}
+    elif method == "beier-neely":
+        if lines_path is None:
+            raise InputError("--method beier-neely needs --lines L.json with 'lines_a' and 'lines_b'")
+        spec, source = read_json(lines_path, what="lines"), lines_path
+        if "lines_a" not in spec or "lines_b" not in spec:
+            raise InputError(f"{lines_path}: needs 'lines_a' and 'lines_b' lists of [[x1, y1], [x2, y2]]")
+        options = {"lines_a": spec["lines_a"], "lines_b": spec["lines_b"]}
+    try:
+        result = morph(a, b, frames=frames, method=method, **options)
+    except InputError as error:
+        raise InputError(f"{source}: {error}" if source else str(error)) from None
+    return write_frames(result, out, fps=fps)
