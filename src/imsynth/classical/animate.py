@@ -40,6 +40,7 @@ EASINGS = {
     "smoothstep": lambda s: s * s * (3 - 2 * s),
 }
 INTERPOLATIONS = ("linear", "cubic")
+WARPS = ("affine", "similarity", "projective", "tps", "mls-affine", "mls-similarity", "mls-rigid", "mesh")
 MORPH_METHODS = ("mesh", "beier-neely", "dissolve")
 
 
@@ -93,6 +94,8 @@ class Keyframes:
         if self.easing not in EASINGS:
             raise InputError(f"{where}: unknown easing {self.easing!r}; valid: {', '.join(EASINGS)}")
         self.warp = spec.get("warp", "mls-rigid")
+        if self.warp not in WARPS:
+            raise InputError(f"{where}: unknown warp method {self.warp!r}; valid: {', '.join(WARPS)}")
         check_points(rest, rest, self.warp, where=where)
 
     def _number(self, value, name: str) -> float:
