@@ -12,7 +12,7 @@ output pixel is defined and control points land exactly where asked.
   (rigid: a / |a|), so all per-pixel sums are one matrix product of a weights block with the points' moments.
   ``grid`` evaluates the map every ``grid`` pixels and interpolates it (the map is smooth); evaluation runs in
   row blocks so memory stays bounded.
-- ``swirl`` (scikit-image's formula), ``elastic`` (Gaussian-smoothed random displacements, seeded), ``mesh``
+- ``swirl`` (scikit-image's formula about the pixel-centre middle ((w - 1) / 2, (h - 1) / 2)), ``elastic`` (Gaussian-smoothed random displacements, seeded), ``mesh``
   (piecewise-affine over a Delaunay triangulation of ``dst`` plus the image corners).
 
 ``order``: 0 nearest, 1 bilinear, 3 bicubic; ``mode``: constant, edge, reflect, wrap.
@@ -332,7 +332,7 @@ def warp(image, method: str, src=None, dst=None, *, order: int = 1, mode: str = 
         ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
         dx, dy = xs - cx, ys - cy
         distance = np.hypot(dx, dy)
-        angle = strength * np.exp(-distance / (reach / np.log(2))) + np.arctan2(dy, dx)
+        angle = strength * np.exp(-distance / (np.log(2) * reach / 5)) + np.arctan2(dy, dx)
         return remap(image, cx + distance * np.cos(angle), cy + distance * np.sin(angle), order=order, mode=mode,
                      cval=cval)
     if method == "elastic":
