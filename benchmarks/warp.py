@@ -105,11 +105,11 @@ def main() -> None:
             src = rng.uniform(0.1 * size, 0.9 * size, (count, 2))
             dst = src + rng.normal(0, 0.02 * size, (count, 2))
             for method, (peer, peer_function) in pairs.items():
-                ours_s, ours_mb = measure(lambda: warp(image, method, src, dst))
+                ours_s, ours_mb = measure(lambda: warp(image, method, src, dst))  # noqa: B023 (called at once)
                 if (peer, count) in slow_peers:
                     print(f"{method:<10}{size:>6}{count:>5}{ours_s:>9.3f}{ours_mb:>9.0f}{peer:>14}{'skipped':>9}")
                     continue
-                peer_s, peer_mb = measure(lambda: peer_function(image, src, dst))
+                peer_s, peer_mb = measure(lambda: peer_function(image, src, dst))  # noqa: B023 (called at once)
                 if peer_s > args.peer_limit:
                     slow_peers.add((peer, count))
                 print(f"{method:<10}{size:>6}{count:>5}{ours_s:>9.3f}{ours_mb:>9.0f}{peer:>14}{peer_s:>9.3f}"
