@@ -91,7 +91,7 @@ def test_every_sampler_lands_on_the_data_with_an_ideal_network(prediction, sampl
     model.network = Oracle(clean, model.schedule, prediction)
     images = model.sample(3, sampler=sampler, steps=steps, generator=torch.Generator().manual_seed(1))
     assert images.shape == (3, 1, 8, 8)
-    assert (images - clean).abs().max() < 1e-4
+    assert (images - clean).abs().max() < 1e-3  # float32: one DDIM step from t = T-1 divides by sqrt(abar) ~ 0.02
 
 
 def test_sampler_swap_on_a_real_network_gives_finite_images_of_the_right_shape():
@@ -141,7 +141,7 @@ def test_classifier_free_guidance_extrapolates_from_unconditional_to_conditional
         def forward(self, x_t, t, labels):
             return torch.zeros_like(x_t) + labels.float().reshape(-1, 1, 1, 1)  # "no class" = 10
 
-    model = tiny_diffusion("ddpm-cond", network=LabelNet(), clip_denoised=False)
+    model = tiny_diffusion("ddpm-cond", network=LabelNet(), clip_denoised=False, prediction="eps")
     x_t = torch.zeros(2, 1, 8, 8)
     labels = torch.tensor([2, 7])
     for scale in (0.0, 1.0, 3.0):
