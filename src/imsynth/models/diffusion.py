@@ -198,14 +198,17 @@ class Diffusion(GenerativeModel):
                 progress(1)
         return x_t.clamp(-1, 1)
 
-    def _start(self, count: int, labels, initial_noise, generator):
+    def _start(self, count: int, labels, initial_noise, generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x_T (from ``initial_noise`` (B, C*H*W or C, H, W) or fresh noise) and checked labels, on the model's device."""
         device = next(self.parameters()).device
         labels = self.check_labels(labels, count)
-        config = self.config
+        shape = (count, self.config.channels, self.config.image_size, self.config.image_size)
         if initial_noise is None:
-            initial_noise = torch.randn(count, config.channels, config.image_size, config.image_size, generator=generator)
-        return initial_noise.reshape(count, config.channels, config.image_size, config.image_size).to(device), \
-            None if labels is None else labels.to(device)
+            initial_noise = torch.randn(shape, generator=generator)
+        if initial_noise.numel() != count * shape[1] * shape[2] * shape[3]:
+            raise InputError(f"initial noise has {initial_noise.numel()} values; {count} images need "
+                             f"{count} x {shape[1]}x{shape[2]}x{shape[3]}")
+        return initial_noise.reshape(shape).to(device), None if labels is None else labels.to(device)
 
     @torch.no_grad()
     def sample(self, count: int, *, labels: torch.Tensor | None = None, generator: torch.Generator | None = None,
