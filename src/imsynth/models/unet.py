@@ -35,7 +35,7 @@ class GroupNorm(nn.GroupNorm):
     PyTorch's CPU kernel for channels-last input was 4-20x slower than for NCHW here (2.9 vs 0.4 ms fp32,
     9.0 ms bf16, at 100x32x28x28), and took 73% of a channels-last UNet forward pass. The fast path sums
     per-channel first and second moments over a (B, H*W, C) view (no copy, no layout change), pools them per
-    group and applies one per-channel affine map: DDIM-50 sampling of the default 28 px UNet in channels-last
+    group and applies one per-channel affine map: DDIM-50 sampling of a 28 px UNet (2 blocks per level) in channels-last
     went from 2.8 to 8.9 img/s (bf16, 2 threads). Output keeps the input's dtype. NCHW input takes PyTorch's kernel.
     """
 
