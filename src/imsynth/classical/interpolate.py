@@ -79,11 +79,21 @@ def biharmonic_fill(image, mask) -> np.ndarray:
     return _solve_in_hole(image, check_hole(image, mask), 2)
 
 
-def _band_points(mask: np.ndarray, band: int) -> tuple[np.ndarray, np.ndarray]:
+def _fill_from_band(image, mask, band: int, interpolate) -> np.ndarray:
+    """Shared frame of the scattered-data fills: ``interpolate(known_rc, values, hole_rc)`` gives the hole's
+    values from the known pixels within ``band`` pixels of it; results are clipped to [0, 1]."""
     if band < 1:
         raise InputError(f"band must be >= 1 pixel, got {band}")
-    near = ndimage.binary_dilation(mask, iterations=band) & ~mask
-    return np.argwhere(near), np.argwhere(mask)
+    image = check_image(image)
+    mask = check_hole(image, mask)
+    planes = channels_last(image)
+    out = planes.copy()
+    if mask.any():
+        known = np.argwhere(ndimage.binary_dilation(mask, iterations=band) & ~mask)
+        holes = np.argwhere(mask)
+        values = planes[known[:, 0], known[:, 1]].astype(np.float64)
+        out[holes[:, 0], holes[:, 1]] = np.clip(interpolate(known, values, holes), 0.0, 1.0)  # cubic/RBF overshoot
+    return out.reshape(image.shape).astype(np.float32)
 
 
 def scattered_fill(image, mask, *, method: str = "linear", band: int = 8) -> np.ndarray:
@@ -92,25 +102,18 @@ def scattered_fill(image, mask, *, method: str = "linear", band: int = 8) -> np.
         raise InputError(f"unknown interpolation method {method!r}; valid: {', '.join(SCATTERED_METHODS)}")
     from scipy.interpolate import griddata
 
-    image = check_image(image)
-    mask = check_hole(image, mask)
-    planes = channels_last(image)
-    out = planes.copy()
-    if not mask.any():
-        return out.reshape(image.shape)
-    known, holes = _band_points(mask, band)
-    values = planes[known[:, 0], known[:, 1]]
-    if len(known) < 4 and method != "nearest":
-        method = "nearest"  # a triangulation needs at least 3 points not on one line
-    try:
-        filled = griddata(known, values, holes, method=method)
-    except Exception:  # collinear known pixels (a hole spanning the image but one line): no triangulation
-        filled = np.full((len(holes), planes.shape[2]), np.nan)
-    outside = np.isnan(filled).any(axis=1)
-    if outside.any():
-        filled[outside] = griddata(known, values, holes[outside], method="nearest")
-    out[holes[:, 0], holes[:, 1]] = np.clip(filled, 0.0, 1.0)  # cubic overshoots
-    return out.reshape(image.shape).astype(np.float32)
+    def interpolate(known, values, holes):
+        chosen = method if len(known) >= 4 else "nearest"  # a triangulation needs 3 points off one line
+        try:
+            filled = griddata(known, values, holes, method=chosen)
+        except Exception:  # collinear known pixels (a hole spanning the image but one line): no triangulation
+            filled = np.full((len(holes), values.shape[1]), np.nan)
+        outside = np.isnan(filled).any(axis=1)
+        if outside.any():
+            filled[outside] = griddata(known, values, holes[outside], method="nearest")
+        return filled
+
+    return _fill_from_band(image, mask, band, interpolate)
 
 
 def rbf_fill(image, mask, *, neighbors: int = 64, band: int = 8, smoothing: float = 0.0) -> np.ndarray:
@@ -119,15 +122,9 @@ def rbf_fill(image, mask, *, neighbors: int = 64, band: int = 8, smoothing: floa
         raise InputError(f"neighbors must be >= 3, got {neighbors}")
     from scipy.interpolate import RBFInterpolator
 
-    image = check_image(image)
-    mask = check_hole(image, mask)
-    planes = channels_last(image)
-    out = planes.copy()
-    if not mask.any():
-        return out.reshape(image.shape)
-    known, holes = _band_points(mask, band)
-    values = planes[known[:, 0], known[:, 1]].astype(np.float64)
-    interpolator = RBFInterpolator(known.astype(np.float64), values, kernel="thin_plate_spline",
-                                   neighbors=min(neighbors, len(known)), smoothing=smoothing, degree=1)
-    out[holes[:, 0], holes[:, 1]] = np.clip(interpolator(holes.astype(np.float64)), 0.0, 1.0)
-    return out.reshape(image.shape).astype(np.float32)
+    def interpolate(known, values, holes):
+        interpolator = RBFInterpolator(known.astype(np.float64), values, kernel="thin_plate_spline",
+                                       neighbors=min(neighbors, len(known)), smoothing=smoothing, degree=1)
+        return interpolator(holes.astype(np.float64))
+
+    return _fill_from_band(image, mask, band, interpolate)
