@@ -104,7 +104,6 @@ def test_push_pull_fills_a_constant_image_with_that_constant():
 
 
 def test_exemplar_methods_copy_known_pixels_into_the_hole():
-    rng = np.random.default_rng(1)
     stripes = np.tile((np.arange(32) % 4 < 2).astype(np.float32), (32, 1))  # vertical stripes, period 4
     image = np.stack([stripes, 1 - stripes, np.full_like(stripes, 0.5)], axis=2) * 0.8 + 0.1
     mask = _box_mask((32, 32), 10, 10, 8, 8)
@@ -114,7 +113,6 @@ def test_exemplar_methods_copy_known_pixels_into_the_hole():
         # the stripes continue through the hole: each column keeps one value
         assert np.allclose(filled[mask].reshape(8, 8, 3).std(axis=0), 0, atol=1e-6)
         assert np.array_equal(filled, image)
-    del rng
 
 
 def test_patchmatch_shape_fill_takes_texture_from_the_source():

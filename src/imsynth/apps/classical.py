@@ -15,6 +15,9 @@ from ..errors import InputError
 from ..image import load_image, save_image
 
 PATCH_OPTION = {"efros-leung": "patch", "quilting": "block", "multiscale": "patch"}
+# morph method -> (its option, what the lists hold, JSON keys, kind of file)
+MORPH_GEOMETRY = {"mesh": ("--points P.json", "[x, y] points", ("a", "b"), "points"),
+                  "beier-neely": ("--lines L.json", "[[x1, y1], [x2, y2]]", ("lines_a", "lines_b"), "lines")}
 
 
 def texture_file(sample_path, out, *, size: tuple[int, int], method: str = "quilting", patch: int | None = None,
@@ -85,20 +88,15 @@ def morph_files(a_path, b_path, out, *, frames: int = 30, method: str | None = N
     method = method or ("mesh" if points_path else "beier-neely" if lines_path else "dissolve")
     options: dict = {}
     source = None
-    if method == "mesh":
-        if points_path is None:
-            raise InputError("--method mesh needs --points P.json with 'a' and 'b'")
-        spec, source = read_json(points_path, what="points"), points_path
-        if "a" not in spec or "b" not in spec:
-            raise InputError(f"{points_path}: needs 'a' and 'b' lists of [x, y] points")
-        options = {"points_a": spec["a"], "points_b": spec["b"]}
-    elif method == "beier-neely":
-        if lines_path is None:
-            raise InputError("--method beier-neely needs --lines L.json with 'lines_a' and 'lines_b'")
-        spec, source = read_json(lines_path, what="lines"), lines_path
-        if "lines_a" not in spec or "lines_b" not in spec:
-            raise InputError(f"{lines_path}: needs 'lines_a' and 'lines_b' lists of [[x1, y1], [x2, y2]]")
-        options = {"lines_a": spec["lines_a"], "lines_b": spec["lines_b"]}
+    if method in MORPH_GEOMETRY:
+        option, holds, keys, what = MORPH_GEOMETRY[method]
+        source = {"points": points_path, "lines": lines_path}[what]
+        if source is None:
+            raise InputError(f"--method {method} needs {option} with {' and '.join(repr(k) for k in keys)}")
+        spec = read_json(source, what=what)
+        if any(key not in spec for key in keys):
+            raise InputError(f"{source}: needs {' and '.join(repr(k) for k in keys)} lists of {holds}")
+        options = dict(zip(("points_a", "points_b") if what == "points" else keys, (spec[k] for k in keys)))
     try:
         result = morph(a, b, frames=frames, method=method, **options)
     except InputError as error:

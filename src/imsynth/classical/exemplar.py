@@ -183,12 +183,7 @@ def patchmatch_inpaint(image, mask, *, patch: int = 7, iterations: int = 4, leve
         else:
             upsampled = cv2.resize(current, (width, height), interpolation=cv2.INTER_LINEAR).reshape(known_image.shape)
             current = np.where(hole[:, :, None], upsampled, known_image).astype(np.float32)
-            coarse = nnf
-            rows, cols = np.mgrid[0:height, 0:width]
-            nnf = np.empty((height, width, 2), np.int32)
-            nnf[..., 0] = coarse[np.minimum(rows // 2, coarse.shape[0] - 1), np.minimum(cols // 2, coarse.shape[1] - 1), 0] * 2 + rows % 2
-            nnf[..., 1] = coarse[np.minimum(rows // 2, coarse.shape[0] - 1), np.minimum(cols // 2, coarse.shape[1] - 1), 1] * 2 + cols % 2
-            nnf = _patchmatch.repair_field(nnf, source_ok, seed + level)
+            nnf = _patchmatch.upsample_field(nnf, (height, width), source_ok, seed + level)
         active = cv2.dilate(hole.astype(np.uint8), square) > 0
         current = np.ascontiguousarray(current, dtype=np.float32)
         for iteration in range(iterations):

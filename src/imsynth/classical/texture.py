@@ -192,12 +192,7 @@ def multiscale_texture(sample, size, *, patch: int = 7, levels: int | None = Non
             output = np.ascontiguousarray(quilt(source, (shape[1], shape[0]), block=block, seed=seed))
         else:
             output = np.ascontiguousarray(_resize_to(output, shape))
-            coarse = nnf
-            nnf = np.empty(shape + (2,), np.int32)
-            ys, xs = np.mgrid[0:shape[0], 0:shape[1]]
-            nnf[..., 0] = coarse[ys // 2, xs // 2, 0] * 2 + ys % 2
-            nnf[..., 1] = coarse[ys // 2, xs // 2, 1] * 2 + xs % 2
-            nnf = _patchmatch.repair_field(nnf, source_ok, seed + level)
+            nnf = _patchmatch.upsample_field(nnf, shape, source_ok, seed + level)
         for iteration in range(iterations):
             _patchmatch.patchmatch(output, source, source_ok, active, nnf, radius, 2, seed + 97 * level + iteration)
             # voting (the mean of the overlapping patches) keeps patches coherent but blurs; the last pass copies

@@ -147,7 +147,7 @@ class UNet(nn.Module):
                 current = out
             if level > 0:
                 # nearest-neighbour upsampling with no conv of its own: the next block's conv smooths it, and a
-                # conv here at twice the side would cost about a fifth of the network (measured at 28 px)
+                # 64-channel conv here at 28 px would cost ~58 of the network's ~340 MFLOP (counted, not timed)
                 self.upsample.append(nn.Upsample(scale_factor=2.0, mode="nearest"))
         self.head = nn.Sequential(GroupNorm(_groups(current), current), nn.SiLU(),
                                   nn.Conv2d(current, channels, 3, padding=1))
