@@ -24,7 +24,7 @@ from imsynth.classical.interpolate import harmonic_fill
 from imsynth.data import load_dataset
 from imsynth.image import save_grid
 from imsynth.metrics.features import load_feature_net
-from imsynth.train import load_run
+from imsynth.models import load_run
 
 
 def hole_psnr(result: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> float:

@@ -224,7 +224,7 @@ def race(args) -> None:
         job.join()
     from torchgan.models import DCGANGenerator
 
-    from imsynth.train import load_run
+    from imsynth.models import load_run
 
     generator = DCGANGenerator(encoding_dims=100, out_size=32, out_channels=1, step_channels=64)
     generator.load_state_dict(torch.load(out / "torchgan" / "generator.pt", weights_only=True))
@@ -232,7 +232,7 @@ def race(args) -> None:
     report["torchgan_fid"] = _fid_of(lambda n, g: generator(torch.randn(n, 100, generator=g)))
     if args.architecture == "torchgan":
         model = imsynth_model_with_torchgan_architecture()
-        from imsynth.train import checkpoint as ckpt
+        from imsynth.runtime import runs as ckpt
 
         ckpt.load_weights_into(model, ckpt.read_tensors(out / "imsynth" / ckpt.WEIGHTS), out / "imsynth")
         model.eval()

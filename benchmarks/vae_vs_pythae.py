@@ -140,7 +140,7 @@ def main() -> None:
     print(f"data: Fashion-MNIST train[:{len(images01)}], {args.epochs} epochs, batch {args.batch}")
     peer = run_pythae(images01, args.epochs, args.batch, args.latent_dim)
     ours, gflops = run_imsynth(dataset, args.epochs, args.batch, args.latent_dim, "auto", True)
-    from imsynth.train.device import resolve_precision
+    from imsynth.runtime.device import resolve_precision
 
     chosen = resolve_precision("auto", torch.device("cpu"))
     print(f"pythae TrainingPipeline          {peer:8.1f} img/s")

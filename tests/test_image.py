@@ -4,8 +4,8 @@ import torch
 from PIL import Image
 
 from imsynth.errors import ImageError, InputError
-from imsynth.image import (atomic_path, load_image, make_grid, numpy_to_tensor, save_gif, save_image,
-                           tensor_to_numpy, to_float)
+from imsynth.image import atomic_path, load_image, make_grid, save_gif, save_image, to_float
+from imsynth.runtime.tensors import numpy_to_tensor, tensor_to_numpy
 
 
 def test_numpy_tensor_round_trip_keeps_values_and_layout(rng):
@@ -26,7 +26,7 @@ def test_to_float_is_explicit_about_dtypes():
 
 def test_grid_tiles_images_with_padding():
     images = torch.zeros(5, 1, 4, 6) - 1  # black
-    grid = make_grid(images, nrow=3, padding=2)
+    grid = make_grid(tensor_to_numpy(images), nrow=3, padding=2)
     assert grid.shape == (2 * 6 + 2, 3 * 8 + 2, 1)
     assert grid[2:6, 2:8].max() == 0.0  # first image is black
     assert grid[0].min() == 1.0  # padding is white

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
@@ -27,6 +28,26 @@ def _field_types(cls: type) -> dict[str, Any]:
     return {field.name: hints[field.name] for field in dataclasses.fields(cls)}
 
 
+def field_choices(cls: type, name: str) -> tuple | None:
+    """The allowed values of a field: its ``Literal`` values, or the names of the table in its metadata
+    (``field(metadata={"choices": TABLE})``, so a table's names are not copied into a ``Literal``)."""
+    for field in dataclasses.fields(cls):
+        if field.name == name:
+            choices = field.metadata.get("choices")
+            if choices is not None:
+                return tuple(choices.names()) if hasattr(choices, "names") else tuple(choices)
+            annotation = get_type_hints(cls)[name]
+            return tuple(get_args(annotation)) if get_origin(annotation) is Literal else None
+    return None
+
+
+def _check_choices(cls: type, name: str, value: Any, where: str) -> Any:
+    choices = field_choices(cls, name)
+    if choices is not None and value not in choices:
+        raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, choices))}")
+    return value
+
+
 def from_dict(cls: type[C], data: dict, *, where: str = "config") -> C:
     """Build ``cls`` from a dict, checking every key and value type."""
     if not isinstance(data, dict):
@@ -35,7 +56,8 @@ def from_dict(cls: type[C], data: dict, *, where: str = "config") -> C:
     unknown = sorted(set(data) - set(types_by_name))
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(types_by_name)}")
-    values = {name: coerce(value, types_by_name[name], f"{where}.{name}") for name, value in data.items()}
+    values = {name: _check_choices(cls, name, coerce(value, types_by_name[name], f"{where}.{name}"), f"{where}.{name}")
+              for name, value in data.items()}
     return cls(**values)
 
 
@@ -81,6 +103,8 @@ def coerce(value: Any, annotation: Any, name: str) -> Any:
     if annotation is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{name}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{name}: expected a finite number, got {value!r}")
         return float(value)
     if annotation is str:
         if not isinstance(value, str):
@@ -93,28 +117,42 @@ def coerce(value: Any, annotation: Any, name: str) -> Any:
     raise ConfigError(f"{name}: unsupported config type {annotation!r}")
 
 
-def parse_value(text: str) -> Any:
-    """Parse the right-hand side of ``key=value``: JSON if it parses (numbers, true, [1,2]), else a string."""
+def _allows_none(annotation: Any) -> bool:
+    return get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in get_args(annotation)
+
+
+def parse_value(text: str, annotation: Any = Any, name: str = "value") -> Any:
+    """Parse the right-hand side of ``key=value`` for a field of type ``annotation``: JSON where it fits (numbers,
+    true, [1, 2]), yes/no/on/off for booleans, none/null only where the field accepts None, else the text itself
+    (so a string field keeps the string "none")."""
+    lowered = text.strip().lower()
+    if lowered in ("none", "null") and _allows_none(annotation):
+        return None
+    candidates: list[Any] = []
     try:
-        return json.loads(text)
+        candidates.append(json.loads(text))
     except json.JSONDecodeError:
-        lowered = text.strip().lower()
-        if lowered in ("true", "yes", "on"):
-            return True
-        if lowered in ("false", "no", "off"):
-            return False
-        if lowered in ("none", "null"):
-            return None
-        return text
+        pass
+    if lowered in ("true", "yes", "on", "false", "no", "off"):
+        candidates.append(lowered in ("true", "yes", "on"))
+    candidates.append(text)
+    errors = []
+    for candidate in candidates:
+        try:
+            return coerce(candidate, annotation, name)
+        except ConfigError as error:
+            errors.append(error)
+    raise errors[0]
 
 
 def apply_overrides(configs: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
     """Apply ``key=value`` strings to named configs (e.g. ``{"model": ..., "train": ...}``).
 
-    ``section.key=value`` addresses one config; a bare ``key`` must name a field of exactly one of them.
-    Returns new config objects; the inputs are not changed.
+    ``section.key=value`` addresses one config; a bare ``key`` must name a field of exactly one of them. Every
+    assignment is applied first and each config is validated once at the end, so settings that depend on each
+    other can be given in any order. Returns new config objects; the inputs are not changed.
     """
-    updated = dict(configs)
+    pending: dict[str, dict[str, Any]] = {name: {} for name in configs}
     for assignment in assignments:
         key, sep, raw = assignment.partition("=")
         key = key.strip()
@@ -122,20 +160,21 @@ def apply_overrides(configs: dict[str, Any], assignments: list[str]) -> dict[str
             raise ConfigError(f"--set {assignment!r}: expected key=value")
         section, _, field_name = key.rpartition(".")
         if section:
-            if section not in updated:
-                raise ConfigError(f"--set {key}: unknown section {section!r}; valid: {', '.join(updated)}")
+            if section not in configs:
+                raise ConfigError(f"--set {key}: unknown section {section!r}; valid: {', '.join(configs)}")
             owners = [section]
         else:
-            owners = [name for name, cfg in updated.items() if field_name in _field_types(type(cfg))]
+            owners = [name for name, cfg in configs.items() if field_name in _field_types(type(cfg))]
         if not owners:
-            valid = sorted(f"{s}.{f}" for s, cfg in updated.items() for f in _field_types(type(cfg)))
+            valid = sorted(f"{s}.{f}" for s, cfg in configs.items() for f in _field_types(type(cfg)))
             raise ConfigError(f"--set {key}: unknown key; valid: {', '.join(valid)}")
         if len(owners) > 1:
             raise ConfigError(f"--set {key}: ambiguous, use one of {', '.join(f'{o}.{field_name}' for o in owners)}")
         owner = owners[0]
-        types_by_name = _field_types(type(updated[owner]))
+        cls = type(configs[owner])
+        types_by_name = _field_types(cls)
         if field_name not in types_by_name:
             raise ConfigError(f"--set {key}: unknown key; valid: {', '.join(f'{owner}.{f}' for f in types_by_name)}")
-        value = coerce(parse_value(raw), types_by_name[field_name], f"--set {key}")
-        updated[owner] = dataclasses.replace(updated[owner], **{field_name: value})
-    return updated
+        value = parse_value(raw, types_by_name[field_name], f"--set {key}")
+        pending[owner][field_name] = _check_choices(cls, field_name, value, f"--set {key}")
+    return {name: dataclasses.replace(cfg, **pending[name]) if pending[name] else cfg for name, cfg in configs.items()}

@@ -11,6 +11,7 @@ class ImsynthError(Exception):
     """Base of every error imsynth raises on purpose."""
 
     exit_code = 2
+    is_error = True  # False: a requested stop the CLI reports without "error:"
 
 
 class InputError(ImsynthError, ValueError):
@@ -37,3 +38,24 @@ class TrainingError(ImsynthError):
     """Training could not go on (non-finite loss); the last good checkpoint is kept."""
 
     exit_code = 1
+
+
+class TrainingStopped(ImsynthError):
+    """Training stopped on SIGINT/SIGTERM after writing a complete checkpoint; the message says how to resume.
+    Exit code 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM), as shells report a signalled job."""
+
+    is_error = False
+
+    def __init__(self, message: str, *, signum: int, result=None) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum
+        self.result = result
+
+
+class Aborted(KeyboardInterrupt):
+    """A second SIGINT/SIGTERM: stop at once (files being written are temporary until renamed, so the last complete
+    checkpoint stays as it was)."""
+
+    def __init__(self, message: str, *, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum

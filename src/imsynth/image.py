@@ -1,13 +1,14 @@
-"""The one place that converts between image representations and touches image files.
+"""The one place that touches image files and converts numpy images for them. No torch here.
 
 Representations:
-- numpy: float32, HxW or HxWxC, values in [0, 1] (classical methods).
-- torch: float NCHW, values in [-1, 1] (models).
-- PIL images (files).
+- numpy: float32, HxW or HxWxC, values in [0, 1] (classical methods); ``imsynth.runtime.tensors`` converts to
+  and from the models' torch NCHW [-1, 1].
+- files: read at their full precision (8- and 16-bit PNG/TIFF, 32-bit integer and float TIFF) into float32,
+  and written at 8 or 16 bits per channel (16 where the format allows: PNG, TIFF).
 
-Files are read with Pillow with the decompression-bomb limit kept on and EXIF orientation applied, and
-every file is written atomically (temporary file in the same folder, then rename), so a crash never leaves a
-half-written output behind.
+Files are read with Pillow with the decompression-bomb limit kept on and EXIF orientation applied; 16-bit
+colour PNG/TIFF, which Pillow reduces to 8 bits, are read with OpenCV instead. Every file is written
+atomically (temporary file in the same folder, then rename), so a crash never leaves a half-written output.
 """
 
 from __future__ import annotations
@@ -21,42 +22,107 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps
 
 from .errors import ImageError, InputError
 
 __all__ = [
+    "IMAGE_SUFFIXES",
+    "MAX_PIXELS",
     "atomic_path",
-    "to_float",
-    "numpy_to_tensor",
-    "tensor_to_numpy",
-    "tensor_to_uint8",
-    "to_pil",
+    "check_allocation",
+    "check_output",
+    "check_pixels",
     "load_image",
-    "save_image",
     "make_grid",
-    "save_grid",
+    "output_depth",
+    "read_image",
     "save_gif",
+    "save_grid",
+    "save_image",
+    "to_float",
+    "to_pil",
 ]
-
 
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
+
+# suffix -> Pillow format; the formats that hold 16 bits per channel
+IMAGE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP",
+                  ".webp": "WEBP"}
+SIXTEEN_BIT_SUFFIXES = (".png", ".tif", ".tiff")
+# Outputs larger than this are refused before anything is allocated (Pillow refuses to *read* images over
+# 2 x its MAX_IMAGE_PIXELS, 179 MP, so a larger output could not even be opened again).
+MAX_PIXELS = int(os.environ.get("IMSYNTH_MAX_PIXELS", 2 * Image.MAX_IMAGE_PIXELS))
+
+
+def _memory_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+def check_pixels(width: int, height: int, *, where: str = "size") -> None:
+    """Refuse an output of ``width`` x ``height`` before allocating it, naming the limit."""
+    if width < 1 or height < 1:
+        raise InputError(f"{where}: {width}x{height} is empty; both sides must be >= 1")
+    if width * height > MAX_PIXELS:
+        raise InputError(f"{where}: {width}x{height} is {width * height:,} pixels; the limit is {MAX_PIXELS:,} "
+                         "(set IMSYNTH_MAX_PIXELS to change it)")
+
+
+def check_allocation(values: int, *, where: str, bytes_per_value: int = 4) -> None:
+    """Refuse work whose arrays alone would take more than half of this machine's memory."""
+    limit = _memory_bytes() // 2
+    if values * bytes_per_value > limit:
+        raise InputError(f"{where}: needs {values * bytes_per_value / 2**30:,.1f} GiB for its arrays; the limit "
+                         f"here is {limit / 2**30:,.1f} GiB (half of this machine's memory)")
+
+
+def check_output(path: str | os.PathLike, *, suffixes: Sequence[str] | None = tuple(IMAGE_SUFFIXES),
+                 folder_ok: bool = False) -> Path:
+    """Check an output path before the work starts: a known suffix, and a folder that can be made and written.
+
+    ``suffixes=None`` accepts any suffix; ``folder_ok`` accepts a path ending in '/' (a folder of outputs)."""
+    text, path = os.fspath(path), Path(path)
+    is_folder = folder_ok and (text.endswith(("/", "\\")) or path.is_dir())
+    if not is_folder and suffixes is not None and path.suffix.lower() not in suffixes:
+        shown = path.suffix or "no suffix"
+        kinds = ", ".join(suffixes) + (", or a folder ending in /" if folder_ok else "")
+        raise InputError(f"{path}: unknown output format ({shown}); supported: {kinds}")
+    folder = path if is_folder else path.parent
+    _writable_folder(folder)
+    return path
+
+
+def _writable_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"{folder}: cannot create the output folder ({error.strerror or error})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"{folder}: the output folder is not writable")
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    _writable_folder(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    except OSError as error:
+        raise InputError(f"{path.parent}: cannot write here ({error.strerror or error})") from None
     os.close(fd)
     tmp_path = Path(tmp)
     os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs should follow the user's umask
     try:
         yield tmp_path
-        os.replace(tmp_path, path)
+        try:
+            os.replace(tmp_path, path)
+        except IsADirectoryError:
+            raise InputError(f"{path}: is a folder; give a file name") from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -76,52 +142,65 @@ def to_float(image: np.ndarray) -> np.ndarray:
     raise InputError(f"unsupported image dtype {image.dtype}; expected uint8, uint16, bool or float")
 
 
-def numpy_to_tensor(image: np.ndarray) -> torch.Tensor:
-    """HxW or HxWxC float [0,1] (or NxHxWxC) -> float NCHW tensor in [-1, 1]."""
-    array = np.asarray(image, dtype=np.float32)
-    if array.ndim == 2:
-        array = array[None, :, :, None]
-    elif array.ndim == 3:
-        array = array[None]
-    elif array.ndim != 4:
-        raise InputError(f"expected HxW, HxWxC or NxHxWxC, got shape {array.shape}")
-    tensor = torch.from_numpy(np.ascontiguousarray(array)).permute(0, 3, 1, 2)
-    return tensor * 2.0 - 1.0
-
-
-def tensor_to_numpy(tensor: torch.Tensor) -> np.ndarray:
-    """NCHW (or CHW) tensor in [-1, 1] -> NxHxWxC float32 in [0, 1] (clipped)."""
-    if tensor.ndim == 3:
-        tensor = tensor[None]
-    if tensor.ndim != 4:
-        raise InputError(f"expected a CHW or NCHW tensor, got shape {tuple(tensor.shape)}")
-    array = ((tensor.detach().float().cpu() + 1.0) / 2.0).clamp(0.0, 1.0)
-    return array.permute(0, 2, 3, 1).numpy()
-
-
-def tensor_to_uint8(tensor: torch.Tensor) -> np.ndarray:
-    """NCHW tensor in [-1, 1] -> NxHxWxC uint8."""
-    return np.round(tensor_to_numpy(tensor) * 255.0).astype(np.uint8)
-
-
-def to_pil(image: np.ndarray) -> Image.Image:
-    """HxW or HxWxC (C in 1, 3, 4) float [0,1] or uint8 array -> PIL image."""
+def _quantise(image: np.ndarray, bit_depth: int) -> np.ndarray:
     array = np.asarray(image)
-    if array.dtype != np.uint8:
-        array = np.round(np.clip(to_float(array), 0.0, 1.0) * 255.0).astype(np.uint8)
+    if bit_depth == 8 and array.dtype == np.uint8:
+        return array
+    if bit_depth == 16 and array.dtype == np.uint16:
+        return array
+    top = 255.0 if bit_depth == 8 else 65535.0
+    dtype = np.uint8 if bit_depth == 8 else np.uint16
+    return np.round(np.clip(to_float(array), 0.0, 1.0) * top).astype(dtype)
+
+
+def _planes(array: np.ndarray) -> np.ndarray:
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (3, 4)):
         raise InputError(f"cannot make a picture of an array of shape {array.shape}")
-    return Image.fromarray(array)
+    return array
 
 
-def load_image(path: str | os.PathLike, *, mode: str | None = None) -> np.ndarray:
-    """Read an image file as float32 in [0, 1], HxW (grey) or HxWxC.
+def to_pil(image: np.ndarray) -> Image.Image:
+    """HxW or HxWxC (C in 1, 3, 4) float [0,1] or uint8 array -> 8-bit PIL image."""
+    return Image.fromarray(_planes(_quantise(image, 8)))
 
-    EXIF orientation is applied. ``mode`` ('L', 'RGB', 'RGBA') converts; by default grey stays HxW,
-    palette/other modes become RGB (or RGBA when they carry transparency).
-    Raises ``ImageError`` naming the file for missing, empty, corrupt, truncated or oversized images.
+
+def _png_bit_depth(path: Path) -> int:
+    with open(path, "rb") as handle:
+        header = handle.read(26)
+    return header[24] if len(header) >= 25 and header[:8] == b"\x89PNG\r\n\x1a\n" else 8
+
+
+def _file_bit_depth(path: Path, picture: Image.Image) -> int:
+    """Bits per channel the file stores (Pillow reports 16-bit colour as 8-bit RGB)."""
+    if picture.format == "PNG":
+        return _png_bit_depth(path)
+    if picture.format == "TIFF":
+        bits = picture.tag_v2.get(258, (8,))
+        return int(max(bits) if isinstance(bits, tuple) else bits)
+    return 8
+
+
+def _read_sixteen_bit_colour(path: Path) -> np.ndarray:
+    import cv2  # only for 16-bit colour files: Pillow reduces them to 8 bits
+
+    pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if pixels is None or pixels.dtype != np.uint16:
+        raise ImageError(f"{path}: could not read its 16-bit colour pixels")
+    if pixels.ndim == 3:
+        pixels = cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    return pixels.astype(np.float32) / 65535.0
+
+
+def read_image(path: str | os.PathLike, *, mode: str | None = None) -> tuple[np.ndarray, int]:
+    """Read an image file at full precision: (float32 HxW or HxWxC in [0, 1], bits per channel of the file).
+
+    8-bit files give multiples of 1/255, 16-bit PNG/TIFF multiples of 1/65535 (exact in float32); 32-bit
+    integer images are scaled by 1/(2^32 - 1) and float images kept as they are. ``mode`` ('L', 'RGB',
+    'RGBA') converts; by default grey stays HxW, palette/other modes become RGB (RGBA when they carry
+    transparency). Raises ``ImageError`` naming the file for missing, empty, corrupt, truncated or oversized
+    images.
     """
     path = Path(path)
     if not path.is_file():
@@ -135,42 +214,108 @@ def load_image(path: str | os.PathLike, *, mode: str | None = None) -> np.ndarra
             with Image.open(path) as opened:
                 opened.load()
                 picture = ImageOps.exif_transpose(opened)
+                picture.format = opened.format
+                depth = _file_bit_depth(path, opened)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageError(f"{path}: image too large to decode safely ({error})") from None
-    except (OSError, SyntaxError, ValueError) as error:
+    except (OSError, SyntaxError, ValueError, TypeError, KeyError, IndexError, EOFError) as error:
         raise ImageError(f"{path}: not a readable image ({error})") from None
+    if picture.mode.startswith("I;16") or (picture.mode == "I" and picture.format == "PNG"):
+        pixels, depth = np.asarray(picture).astype(np.float32) / 65535.0, 16
+    elif picture.mode == "I":
+        pixels, depth = (np.asarray(picture).astype(np.float64) % 2**32 / (2**32 - 1)).astype(np.float32), 32
+    elif picture.mode == "F":
+        pixels, depth = np.asarray(picture, dtype=np.float32), 32
+    elif depth > 8 and picture.mode in ("RGB", "RGBA") and picture.format in ("PNG", "TIFF"):
+        pixels = _read_sixteen_bit_colour(path)
+        if pixels.shape[:2] != (picture.height, picture.width):
+            raise ImageError(f"{path}: its 16-bit pixels do not match its header")
+    else:
+        depth = min(depth, 8)
+        if mode is None:
+            if picture.mode in ("L", "1"):
+                mode = "L"
+            elif picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info:
+                mode = "RGBA"
+            else:
+                mode = "RGB"
+        try:
+            picture = picture.convert(mode)
+        except ValueError as error:
+            raise ImageError(f"{path}: cannot convert to {mode} ({error})") from None
+        return np.asarray(picture, dtype=np.float32) / 255.0, depth
+    return _convert_float(pixels, mode, path), depth
+
+
+def _convert_float(pixels: np.ndarray, mode: str | None, path: Path) -> np.ndarray:
+    """A colour conversion of float pixels (so 16-bit data keep their precision)."""
     if mode is None:
-        if picture.mode in ("L", "I;16", "I", "F", "1"):
-            mode = "L"
-        elif picture.mode in ("RGBA", "LA") or "transparency" in picture.info:
-            mode = "RGBA"
-        else:
-            mode = "RGB"
-    picture = picture.convert(mode)
-    return np.asarray(picture, dtype=np.float32) / 255.0
+        return pixels
+    grey = pixels.ndim == 2
+    if mode == "L":
+        if grey:
+            return pixels
+        rgb = pixels[:, :, :3]
+        return (rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)).astype(np.float32)
+    if mode in ("RGB", "RGBA"):
+        rgb = np.repeat(pixels[:, :, None], 3, axis=2) if grey else pixels[:, :, :3]
+        if mode == "RGB":
+            return np.ascontiguousarray(rgb)
+        alpha = pixels[:, :, 3:4] if not grey and pixels.shape[2] == 4 else np.ones_like(rgb[:, :, :1])
+        return np.concatenate([rgb, alpha], axis=2)
+    raise InputError(f"{path}: unknown mode {mode!r}; valid: L, RGB, RGBA")
 
 
-def save_image(path: str | os.PathLike, image: np.ndarray) -> Path:
-    """Write an HxW or HxWxC float [0,1] / uint8 array atomically; the format follows the suffix."""
-    path = Path(path)
-    picture = to_pil(image)
+def load_image(path: str | os.PathLike, *, mode: str | None = None) -> np.ndarray:
+    """Read an image file as float32 in [0, 1], HxW (grey) or HxWxC, at full precision (see ``read_image``)."""
+    return read_image(path, mode=mode)[0]
+
+
+def output_depth(path: str | os.PathLike, requested: int | str | None, source_depth: int = 8) -> int:
+    """Bits per channel for an output: ``requested`` 8 or 16, or None/'auto' for the input's depth where the
+    format holds it (16-bit inputs give 16-bit PNG/TIFF, 8 bits elsewhere)."""
+    suffix = Path(path).suffix.lower()
+    if requested in (None, "auto"):
+        return 16 if source_depth > 8 and suffix in SIXTEEN_BIT_SUFFIXES else 8
+    depth = int(requested)
+    if depth not in (8, 16):
+        raise InputError(f"--bit-depth must be 8, 16 or auto, got {requested}")
+    if depth == 16 and suffix not in SIXTEEN_BIT_SUFFIXES:
+        raise InputError(f"{path}: 16-bit output needs one of {', '.join(SIXTEEN_BIT_SUFFIXES)}")
+    return depth
+
+
+def save_image(path: str | os.PathLike, image: np.ndarray, *, bit_depth: int = 8) -> Path:
+    """Write an HxW or HxWxC float [0,1] / uint8 / uint16 array atomically at 8 or 16 bits per channel; the
+    format follows the suffix (unknown suffixes are refused, listing the supported ones)."""
+    path = check_output(path)
+    bit_depth = output_depth(path, bit_depth)
+    array = _planes(_quantise(image, bit_depth))
+    image_format = IMAGE_SUFFIXES[path.suffix.lower()]
     with atomic_path(path) as tmp:
-        picture.save(tmp, format=Image.registered_extensions().get(path.suffix.lower(), "PNG"))
+        if bit_depth == 16 and array.ndim == 3:
+            import cv2  # Pillow cannot write 16-bit colour
+
+            code = cv2.COLOR_RGBA2BGRA if array.shape[2] == 4 else cv2.COLOR_RGB2BGR
+            if not cv2.imwrite(str(tmp.with_suffix(path.suffix)), cv2.cvtColor(array, code)):
+                raise InputError(f"{path}: could not write a 16-bit image")
+            os.replace(tmp.with_suffix(path.suffix), tmp)
+        else:
+            picture = Image.fromarray(array)
+            if image_format == "JPEG" and picture.mode == "RGBA":
+                picture = picture.convert("RGB")  # JPEG has no alpha
+            picture.save(tmp, format=image_format)
     return path
 
 
-def make_grid(images: np.ndarray | torch.Tensor, *, nrow: int | None = None, padding: int = 2,
-              pad_value: float = 1.0) -> np.ndarray:
-    """Tile N images into one HxWxC float [0,1] array.
-
-    ``images``: NxHxWxC numpy in [0,1] or an NCHW tensor in [-1,1]. ``nrow`` is images per row
-    (default: about square).
-    """
-    if isinstance(images, torch.Tensor):
-        images = tensor_to_numpy(images)
+def make_grid(images: np.ndarray, *, nrow: int | None = None, padding: int = 2, pad_value: float = 1.0) -> np.ndarray:
+    """Tile N images (NxHxWxC or NxHxW numpy in [0, 1]) into one HxWxC float [0, 1] array; ``nrow`` is images
+    per row (default: about square)."""
     images = np.asarray(images, dtype=np.float32)
     if images.ndim == 3:
         images = images[..., None]
+    if images.ndim != 4:
+        raise InputError(f"a grid needs NxHxWxC images, got shape {images.shape}")
     count, height, width, channels = images.shape
     if count == 0:
         raise InputError("cannot make a grid of zero images")
@@ -185,9 +330,8 @@ def make_grid(images: np.ndarray | torch.Tensor, *, nrow: int | None = None, pad
     return grid
 
 
-def save_grid(path: str | os.PathLike, images: np.ndarray | torch.Tensor, *, nrow: int | None = None,
-              scale: int = 1) -> Path:
-    """Save a grid of images; ``scale`` enlarges small images with nearest-neighbour for viewing."""
+def save_grid(path: str | os.PathLike, images: np.ndarray, *, nrow: int | None = None, scale: int = 1) -> Path:
+    """Save a grid of NxHxWxC images in [0, 1]; ``scale`` enlarges small images (nearest-neighbour) for viewing."""
     grid = make_grid(images, nrow=nrow)
     if scale > 1:
         grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
@@ -196,15 +340,13 @@ def save_grid(path: str | os.PathLike, images: np.ndarray | torch.Tensor, *, nro
 
 def save_gif(path: str | os.PathLike, frames: Sequence[np.ndarray], *, duration_ms: float = 80.0,
              loop: int = 0) -> Path:
-    """Write frames (HxW or HxWxC, float [0,1] or uint8) as an animated GIF.
-
-    ``duration_ms`` is the time each frame shows, in milliseconds.
-    """
+    """Write frames (HxW or HxWxC, float [0,1] or uint8) as an animated GIF; ``duration_ms`` is the time each
+    frame shows, in milliseconds."""
     if len(frames) == 0:
         raise InputError("cannot write a GIF with no frames")
-    import imageio.v3 as iio
+    import imageio.v3 as iio  # only for animations
 
-    path = Path(path)
+    path = check_output(path, suffixes=(".gif",))
     pictures = [np.asarray(to_pil(frame)) for frame in frames]
     with atomic_path(path) as tmp:
         iio.imwrite(tmp, pictures, extension=".gif", duration=duration_ms, loop=loop)

@@ -49,11 +49,11 @@ def test_guided_class_samples_from_the_conditional_run(cddpm_run, tmp_path, caps
 
 
 @pytest.mark.parametrize("options,fragments", [
-    (["--sampler", "heun"], ["unknown sampler 'heun'", "ddpm, ddim"]),
+    (["--sampler", "heun"], ["'heun' is not one of 'ddpm', 'ddim'"]),
     (["--steps", "0"], ["--steps must be between 1 and the 100 training timesteps, got 0"]),
     (["--steps", "101"], ["--steps must be between 1 and the 100 training timesteps, got 101"]),
     (["--guidance", "3"], ["guidance needs a class-conditional run"]),
-    (["--sampler", "ddpm", "--eta", "0.3"], ["--eta applies to the ddim sampler"]),
+    (["--sampler", "ddpm", "--eta", "0.3"], ["--eta does not apply to sampler 'ddpm'"]),
 ])
 def test_bad_sampling_options_exit_2_with_one_line(ddpm_run, tmp_path, capsys, options, fragments):
     code, _, err = run_cli(capsys, "sample", str(ddpm_run), "-n", "2", "-o", str(tmp_path / "x.png"), "--device",
@@ -71,7 +71,7 @@ def test_diffusion_inpainting_keeps_every_known_pixel(ddpm_run, tmp_path, capsys
     pixels, hole = _image_and_mask(tmp_path)
     code, _, err = run_cli(capsys, "inpaint", str(tmp_path / "image.png"), str(tmp_path / "mask.png"), "-o",
                            str(tmp_path / "out.png"), "--method", "diffusion", "--model", str(ddpm_run),
-                           "--steps", "10", "--jump", "3", "--resamplings", "2", "--device", "cpu")
+                           "--steps", "10", "--jump-length", "3", "--resamplings", "2", "--device", "cpu")
     assert code == 0, err
     filled = np.asarray(Image.open(tmp_path / "out.png"))
     assert filled.shape == pixels.shape
@@ -123,7 +123,7 @@ def test_slerp_endpoints_decode_like_plain_ddim_samples(ddpm_run):
     import torch
 
     from imsynth.apps.explore import interpolation_codes
-    from imsynth.train import load_run
+    from imsynth.models import load_run
 
     model, _ = load_run(ddpm_run)
     codes = interpolation_codes(model, 1, 3, seed=0)

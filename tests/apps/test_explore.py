@@ -6,7 +6,7 @@ from PIL import Image
 from imsynth.apps.explore import (direction_codes, explore, interpolation_codes, principal_directions,
                                   random_walk_codes)
 from imsynth.errors import InputError
-from imsynth.train import load_run
+from imsynth.models import load_run
 
 from tests.helpers import assert_one_line_error, run_cli
 
@@ -93,5 +93,5 @@ def test_explore_gif_frames_and_cli(tmp_path, capsys, gan_run, cgan_run):
     code, _, err = run_cli(capsys, "explore", str(cgan_run), "-o", str(tmp_path / "x.png"), "--class", "10")
     assert_one_line_error(code, err, "class must be in 0..9, got 10")
     code, _, err = run_cli(capsys, "explore", str(gan_run), "-o", str(tmp_path / "x.txt"))
-    assert_one_line_error(code, err, "write a .png grid or a .gif animation")
+    assert_one_line_error(code, err, "unknown output format (.txt); supported: .png")
     assert np.asarray(Image.open(tmp_path / "c.png")).std() > 0

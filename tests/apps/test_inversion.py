@@ -3,11 +3,12 @@ import pytest
 import torch
 from PIL import Image
 
+from imsynth.apps.inpaint import inpaint_array
 from imsynth.apps.inversion import inpaint_with_model, invert
 from imsynth.classical.interpolate import harmonic_fill
 from imsynth.errors import InputError
 from imsynth.models import build_model
-from imsynth.train import load_run
+from imsynth.models import load_run
 
 from tests.helpers import assert_one_line_error, run_cli
 from tests.models.test_gan import tiny_gan_config
@@ -42,11 +43,11 @@ def test_inversion_from_known_pixels_only_ignores_the_hole():
     code = torch.randn(1, 4, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
         image = model.decode_latents(code)
-    known = torch.ones(1, 1, 8, 8, dtype=torch.bool)
-    known[..., 2:6, 2:6] = False
+    hole = torch.zeros(1, 1, 8, 8, dtype=torch.bool)
+    hole[..., 2:6, 2:6] = True  # True = unknown, as every mask in imsynth
     vandalised = image.clone()
     vandalised[..., 2:6, 2:6] = 1.0  # garbage in the hole must not matter
-    result = invert(model, vandalised, known=known, steps=400, restarts=4, prior_weight=0.0)
+    result = invert(model, vandalised, hole=hole, steps=400, restarts=4, prior_weight=0.0)
     assert (result.images - image).abs().max() < 0.02
 
 
@@ -71,13 +72,16 @@ def test_model_inpainting_keeps_known_pixels_exactly_and_blends_the_hole(gan_run
     assert filled.shape == image.shape and filled.dtype == np.float32
     assert np.array_equal(filled[~mask], image[~mask])
     assert np.all((filled >= 0) & (filled <= 1)) and not np.array_equal(filled[mask], image[mask])
+    # the boundary (inpaint_array) checks the mask once; the inversion checks the image against the model
     with pytest.raises(InputError, match="covers the whole image"):
-        inpaint_with_model(model, image, np.ones((8, 8), bool))
+        inpaint_array(image, np.ones((8, 8), bool), method="gan", model=model, steps=2)
     with pytest.raises(InputError, match="6x8"):
-        inpaint_with_model(model, image, np.zeros((8, 6), bool))
+        inpaint_array(image, np.zeros((8, 6), bool), method="gan", model=model, steps=2)
     rgb = np.zeros((8, 8, 3), np.float32)
     with pytest.raises(InputError, match="1-channel 8x8 images"):
-        inpaint_with_model(model, rgb, mask)
+        inpaint_array(rgb, mask, method="gan", model=model, steps=2)
+    with pytest.raises(InputError, match="--restarts does not apply to inpainting method 'harmonic'"):
+        inpaint_array(image, mask, method="harmonic", restarts=2)
 
 
 def _write(path, array):
@@ -100,7 +104,7 @@ def test_inpaint_cli_gan_and_harmonic_with_bad_inputs(tmp_path, capsys, gan_run,
     assert code == 0, err
     cases = [
         (["--method", "gan"], "needs --model RUN"),
-        (["--method", "smudge"], "unknown inpainting method 'smudge'; valid: gan, diffusion, fill-constant"),
+        (["--method", "smudge"], "'smudge' is not one of 'fill-constant'"),
         (["--method", "gan", "--model", str(cgan_run)], "class-conditional: say which class"),
         (["--method", "gan", "--model", str(cgan_run), "--class", "12"], "class must be in 0..9, got 12"),
     ]

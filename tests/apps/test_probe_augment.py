@@ -41,7 +41,7 @@ def test_generated_dataset_files_load_back_as_datasets(tmp_path, cgan_run, gan_r
     assert loaded.num_classes == 10 and len(loaded.train_images) + len(loaded.test_images) == 20
     plain = np.load(write_generated_dataset(gan_run, tmp_path / "plain.npz", count=5, device="cpu"))
     assert "labels" not in plain.files
-    with pytest.raises(InputError, match="an .npz file or a folder"):
+    with pytest.raises(InputError, match="unknown output format \\(.txt\\); supported: .npz, or a folder"):
         write_generated_dataset(gan_run, tmp_path / "gen.txt", count=5)
 
 
@@ -88,7 +88,7 @@ def test_unknown_gan_names_list_the_valid_ones(tmp_path, capsys):
     code, _, err = run_cli(capsys, "train", "dcgan", "--out", str(tmp_path / "r"), "--set", "loss=wgan")
     assert_one_line_error(code, err, "'wgan' is not one of", "'hinge'", "'least-squares'")
     code, _, err = run_cli(capsys, "train", "stylegan", "--out", str(tmp_path / "r"))
-    assert_one_line_error(code, err, "unknown model 'stylegan'", "dcgan", "sngan", "wgan-gp")
+    assert_one_line_error(code, err, "'stylegan' is not one of", "'dcgan'", "'sngan'", "'wgan-gp'")
     code, _, err = run_cli(capsys, "train", "dcgan", "--out", str(tmp_path / "r"), "--set", "diffaugment=blur")
     assert_one_line_error(code, err, "unknown diffaugment 'blur'")
 

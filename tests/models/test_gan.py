@@ -8,9 +8,10 @@ from torch import nn
 
 from imsynth.errors import ConfigError, InputError
 from imsynth.models import build_model, fit_config_to_data, get_entry
-from imsynth.models.gan import GAN, LOSSES, diff_augment
-from imsynth.train import load_run, train
-from imsynth.train import checkpoint as ckpt
+from imsynth.models.gan import GAN, GAN_LOSSES, diff_augment
+from imsynth.models import load_run
+from imsynth.train import train
+from imsynth.runtime import runs as ckpt
 
 from tests.helpers import tiny_dataset
 
@@ -30,7 +31,7 @@ def train_config(name="dcgan", **overrides):
 
 
 @pytest.mark.parametrize("name, overrides", [
-    *[("dcgan", {"loss": loss}) for loss in LOSSES if loss != "wasserstein"],
+    *[("dcgan", {"loss": loss}) for loss in GAN_LOSSES.names() if loss != "wasserstein"],
     ("wgan-gp", {}),
     ("sngan", {}),
     ("dcgan", {"r1_weight": 1.0, "r1_every": 2}),

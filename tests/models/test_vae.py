@@ -20,7 +20,7 @@ def tiny(name: str, size: int = 8, **overrides) -> VAE:
 
 
 def test_every_vae_name_is_registered():
-    assert set(VAE_NAMES) <= set(MODEL_REGISTRY)
+    assert set(VAE_NAMES) <= set(MODEL_REGISTRY.names())
     assert get_entry("beta-vae").default_config().beta == 4.0
     assert get_entry("beta-tcvae").default_config().total_correlation
     with pytest.raises(InputError, match="valid: .*beta-tcvae.*cvae"):
@@ -109,8 +109,8 @@ def test_iw_nll_is_tighter_than_the_elbo():
     model = tiny("vae")
     images = torch.rand(8, 1, 8, 8) * 2 - 1
     generator = torch.Generator().manual_seed(0)
-    one = model.evaluate(images, importance_samples=1, generator=generator)
-    many = model.evaluate(images, importance_samples=64, generator=generator)
+    one = model.likelihood(images, importance_samples=1, generator=generator)
+    many = model.likelihood(images, importance_samples=64, generator=generator)
     assert one["iw_nll"] == pytest.approx(-one["elbo"], rel=1e-5)  # k = 1 is the ELBO
     assert many["iw_nll"] < -many["elbo"]
     assert many["nll_bits_per_dim"] == pytest.approx(many["iw_nll"] / (64 * math.log(2)))

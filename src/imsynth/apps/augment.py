@@ -21,35 +21,28 @@ import torch
 
 from ..data import ImageDataset, load_dataset
 from ..errors import InputError
-from ..image import save_image, tensor_to_uint8
+from ..image import check_output, save_image
+from ..metrics.features import train_feature_net
+from ..models import load_run
+from ..runtime.tensors import uint8_nchw, uint8_to_nhwc
+from .sampling import write_npz
 
 
 def generate_labelled(model, count: int, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``count`` uint8 NCHW samples, classes cycling for a conditional model (labels None otherwise)."""
-    from ..evaluate import generate
-
-    labels = torch.arange(count) % model.config.num_classes if model.conditional else None
-    images = generate(model, count, seed=seed, labels=labels)
-    uint8 = torch.from_numpy(tensor_to_uint8(images)).permute(0, 3, 1, 2).contiguous()
-    return uint8, labels
+    labels = model.class_labels(count)
+    return uint8_nchw(model.generate(count, seed=seed, labels=labels)), labels
 
 
 def write_generated_dataset(run, out, *, count: int = 10000, seed: int = 0, device: str = "auto") -> Path:
-    from ..train import load_run
-
-    if count < 1:
-        raise InputError(f"-n must be at least 1, got {count}")
+    folder = str(out).endswith(("/", "\\")) or Path(out).is_dir()
+    out = check_output(out, suffixes=(".npz",), folder_ok=True)
     model, saved = load_run(run, device=device)
     images, labels = generate_labelled(model, count, seed=seed)
     names = saved["data"].get("class_names") or []
-    out_text, out = str(out), Path(out)
-    if out.suffix.lower() == ".npz":
-        from .sampling import write_npz
-
-        return write_npz(out, images.permute(0, 2, 3, 1).numpy(), labels)
-    if not (out_text.endswith(("/", "\\")) or out.is_dir()):
-        raise InputError(f"{out}: write an .npz file or a folder (end the path with /)")
-    pictures = images.permute(0, 2, 3, 1).numpy()
+    if not folder:
+        return write_npz(out, uint8_to_nhwc(images), labels)
+    pictures = uint8_to_nhwc(images)
     for index, picture in enumerate(pictures):
         folder = out
         if labels is not None:
@@ -66,8 +59,6 @@ def _safe(name: str) -> str:
 
 def _classifier_accuracy(train_images, train_labels, test: ImageDataset, *, steps: int, seed: int,
                          class_names) -> float:
-    from ..metrics.features import train_feature_net
-
     dataset = ImageDataset(name="augment-probe", train_images=train_images, train_labels=train_labels,
                            test_images=test.test_images, test_labels=test.test_labels, class_names=class_names)
     batch = min(128, len(train_images))
@@ -80,8 +71,6 @@ def _classifier_accuracy(train_images, train_labels, test: ImageDataset, *, step
 def augmentation_value(run, *, real: int = 1000, generated: int = 5000, steps: int = 600, seed: int = 0,
                        device: str = "auto") -> dict:
     """Accuracy with and without generated images added to ``real`` labelled images, and the CAS."""
-    from ..train import load_run
-
     model, saved = load_run(run, device=device)
     if not model.conditional:
         raise InputError(f"{run}: the augmentation value needs a class-conditional model "

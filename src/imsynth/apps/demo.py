@@ -14,10 +14,12 @@ from pathlib import Path
 
 import torch
 
-from ..data import load_dataset, to_model
+from ..data import load_dataset
 from ..evaluate import evaluate_run
-from ..image import atomic_path, make_grid, save_gif, save_grid
-from ..train import TrainConfig, load_run, train
+from ..image import atomic_path, make_grid, save_gif
+from ..models import load_run
+from ..runtime.tensors import save_tensor_grid, tensor_to_numpy, to_model
+from ..train import TrainConfig, train
 
 SCALE = 8  # 8x8 digits are shown 8x larger, nearest-neighbour
 
@@ -33,21 +35,21 @@ def run_demo(out: str | Path = "demo", *, steps: int = 3000, quiet: bool = False
     result = train("vae", dataset, run, train_config=config, quiet=quiet)
     model, _ = load_run(run, device="cpu")
     generator = torch.Generator().manual_seed(0)
-    save_grid(out / "samples.png", model.sample(100, generator=generator), nrow=10, scale=SCALE)
+    save_tensor_grid(out / "samples.png", model.sample(100, generator=generator), nrow=10, scale=SCALE)
     originals = to_model(dataset.test_images[:10])
     with torch.no_grad():
         reconstructions = model.reconstruct(originals)
-    save_grid(out / "reconstructions.png", torch.cat([originals, reconstructions]), nrow=10, scale=SCALE)
+    save_tensor_grid(out / "reconstructions.png", torch.cat([originals, reconstructions]), nrow=10, scale=SCALE)
     # Show the latents the model uses: rank dimensions by their mean KL on the test set (unused ones have ~0).
     with torch.no_grad():
         mean, log_var = model.encode(to_model(dataset.test_images))
     kl_per_dim = 0.5 * (mean.pow(2) + log_var.exp() - 1 - log_var).mean(0)
     active = kl_per_dim.argsort(descending=True)[:8].tolist()
-    save_grid(out / "traversals.png", model.traverse(originals[:1], dims=active, values=11), nrow=11, scale=SCALE)
+    save_tensor_grid(out / "traversals.png", model.traverse(originals[:1], dims=active, values=11), nrow=11, scale=SCALE)
     # Interpolate through a loop of different digits and back, so the GIF plays seamlessly.
     ends = [originals[i:i + 1] for i in (0, 1, 2, 3, 0)]
     frames = torch.cat([model.interpolate(a, b, steps=12)[:-1] for a, b in zip(ends[:-1], ends[1:])])
-    save_gif(out / "interpolation.gif", [make_grid(f[None], padding=0).repeat(SCALE * 2, 0).repeat(SCALE * 2, 1)
+    save_gif(out / "interpolation.gif", [make_grid(tensor_to_numpy(f[None]), padding=0).repeat(SCALE * 2, 0).repeat(SCALE * 2, 1)
                                            for f in frames], duration_ms=90)
     shutil.copyfile(run / "curves.png", out / "curves.png")
     metrics = evaluate_run(run, n=len(dataset.test_images), importance_samples=200, likelihood_images=len(dataset.test_images),

@@ -19,16 +19,18 @@ from pathlib import Path
 import torch
 
 from ..errors import InputError
-from ..image import save_gif, save_grid, tensor_to_uint8
+from ..image import check_output, save_gif
+from ..models import LatentFeatures, LatentModel
 from ..models.vae import interpolate_latents
+from ..runtime.tensors import save_tensor_grid, tensor_to_uint8
 
 MODES = ("lerp", "slerp", "walk", "pca")
 
 
 def _require_latent_model(model, *, features: bool = False) -> None:
-    if not all(hasattr(model, name) for name in ("latent_dim", "decode_latents")):
+    if not isinstance(model, LatentModel):
         raise InputError(f"model {model.registered_name!r} has no Gaussian latent space to explore")
-    if features and not hasattr(model, "latent_features"):
+    if features and not isinstance(model, LatentFeatures):
         raise InputError(f"pca directions need a generator's first hidden layer (GAN or VAE runs); model "
                          f"{model.registered_name!r} supports --mode lerp, slerp and walk")
 
@@ -128,10 +130,8 @@ def explore(model, out: str | Path, *, mode: str = "slerp", rows: int = 6, steps
     _require_latent_model(model)
     if mode not in MODES:
         raise InputError(f"unknown explore mode {mode!r}; valid: {', '.join(MODES)}")
-    out = Path(out)
+    out = check_output(out, suffixes=(".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".gif"))
     animated = out.suffix.lower() == ".gif"
-    if not animated and out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
-        raise InputError(f"{out}: write a .png grid or a .gif animation")
     if min(rows, steps, frames) < 1:
         raise InputError("--rows, --steps and --frames must be >= 1")
     info: dict = {"mode": mode, "out": str(out)}
@@ -162,13 +162,14 @@ def explore(model, out: str | Path, *, mode: str = "slerp", rows: int = 6, steps
         save_gif(out, list(frames_uint8), duration_ms=duration_ms)
         info["frames"] = len(frames_uint8)
     else:
-        save_grid(out, images, nrow=nrow, scale=scale)
+        save_tensor_grid(out, images, nrow=nrow, scale=scale)
         info["images"] = len(images)
     return info
 
 
 def _fixed_labels(model, class_index: int | None, count: int) -> torch.Tensor | None:
-    if class_index is None:
-        return None if not model.conditional else torch.zeros(count, dtype=torch.int64)
-    return model.check_labels(torch.tensor([class_index]), 1).expand(count)
+    """One class for the whole exploration (class 0 for a conditional model when none is given)."""
+    if class_index is None and model.conditional:
+        class_index = 0
+    return model.class_labels(count, class_index=class_index)
 

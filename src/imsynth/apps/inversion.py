@@ -15,8 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
+from ..classical.interpolate import harmonic_fill
 from ..errors import InputError
+from ..models import LatentModel
+from ..runtime.tensors import numpy_to_tensor, tensor_to_image
 
 
 @dataclass
@@ -34,11 +38,14 @@ def _check_images(model, images: torch.Tensor) -> None:
                          f"image of shape {tuple(images.shape[1:])} (C, H, W): resize or convert it first")
 
 
-def invert(model, images: torch.Tensor, *, known: torch.Tensor | None = None, labels: torch.Tensor | None = None,
-           steps: int = 300, restarts: int = 4, lr: float = 0.05, feature_net=None, feature_weight: float = 0.05,
-           prior_weight: float = 1e-3, seed: int = 0) -> Inversion:
-    """Codes for ``images`` (N, C, H, W) in [-1, 1]. ``known`` (N, 1, H, W) bool marks the pixels to match
-    (default: all). ``feature_net``: a FeatureNet for the feature term (None: pixels only)."""
+def invert(model: LatentModel, images: torch.Tensor, *, hole: torch.Tensor | None = None,
+           labels: torch.Tensor | None = None, steps: int = 300, restarts: int = 4, lr: float = 0.05, feature_net=None,
+           feature_weight: float = 0.05, prior_weight: float = 1e-3, seed: int = 0) -> Inversion:
+    """Codes for ``images`` (N, C, H, W) in [-1, 1]. ``hole`` (N, 1, H, W) bool, True = unknown (the mask
+    convention everywhere), marks pixels to ignore (default: none). ``feature_net``: a FeatureNet for the
+    feature term (None: pixels only)."""
+    if not isinstance(model, LatentModel):
+        raise InputError(f"model {model.registered_name!r} has no generator latent to invert")
     _check_images(model, images)
     if steps < 1 or restarts < 1:
         raise InputError("inversion needs steps >= 1 and restarts >= 1")
@@ -48,7 +55,8 @@ def invert(model, images: torch.Tensor, *, known: torch.Tensor | None = None, la
     model.requires_grad_(False)
     count, dim = len(images), model.latent_dim
     target = images.to(device).float().repeat(restarts, 1, 1, 1)  # start r of image i at row r * N + i
-    weights = (torch.ones_like(images[:, :1]) if known is None else known.float()).to(device).repeat(restarts, 1, 1, 1)
+    weights = (torch.ones_like(images[:, :1]) if hole is None else (~hole.bool()).float()).to(device)
+    weights = weights.repeat(restarts, 1, 1, 1)
     if weights.flatten(1).sum(dim=1).min() == 0:
         raise InputError("an image has no known pixels to invert from")
     code_labels = None
@@ -72,8 +80,6 @@ def invert(model, images: torch.Tensor, *, known: torch.Tensor | None = None, la
         norm_gap = codes.pow(2).mean(dim=1) - 1.0
         return loss + prior_weight * norm_gap.pow(2)
 
-    from tqdm import tqdm
-
     try:
         for _ in tqdm(range(steps), desc="inverting", unit="step", leave=False, disable=not sys.stderr.isatty()):
             loss = objective()
@@ -95,25 +101,20 @@ def invert(model, images: torch.Tensor, *, known: torch.Tensor | None = None, la
 
 def inpaint_with_model(model, image: np.ndarray, mask: np.ndarray, *, labels=None, steps: int = 300,
                        restarts: int = 4, feature_net=None, seed: int = 0, blend: str = "poisson") -> np.ndarray:
-    """Fill the hole of ``image`` (HxW or HxWxC float [0, 1]) from the generator.
+    """Fill the hole of ``image`` (HxW or HxWxC float [0, 1]; ``mask`` a checked bool HxW, True = hole) from the
+    generator.
 
     Inverts from the known pixels, takes the hole from G(z), and blends it seamlessly: the difference between
     the image and G(z) on the hole's boundary is spread harmonically over the hole (Poisson blending with
     G(z)'s gradients as the guide), so no seam shows. Known pixels are returned unchanged.
     """
-    from ..classical.interpolate import harmonic_fill
-    from ..data.masks import check_mask
-
     image = np.asarray(image, dtype=np.float32)
-    mask = check_mask(mask, image.shape)
     if not mask.any():
         return image.copy()
     planes = image[:, :, None] if image.ndim == 2 else image
-    tensor = torch.from_numpy(planes).permute(2, 0, 1)[None] * 2 - 1
-    known = torch.from_numpy(~mask)[None, None]
-    result = invert(model, tensor, known=known, labels=labels, steps=steps, restarts=restarts,
-                    feature_net=feature_net, seed=seed)
-    generated = ((result.images[0].permute(1, 2, 0).numpy() + 1) / 2).clip(0, 1)
+    result = invert(model, numpy_to_tensor(planes), hole=torch.from_numpy(mask)[None, None], labels=labels,
+                    steps=steps, restarts=restarts, feature_net=feature_net, seed=seed)
+    generated = tensor_to_image(result.images[:1], planes)
     if blend == "poisson":
         difference = harmonic_fill(np.where(mask[:, :, None], 0.0, planes - generated), mask)
         fill = np.clip(generated + difference, 0.0, 1.0)

@@ -14,8 +14,15 @@ import time
 import numpy as np
 import torch
 
-from ..data import load_dataset, to_model
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from tqdm import tqdm
+
+from ..data import load_dataset
 from ..errors import InputError
+from ..models import Representation, build_model, load_run
+from ..runtime.tensors import to_model
 
 
 @torch.no_grad()
@@ -29,29 +36,20 @@ def _features(function, images: torch.Tensor, device, batch_size: int = 500) -> 
 def fit_linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
                      *, seed: int = 0) -> float:
     """Test accuracy of a standardised multinomial logistic regression."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, C=0.1, random_state=seed))
     probe.fit(train_x, train_y)
     return float(probe.score(test_x, test_y))
 
 
 def representation_function(model):
-    if hasattr(model, "discriminator"):
-        return model.discriminator.features
-    if hasattr(model, "encode") and not model.conditional:
-        return lambda images: model.encode(images)[0]
-    raise InputError(f"model {model.registered_name!r} offers no features to probe")
+    if not isinstance(model, Representation):
+        raise InputError(f"model {model.registered_name!r} offers no features to probe")
+    return model.represent
 
 
 def linear_probe(run, *, train_images: int = 10000, test_images: int = 10000, seed: int = 0,
                  device: str = "auto") -> dict:
     """Probe accuracies of the trained model's features, the same network untrained, and raw pixels."""
-    from ..models import build_model
-    from ..train import load_run
-
     if train_images < 10 or test_images < 10:
         raise InputError("a probe needs at least 10 train and 10 test images")
     started = time.perf_counter()
@@ -68,8 +66,6 @@ def linear_probe(run, *, train_images: int = 10000, test_images: int = 10000, se
     untrained = build_model(saved["model"], model.config).to(device_of_model).eval()
     report = {"run": str(run), "model": saved["model"], "data": dataset.name,
               "train_images": len(train_x), "test_images": len(test_x)}
-    from tqdm import tqdm
-
     kinds = (("trained", representation_function(model)), ("random_init", representation_function(untrained)),
              ("raw_pixels", lambda images: images.flatten(1)))
     for name, function in tqdm(kinds, desc="linear probes", unit="probe", disable=not sys.stderr.isatty()):

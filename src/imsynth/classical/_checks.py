@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data.masks import check_mask
+from ..masks import check_mask
 from ..errors import InputError
 
 

@@ -30,7 +30,8 @@ import numpy as np
 from ..errors import InputError
 from ..image import atomic_path, save_gif, save_image, to_pil
 from ._checks import check_image
-from .warp import check_points, mesh_map, remap, warp
+from ..tables import Table
+from .warp import WARPS, check_points, mesh_map, remap, warp
 
 EASINGS = {
     "linear": lambda s: s,
@@ -40,8 +41,7 @@ EASINGS = {
     "smoothstep": lambda s: s * s * (3 - 2 * s),
 }
 INTERPOLATIONS = ("linear", "cubic")
-WARPS = ("affine", "similarity", "projective", "tps", "mls-affine", "mls-similarity", "mls-rigid", "mesh")
-MORPH_METHODS = ("mesh", "beier-neely", "dissolve")
+
 
 
 # -- keyframes ---------------------------------------------------------------------------------------------
@@ -94,8 +94,8 @@ class Keyframes:
         if self.easing not in EASINGS:
             raise InputError(f"{where}: unknown easing {self.easing!r}; valid: {', '.join(EASINGS)}")
         self.warp = spec.get("warp", "mls-rigid")
-        if self.warp not in WARPS:
-            raise InputError(f"{where}: unknown warp method {self.warp!r}; valid: {', '.join(WARPS)}")
+        if self.warp not in WARPS.names(tag="points"):
+            raise InputError(f"{where}: unknown warp method {self.warp!r}; valid: {', '.join(WARPS.names(tag='points'))}")
         check_points(rest, rest, self.warp, where=where)
 
     def _number(self, value, name: str) -> float:
@@ -223,8 +223,7 @@ def check_lines(lines_a, lines_b, *, where: str = "lines") -> tuple[np.ndarray, 
 def morph(a, b, *, frames: int = 30, method: str = "mesh", points_a=None, points_b=None, lines_a=None,
           lines_b=None, order: int = 1) -> list[np.ndarray]:
     """``frames`` images morphing ``a`` into ``b`` (see the module docstring)."""
-    if method not in MORPH_METHODS:
-        raise InputError(f"unknown morph method {method!r}; valid: {', '.join(MORPH_METHODS)}")
+    MORPHS.get(method)
     if frames < 2:
         raise InputError(f"a morph needs at least 2 frames, got {frames}")
     a = check_image(a, where="A")
@@ -260,6 +259,24 @@ def morph(a, b, *, frames: int = 30, method: str = "mesh", points_a=None, points
         frame = np.asarray(frame, dtype=np.float32)
         result.append(frame[:, :, 0] if flat else frame)
     return result
+
+
+class Morph:
+    """A row of the morph table: what geometry the method needs, from which file, under which JSON keys."""
+
+    def __init__(self, name: str, description: str, needs: tuple[str, ...] = (), keys: tuple[str, str] = ("", ""),
+                 holds: str = "") -> None:
+        self.name, self.description, self.needs, self.keys, self.holds = name, description, needs, keys, holds
+        self.options: tuple = ()
+        self.tags = frozenset(needs)
+
+
+MORPHS: Table[Morph] = Table("morph method")
+MORPHS.add(Morph("mesh", "piecewise-affine warps of both images towards the in-between points, cross-dissolved",
+                 ("points",), ("a", "b"), "[x, y] points"))
+MORPHS.add(Morph("beier-neely", "field morphing by feature lines (Beier & Neely 1992), cross-dissolved",
+                 ("lines",), ("lines_a", "lines_b"), "[[x1, y1], [x2, y2]] lines"))
+MORPHS.add(Morph("dissolve", "a plain cross-dissolve (no geometry)"))
 
 
 # -- export -----------------------------------------------------------------------------------------------

@@ -17,9 +17,10 @@ import numpy as np
 from scipy import sparse
 
 from ..errors import InputError
+from ..image import check_pixels
+from ..tables import Table, method
 from ._checks import channels_last, check_image
 
-METHODS = ("nearest", "bilinear", "bicubic", "lanczos", "area")
 
 
 def _triangle(x):
@@ -41,8 +42,7 @@ KERNELS = {"bilinear": (_triangle, 1.0), "bicubic": (_keys_cubic, 2.0), "lanczos
 
 def resampling_matrix(source: int, target: int, method: str) -> sparse.csr_matrix:
     """The (target, source) matrix that resamples one axis; each row sums to 1."""
-    if method not in METHODS:
-        raise InputError(f"unknown resampling method {method!r}; valid: {', '.join(METHODS)}")
+    RESAMPLING.get(method)
     ratio = source / target  # source pixels per target pixel
     centres = (np.arange(target) + 0.5) * ratio  # in source coordinates, pixel i spans [i, i + 1)
     if method == "nearest":
@@ -90,10 +90,10 @@ def output_size(shape: tuple[int, int], *, scale: float | tuple[float, float] | 
 def resize(image, *, scale: float | tuple[float, float] | None = None, size: tuple[int, int] | None = None,
            method: str = "bicubic") -> np.ndarray:
     """Resize ``image`` (float HxW or HxWxC in [0, 1]) by ``scale`` or to ``size`` = (width, height)."""
-    if method not in METHODS:
-        raise InputError(f"unknown resampling method {method!r}; valid: {', '.join(METHODS)}")
+    RESAMPLING.get(method)
     image = check_image(image, min_side=1)
     height, width = output_size(image.shape[:2], scale=scale, size=size)
+    check_pixels(width, height, where="resize")
     planes = channels_last(image).astype(np.float64)
     rows = resampling_matrix(planes.shape[0], height, method)
     cols = resampling_matrix(planes.shape[1], width, method)
@@ -103,3 +103,14 @@ def resize(image, *, scale: float | tuple[float, float] | None = None, size: tup
     both = (cols @ vertical).reshape(width, height, channels).transpose(1, 0, 2)
     out = np.clip(both, 0.0, 1.0).astype(np.float32)
     return out[:, :, 0] if image.ndim == 2 else out
+
+
+RESAMPLING: Table = Table("resampling method")
+for _name, _description in (
+    ("nearest", "nearest neighbour: blocky, exact for integer scales"),
+    ("bilinear", "triangle filter (anti-aliased when shrinking)"),
+    ("bicubic", "Keys cubic, a = -0.5 (anti-aliased when shrinking)"),
+    ("lanczos", "Lanczos-3: sharpest, may ring at edges"),
+    ("area", "box average over the covered source pixels: the shrinking choice"),
+):
+    RESAMPLING.add(method(_name, resize, _description, method=_name))

@@ -22,11 +22,12 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..image import check_pixels
+from ..tables import Table, method
 from . import _patchmatch
 from ._checks import channels_last, check_image
 from .pyramid import down
 
-METHODS = ("efros-leung", "quilting", "multiscale")
 
 
 def _check_size(size) -> tuple[int, int]:
@@ -218,7 +219,19 @@ def _resize_to(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def synthesize(sample, size, *, method: str = "quilting", seed: int = 0, **options) -> np.ndarray:
     """Texture of ``size`` = (width, height) from ``sample`` by a named method; HxW samples give HxW results."""
-    if method not in METHODS:
-        raise InputError(f"unknown texture method {method!r}; valid: {', '.join(METHODS)}")
-    function = {"efros-leung": efros_leung, "quilting": quilt, "multiscale": multiscale_texture}[method]
-    return function(sample, size, seed=seed, **options)
+    entry = TEXTURES.get(method)
+    TEXTURES.check_options(method, options)
+    check_pixels(*size, where="texture size")
+    return entry(sample, size, seed=seed, **options)
+
+
+TEXTURES: Table = Table("texture method")
+TEXTURES.add(method("efros-leung", efros_leung, "pixel by pixel from the best-matching neighbourhoods (1999): slow, "
+                    "for small outputs", options={"patch": "odd neighbourhood window", "tolerance": "match tolerance",
+                                                  "seed": "random seed"}))
+TEXTURES.add(method("quilting", quilt, "image quilting (Efros & Freeman 2001): blocks joined along minimum-error cuts",
+                    options={"block": "block side in pixels", "overlap": "overlap in pixels (default block / 6)",
+                             "tolerance": "match tolerance", "seed": "random seed"}))
+TEXTURES.add(method("multiscale", multiscale_texture, "coarse-to-fine PatchMatch optimisation (Kwatra et al. 2005)",
+                    options={"patch": "odd patch size", "levels": "pyramid levels (default: by size)",
+                             "iterations": "PatchMatch passes per level", "seed": "random seed"}))

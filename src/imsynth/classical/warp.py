@@ -24,12 +24,9 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..tables import Table, method
 from ._checks import channels_last, check_image
 
-METHODS = ("affine", "similarity", "projective", "tps", "mls-affine", "mls-similarity", "mls-rigid", "swirl",
-           "elastic", "mesh")
-MINIMUM_POINTS = {"affine": 3, "similarity": 2, "projective": 4, "tps": 3, "mls-affine": 3, "mls-similarity": 2,
-                  "mls-rigid": 2, "mesh": 3}
 ORDERS = {0: cv2.INTER_NEAREST, 1: cv2.INTER_LINEAR, 3: cv2.INTER_CUBIC}
 MODES = {"constant": cv2.BORDER_CONSTANT, "edge": cv2.BORDER_REPLICATE, "reflect": cv2.BORDER_REFLECT_101,
          "wrap": cv2.BORDER_WRAP}
@@ -51,7 +48,7 @@ def check_points(src, dst, method: str, *, where: str = "points") -> tuple[np.nd
             raise InputError(f"{where}: {name} holds NaN or infinite coordinates")
     if len(src) != len(dst):
         raise InputError(f"{where}: src has {len(src)} points but dst has {len(dst)}; they must pair up")
-    need = MINIMUM_POINTS.get(method, 1)
+    need = WARPS.get(method).minimum_points if method in WARPS else 1
     if len(src) < need:
         raise InputError(f"{where}: {method} needs at least {need} point pairs, got {len(src)}")
     for name, points in (("src", src), ("dst", dst)):
@@ -319,8 +316,7 @@ def warp(image, method: str, src=None, dst=None, *, order: int = 1, mode: str = 
     ``swirl`` uses ``strength``, ``radius`` (default: a quarter of the smaller side) and ``centre``; ``elastic``
     uses ``strength`` (displacement std in pixels, before smoothing) and ``sigma`` (smoothing, pixels) and ``seed``.
     """
-    if method not in METHODS:
-        raise InputError(f"unknown warp method {method!r}; valid: {', '.join(METHODS)}")
+    WARPS.get(method)
     image = check_image(image, min_side=1)
     shape = image.shape[:2]
     height, width = shape
@@ -359,3 +355,44 @@ def warp(image, method: str, src=None, dst=None, *, order: int = 1, mode: str = 
         backward = moving_least_squares(dst, src, method.split("-", 1)[1], alpha=alpha)
     map_x, map_y = _dense_map(backward, shape, grid, exact_near=dst)
     return remap(image, map_x, map_y, order=order, mode=mode, cval=cval)
+
+
+# -- the table ---------------------------------------------------------------------------------------------
+class Warp:
+    """A row of the warp table: ``warp`` bound to one method, with its minimum number of point pairs."""
+
+    def __init__(self, name: str, description: str, options: tuple[str, ...], minimum_points: int = 0) -> None:
+        help_text = {"order": ("interpolation: 0 nearest, 1 bilinear, 3 bicubic", (0, 1, 3)),
+                     "mode": ("what lies outside the image", tuple(MODES)),
+                     "grid": "evaluate the map every N pixels and interpolate (1 = every pixel)",
+                     "strength": "swirl: turns; elastic: displacement std in pixels before smoothing",
+                     "radius": "swirl radius in pixels (default: a quarter of the smaller side)",
+                     "sigma": "elastic: smoothing in pixels", "seed": "elastic: random seed"}
+        entry = method(name, warp, description, options={key: help_text[key] for key in ("order", "mode", *options)},
+                       needs=("points",) if minimum_points else (), method=name)
+        self.name, self.description, self.options, self.needs = name, description, entry.options, entry.needs
+        self.function, self.minimum_points = entry.function, minimum_points
+        self.tags = frozenset({"points"} if minimum_points else ())
+
+    def option(self, name: str):
+        return next((option for option in self.options if option.name == name), None)
+
+    def __call__(self, image, src=None, dst=None, **options):
+        return self.function(image, src=src, dst=dst, **options)
+
+
+WARPS: Table[Warp] = Table("warp method")
+for _warp in (
+    Warp("affine", "least-squares affine map of the control points", (), 3),
+    Warp("similarity", "rotation, uniform scale and shift (Umeyama)", (), 2),
+    Warp("projective", "homography: perspective change (needs 4 points)", (), 4),
+    Warp("tps", "thin-plate spline through every control point", ("grid",), 3),
+    Warp("mls-affine", "moving least squares, affine (Schaefer et al. 2006)", ("grid",), 3),
+    Warp("mls-similarity", "moving least squares, similarity: no shear", ("grid",), 2),
+    Warp("mls-rigid", "moving least squares, rigid: as-rigid-as-possible dragging", ("grid",), 2),
+    Warp("mesh", "piecewise-affine map on a Delaunay triangulation of the points", (), 3),
+    Warp("swirl", "rotation falling off with distance from the centre (no points)", ("strength", "radius")),
+    Warp("elastic", "smoothed random displacement field (Simard et al. 2003; no points)",
+         ("strength", "sigma", "seed")),
+):
+    WARPS.add(_warp)

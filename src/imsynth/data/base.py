@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import DataError, InputError
+from ..runtime.tensors import from_model, to_model  # noqa: F401  (the datasets' uint8 <-> models' [-1, 1])
+from ..tables import Table
 
 
 @dataclass
@@ -56,16 +58,6 @@ class ImageDataset:
         return int(self.train_images.shape[2])
 
 
-def to_model(images: torch.Tensor) -> torch.Tensor:
-    """uint8 NCHW in [0, 255] -> float32 NCHW in [-1, 1]."""
-    return images.float().div_(127.5).sub_(1.0)
-
-
-def from_model(images: torch.Tensor) -> torch.Tensor:
-    """float NCHW in [-1, 1] -> uint8 NCHW."""
-    return ((images.detach().float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
-
-
 def resize_uint8(images: torch.Tensor, size: int, *, chunk: int = 4096) -> torch.Tensor:
     """Resize square uint8 NCHW images to ``size`` x ``size`` (antialiased bilinear when shrinking)."""
     if images.shape[-1] == size and images.shape[-2] == size:
@@ -96,14 +88,18 @@ class DatasetSpec:
     where: Callable[[], str]
     available: Callable[[], bool]
     size: str
+    options: tuple = ()
+
+    @property
+    def shown_name(self) -> str:
+        return self.name + ("PATH" if self.name.endswith(":") else "")
 
 
-REGISTRY: dict[str, DatasetSpec] = {}
+REGISTRY: Table[DatasetSpec] = Table("dataset", sort=True)
 
 
 def register(spec: DatasetSpec) -> DatasetSpec:
-    REGISTRY[spec.name] = spec
-    return spec
+    return REGISTRY.add(spec)
 
 
 def load_dataset(name: str, *, image_size: int | None = None, limit: int | None = None) -> ImageDataset:
@@ -116,14 +112,14 @@ def load_dataset(name: str, *, image_size: int | None = None, limit: int | None 
         raise InputError(f"--image-size must be at least 4, got {image_size}")
     prefix, _, argument = name.partition(":")
     if argument and prefix + ":" in REGISTRY:
-        dataset = REGISTRY[prefix + ":"].loader(argument, image_size=image_size)
+        dataset = REGISTRY.get(prefix + ":").loader(argument, image_size=image_size)
     elif name in REGISTRY and not name.endswith(":"):
-        spec = REGISTRY[name]
+        spec = REGISTRY.get(name)
         if not spec.available():
             raise DataError(f"dataset {name!r} is not available here: {spec.where()}")
         dataset = spec.loader(image_size=image_size, limit=limit)
     else:
-        valid = ", ".join(sorted(n + "PATH" if n.endswith(":") else n for n in REGISTRY))
+        valid = ", ".join(sorted(spec.shown_name for spec in REGISTRY))
         raise InputError(f"unknown dataset {name!r}; valid: {valid}")
     if limit is not None:
         dataset = limit_dataset(dataset, limit)

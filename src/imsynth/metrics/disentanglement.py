@@ -14,7 +14,8 @@ import torch
 from sklearn.metrics import mutual_info_score
 
 from ..data import shapes
-from ..data.base import to_model
+from ..data.base import resize_uint8
+from ..runtime.tensors import to_model
 
 
 @torch.no_grad()
@@ -25,8 +26,6 @@ def _encode(model, factor_indices: np.ndarray, batch_size: int = 500) -> np.ndar
     for start in range(0, len(factor_indices), batch_size):
         images = torch.from_numpy(shapes.render_shapes(factor_indices[start:start + batch_size])[:, None])
         if image_size != shapes.SIZE:
-            from ..data.base import resize_uint8
-
             images = resize_uint8(images, image_size)
         mean, _ = model.encode(to_model(images).to(device))
         codes.append(mean.float().cpu().numpy())

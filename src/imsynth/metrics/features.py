@@ -14,12 +14,15 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors import safe_open
 from torch import nn
+from tqdm import tqdm
 
-from ..data import ImageDataset, to_model
+from ..data import ImageDataset
+from ..runtime.tensors import to_model
 from ..errors import CheckpointError, DataError
-from ..train import checkpoint as ckpt
-from ..train.device import autocast_context, resolve_precision
+from ..runtime import runs as ckpt
+from ..runtime.device import autocast_context, resolve_precision
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 INPUT_SIZE = 32
@@ -63,8 +66,6 @@ def load_feature_net(dataset_name: str, path: str | Path | None = None) -> tuple
     if not path.is_file():
         raise DataError(f"no feature network for dataset {dataset_name!r} (looked for {path}); make one with "
                         f"`imsynth features train --data {dataset_name}`")
-    from safetensors import safe_open
-
     try:
         with safe_open(str(path), framework="pt") as handle:
             meta = dict(handle.metadata() or {})
@@ -119,8 +120,6 @@ def train_feature_net(dataset: ImageDataset, out: str | Path | None = None, *, e
     device = torch.device("cpu")
     precision = resolve_precision(precision, device)
     started = time.perf_counter()
-    from tqdm import tqdm
-
     bar = tqdm(total=epochs * steps_per_epoch, desc=f"feature net {dataset.name}", disable=quiet, unit="step")
     for _ in range(epochs):
         net.train()

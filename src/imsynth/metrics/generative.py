@@ -12,6 +12,8 @@ import warnings
 
 import torch
 from torch import nn
+from torchmetrics.image.fid import FrechetInceptionDistance
+from torchmetrics.image.kid import KernelInceptionDistance
 
 
 class _Precomputed(nn.Module):
@@ -27,8 +29,6 @@ class _Precomputed(nn.Module):
 
 def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
     """FID between two feature sets (N x D each)."""
-    from torchmetrics.image.fid import FrechetInceptionDistance
-
     metric = FrechetInceptionDistance(feature=_Precomputed(real.shape[1]))
     metric.update(real.double(), real=True)
     metric.update(fake.double(), real=False)
@@ -38,8 +38,6 @@ def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
 def kernel_distance(real: torch.Tensor, fake: torch.Tensor, *, subsets: int = 50, subset_size: int = 1000,
                     seed: int = 0) -> tuple[float, float]:
     """KID (mean, std over subsets) between two feature sets, cubic polynomial kernel."""
-    from torchmetrics.image.kid import KernelInceptionDistance
-
     subset_size = min(subset_size, len(real), len(fake))
     torch.manual_seed(seed)  # torchmetrics draws its subsets from the global generator
     with warnings.catch_warnings():  # its memory warning is about images; we feed small feature vectors

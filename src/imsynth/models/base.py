@@ -9,14 +9,20 @@ optimisers, precision, EMA, checkpoints and processes. A method with several opt
 from __future__ import annotations
 
 import dataclasses
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Protocol
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from ..config import from_dict
 from ..errors import ConfigError, InputError
+from ..image import check_allocation
+from ..runtime.train_config import TrainConfig
+from ..tables import Table
+from .capabilities import IterativeSampler
 
 Noise = Callable[[tuple[int, ...]], torch.Tensor]
 
@@ -29,6 +35,7 @@ class DataShape:
     image_size: int = 28
     num_classes: int = 0
     dataset_size: int = 0
+    conditional: bool = False  # class-conditional: needs a labelled dataset (num_classes >= 2)
 
 
 @dataclass
@@ -40,15 +47,21 @@ class LossOutput:
 
 
 class StepContext(Protocol):
-    """What the engine hands to ``train_step``."""
+    """What the engine hands to ``train_step``: everything a step may use, so no family copies the engine."""
 
     step: int
 
-    def randn(self, shape: tuple[int, ...]) -> torch.Tensor: ...
+    def randn(self, shape: tuple[int, ...]) -> torch.Tensor:
+        """Standard normal noise keyed on (seed, step, call) for this process's rows of the global batch."""
 
-    def autocast(self): ...
+    def uniform(self, shape: tuple[int, ...]) -> torch.Tensor:
+        """Uniform [0, 1) noise with the same keying."""
 
-    def backward_step(self, group: str, loss: torch.Tensor) -> None: ...
+    def autocast(self):
+        """The run's precision context (bf16 autocast or nothing)."""
+
+    def backward_step(self, group: str, loss: torch.Tensor) -> None:
+        """Backward, average across processes, clip, schedule the learning rate and step ``group``'s optimiser."""
 
 
 class GenerativeModel(nn.Module):
@@ -59,6 +72,9 @@ class GenerativeModel(nn.Module):
 
     def __init__(self, config) -> None:
         super().__init__()
+        if config.conditional and config.num_classes < 2:
+            raise ConfigError(f"a class-conditional {type(self).__name__} needs a dataset with labels (at least 2 "
+                              f"classes); this one has {config.num_classes or 'none'}")
         self.config = config
 
     # -- training ---------------------------------------------------------------------------------
@@ -96,13 +112,63 @@ class GenerativeModel(nn.Module):
         """``count`` new images, NCHW in [-1, 1]."""
         raise NotImplementedError
 
-    def evaluate(self, images: torch.Tensor, labels: torch.Tensor | None = None, **options) -> dict:
-        """Model-specific metrics on held-out images in [-1, 1] (e.g. ELBO, NLL)."""
-        return {}
+    @torch.no_grad()
+    def generate(self, count: int, *, seed: int = 0, labels: torch.Tensor | None = None,
+                 batch_size: int | None = None, sampling: dict | None = None,
+                 progress: bool | None = None) -> torch.Tensor:
+        """``count`` samples (NCHW [-1, 1], on the CPU) drawn in chunks on the model's device, the one way every
+        application generates (evaluation, FID tracking, ``sample``, ``augment``). ``labels`` default to the
+        classes in turn for a conditional model. ``sampling`` passes sampler options (``sampler``, ``steps``,
+        ``eta``, ``guidance``) to models that sample iteratively; a progress bar shows on a terminal for them."""
+        if count < 1:
+            raise InputError(f"need at least one sample, got -n {count}")
+        config = self.config
+        check_allocation(count * config.channels * config.image_size**2, where=f"{count} samples")
+        sampling = {k: v for k, v in (sampling or {}).items() if v is not None}
+        iterative = isinstance(self, IterativeSampler)
+        if sampling and not iterative:
+            raise InputError(f"--{'/--'.join(sampling)} apply to diffusion runs; model {self.registered_name!r} "
+                             "samples in one pass")
+        labels = self.check_labels(labels, count)
+        batch_size = batch_size or self.sample_batch_size
+        generator = torch.Generator().manual_seed(seed)
+        show = iterative and sys.stderr.isatty() if progress is None else progress
+        chunks = []
+        with tqdm(total=count, desc="sampling", unit="img", disable=not show) as bar:
+            for start in range(0, count, batch_size):
+                part = None if labels is None else labels[start:start + batch_size]
+                size = min(batch_size, count - start)
+                chunks.append(self.sample(size, labels=part, generator=generator, **sampling).float().cpu())
+                bar.update(size)
+        return torch.cat(chunks)
+
+    sample_batch_size: ClassVar[int] = 500
 
     @property
     def conditional(self) -> bool:
-        return False
+        return bool(self.config.conditional)
+
+    def class_labels(self, count: int, *, class_index: int | None = None, layout: str = "cycle"
+                     ) -> torch.Tensor | None:
+        """The one class-label layout helper: None for an unconditional model; ``class_index`` repeated; else
+        ``cycle`` (0, 1, 2, ..., 0, 1, ...: balanced sets) or ``rows`` (blocks of count // classes, one grid row
+        per class)."""
+        if class_index is not None:
+            return self.check_labels(torch.tensor([class_index]), 1).expand(count).clone()
+        if not self.conditional:
+            return None
+        classes = self.config.num_classes
+        if layout == "cycle":
+            return torch.arange(count) % classes
+        if layout == "rows":
+            return (torch.arange(count) // max(1, count // classes)) % classes
+        raise InputError(f"unknown label layout {layout!r}; valid: cycle, rows")
+
+    def grid_columns(self, count: int, class_index: int | None = None) -> int | None:
+        """Images per grid row: one row per class for a conditional model's ``rows`` layout."""
+        if self.conditional and class_index is None and count >= self.config.num_classes:
+            return count // self.config.num_classes
+        return None
 
     def check_labels(self, labels: torch.Tensor | None, count: int) -> torch.Tensor | None:
         """Validate class labels for a conditional model (and refuse them for an unconditional one)."""
@@ -113,6 +179,8 @@ class GenerativeModel(nn.Module):
         classes = self.config.num_classes
         if labels is None:
             return torch.arange(count) % classes
+        if isinstance(labels, torch.Tensor) and labels.is_floating_point():
+            raise InputError("class labels must be integers")
         labels = torch.as_tensor(labels, dtype=torch.int64).reshape(-1)
         if labels.numel() == 1 and count > 1:
             labels = labels.expand(count)
@@ -126,39 +194,44 @@ class GenerativeModel(nn.Module):
 
 @dataclass(frozen=True)
 class ModelEntry:
+    """A row of the model table: the method class, its config defaults and training defaults under one name,
+    and ``tiny``: overrides that make the smallest sensible model (the contract test trains every entry so)."""
+
     name: str
     model_class: type[GenerativeModel]
     defaults: dict
     description: str
     train_defaults: dict = field(default_factory=dict)
+    tiny: dict = field(default_factory=dict)
+
+    @property
+    def options(self) -> tuple:
+        return ()
 
     def default_config(self):
         return dataclasses.replace(self.model_class.config_class(), **self.defaults)
 
-    def default_train_config(self):
+    def default_train_config(self) -> TrainConfig:
         """The engine's TrainConfig with this model's training defaults (a GAN's schedule, FID tracking)."""
-        from ..train import TrainConfig
-
         return dataclasses.replace(TrainConfig(), **self.train_defaults)
 
 
-MODEL_REGISTRY: dict[str, ModelEntry] = {}
+MODEL_REGISTRY: Table[ModelEntry] = Table("model", sort=True)
 
 
-def register_model(name: str, *, description: str, train_defaults: dict | None = None, **defaults):
+def register_model(name: str, *, description: str, train_defaults: dict | None = None, tiny: dict | None = None,
+                   **defaults):
     """Register ``cls`` under ``name`` with config defaults (several names may share one class)."""
 
     def decorate(cls: type[GenerativeModel]) -> type[GenerativeModel]:
-        MODEL_REGISTRY[name] = ModelEntry(name, cls, defaults, description, dict(train_defaults or {}))
+        MODEL_REGISTRY.add(ModelEntry(name, cls, defaults, description, dict(train_defaults or {}), dict(tiny or {})))
         return cls
 
     return decorate
 
 
 def get_entry(name: str) -> ModelEntry:
-    if name not in MODEL_REGISTRY:
-        raise InputError(f"unknown model {name!r}; valid: {', '.join(sorted(MODEL_REGISTRY))}")
-    return MODEL_REGISTRY[name]
+    return MODEL_REGISTRY.get(name)
 
 
 def build_model(name: str, config=None) -> GenerativeModel:

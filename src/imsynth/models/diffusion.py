@@ -17,12 +17,13 @@ the original image noised to that step, and the schedule jumps back up ``jump_le
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Literal
 
 import torch
 
-from ..errors import InputError
+from ..errors import ConfigError, InputError
+from ..runtime.device import autocast_context, resolve_precision
 from .base import DataShape, GenerativeModel, LossOutput, register_model, require
 from .samplers import SAMPLERS, NoiseSchedule, Sampler, make_sampler
 from .unet import UNet
@@ -42,10 +43,9 @@ class DiffusionConfig(DataShape):
     # samples of a 2,000-step Fashion-MNIST run were about one in three saturated noise (seen here)
     schedule: Literal["linear", "cosine"] = "cosine"
     prediction: Literal["eps", "v"] = "v"
-    conditional: bool = False
     label_dropout: float = 0.1  # conditional runs: share of labels replaced by "no class" (for guidance)
     # sampling defaults (imsynth sample --sampler/--steps/--eta/--guidance override them)
-    sampler: str = "ddim"
+    sampler: str = field(default="ddim", metadata={"choices": SAMPLERS})
     sample_steps: int = 50
     eta: float = 0.0
     guidance: float = 1.0
@@ -58,7 +58,7 @@ class DiffusionConfig(DataShape):
         require(self.width % self.heads == 0, f"width {self.width} must be divisible by heads {self.heads}")
         require(0 <= self.dropout < 1 and 0 <= self.label_dropout < 1, "dropout and label_dropout must be in [0, 1)")
         require(self.timesteps >= 2, "timesteps must be >= 2")
-        require(self.sampler in SAMPLERS, f"unknown sampler {self.sampler!r}; valid: {', '.join(SAMPLERS)}")
+        require(self.sampler in SAMPLERS, f"unknown sampler {self.sampler!r}; valid: {', '.join(SAMPLERS.names())}")
         require(1 <= self.sample_steps <= self.timesteps, "sample_steps must be between 1 and timesteps")
         require(0 <= self.eta <= 1, "eta must be in [0, 1]")
         require(all(m >= 1 for m in self.channel_multipliers), "channel_multipliers must be >= 1")
@@ -69,9 +69,12 @@ DIFFUSION_TRAINING = dict(lr=4e-4, warmup_steps=200, batch_size=128, grad_clip=1
                           channels_last=False, sample_every=1000, checkpoint_every=1000)
 
 
-@register_model("ddpm", description="DDPM: UNet with attention, v-prediction, cosine schedule; DDIM-50 sampling",
+DIFFUSION_TINY = {"width": 8, "timesteps": 100, "sample_steps": 5, "sample_precision": "fp32"}
+
+
+@register_model("ddpm", tiny=DIFFUSION_TINY, description="DDPM: UNet with attention, v-prediction, cosine schedule; DDIM-50 sampling",
                 train_defaults=DIFFUSION_TRAINING)
-@register_model("ddpm-cond", description="class-conditional DDPM with label dropout 0.1 for classifier-free guidance",
+@register_model("ddpm-cond", tiny=DIFFUSION_TINY, description="class-conditional DDPM with label dropout 0.1 for classifier-free guidance",
                 train_defaults=DIFFUSION_TRAINING, conditional=True, guidance=2.0)
 class Diffusion(GenerativeModel):
     config_class = DiffusionConfig
@@ -80,18 +83,12 @@ class Diffusion(GenerativeModel):
     def __init__(self, config: DiffusionConfig, *, network: torch.nn.Module | None = None) -> None:
         super().__init__(config)
         classes = config.num_classes if config.conditional else 0
-        if config.conditional and classes < 2:
-            raise ValueError("a conditional diffusion model needs a dataset with labels (num_classes >= 2)")
         self.network = network or UNet(channels=config.channels, image_size=config.image_size, width=config.width,
                                        channel_multipliers=tuple(config.channel_multipliers),
                                        blocks_per_level=config.blocks_per_level,
                                        attention_sides=tuple(config.attention_sides), heads=config.heads,
                                        dropout=config.dropout, num_classes=classes)
         self.schedule = NoiseSchedule(config.schedule, config.timesteps)
-
-    @property
-    def conditional(self) -> bool:
-        return self.config.conditional
 
     @property
     def latent_dim(self) -> int:
@@ -136,10 +133,10 @@ class Diffusion(GenerativeModel):
     def sampler(self, name: str | None = None, steps: int | None = None, eta: float | None = None) -> Sampler:
         """A sampler for this run (defaults from the config); steps may not exceed the training timesteps."""
         config = self.config
-        if (name or config.sampler) != "ddim" and eta is not None:
-            raise InputError(f"--eta applies to the ddim sampler, not {name or config.sampler!r}")
-        return make_sampler(name or config.sampler, self.schedule, config.sample_steps if steps is None else steps,
-                            eta=config.eta if eta is None else eta)
+        name = name or config.sampler
+        if eta is None and SAMPLERS.get(name).option("eta") is not None:
+            eta = config.eta
+        return make_sampler(name, self.schedule, config.sample_steps if steps is None else steps, eta=eta)
 
     def guidance_scale(self, guidance: float | None) -> float:
         if guidance is None:
@@ -152,8 +149,6 @@ class Diffusion(GenerativeModel):
         return guidance
 
     def _autocast(self, device: torch.device):
-        from ..train.device import autocast_context, resolve_precision  # (the train package imports models)
-
         return autocast_context(device, resolve_precision(self.config.sample_precision, device))
 
     def predict(self, x_t: torch.Tensor, t: int, labels: torch.Tensor | None, guidance: float = 1.0
@@ -262,6 +257,14 @@ class Diffusion(GenerativeModel):
                 x_t = self.schedule.renoise(x_t, levels[level], levels[level + 1], self._noise_like(x_t, generator))
                 level += 1
         return torch.where(hole, x_t.clamp(-1, 1), known)
+
+    def inpaint_steps(self, *, steps: int = 100, jump_length: int = 10, resamplings: int = 5, **_) -> int:
+        return repaint_steps(steps, jump_length, resamplings)
+
+
+def repaint_steps(steps: int = 100, jump_length: int = 10, resamplings: int = 5) -> int:
+    """Network evaluations of one RePaint run."""
+    return repaint_moves(steps, jump_length, resamplings).count(-1)
 
 
 def repaint_moves(levels: int, jump_length: int, resamplings: int) -> list[int]:

@@ -17,18 +17,53 @@ Regularisers: gradient penalty on real/fake interpolates (Gulrajani et al. 2017)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Callable, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import ConfigError
+from ..tables import Table
 from .base import DataShape, GenerativeModel, register_model, require
 from .gan_networks import DCGANDiscriminator, DCGANGenerator, ResNetDiscriminator, ResNetGenerator
 
 AUGMENTATIONS = ("color", "translation", "cutout")
-LOSSES = ("non-saturating", "minimax", "hinge", "wasserstein", "least-squares")
+
+
+@dataclass(frozen=True)
+class GANLoss:
+    """A row of the GAN-loss table: the discriminator's and the generator's loss on D's logits."""
+
+    name: str
+    description: str
+    discriminator: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (real logits, fake logits) -> loss
+    generator: Callable[[torch.Tensor], torch.Tensor]  # fake logits -> loss
+    needs_lipschitz: bool = False  # unbounded critic: needs a gradient penalty or spectral norm
+    d_loss_floor_applies: bool = True  # "D loss near 0" means D wins (not for a critic whose loss goes negative)
+    options: tuple = ()
+
+
+GAN_LOSSES: Table[GANLoss] = Table("GAN loss")
+for _loss in (
+    GANLoss("non-saturating", "Goodfellow et al. 2014 with -log D(G(z)) for G",
+            lambda real, fake: F.softplus(-real).mean() + F.softplus(fake).mean(),
+            lambda fake: F.softplus(-fake).mean()),
+    GANLoss("minimax", "the original minimax game (G minimises log(1 - D(G(z))))",
+            lambda real, fake: F.softplus(-real).mean() + F.softplus(fake).mean(),
+            lambda fake: -F.softplus(fake).mean()),
+    GANLoss("hinge", "hinge loss for D, -D(G(z)) for G (SNGAN, BigGAN)",
+            lambda real, fake: F.relu(1 - real).mean() + F.relu(1 + fake).mean(),
+            lambda fake: -fake.mean()),
+    GANLoss("wasserstein", "WGAN critic: D(fake) - D(real); needs gp_weight or spectral_norm",
+            lambda real, fake: fake.mean() - real.mean(), lambda fake: -fake.mean(),
+            needs_lipschitz=True, d_loss_floor_applies=False),
+    GANLoss("least-squares", "LSGAN (Mao et al. 2017): squared distance to the labels 1 (real) and 0 (fake)",
+            lambda real, fake: 0.5 * ((real - 1).pow(2).mean() + fake.pow(2).mean()),
+            lambda fake: 0.5 * (fake - 1).pow(2).mean()),
+):
+    GAN_LOSSES.add(_loss)
 
 
 @dataclass
@@ -42,7 +77,7 @@ class GANConfig(DataShape):
     g_norm: Literal["batch", "none"] = "batch"
     d_norm: Literal["none", "batch"] = "none"
     spectral_norm: bool = False
-    loss: Literal["non-saturating", "minimax", "hinge", "wasserstein", "least-squares"] = "non-saturating"
+    loss: str = field(default="non-saturating", metadata={"choices": GAN_LOSSES})
     gp_weight: float = 0.0
     r1_weight: float = 0.0
     r1_every: int = 16
@@ -53,7 +88,6 @@ class GANConfig(DataShape):
     g_betas: tuple[float, float] = (0.5, 0.999)
     d_betas: tuple[float, float] = (0.5, 0.999)
     diffaugment: str = ""  # comma-separated: color, translation, cutout (Zhao et al. 2020)
-    conditional: bool = False
     # collapse signals for the engine's guard, checked on each logged row after guard_after steps
     guard_after: int = 500
     guard_patience: int = 5
@@ -67,8 +101,9 @@ class GANConfig(DataShape):
         require(self.n_critic >= 1 and self.r1_every >= 1, "n_critic and r1_every must be >= 1")
         require(self.gp_weight >= 0 and self.r1_weight >= 0, "gp_weight and r1_weight must be >= 0")
         require(self.g_lr > 0 and self.d_lr > 0, "g_lr and d_lr must be > 0")
-        require(not (self.loss == "wasserstein" and self.gp_weight == 0 and not self.spectral_norm),
-                "the wasserstein loss needs a Lipschitz constraint: --set gp_weight=10 or spectral_norm=true")
+        require(self.loss in GAN_LOSSES, f"unknown GAN loss {self.loss!r}; valid: {', '.join(GAN_LOSSES.names())}")
+        require(not (GAN_LOSSES.get(self.loss).needs_lipschitz and self.gp_weight == 0 and not self.spectral_norm),
+                f"the {self.loss} loss needs a Lipschitz constraint: --set gp_weight=10 or spectral_norm=true")
         require(not (self.gp_weight > 0 and self.d_norm == "batch"),
                 "a gradient penalty is per sample; batch norm in D mixes samples: use d_norm=none")
         for name in self.augmentations:
@@ -79,16 +114,17 @@ class GANConfig(DataShape):
         return [part.strip() for part in self.diffaugment.split(",") if part.strip()]
 
 
+GAN_TINY = {"latent_dim": 8, "g_width": 8, "d_width": 8}
 GAN_TRAINING = dict(schedule="constant", warmup_steps=0, grad_clip=0.0, batch_size=64, ema_decay=0.999,
                     fid_every=500, fid_samples=1000, sample_every=500, checkpoint_every=500)
 
 
-@register_model("dcgan", description="DCGAN: conv G and D with batch norm, non-saturating loss, Adam(0.5, 0.999)",
+@register_model("dcgan", tiny=GAN_TINY, description="DCGAN: conv G and D with batch norm, non-saturating loss, Adam(0.5, 0.999)",
                 train_defaults={**GAN_TRAINING, "batch_size": 128}, d_norm="batch")
-@register_model("wgan-gp", description="WGAN-GP: wasserstein loss, gradient penalty 10, 5 critic steps, Adam(0, 0.9)",
+@register_model("wgan-gp", tiny=GAN_TINY, description="WGAN-GP: wasserstein loss, gradient penalty 10, 5 critic steps, Adam(0, 0.9)",
                 train_defaults=GAN_TRAINING, loss="wasserstein", gp_weight=10.0, n_critic=5, g_lr=1e-4, d_lr=1e-4,
                 g_betas=(0.0, 0.9), d_betas=(0.0, 0.9))
-@register_model("sngan", description="SNGAN: ResNet G/D, spectral norm, hinge loss, TTUR (D 4e-4, G 1e-4)",
+@register_model("sngan", tiny=GAN_TINY, description="SNGAN: ResNet G/D, spectral norm, hinge loss, TTUR (D 4e-4, G 1e-4)",
                 train_defaults=GAN_TRAINING, architecture="resnet", spectral_norm=True, loss="hinge",
                 d_activation="relu", g_lr=1e-4, d_lr=4e-4, g_betas=(0.0, 0.9), d_betas=(0.0, 0.9))
 class GAN(GenerativeModel):
@@ -98,8 +134,6 @@ class GAN(GenerativeModel):
                  discriminator: nn.Module | None = None) -> None:
         super().__init__(config)
         classes = config.num_classes if config.conditional else 0
-        if config.conditional and classes < 2:
-            raise ValueError("a conditional GAN needs a dataset with labels (num_classes >= 2)")
         common = dict(channels=config.channels, image_size=config.image_size, num_classes=classes)
         if config.architecture == "dcgan":
             self.generator = generator or DCGANGenerator(latent_dim=config.latent_dim, width=config.g_width,
@@ -114,10 +148,6 @@ class GAN(GenerativeModel):
             self.discriminator = discriminator or ResNetDiscriminator(
                 width=config.d_width, activation=config.d_activation, spectral=config.spectral_norm, **common)
         self._streaks = {"d_loss": 0, "diversity": 0}
-
-    @property
-    def conditional(self) -> bool:
-        return self.config.conditional
 
     @property
     def latent_dim(self) -> int:
@@ -146,24 +176,10 @@ class GAN(GenerativeModel):
         return self.discriminator(images, self._labels(labels)).float()
 
     def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-        kind = self.config.loss
-        if kind in ("non-saturating", "minimax"):
-            return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
-        if kind == "hinge":
-            return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
-        if kind == "wasserstein":
-            return fake_logits.mean() - real_logits.mean()
-        return 0.5 * ((real_logits - 1).pow(2).mean() + fake_logits.pow(2).mean())
+        return GAN_LOSSES.get(self.config.loss).discriminator(real_logits, fake_logits)
 
     def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
-        kind = self.config.loss
-        if kind == "non-saturating":
-            return F.softplus(-fake_logits).mean()
-        if kind == "minimax":
-            return -F.softplus(fake_logits).mean()
-        if kind == "least-squares":
-            return 0.5 * (fake_logits - 1).pow(2).mean()
-        return -fake_logits.mean()
+        return GAN_LOSSES.get(self.config.loss).generator(fake_logits)
 
     def gradient_penalty(self, real, fake, labels, uniform) -> torch.Tensor:
         """E[(||grad D(x_hat)|| - 1)^2] on random interpolates of real and fake images."""
@@ -233,7 +249,7 @@ class GAN(GenerativeModel):
         grad = logged.get("grad_norm_generator", 0.0)
         if grad > config.guard_grad_norm:
             return f"generator gradient norm {grad:.3g} exceeds {config.guard_grad_norm:g}"
-        signals = {"d_loss": config.loss != "wasserstein" and logged.get("d_loss", 1.0) < config.guard_d_loss_floor,
+        signals = {"d_loss": GAN_LOSSES.get(config.loss).d_loss_floor_applies and logged.get("d_loss", 1.0) < config.guard_d_loss_floor,
                    "diversity": logged.get("diversity", 1.0) < config.guard_diversity_floor}
         for name, bad in signals.items():
             self._streaks[name] = self._streaks[name] + 1 if bad else 0
@@ -265,6 +281,10 @@ class GAN(GenerativeModel):
                generator: torch.Generator | None = None) -> torch.Tensor:
         latents = torch.randn(count, self.config.latent_dim, generator=generator)
         return self.decode_latents(latents, labels)
+
+    def represent(self, images: torch.Tensor) -> torch.Tensor:
+        """The discriminator's last feature map (pooled), for linear probes."""
+        return self.discriminator.features(images)
 
 
 def diff_augment(images: torch.Tensor, policy: list[str], uniform) -> torch.Tensor:

@@ -18,6 +18,7 @@ from typing import ClassVar
 import torch
 
 from ..errors import InputError
+from ..tables import Table, method
 
 
 class NoiseSchedule:
@@ -142,13 +143,21 @@ class DDIMSampler(Sampler):
         return f"DDIMSampler(steps={self.steps}, eta={self.eta})"
 
 
-SAMPLERS: dict[str, type[Sampler]] = {cls.name: cls for cls in (DDPMSampler, DDIMSampler)}
+def _ddpm(schedule: NoiseSchedule, steps: int) -> Sampler:
+    return DDPMSampler(schedule, steps)
 
 
-def make_sampler(name: str, schedule: NoiseSchedule, steps: int, *, eta: float = 0.0) -> Sampler:
-    """A sampler by name; ``eta`` applies to ddim only."""
-    if name not in SAMPLERS:
-        raise InputError(f"unknown sampler {name!r}; valid: {', '.join(SAMPLERS)}")
-    if name == "ddim":
-        return DDIMSampler(schedule, steps, eta=eta)
-    return SAMPLERS[name](schedule, steps)
+def _ddim(schedule: NoiseSchedule, steps: int, *, eta: float = 0.0) -> Sampler:
+    return DDIMSampler(schedule, steps, eta=eta)
+
+
+SAMPLERS: Table = Table("sampler")
+SAMPLERS.add(method("ddpm", _ddpm, "ancestral sampling (Ho et al. 2020) on the respaced schedule"))
+SAMPLERS.add(method("ddim", _ddim, "DDIM (Song et al. 2021): deterministic at eta 0, as noisy as ddpm at eta 1",
+                    options={"eta": "0 deterministic .. 1 as stochastic as ddpm"}))
+
+
+def make_sampler(name: str, schedule: NoiseSchedule, steps: int, *, eta: float | None = None) -> Sampler:
+    """A sampler by name; ``eta`` applies to ddim only (an error for the others)."""
+    options = {} if eta is None else SAMPLERS.check_options(name, {"eta": eta})
+    return SAMPLERS.get(name)(schedule, steps, **options)

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import ConfigError
+
 
 def timestep_embedding(timesteps: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
     """(B,) integer or real timesteps -> (B, dim) sinusoids of geometrically spaced frequencies."""
@@ -113,7 +115,7 @@ class UNet(nn.Module):
         multipliers = channel_multipliers or default_multipliers(image_size)
         sides = [image_size // 2**level for level in range(len(multipliers))]
         if image_size % 2 ** (len(multipliers) - 1):
-            raise ValueError(f"image size {image_size} cannot be halved {len(multipliers) - 1} times exactly")
+            raise ConfigError(f"image size {image_size} cannot be halved {len(multipliers) - 1} times exactly")
         embedding_dim = 4 * width
         self.width, self.num_classes = width, num_classes
         self.time_mlp = nn.Sequential(nn.Linear(width, embedding_dim), nn.SiLU(), nn.Linear(embedding_dim, embedding_dim))

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import ConfigError, InputError
 from .base import DataShape, GenerativeModel, LossOutput, Noise, register_model, require
 from .networks import ConvDecoder, ConvEncoder
 
@@ -42,7 +43,6 @@ class VAEConfig(DataShape):
     total_correlation: bool = False
     alpha: float = 1.0
     gamma: float = 1.0
-    conditional: bool = False
 
     def __post_init__(self) -> None:
         require(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
@@ -53,12 +53,15 @@ class VAEConfig(DataShape):
                 "choose the capacity objective or total_correlation, not both")
 
 
-@register_model("vae", description="VAE: conv encoder/decoder, Bernoulli or Gaussian likelihood")
-@register_model("beta-vae", description="beta-VAE (beta=4); capacity annealing with --set capacity_max=25",
+VAE_TINY = {"width": 8, "latent_dim": 4}
+
+
+@register_model("vae", tiny=VAE_TINY, description="VAE: conv encoder/decoder, Bernoulli or Gaussian likelihood")
+@register_model("beta-vae", tiny=VAE_TINY, description="beta-VAE (beta=4); capacity annealing with --set capacity_max=25",
                 beta=4.0)
-@register_model("beta-tcvae", description="beta-TCVAE: alpha*MI + beta*TC + gamma*dim-KL (minibatch-stratified)",
+@register_model("beta-tcvae", tiny=VAE_TINY, description="beta-TCVAE: alpha*MI + beta*TC + gamma*dim-KL (minibatch-stratified)",
                 total_correlation=True, beta=6.0)
-@register_model("cvae", description="class-conditional VAE", conditional=True)
+@register_model("cvae", tiny=VAE_TINY, description="class-conditional VAE", conditional=True)
 class VAE(GenerativeModel):
     config_class = VAEConfig
 
@@ -66,8 +69,6 @@ class VAE(GenerativeModel):
                  decoder: nn.Module | None = None) -> None:
         super().__init__(config)
         classes = config.num_classes if config.conditional else 0
-        if config.conditional and classes < 2:
-            raise ValueError("a conditional VAE needs a dataset with labels (num_classes >= 2)")
         # Custom networks (e.g. a benchmark peer's) may be passed in; they must map images -> 2*latent
         # and latent -> images with the same calling convention.
         self.encoder = encoder or ConvEncoder(channels=config.channels, image_size=config.image_size,
@@ -78,10 +79,6 @@ class VAE(GenerativeModel):
                                               num_classes=classes, activation=config.activation)
         if config.likelihood == "gaussian":
             self.log_scale = nn.Parameter(torch.full((config.channels,), -1.0))
-
-    @property
-    def conditional(self) -> bool:
-        return self.config.conditional
 
     def _one_hot(self, labels: torch.Tensor | None, count: int) -> torch.Tensor | None:
         if not self.conditional:
@@ -215,8 +212,15 @@ class VAE(GenerativeModel):
         row_labels = None if labels is None else torch.as_tensor(labels).reshape(-1)[:1].expand(len(latents))
         return self.decode(latents, row_labels)
 
+    def represent(self, images: torch.Tensor) -> torch.Tensor:
+        """The posterior mean, for linear probes (an unconditional encoder: a conditional one sees the label)."""
+        if self.conditional:
+            raise InputError(f"model {self.registered_name!r} encodes with the class label; its features would "
+                             "leak the answer to a probe")
+        return self.encode(images)[0]
+
     @torch.no_grad()
-    def evaluate(self, images: torch.Tensor, labels: torch.Tensor | None = None, *, importance_samples: int = 500,
+    def likelihood(self, images: torch.Tensor, labels: torch.Tensor | None = None, *, importance_samples: int = 500,
                  batch_size: int = 64, generator: torch.Generator | None = None, progress=None) -> dict:
         """Test-set ELBO and importance-weighted NLL (nats per image, and bits per dimension).
 
@@ -269,7 +273,7 @@ def stratified_log_weights(batch: int, dataset_size: int, device) -> torch.Tenso
     """
     n, m = dataset_size, batch - 1
     if m < 1:
-        raise ValueError("beta-TCVAE needs a batch of at least 2")
+        raise ConfigError("beta-TCVAE needs a batch of at least 2")
     weights = torch.full((batch, batch), 1.0 / m, device=device)
     index = torch.arange(batch, device=device)
     weights[index, index] = 1.0 / n
@@ -281,7 +285,7 @@ def interpolate_latents(start: torch.Tensor, end: torch.Tensor, steps: int, *, m
     """Points from ``start`` to ``end`` (each (D,)) -> (steps, D). ``slerp`` follows the great circle,
     which keeps Gaussian codes at a typical norm; ``lerp`` is the straight line."""
     if mode not in ("lerp", "slerp"):
-        raise ValueError(f"unknown interpolation {mode!r}; valid: lerp, slerp")
+        raise InputError(f"unknown interpolation {mode!r}; valid: lerp, slerp")
     t = torch.linspace(0.0, 1.0, steps, device=start.device)[:, None]
     if mode == "lerp":
         return (1 - t) * start + t * end

@@ -1,5 +1,6 @@
 """The training engine shared by every model family."""
 
-from .engine import TrainConfig, TrainResult, load_run, train
+from ..runtime.train_config import TrainConfig
+from .engine import TrainResult, describe, run_dataset, train, train_from_options
 
-__all__ = ["TrainConfig", "TrainResult", "load_run", "train"]
+__all__ = ["TrainConfig", "TrainResult", "describe", "run_dataset", "train", "train_from_options"]

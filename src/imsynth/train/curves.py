@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 from ..image import atomic_path
-from . import checkpoint as ckpt
+from ..runtime import runs as ckpt
 
 SKIP = {"step", "time", "lr"}
 

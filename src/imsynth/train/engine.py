@@ -14,73 +14,32 @@ import contextlib
 import dataclasses
 import json
 import math
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable
 
 import torch
+from tqdm import tqdm
 
 from .. import __version__
-from ..config import from_dict, to_dict
-from ..data import ImageDataset, to_model
-from ..errors import CheckpointError, ConfigError, InputError, TrainingError
-from ..image import save_grid
+from ..config import apply_overrides, from_dict, to_dict
+from ..data import ImageDataset, load_dataset
+from ..errors import Aborted, CheckpointError, ConfigError, InputError, TrainingError, TrainingStopped
 from ..models import GenerativeModel, build_model, fit_config_to_data, get_entry
-from . import checkpoint as ckpt
+from ..runtime import runs as ckpt
+from ..runtime.device import autocast_context, resolve_precision, select_device
+from ..runtime.tensors import save_tensor_grid, to_model
+from ..runtime.train_config import TrainConfig
 from . import distributed
 from .curves import plot_curves
 from .fastconv import use_matmul_for_small_convolutions
 from .fid_tracking import FIDTracker
-from .device import autocast_context, resolve_precision, select_device
 
-
-@dataclass
-class TrainConfig:
-    batch_size: int = 128
-    lr: float = 1e-3
-    betas: tuple[float, float] = (0.9, 0.999)
-    weight_decay: float = 0.0
-    warmup_steps: int = 100
-    schedule: Literal["constant", "cosine"] = "cosine"
-    min_lr_ratio: float = 0.05
-    grad_clip: float = 5.0
-    ema_decay: float = 0.999
-    precision: Literal["auto", "fp32", "bf16"] = "auto"
-    channels_last: bool = True
-    matmul_small_convs: bool = True  # CPU: wide convolutions with <= 2x2 outputs as im2col + matmul (fastconv.py)
-    seed: int = 0
-    deterministic: bool = False
-    steps: int | None = None
-    epochs: float | None = None
-    minutes: float | None = None
-    log_every: int = 50
-    sample_every: int = 500
-    checkpoint_every: int = 500
-    num_samples: int = 64
-    # Stability guard: on a non-finite loss or a collapse signal from the model (``health``), reload the last
-    # good checkpoint and continue with the learning rate times guard_lr_factor, at most guard_rollbacks times.
-    guard: bool = True
-    guard_rollbacks: int = 3
-    guard_lr_factor: float = 0.5
-    # Best checkpoint by in-domain FID (0 = off): every fid_every steps, FID of fid_samples samples against
-    # as many test images; model.safetensors then holds the best weights, state/ the last (for resume).
-    fid_every: int = 0
-    fid_samples: int = 1000
-
-    def __post_init__(self) -> None:
-        for name in ("batch_size", "log_every", "sample_every", "checkpoint_every", "num_samples", "fid_samples"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"train.{name} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0 or not 0 <= self.ema_decay < 1 or self.grad_clip < 0 or self.warmup_steps < 0:
-            raise ConfigError("train: need lr > 0, 0 <= ema_decay < 1, grad_clip >= 0, warmup_steps >= 0")
-        if self.guard_rollbacks < 0 or not 0 < self.guard_lr_factor <= 1 or self.fid_every < 0:
-            raise ConfigError("train: need guard_rollbacks >= 0, 0 < guard_lr_factor <= 1, fid_every >= 0")
-        for name in ("steps", "epochs", "minutes"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise ConfigError(f"train.{name} must be > 0, got {value}")
+SIGNAL_NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
 
 
 @dataclass
@@ -140,6 +99,15 @@ def learning_rate_factor(config: TrainConfig, step: int, progress: float | None)
 
 def step_seed(seed: int, step: int, call: int) -> int:
     return (seed * 1_000_003 + step * 9_973 + call) % (2**63 - 1)
+
+
+def _in_layout_of(value: torch.Tensor, param: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """An optimiser state tensor restored in its parameter's memory layout. Safetensors gives it back contiguous;
+    the fused AdamW step pairs moments and parameters by memory position, so a contiguous moment beside a
+    channels_last parameter would be applied to the wrong elements (seen: resumed runs drifting by 0.009)."""
+    if value.shape != param.shape:
+        return value.to(device)
+    return torch.empty_like(param, dtype=value.dtype, device=device).copy_(value)
 
 
 class Diverged(Exception):
@@ -299,12 +267,14 @@ class _Trainer:
                 self.ema.shadow[name] = tensors[f"ema.{name}"].float().to(self.device)
         for name, optimizer in self.optimizers.items():
             state = optimizer.state_dict()
+            # state index i belongs to the i-th parameter in group order (how torch numbers them)
+            params = [p for group in optimizer.param_groups for p in group["params"]]
             restored: dict[int, dict] = {}
             for key, value in tensors.items():
                 prefix = f"optim.{name}."
                 if key.startswith(prefix):
                     index, entry = key[len(prefix):].split(".", 1)
-                    restored.setdefault(int(index), {})[entry] = value.to(self.device)
+                    restored.setdefault(int(index), {})[entry] = _in_layout_of(value, params[int(index)], self.device)
             for key, value in meta.get("optimizers", {}).get(name, {}).items():
                 index, entry = key.split(".", 1)
                 restored.setdefault(int(index), {})[entry] = value
@@ -386,18 +356,14 @@ class _Trainer:
         if not self.group.is_main:
             return
         count = self.config.num_samples
-        generator = torch.Generator().manual_seed(1234)
-        labels, nrow = None, None
-        if self.model.conditional:
-            classes = self.model.config.num_classes
-            nrow = max(1, count // classes) if count >= classes else None
-            labels = torch.arange(count) // max(1, count // classes) % classes
+        labels = self.model.class_labels(count, layout="rows")
         self.model.eval()
         with (self.ema.applied(self.model) if self.ema else contextlib.nullcontext()):
-            images = self.model.sample(count, labels=labels, generator=generator)
+            images = self.model.generate(count, seed=1234, labels=labels, progress=False)
         self.model.train()
         scale = max(1, 128 // images.shape[-1]) if images.shape[-1] < 32 else 1
-        save_grid(self.run / "samples" / f"step-{self.step:07d}.png", images, nrow=nrow, scale=scale)
+        save_tensor_grid(self.run / "samples" / f"step-{self.step:07d}.png", images,
+                         nrow=self.model.grid_columns(count), scale=scale)
 
     def run_loop(self) -> TrainResult:
         config = self.config
@@ -406,8 +372,6 @@ class _Trainer:
         total = self.total_steps
         bar = None
         if self.group.is_main and not self.quiet and sys.stderr.isatty():
-            from tqdm import tqdm
-
             bar = tqdm(total=total, initial=self.step, desc=f"train {self.model_name}", unit="step",
                        dynamic_ncols=True)
         images_done, window_start, speed = 0, time.perf_counter(), 0.0
@@ -416,8 +380,15 @@ class _Trainer:
         self.model.train()
         if config.guard and self.step == 0 and self.last_checkpoint_step == 0:
             self.save_checkpoint()  # something to roll back to before the first scheduled checkpoint
+        stop = _StopSignals(self.group.is_main)
         try:
             while True:
+                received = stop.received
+                if self.group.distributed:  # every rank must stop at the same step: rank 0's signal decides
+                    received = int(distributed.shared_value(float(received or 0), self.group)) or None
+                if received:
+                    stopped_by = SIGNAL_NAMES.get(received, "signal")
+                    break
                 if total is not None and self.step >= total:
                     stopped_by = "steps" if config.steps and self.step >= config.steps else "epochs"
                     break
@@ -472,36 +443,77 @@ class _Trainer:
                     self.save_checkpoint()
                 if self.callback is not None:
                     self.callback(self.step, last)
-        except KeyboardInterrupt:
-            stopped_by = "interrupted"
-        finally:
-            if bar is not None:
-                bar.close()
-        if stopped_by != "interrupted":
-            if self.fid_tracker and self.step % config.fid_every != 0:
+            signalled = stopped_by in SIGNAL_NAMES.values()
+            if not signalled and self.fid_tracker and self.step % config.fid_every != 0:
                 self.fid_tracker.measure()
             if self.step != self.last_checkpoint_step:
                 self.save_checkpoint()
-            if self.step % config.sample_every != 0:
+            if not signalled and self.step % config.sample_every != 0:
                 self.save_samples()
-        if self.group.is_main:
-            plot_curves(self.run)
+            if self.group.is_main:
+                plot_curves(self.run)
+        finally:
+            stop.restore()
+            if bar is not None:
+                bar.close()
         return TrainResult(self.run, self.step, speed, last, stopped_by)
 
 
-def train(model_name: str, dataset: ImageDataset, out: str | Path, *, model_config=None,
+class _StopSignals:
+    """SIGINT/SIGTERM during training: the first finishes the current step and stops the loop (which then writes a
+    complete checkpoint); a second one aborts at once, leaving the last complete checkpoint as it was."""
+
+    def __init__(self, announce: bool) -> None:
+        self.received: int | None = None
+        self.announce = announce
+        self.previous: dict[int, object] = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in SIGNAL_NAMES:
+                self.previous[signum] = signal.signal(signum, self.handle)
+
+    def handle(self, signum: int, frame) -> None:
+        if self.received is not None:
+            raise Aborted(f"{SIGNAL_NAMES[signum]} again: aborted at once; the last complete checkpoint is kept",
+                          signum=signum)
+        self.received = signum
+        if self.announce:
+            print(f"imsynth: {SIGNAL_NAMES[signum]}: finishing this step, then writing a checkpoint "
+                  "(send it again to abort at once)", file=sys.stderr, flush=True)
+
+    def restore(self) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+
+def run_dataset(run: str | Path, *, image_size: int | None = None, limit: int | None = None) -> ImageDataset:
+    """The dataset a run was trained on (by its saved name and image size), for resuming it."""
+    saved = ckpt.read_json(ckpt.require_run(run) / ckpt.CONFIG)
+    try:
+        data = saved["data"]
+        return load_dataset(data["name"], image_size=image_size or data["image_size"], limit=limit)
+    except (KeyError, TypeError):
+        raise CheckpointError(f"{run}/config.json: damaged (no data section)") from None
+
+
+def train(model_name: str, dataset: ImageDataset | None, out: str | Path, *, model_config=None,
           train_config: TrainConfig | None = None, resume: bool = False, device: str = "auto",
           quiet: bool = False, callback: Callable[[int, dict], None] | None = None,
           model: GenerativeModel | None = None) -> TrainResult:
     """Train ``model_name`` on ``dataset`` into the run directory ``out``.
 
     With ``resume=True`` the run's own config is used (budgets from ``train_config`` may extend it) and
-    training continues exactly from the last complete checkpoint. ``model`` may supply a pre-built model
-    (for custom networks); its config must match ``model_name``'s config class.
+    training continues exactly from the last complete checkpoint; ``dataset`` None then means the run's own.
+    ``model`` may supply a pre-built model (for custom networks); its config must match ``model_name``'s config
+    class. SIGINT or SIGTERM finishes the current step, writes a complete checkpoint and raises
+    ``TrainingStopped`` (exit code 130 / 143) saying how to resume.
     """
     run = Path(out)
     entry = get_entry(model_name)
     train_config = train_config or entry.default_train_config()
+    if dataset is None:
+        if not resume:
+            raise InputError("say which dataset to train on (--data NAME)")
+        dataset = run_dataset(run)
     if resume:
         saved = ckpt.read_json(ckpt.require_run(run) / ckpt.CONFIG)
         if saved.get("model") != model_name:
@@ -557,24 +569,45 @@ def train(model_name: str, dataset: ImageDataset, out: str | Path, *, model_conf
         # Every rank waits here until rank 0 has written its last files: a rank leaving early can take the
         # rendezvous store with it while the others still use it.
         distributed.barrier(group)
-        return result
     finally:
         distributed.teardown(group)
+    if result.stopped_by in SIGNAL_NAMES.values():
+        signum = next(n for n, name in SIGNAL_NAMES.items() if name == result.stopped_by)
+        raise TrainingStopped(f"{result.stopped_by}: stopped at step {result.step}; checkpoint written to "
+                              f"{run / ckpt.STATE}; continue with: imsynth train {model_name} --out {run} --resume",
+                              signum=signum, result=result)
+    return result
 
 
-def load_run(run: str | Path, *, device: str = "cpu") -> tuple[GenerativeModel, dict]:
-    """Rebuild a trained model from its run directory (config.json + model.safetensors)."""
-    run = ckpt.require_run(run)
-    saved = ckpt.read_json(run / ckpt.CONFIG)
-    try:
-        entry = get_entry(saved["model"])
-        config = from_dict(entry.model_class.config_class, saved["model_config"], where=f"{run}/config.json")
-    except KeyError as missing:
-        raise CheckpointError(f"{run}/config.json: damaged (no {missing})") from None
-    model = build_model(saved["model"], config)
-    ckpt.load_weights_into(model, ckpt.read_tensors(run / ckpt.WEIGHTS), run / ckpt.WEIGHTS)
-    model.to(select_device(device)).eval()
-    return model, saved
+def train_from_options(model_name: str, out: str | Path, *, data: str | None = None, steps: int | None = None,
+                       epochs: float | None = None, minutes: float | None = None, resume: bool = False,
+                       seed: int | None = None, device: str = "auto", image_size: int | None = None,
+                       limit: int | None = None, assignments: list[str] | tuple[str, ...] = (), quiet: bool = False,
+                       dry_run: bool = False) -> TrainResult | dict:
+    """``imsynth train`` as one call: defaults of ``model_name``, ``key=value`` ``assignments`` (applied together,
+    validated once), budgets, and the dataset by name (the run's own when resuming without ``data``).
+    ``dry_run`` checks everything, builds the model and returns the resolved configs without training."""
+    entry = get_entry(model_name)
+    if resume and assignments:
+        raise InputError("--set cannot change a run being resumed; it continues with its own config.json")
+    configs = apply_overrides({"model": entry.default_config(), "train": entry.default_train_config()},
+                              list(assignments))
+    budget = {k: v for k, v in {"steps": steps, "epochs": epochs, "minutes": minutes, "seed": seed}.items()
+              if v is not None}
+    train_config = dataclasses.replace(configs["train"], **budget)
+    if resume and data is None:
+        dataset = run_dataset(out, image_size=image_size, limit=limit)
+    else:
+        dataset = load_dataset(data or "digits", image_size=image_size, limit=limit)
+    if dry_run:
+        config = fit_config_to_data(configs["model"], channels=dataset.channels, image_size=dataset.image_size,
+                                    num_classes=dataset.num_classes or 0, dataset_size=len(dataset.train_images))
+        model = build_model(model_name, config)
+        return {"model": model_name, "model_config": to_dict(config), "train": to_dict(train_config),
+                "data": {"name": dataset.name, "train_size": len(dataset.train_images)},
+                "parameters": sum(p.numel() for p in model.parameters())}
+    return train(model_name, dataset, out, model_config=configs["model"], train_config=train_config, resume=resume,
+                 device=device, quiet=quiet)
 
 
 def describe(result: TrainResult) -> str:

@@ -14,7 +14,9 @@ import sys
 import torch
 
 from ..errors import ImsynthError
-from . import checkpoint as ckpt
+from ..metrics.features import extract_features, load_feature_net
+from ..metrics.generative import frechet_distance
+from ..runtime import runs as ckpt
 
 
 class FIDTracker:
@@ -24,8 +26,6 @@ class FIDTracker:
 
     @classmethod
     def create(cls, trainer) -> "FIDTracker | None":
-        from ..metrics.features import extract_features, load_feature_net
-
         dataset = trainer.dataset
         try:
             net, info = load_feature_net(dataset.name)
@@ -44,15 +44,11 @@ class FIDTracker:
         trainer = self.trainer
         if not trainer.group.is_main:
             return None
-        from ..evaluate import generate  # imported here: evaluate imports the engine
-        from ..metrics.features import extract_features
-        from ..metrics.generative import frechet_distance
-
         model = trainer.model
         model.eval()
         with (trainer.ema.applied(model) if trainer.ema else contextlib.nullcontext()):
             # the same codes every time (seed 4321): less noisy comparisons between steps
-            fake = generate(model, len(self.real_features), seed=4321)
+            fake = model.generate(len(self.real_features), seed=4321, progress=False)
         model.train()
         if not torch.isfinite(fake).all():
             fid = float("inf")

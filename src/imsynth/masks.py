@@ -6,8 +6,8 @@ import os
 
 import numpy as np
 
-from ..errors import InputError
-from ..image import load_image
+from .errors import InputError
+from .image import load_image
 
 
 def load_mask(path: str | os.PathLike) -> np.ndarray:

@@ -1,0 +1,92 @@
+"""The ``imsynth`` command line. It parses options and calls the public API; it holds no logic.
+
+Commands live in two modules loaded on demand: ``classical`` (never imports torch, so ``imsynth resize`` starts
+in a fraction of a second) and ``models`` (everything that touches a network). Exit codes: 0 success, 2 bad
+input (one line on stderr, no traceback), 1 internal error or a failure of the work itself (a diverged training
+run), 128 + N when a signal N stopped training (130 Ctrl-C, 143 SIGTERM). IMSYNTH_DEBUG=1 shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+
+import click
+
+from ..errors import ImsynthError
+
+# command -> module of this package that defines it (imported only when the command runs)
+COMMANDS = {
+    **dict.fromkeys(("texture", "resize", "blend", "warp", "animate", "morph"), "classical"),
+    **dict.fromkeys(("datasets", "models", "train", "sample", "eval", "explore", "inpaint", "probe", "augment",
+                     "features", "demo"), "models"),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose commands are imported on first use (click's documented lazy-loading pattern)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module = importlib.import_module(f"{__name__}.{COMMANDS[name]}")
+        return getattr(module, "evaluate" if name == "eval" else name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="imsynth")
+def cli() -> None:
+    """Image synthesis: classical templates, deformation and deep generative models.
+
+    \b
+    Example:
+      imsynth train vae --data fashion-mnist --out runs/vae --minutes 10
+      imsynth sample runs/vae -n 64 -o grid.png
+      imsynth eval runs/vae
+    """
+
+
+def _say(message: str, code: int, *, error: bool = True) -> None:
+    prefix = "imsynth: error: " if error else "imsynth: "
+    click.echo(prefix + message.replace("\n", " "), err=True)
+    sys.exit(code)
+
+
+def _leave_torchrun_worker() -> None:
+    """End a finished torchrun worker without interpreter teardown.
+
+    Seen here about once in ten launches under load: after a complete run (every file written, the process
+    group destroyed), a worker aborted at exit with "terminate called without an active exception" (a C++
+    thread of torch.distributed destroyed while joinable), and torchrun reported the whole run as failed.
+    Everything is already on disk, so a finished worker exits at once instead.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="imsynth", standalone_mode=False)
+        _leave_torchrun_worker()
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.Abort:
+        _say("aborted", 130)
+    except click.ClickException as error:
+        _say(error.format_message(), 2)
+    except ImsynthError as error:
+        if os.environ.get("IMSYNTH_DEBUG"):
+            raise
+        _say(str(error), error.exit_code, error=error.is_error)
+    except KeyboardInterrupt as stop:
+        _say(str(stop) or "interrupted", getattr(stop, "exit_code", 130))
+    except Exception as error:  # an internal error: one line unless debugging
+        if os.environ.get("IMSYNTH_DEBUG"):
+            raise
+        _say(f"internal error: {type(error).__name__}: {error} (set IMSYNTH_DEBUG=1 for a traceback)", 1)

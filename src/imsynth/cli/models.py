@@ -1,0 +1,288 @@
+"""The model commands: ``datasets``, ``models``, ``train``, ``sample``, ``eval``, ``explore``, ``inpaint``, ``probe``,
+``augment``, ``features``, ``demo``. Choices come from the tables (models, samplers, inpainting methods); each
+command is one call into the public API."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import click
+
+from ..apps.augment import augmentation_value, write_generated_dataset
+from ..apps.demo import run_demo
+from ..apps.explore import MODES
+from ..apps.explore import explore as run_explore
+from ..apps.inpaint import inpaint_file
+from ..apps.probe import linear_probe
+from ..apps.sampling import write_samples
+from ..classical.inpainting import INPAINTING
+from ..config import to_dict
+from ..data import list_datasets, load_dataset
+from ..errors import InputError
+from ..evaluate import evaluate_run
+from ..metrics.features import describe_shipped, shipped_path, train_feature_net
+from ..models import MODEL_REGISTRY, load_run
+from ..models.samplers import SAMPLERS
+from ..train import describe, train_from_options
+from .options import BIT_DEPTH, depth, given, method_choice, table_options
+
+DEVICE = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps")
+
+
+@click.command()
+def datasets() -> None:
+    """List every dataset, whether it is available here, its size and where it is.
+
+    \b
+    Example:
+      imsynth datasets
+    """
+    for row in list_datasets():
+        mark = "yes" if row["available"] else "NO "
+        click.echo(f"{row['name']:<14} {mark}  {row['size']:<40} {row['where']}")
+
+
+@click.command()
+def models() -> None:
+    """List registered models and their default configs.
+
+    \b
+    Example:
+      imsynth models
+    """
+    for name, entry in sorted(MODEL_REGISTRY.items()):
+        click.echo(f"{name:<12} {entry.description}")
+        shown = {k: v for k, v in to_dict(entry.default_config()).items()
+                 if k not in ("channels", "image_size", "num_classes", "dataset_size")}
+        click.echo(f"{'':<12} {json.dumps(shown)}")
+
+
+@click.command()
+@click.argument("model", type=click.Choice(MODEL_REGISTRY.names()), metavar="MODEL")
+@click.option("--data", "data_name", help="dataset name (see `imsynth datasets`); default digits, or the run's own with --resume")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="run directory")
+@click.option("--steps", type=int, help="stop after this many optimisation steps")
+@click.option("--epochs", type=float, help="stop after this many passes over the train split")
+@click.option("--minutes", type=float, help="stop after this much wall time")
+@click.option("--resume", is_flag=True, help="continue the run in --out exactly where it stopped")
+@click.option("--seed", type=int, help="random seed (default 0)")
+@DEVICE
+@click.option("--image-size", type=int, help="resize images to this square size")
+@click.option("--limit", type=int, help="use only the first N train/test images")
+@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
+              help="override a model or train config field, e.g. --set beta=4 --set train.lr=2e-3 (all are applied, "
+                   "then checked together)")
+@click.option("--dry-run", is_flag=True, help="check the options, data and model, print the resolved config, do not train")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+def train(model, data_name, out, steps, epochs, minutes, resume, seed, device, image_size, limit, assignments,
+          dry_run, quiet):
+    """Train MODEL on a dataset into a run directory. Ctrl-C (or SIGTERM) finishes the step, writes a checkpoint
+    and prints the --resume command (exit 130 / 143); a second one aborts at once.
+
+    \b
+    Example:
+      imsynth train vae --data fashion-mnist --out runs/vae --minutes 30
+      imsynth train beta-tcvae --data shapes --out runs/tc --steps 5000 --set beta=6
+      imsynth train dcgan --out runs/wgan --set loss=wasserstein --set gp_weight=10 --set d_norm=none --dry-run
+      torchrun --nproc_per_node 2 -m imsynth.cli train vae --data digits --out runs/ddp --steps 500
+    """
+    result = train_from_options(model, out, data=data_name, steps=steps, epochs=epochs, minutes=minutes,
+                                resume=resume, seed=seed, device=device, image_size=image_size, limit=limit,
+                                assignments=assignments, quiet=quiet, dry_run=dry_run)
+    if int(os.environ.get("RANK", "0")) == 0:
+        click.echo(json.dumps(result) if dry_run else describe(result))
+
+
+@click.command()
+@click.argument("run", type=click.Path())
+@click.option("-n", "count", default=64, show_default=True, type=int, help="number of samples")
+@click.option("-o", "out", required=True, type=click.Path(),
+              help="grid.png, samples.npz (uint8 NxHxWxC + labels) or DIR/ (one PNG each)")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--class", "class_index", type=int, help="class to sample (conditional models)")
+@click.option("--sampler", type=click.Choice(SAMPLERS.names()),
+              help=f"diffusion runs (default: the run's own, ddim): {SAMPLERS.help_text()}")
+@click.option("--steps", type=int, help="diffusion runs: sampling steps, 1..training timesteps (default 50)")
+@click.option("--eta", type=float, help="ddim: 0 deterministic .. 1 as stochastic as ddpm (default 0)")
+@click.option("--guidance", type=float, help="conditional diffusion runs: classifier-free guidance scale (1 = none)")
+@DEVICE
+def sample(run, count, out, seed, class_index, sampler, steps, eta, guidance, device):
+    """Draw samples from a trained run.
+
+    \b
+    Example:
+      imsynth sample runs/vae -n 64 -o grid.png
+      imsynth sample runs/cvae -n 16 --class 3 -o threes.png
+      imsynth sample runs/vae -n 1000 -o samples.npz
+      imsynth sample runs/ddpm -n 64 -o grid.png --sampler ddim --steps 50
+      imsynth sample runs/ddpm-cond -n 16 --class 3 --guidance 3.0 -o threes.png
+    """
+    options = {"sampler": sampler, "steps": steps, "eta": eta, "guidance": guidance}
+    path = write_samples(run, out, count=count, seed=seed, class_index=class_index, device=device, sampling=options)
+    click.echo(str(path))
+
+
+@click.command("eval")
+@click.argument("run", type=click.Path())
+@click.option("--data", "data_name", help="dataset to compare with (default: the run's own)")
+@click.option("--n", "count", default=5000, show_default=True, type=int, help="images for sample-quality metrics")
+@click.option("--k", "importance_samples", default=500, show_default=True, type=int,
+              help="importance samples per image for the NLL bound")
+@click.option("--likelihood-images", default=1000, show_default=True, type=int, help="test images for ELBO/NLL")
+@click.option("--feature-net", type=click.Path(), help="feature network weights (default: the shipped one)")
+@click.option("--inception", type=click.Path(), help="locally present Inception weights (never downloaded)")
+@DEVICE
+def evaluate(run, data_name, count, importance_samples, likelihood_images, feature_net, inception, device):
+    """Print one JSON object with every metric that applies to RUN.
+
+    \b
+    Example:
+      imsynth eval runs/vae --n 5000 --k 500
+    """
+    click.echo(json.dumps(evaluate_run(run, data=data_name, n=count, importance_samples=importance_samples,
+                                       likelihood_images=likelihood_images, feature_net=feature_net,
+                                       inception=inception, device=device)))
+
+
+@click.command()
+@click.argument("run", type=click.Path())
+@click.option("-o", "out", required=True, type=click.Path(), help="a .png grid or a .gif animation")
+@click.option("--mode", default="slerp", show_default=True, type=click.Choice(MODES),
+              help="interpolation, random walk, or principal directions (GANSpace-like)")
+@click.option("--rows", default=6, show_default=True, type=int, help="grid rows (interpolations or walks)")
+@click.option("--steps", default=8, show_default=True, type=int, help="images per row")
+@click.option("--frames", default=48, show_default=True, type=int, help="frames of a .gif")
+@click.option("--components", default=8, show_default=True, type=int, help="directions shown with --mode pca")
+@click.option("--span", default=2.0, show_default=True, type=float, help="how far along each direction (std)")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--class", "class_index", type=int, help="class to explore (conditional models)")
+@DEVICE
+def explore(run, out, mode, rows, steps, frames, components, span, seed, class_index, device):
+    """Explore the latent space of a GAN, VAE or diffusion run: interpolations, random walks, principal
+    directions (GAN/VAE). A diffusion run's latent is its initial noise, decoded by deterministic DDIM.
+
+    \b
+    Example:
+      imsynth explore runs/dcgan -o slerp.png --mode slerp --rows 6 --steps 10
+      imsynth explore runs/dcgan -o walk.gif --mode walk --frames 60
+      imsynth explore runs/vae -o directions.png --mode pca --components 8
+      imsynth explore runs/ddpm -o ddim-slerp.png --mode slerp --rows 4 --steps 8
+    """
+    model, _ = load_run(run, device=device)
+    click.echo(json.dumps(run_explore(model, out, mode=mode, rows=rows, steps=steps, frames=frames,
+                                      components=components, span=span, seed=seed, class_index=class_index)))
+
+
+@click.command()
+@click.argument("image", type=click.Path())
+@click.argument("mask", type=click.Path())
+@click.option("-o", "out", required=True, type=click.Path(), help="output image")
+@method_choice(INPAINTING, required=True)
+@click.option("--model", "run", type=click.Path(), help="trained run for the model methods")
+@click.option("--class", "class_index", type=int, help="the image's class (conditional models)")
+@table_options(INPAINTING)
+@BIT_DEPTH
+@DEVICE
+def inpaint(image, mask, out, method, run, class_index, bit_depth, device, **values):
+    """Fill the hole of IMAGE where MASK (a PNG, nonzero = hole) is set.
+
+    \b
+    Example:
+      imsynth inpaint shirt.png hole.png -o filled.png --method gan --model runs/dcgan
+      imsynth inpaint shirt.png hole.png -o filled.png --method diffusion --model runs/ddpm
+      imsynth inpaint photo.png hole.png -o filled.png --method patchmatch --source grass.png
+      imsynth inpaint scan16.png hole.png -o filled.png --method biharmonic   (16 bits in, 16 bits out)
+    """
+    click.echo(str(inpaint_file(image, mask, out, method=method, run=run, class_index=class_index, device=device,
+                                bit_depth=depth(bit_depth), **given(INPAINTING, values))))
+
+
+@click.command()
+@click.argument("run", type=click.Path())
+@click.option("--train-images", default=10000, show_default=True, type=int, help="labelled images to fit the probe")
+@click.option("--test-images", default=10000, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int)
+@DEVICE
+def probe(run, train_images, test_images, seed, device):
+    """Linear-probe accuracy of a run's frozen features (GAN discriminator, VAE encoder), against the same
+    network untrained and raw pixels.
+
+    \b
+    Example:
+      imsynth probe runs/dcgan --train-images 10000
+    """
+    click.echo(json.dumps(linear_probe(run, train_images=train_images, test_images=test_images, seed=seed,
+                                       device=device)))
+
+
+@click.command()
+@click.argument("run", type=click.Path())
+@click.option("-o", "out", type=click.Path(), help="write the generated set: FILE.npz or DIR/ (one folder per class)")
+@click.option("-n", "count", default=10000, show_default=True, type=int, help="images to generate")
+@click.option("--evaluate", is_flag=True, help="also measure the augmentation gain and the CAS")
+@click.option("--real", default=1000, show_default=True, type=int, help="labelled real images for --evaluate")
+@click.option("--generated", default=5000, show_default=True, type=int, help="generated images for --evaluate")
+@click.option("--steps", default=600, show_default=True, type=int, help="classifier steps for --evaluate")
+@click.option("--seed", default=0, show_default=True, type=int)
+@DEVICE
+def augment(run, out, count, evaluate, real, generated, steps, seed, device):
+    """Generated images as training data: write them as a dataset and/or measure their value.
+
+    \b
+    Example:
+      imsynth augment runs/cgan -o generated.npz -n 10000
+      imsynth train vae --data npz:generated.npz --out runs/on-generated
+      imsynth augment runs/cgan --evaluate --real 1000 --generated 5000
+    """
+    if out is None and not evaluate:
+        raise InputError("say what to do: -o OUT to write the set, --evaluate to measure it, or both")
+    if out is not None:
+        click.echo(str(write_generated_dataset(run, out, count=count, seed=seed, device=device)))
+    if evaluate:
+        click.echo(json.dumps(augmentation_value(run, real=real, generated=generated, steps=steps, seed=seed,
+                                                 device=device)))
+
+
+@click.group()
+def features() -> None:
+    """In-domain feature networks for FID/KID/precision-recall."""
+
+
+@features.command("train")
+@click.option("--data", "data_name", required=True, help="a labelled dataset")
+@click.option("--epochs", default=10, show_default=True, type=int)
+@click.option("--out", type=click.Path(), help="weights file (default: the package's shipped location)")
+@click.option("--quiet", is_flag=True)
+def features_train(data_name, epochs, out, quiet):
+    """Train a feature network on a dataset's train split and report test accuracy.
+
+    \b
+    Example:
+      imsynth features train --data fashion-mnist --epochs 10
+    """
+    dataset = load_dataset(data_name)
+    _, info = train_feature_net(dataset, out or shipped_path(data_name), epochs=epochs, quiet=quiet)
+    click.echo(json.dumps(info))
+
+
+@features.command("list")
+def features_list() -> None:
+    """Show the shipped feature networks and their test accuracy."""
+    for row in describe_shipped():
+        click.echo(json.dumps(row))
+
+
+@click.command()
+@click.option("--out", default="demo", show_default=True, type=click.Path(file_okay=False))
+@click.option("--steps", default=3000, show_default=True, type=int)
+@click.option("--quiet", is_flag=True)
+def demo(out, steps, quiet):
+    """Train a VAE on the bundled digits (about a minute) and write pictures and metrics to --out.
+
+    \b
+    Example:
+      imsynth demo --out demo && open demo/index.html
+    """
+    index = run_demo(out, steps=steps, quiet=quiet)
+    click.echo(f"wrote {index}")

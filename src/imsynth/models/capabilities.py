@@ -1,0 +1,80 @@
+"""What an application needs from a model, declared as small runtime-checkable Protocols.
+
+Applications and evaluation ask ``isinstance(model, LatentModel)``, never ``hasattr``: a new model family
+reads here what it must provide for each of them.
+
+| capability        | used by                                         |
+|-------------------|-------------------------------------------------|
+| LatentModel       | explore (lerp/slerp/walk), GAN inversion, inpaint --method gan |
+| LatentFeatures    | explore --mode pca (GANSpace directions)        |
+| Encoder           | disentanglement metrics, VAE restoration        |
+| Representation    | probe (linear-probe features)                   |
+| Inpainter         | inpaint --method diffusion (RePaint)            |
+| LikelihoodModel   | eval: ELBO / importance-weighted NLL            |
+| IterativeSampler  | sample/eval sampler options (--sampler, --steps, --eta, --guidance) |
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Protocol, runtime_checkable
+
+import torch
+
+
+@runtime_checkable
+class LatentModel(Protocol):
+    """A Gaussian latent of ``latent_dim`` dimensions decoded to images."""
+
+    @property
+    def latent_dim(self) -> int: ...
+
+    def decode_latents(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """latents (B, latent_dim) -> images (B, C, H, W) in [-1, 1], differentiable."""
+
+
+@runtime_checkable
+class LatentFeatures(Protocol):
+    """The generator's first hidden layer for a latent (principal directions are found there)."""
+
+    def latent_features(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """An amortised posterior: images -> (mean, log-variance), each (B, latent_dim)."""
+
+    def encode(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+@runtime_checkable
+class Representation(Protocol):
+    """Frozen features of images for a linear probe: images (B, C, H, W) in [-1, 1] -> (B, F)."""
+
+    def represent(self, images: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class Inpainter(Protocol):
+    """Fills ``hole`` (B, 1, H, W) bool, True = unknown, of ``images`` in [-1, 1] by the model's own sampler."""
+
+    def inpaint(self, images: torch.Tensor, hole: torch.Tensor, *, labels: torch.Tensor | None = None,
+                generator: torch.Generator | None = None, progress: Callable[[int], None] | None = None,
+                **options: Any) -> torch.Tensor: ...
+
+    def inpaint_steps(self, **options: Any) -> int:
+        """Network evaluations an ``inpaint`` call with these options makes (for the progress bar)."""
+
+
+@runtime_checkable
+class LikelihoodModel(Protocol):
+    """Test-set likelihood bounds in nats (ELBO, importance-weighted NLL)."""
+
+    def likelihood(self, images: torch.Tensor, labels: torch.Tensor | None = None, *, importance_samples: int = 500,
+                   generator: torch.Generator | None = None, progress: Callable[[int], None] | None = None) -> dict: ...
+
+
+@runtime_checkable
+class IterativeSampler(Protocol):
+    """Sampling by a reverse process with named samplers and options (diffusion)."""
+
+    def sampler(self, name: str | None = None, steps: int | None = None, eta: float | None = None) -> Any: ...

@@ -1,0 +1,30 @@
+"""Rebuilding a trained model from its run directory (config.json + model.safetensors); nothing is unpickled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import from_dict
+from ..errors import CheckpointError, ImsynthError
+from ..runtime import runs
+from ..runtime.device import select_device
+from .base import GenerativeModel, build_model, get_entry
+
+
+def load_run(run: str | Path, *, device: str = "cpu") -> tuple[GenerativeModel, dict]:
+    """The model of ``run`` on ``device``, in eval mode, and the run's saved config."""
+    run = runs.require_run(run)
+    saved = runs.read_json(run / runs.CONFIG)
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{run}/config.json: damaged (not a JSON object)")
+    try:
+        entry = get_entry(saved["model"])
+        config = from_dict(entry.model_class.config_class, saved["model_config"], where=f"{run}/config.json")
+        model = build_model(saved["model"], config)
+    except KeyError as missing:
+        raise CheckpointError(f"{run}/config.json: damaged (no {missing})") from None
+    except ImsynthError as error:
+        raise CheckpointError(f"{run}/config.json: {error}") from None
+    runs.load_weights_into(model, runs.read_tensors(run / runs.WEIGHTS), run / runs.WEIGHTS)
+    model.to(select_device(device)).eval()
+    return model, saved
