@@ -79,7 +79,9 @@ class GenerativeModel(nn.Module):
 
     # -- training ---------------------------------------------------------------------------------
     def loss(self, images: torch.Tensor, labels: torch.Tensor | None = None, *, step: int = 0,
-             noise: Noise | None = None) -> LossOutput:
+             noise: Noise | None = None, uniform: Noise | None = None) -> LossOutput:
+        """The objective on a batch; ``noise``/``uniform`` draw normal/uniform noise of a shape (the engine's
+        (seed, step)-keyed ones in training, so resumed and multi-process runs see the same numbers)."""
         raise NotImplementedError
 
     def optimizer_groups(self) -> dict[str, dict[str, Any]]:
@@ -89,7 +91,7 @@ class GenerativeModel(nn.Module):
     def train_step(self, images: torch.Tensor, labels: torch.Tensor | None, context: StepContext) -> dict:
         """One optimisation step; returns the values to log. Override for alternating updates."""
         with context.autocast():
-            output = self.loss(images, labels, step=context.step, noise=context.randn)
+            output = self.loss(images, labels, step=context.step, noise=context.randn, uniform=context.uniform)
         context.backward_step("model", output.loss)
         return {"loss": output.loss.detach(), **output.parts}
 

@@ -123,12 +123,6 @@ class Diffusion(GenerativeModel):
                  "mse_late_t": per_image[late].mean().detach() if late.any() else per_image.new_tensor(0.0)}
         return LossOutput(per_image.mean(), parts)
 
-    def train_step(self, images: torch.Tensor, labels: torch.Tensor | None, context) -> dict:
-        with context.autocast():
-            output = self.loss(images, labels, step=context.step, noise=context.randn, uniform=context.uniform)
-        context.backward_step("model", output.loss)
-        return {"loss": output.loss.detach(), **output.parts}
-
     # -- the reverse process ------------------------------------------------------------------------
     def sampler(self, name: str | None = None, steps: int | None = None, eta: float | None = None) -> Sampler:
         """A sampler for this run (defaults from the config); steps may not exceed the training timesteps."""

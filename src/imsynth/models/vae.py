@@ -119,7 +119,7 @@ class VAE(GenerativeModel):
 
     # -- the objective ----------------------------------------------------------------------------
     def loss(self, images: torch.Tensor, labels: torch.Tensor | None = None, *, step: int = 0,
-             noise: Noise | None = None) -> LossOutput:
+             noise: Noise | None = None, uniform: Noise | None = None) -> LossOutput:
         mean, log_var = self.encode(images, labels)
         epsilon = noise(tuple(mean.shape)).to(mean) if noise is not None else torch.randn_like(mean)
         latents = mean + torch.exp(0.5 * log_var) * epsilon

@@ -261,10 +261,11 @@ class _Trainer:
         source = self.run / ckpt.STATE
         ckpt.load_weights_into(self.model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, source)
         if self.ema:
+            params_by_name = dict(self.model.named_parameters())
             for name in self.ema.shadow:
                 if f"ema.{name}" not in tensors:
                     raise CheckpointError(f"{source}: no EMA weights for {name}")
-                self.ema.shadow[name] = tensors[f"ema.{name}"].float().to(self.device)
+                self.ema.shadow[name] = _in_layout_of(tensors[f"ema.{name}"].float(), params_by_name[name], self.device)
         for name, optimizer in self.optimizers.items():
             state = optimizer.state_dict()
             # state index i belongs to the i-th parameter in group order (how torch numbers them)
