@@ -146,3 +146,33 @@ def test_checkpoint_with_wrong_shapes(capsys, tmp_path, tiny_run):
     (other / "config.json").write_text(json.dumps(config))
     code, _, err = run_cli(capsys, "sample", str(other), "-o", str(tmp_path / "g.png"))
     assert_one_line_error(code, err, "model.safetensors: weight", "the model expects")
+
+
+@pytest.mark.parametrize("out, fragment", [
+    ("blocked/x.png", "cannot create the output folder"),
+    ("x.xyz", "unknown output format (.xyz); supported: .png, .jpg, .jpeg, .tif, .tiff, .bmp, .webp"),
+])
+def test_outputs_that_cannot_be_written_exit_2_naming_them(tmp_path, capsys, out, fragment):
+    from imsynth.image import save_image
+
+    save_image(tmp_path / "in.png", np.zeros((8, 8)))
+    (tmp_path / "blocked").write_text("a file where a folder should be")
+    code, _, err = run_cli(capsys, "resize", str(tmp_path / "in.png"), "-o", str(tmp_path / out), "--scale", "2")
+    assert_one_line_error(code, err, fragment)
+    assert not list(tmp_path.rglob("*.tmp*"))
+
+
+def test_the_classical_commands_never_import_torch(tmp_path):
+    import subprocess
+    import sys
+
+    from imsynth.image import save_image
+
+    save_image(tmp_path / "in.png", np.zeros((8, 8)))
+    script = ("import sys; from imsynth.cli import main\n"
+              "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+              "print('torch' in sys.modules)")
+    for args in (["resize", "in.png", "-o", "out.png", "--scale", "2"], ["texture", "in.png", "-o", "t.png", "--size",
+                                                                          "16x16", "--block", "4"]):
+        done = subprocess.run([sys.executable, "-c", script, *args], cwd=tmp_path, capture_output=True, text=True)
+        assert done.stdout.strip().splitlines()[-1] == "False", done.stderr

@@ -93,3 +93,91 @@ def test_gif_has_all_frames_and_duration(tmp_path):
     loaded = iio.imread(tmp_path / "a.gif", index=None)
     assert loaded.shape[0] == 3
     assert iio.immeta(tmp_path / "a.gif")["duration"] == 120
+
+
+# -- full bit depth ------------------------------------------------------------------------------------------
+def _sixteen_bit(shape, seed=0):
+    return np.random.default_rng(seed).integers(0, 65536, size=shape, dtype=np.uint16)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+@pytest.mark.parametrize("shape", [(9, 7), (9, 7, 3), (9, 7, 4)])
+def test_sixteen_bit_files_round_trip_to_the_last_bit(tmp_path, suffix, shape):
+    from imsynth.image import read_image
+
+    pixels = _sixteen_bit(shape)
+    path = save_image(tmp_path / f"x{suffix}", pixels, bit_depth=16)
+    loaded, depth = read_image(path)
+    assert depth == 16 and loaded.dtype == np.float32 and loaded.shape == shape
+    assert np.array_equal(np.round(loaded * 65535).astype(np.uint16), pixels)
+
+
+def test_thirty_two_bit_integer_and_float_images_keep_their_precision(tmp_path):
+    from imsynth.image import read_image
+
+    floats = np.random.default_rng(0).random((5, 6)).astype(np.float32)
+    Image.fromarray(floats, mode="F").save(tmp_path / "f.tif")
+    loaded, depth = read_image(tmp_path / "f.tif")
+    assert depth == 32 and np.array_equal(loaded, floats)
+    integers = np.array([[0, 2**31 - 1], [2**20, 12345]], dtype=np.int32)
+    Image.fromarray(integers, mode="I").save(tmp_path / "i.tif")
+    loaded, depth = read_image(tmp_path / "i.tif")
+    assert depth == 32 and loaded[0, 0] == 0 and abs(loaded[0, 1] - (2**31 - 1) / (2**32 - 1)) < 1e-7
+
+
+def test_output_depth_follows_the_input_where_the_format_allows():
+    from imsynth.image import output_depth
+
+    assert output_depth("a.png", None, 16) == 16 and output_depth("a.jpg", None, 16) == 8
+    assert output_depth("a.png", "auto", 8) == 8 and output_depth("a.tif", 16, 8) == 16
+    with pytest.raises(InputError, match="16-bit output needs one of .png, .tif, .tiff"):
+        output_depth("a.jpg", 16, 8)
+
+
+def test_inpainting_a_sixteen_bit_image_keeps_known_pixels_to_the_last_bit(tmp_path, capsys):
+    from tests.helpers import run_cli
+
+    for shape in ((24, 20), (24, 20, 3)):
+        pixels = _sixteen_bit(shape, seed=len(shape))
+        save_image(tmp_path / "in.png", pixels, bit_depth=16)
+        mask = np.zeros((24, 20), np.uint8)
+        mask[8:14, 6:12] = 255
+        Image.fromarray(mask).save(tmp_path / "mask.png")
+        code, _, err = run_cli(capsys, "inpaint", str(tmp_path / "in.png"), str(tmp_path / "mask.png"), "-o",
+                               str(tmp_path / "out.png"), "--method", "biharmonic")
+        assert code == 0, err
+        import cv2
+
+        written = cv2.imread(str(tmp_path / "out.png"), cv2.IMREAD_UNCHANGED)
+        assert written.dtype == np.uint16
+        if written.ndim == 3:
+            written = written[:, :, ::-1]
+        known = mask == 0
+        assert np.array_equal(written[known], pixels[known])
+        assert not np.array_equal(written[~known], pixels[~known])
+
+
+# -- outputs that cannot be written, sizes that cannot fit ---------------------------------------------------
+def test_unwritable_output_folders_and_unknown_suffixes_are_clear_errors(tmp_path):
+    from imsynth.image import check_output
+
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(InputError, match="cannot create the output folder"):
+        save_image(tmp_path / "file" / "out.png", np.zeros((2, 2)))
+    with pytest.raises(InputError, match=r"unknown output format \(.xyz\); supported: .png, .jpg"):
+        save_image(tmp_path / "out.xyz", np.zeros((2, 2)))
+    with pytest.raises(InputError, match=r"unknown output format \(no suffix\)"):
+        check_output(tmp_path / "out")
+    assert not (tmp_path / "out.xyz").exists()
+
+
+def test_sizes_that_cannot_fit_are_refused_before_allocating():
+    from imsynth.classical import resize, synthesize
+    from imsynth.image import MAX_PIXELS, check_allocation
+
+    with pytest.raises(InputError, match=f"the limit is {MAX_PIXELS:,}"):
+        synthesize(np.zeros((8, 8), np.float32), (99999, 99999))
+    with pytest.raises(InputError, match="pixels; the limit is"):
+        resize(np.zeros((8, 8), np.float32), scale=20000)
+    with pytest.raises(InputError, match="GiB for its arrays"):
+        check_allocation(10**15, where="samples")
