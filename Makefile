@@ -17,8 +17,12 @@ install: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(VENV)/bin/imsynth demo --out demo
 
+# tests, then lint (ruff check + format check) and the import contracts (layers; no torch in the classical layer)
 test: $(VENV)/.installed
 	$(PY) -m pytest -n 2 --dist loadgroup --durations=15
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache

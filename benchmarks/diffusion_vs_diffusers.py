@@ -27,18 +27,26 @@ import torch
 def our_model(image_size: int = 28):
     from imsynth.models import build_model, fit_config_to_data, get_entry
 
-    config = fit_config_to_data(get_entry("ddpm").default_config(), channels=1, image_size=image_size,
-                                num_classes=10, dataset_size=60000)
+    config = fit_config_to_data(
+        get_entry("ddpm").default_config(), channels=1, image_size=image_size, num_classes=10, dataset_size=60000
+    )
     return build_model("ddpm", config)
 
 
 def diffusers_model(widths=(32, 64, 64)):
     from diffusers import UNet2DModel
 
-    return UNet2DModel(sample_size=28, in_channels=1, out_channels=1, block_out_channels=widths, layers_per_block=1,
-                       down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
-                       up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"), norm_num_groups=8,
-                       attention_head_dim=16)
+    return UNet2DModel(
+        sample_size=28,
+        in_channels=1,
+        out_channels=1,
+        block_out_channels=widths,
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "DownBlock2D", "AttnDownBlock2D"),
+        up_block_types=("AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
+        norm_num_groups=8,
+        attention_head_dim=16,
+    )
 
 
 def parameters(module) -> int:
@@ -52,12 +60,27 @@ def time_our_training(dataset, steps: int, batch: int) -> float:
     from imsynth.train import train
 
     entry = get_entry("ddpm")
-    config = dataclasses.replace(entry.default_train_config(), steps=steps + 3, batch_size=batch, log_every=10**6,
-                                 sample_every=10**6, checkpoint_every=10**6, guard=False, num_samples=1)
+    config = dataclasses.replace(
+        entry.default_train_config(),
+        steps=steps + 3,
+        batch_size=batch,
+        log_every=10**6,
+        sample_every=10**6,
+        checkpoint_every=10**6,
+        guard=False,
+        num_samples=1,
+    )
     clock: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as root:
-        train("ddpm", dataset, f"{root}/run", train_config=config, quiet=True, device="cpu",
-              callback=lambda step, _: clock.__setitem__(step, time.perf_counter()))
+        train(
+            "ddpm",
+            dataset,
+            f"{root}/run",
+            train_config=config,
+            quiet=True,
+            device="cpu",
+            callback=lambda step, _: clock.__setitem__(step, time.perf_counter()),
+        )
     return steps * batch / (clock[steps + 3] - clock[3])
 
 
@@ -75,7 +98,7 @@ def time_diffusers_training(dataset, steps: int, batch: int, precision: str) -> 
     autocast = torch.autocast("cpu", torch.bfloat16, enabled=precision == "bf16")
 
     def step(index: int) -> None:
-        clean = to_model(images[index * batch:(index + 1) * batch])
+        clean = to_model(images[index * batch : (index + 1) * batch])
         noise = torch.randn_like(clean)
         timesteps = torch.randint(0, 1000, (len(clean),))
         with autocast:
@@ -145,14 +168,20 @@ def main() -> None:
     print(f"torch {torch.__version__}, diffusers {diffusers.__version__}, {args.threads} threads")
     print(f"parameters: imsynth {ours:,}  diffusers {theirs:,}  ({theirs / ours:.2f}x)")
     rows = {}
-    rows["train"] = (time_our_training(dataset, args.train_steps, args.batch),
-                     {p: time_diffusers_training(dataset, args.train_steps, args.batch, p) for p in ("fp32", "bf16")})
-    rows["ddim-50 sampling"] = (time_our_sampling(args.sample_images),
-                                {p: time_diffusers_sampling(args.sample_images, p) for p in ("fp32", "bf16")})
+    rows["train"] = (
+        time_our_training(dataset, args.train_steps, args.batch),
+        {p: time_diffusers_training(dataset, args.train_steps, args.batch, p) for p in ("fp32", "bf16")},
+    )
+    rows["ddim-50 sampling"] = (
+        time_our_sampling(args.sample_images),
+        {p: time_diffusers_sampling(args.sample_images, p) for p in ("fp32", "bf16")},
+    )
     for name, (mine, peers) in rows.items():
         best = max(peers, key=peers.get)
         peer_text = "  ".join(f"diffusers {p} {v:.1f}" for p, v in peers.items())
-        print(f"{name:<17} img/s: imsynth {mine:.1f}  {peer_text}  -> {mine / peers[best]:.2f}x diffusers' best ({best})")
+        print(
+            f"{name:<17} img/s: imsynth {mine:.1f}  {peer_text}  -> {mine / peers[best]:.2f}x diffusers' best ({best})"
+        )
 
 
 if __name__ == "__main__":

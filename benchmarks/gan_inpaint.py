@@ -46,7 +46,7 @@ def main() -> None:
     size = model.config.image_size
     mask = np.zeros((size, size), bool)
     start = (size - args.hole) // 2
-    mask[start:start + args.hole, start:start + args.hole] = True
+    mask[start : start + args.hole, start : start + args.hole] = True
     method = args.method
     rows = {"original": [], "masked": [], "harmonic": [], method: []}
     scores = {"harmonic": [], method: []}
@@ -59,8 +59,15 @@ def main() -> None:
         seconds["harmonic"] += time.perf_counter() - started
         started = time.perf_counter()
         labels = torch.tensor([int(data.test_labels[index])]) if model.conditional else None
-        filled = inpaint_array(masked, mask, method=method, model=model, labels=labels, seed=index,
-                               feature_net=net if method == "gan" else None)
+        filled = inpaint_array(
+            masked,
+            mask,
+            method=method,
+            model=model,
+            labels=labels,
+            seed=index,
+            feature_net=net if method == "gan" else None,
+        )
         seconds[method] += time.perf_counter() - started
         for name, picture in (("original", truth), ("masked", masked), ("harmonic", harmonic), (method, filled)):
             rows[name].append(picture)
@@ -68,10 +75,18 @@ def main() -> None:
         scores[method].append(hole_psnr(filled, truth, mask))
     sheet = np.stack([picture for name in rows for picture in rows[name]])[:, :, :, None]
     save_grid(args.out, torch.from_numpy(sheet).permute(0, 3, 1, 2) * 2 - 1, nrow=args.count, scale=3)
-    print(json.dumps({"images": args.count, "hole": f"{args.hole}x{args.hole}",
-                      "hole_psnr_db": {k: round(float(np.mean(v)), 2) for k, v in scores.items()},
-                      "seconds_per_image": {k: round(v / args.count, 3) for k, v in seconds.items()},
-                      "sheet": args.out, "rows": list(rows)}))
+    print(
+        json.dumps(
+            {
+                "images": args.count,
+                "hole": f"{args.hole}x{args.hole}",
+                "hole_psnr_db": {k: round(float(np.mean(v)), 2) for k, v in scores.items()},
+                "seconds_per_image": {k: round(v / args.count, 3) for k, v in seconds.items()},
+                "sheet": args.out,
+                "rows": list(rows),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -21,8 +21,24 @@ from pathlib import Path
 
 def one_run(model: str, seed: int, args) -> dict:
     out = Path(args.out) / f"{model}-seed{seed}"
-    command = [sys.executable, "-m", "imsynth.cli", "train", model, "--data", args.data, "--out", str(out),
-               "--seed", str(seed), "--steps", str(args.steps), "--quiet", "--device", args.device]
+    command = [
+        sys.executable,
+        "-m",
+        "imsynth.cli",
+        "train",
+        model,
+        "--data",
+        args.data,
+        "--out",
+        str(out),
+        "--seed",
+        str(seed),
+        "--steps",
+        str(args.steps),
+        "--quiet",
+        "--device",
+        args.device,
+    ]
     for assignment in args.set:
         command += ["--set", assignment]
     started = time.perf_counter()
@@ -34,10 +50,17 @@ def one_run(model: str, seed: int, args) -> dict:
         rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
     fids = [row["fid"] for row in rows if "fid" in row]
     rollbacks = [row["message"] for row in rows if row.get("event") == "rollback"]
-    return {"model": model, "seed": seed, "exit": done.returncode, "seconds": round(seconds, 1),
-            "rollbacks": len(rollbacks), "best_fid": min(fids) if fids else None,
-            "last_fid": fids[-1] if fids else None, "error": done.stderr.strip().splitlines()[-1:] if done.returncode else [],
-            "steps": max((row.get("step", 0) for row in rows), default=0)}
+    return {
+        "model": model,
+        "seed": seed,
+        "exit": done.returncode,
+        "seconds": round(seconds, 1),
+        "rollbacks": len(rollbacks),
+        "best_fid": min(fids) if fids else None,
+        "last_fid": fids[-1] if fids else None,
+        "error": done.stderr.strip().splitlines()[-1:] if done.returncode else [],
+        "steps": max((row.get("step", 0) for row in rows), default=0),
+    }
 
 
 def main() -> None:
@@ -54,8 +77,10 @@ def main() -> None:
     args = parser.parse_args()
     jobs = [(model, seed) for model in args.models for seed in args.seeds]
     # rows are printed as runs finish, so a run cut short by a time limit loses only the unfinished ones
-    print(f"{'model':<10} {'seed':>4} {'ok':>3} {'steps':>6} {'rollbacks':>9} {'best FID':>9} {'last FID':>9} {'s':>7}",
-          flush=True)
+    print(
+        f"{'model':<10} {'seed':>4} {'ok':>3} {'steps':>6} {'rollbacks':>9} {'best FID':>9} {'last FID':>9} {'s':>7}",
+        flush=True,
+    )
     rows = []
     with ThreadPoolExecutor(args.parallel) as pool:
         for row in as_completed([pool.submit(one_run, *job, args) for job in jobs]):
@@ -64,8 +89,11 @@ def main() -> None:
             ok = "yes" if row["exit"] == 0 else "NO"
             best = f"{row['best_fid']:.2f}" if row["best_fid"] is not None else "-"
             last = f"{row['last_fid']:.2f}" if row["last_fid"] is not None else "-"
-            print(f"{row['model']:<10} {row['seed']:>4} {ok:>3} {row['steps']:>6} {row['rollbacks']:>9} {best:>9} "
-                  f"{last:>9} {row['seconds']:>7}  {' '.join(row['error'])}", flush=True)
+            print(
+                f"{row['model']:<10} {row['seed']:>4} {ok:>3} {row['steps']:>6} {row['rollbacks']:>9} {best:>9} "
+                f"{last:>9} {row['seconds']:>7}  {' '.join(row['error'])}",
+                flush=True,
+            )
             if args.json:
                 Path(args.json).write_text(json.dumps(rows, indent=1))
 

@@ -39,6 +39,7 @@ def _torchvision_stand_in() -> None:
         return
     # torchmetrics probes for torchvision when first imported; let it see the truth (absent) before the stand-in
     import torchmetrics.image.fid  # noqa: F401
+
     from imsynth.image import make_grid as imsynth_grid
     from imsynth.image import save_image as imsynth_save
 
@@ -99,15 +100,27 @@ def torchgan_trainer(batch: int, out: Path):
 
     adam = {"lr": 2e-4, "betas": (0.5, 0.999)}
     models = {
-        "generator": {"name": DCGANGenerator, "args": {"encoding_dims": 100, "out_size": 32, "out_channels": 1,
-                                                       "step_channels": 64},
-                      "optimizer": {"name": torch.optim.Adam, "args": adam}},
-        "discriminator": {"name": DCGANDiscriminator, "args": {"in_size": 32, "in_channels": 1, "step_channels": 64},
-                          "optimizer": {"name": torch.optim.Adam, "args": adam}},
+        "generator": {
+            "name": DCGANGenerator,
+            "args": {"encoding_dims": 100, "out_size": 32, "out_channels": 1, "step_channels": 64},
+            "optimizer": {"name": torch.optim.Adam, "args": adam},
+        },
+        "discriminator": {
+            "name": DCGANDiscriminator,
+            "args": {"in_size": 32, "in_channels": 1, "step_channels": 64},
+            "optimizer": {"name": torch.optim.Adam, "args": adam},
+        },
     }
-    return Trainer(models, [MinimaxGeneratorLoss(), MinimaxDiscriminatorLoss()], device=torch.device("cpu"),
-                   epochs=10_000, sample_size=64, checkpoints=str(out / "gan"), recon=str(out / "images"),
-                   retain_checkpoints=1)
+    return Trainer(
+        models,
+        [MinimaxGeneratorLoss(), MinimaxDiscriminatorLoss()],
+        device=torch.device("cpu"),
+        epochs=10_000,
+        sample_size=64,
+        checkpoints=str(out / "gan"),
+        recon=str(out / "images"),
+        retain_checkpoints=1,
+    )
 
 
 def torchgan_loader(batch: int):
@@ -137,26 +150,44 @@ def imsynth_model_with_torchgan_architecture():
     from imsynth.models.base import fit_config_to_data
     from imsynth.models.gan import GAN
 
-    config = fit_config_to_data(get_entry("dcgan").default_config(), channels=1, image_size=32, num_classes=10,
-                                dataset_size=60000)
+    config = fit_config_to_data(
+        get_entry("dcgan").default_config(), channels=1, image_size=32, num_classes=10, dataset_size=60000
+    )
     config = dataclasses.replace(config, latent_dim=100, g_lr=2e-4, d_lr=2e-4)
     torch.manual_seed(0)
-    return GAN(config, generator=DCGANGenerator(encoding_dims=100, out_size=32, out_channels=1, step_channels=64),
-               discriminator=DCGANDiscriminator(in_size=32, in_channels=1, step_channels=64))
+    return GAN(
+        config,
+        generator=DCGANGenerator(encoding_dims=100, out_size=32, out_channels=1, step_channels=64),
+        discriminator=DCGANDiscriminator(in_size=32, in_channels=1, step_channels=64),
+    )
 
 
-def run_imsynth(batch: int, out: Path, *, steps: int | None = None, minutes: float | None = None,
-                architecture: str = "torchgan", overrides: list[str] | None = None):
+def run_imsynth(
+    batch: int,
+    out: Path,
+    *,
+    steps: int | None = None,
+    minutes: float | None = None,
+    architecture: str = "torchgan",
+    overrides: list[str] | None = None,
+):
     from imsynth.models import get_entry
     from imsynth.train import train
 
-    config = dataclasses.replace(get_entry("dcgan").default_train_config(), batch_size=batch, steps=steps,
-                                 minutes=minutes, log_every=20, sample_every=10**9,
-                                 fid_every=500 if minutes else 0)
+    config = dataclasses.replace(
+        get_entry("dcgan").default_train_config(),
+        batch_size=batch,
+        steps=steps,
+        minutes=minutes,
+        log_every=20,
+        sample_every=10**9,
+        fid_every=500 if minutes else 0,
+    )
     data = _data(32)
     if architecture == "torchgan":
-        return train("dcgan", data, out, model=imsynth_model_with_torchgan_architecture(), train_config=config,
-                     quiet=True)
+        return train(
+            "dcgan", data, out, model=imsynth_model_with_torchgan_architecture(), train_config=config, quiet=True
+        )
     from imsynth.config import apply_overrides
 
     entry = get_entry("dcgan")
@@ -175,9 +206,18 @@ def throughput(args) -> None:
         started = time.perf_counter()
         result = run_imsynth(args.batch, tmp / "ours", steps=args.steps)
         ours = result.step * args.batch / (time.perf_counter() - started)
-    print(json.dumps({"batch": args.batch, "steps": args.steps, "threads": args.threads,
-                      "torchgan_img_per_s": round(theirs, 1), "imsynth_img_per_s": round(ours, 1),
-                      "ratio": round(ours / theirs, 2)}))
+    print(
+        json.dumps(
+            {
+                "batch": args.batch,
+                "steps": args.steps,
+                "threads": args.threads,
+                "torchgan_img_per_s": round(theirs, 1),
+                "imsynth_img_per_s": round(ours, 1),
+                "ratio": round(ours / theirs, 2),
+            }
+        )
+    )
 
 
 def _race_torchgan(minutes: float, batch: int, threads: int, out: str, queue) -> None:
@@ -212,9 +252,15 @@ def race(args) -> None:
     out.mkdir(parents=True, exist_ok=True)
     context = mp.get_context("spawn")
     queue = context.Queue()
-    jobs = [context.Process(target=_race_torchgan, args=(args.minutes, args.batch, args.threads, str(out / "torchgan"), queue)),
-            context.Process(target=_race_imsynth, args=(args.minutes, args.batch, args.threads, str(out / "imsynth"),
-                                                        args.architecture, args.set, queue))]
+    jobs = [
+        context.Process(
+            target=_race_torchgan, args=(args.minutes, args.batch, args.threads, str(out / "torchgan"), queue)
+        ),
+        context.Process(
+            target=_race_imsynth,
+            args=(args.minutes, args.batch, args.threads, str(out / "imsynth"), args.architecture, args.set, queue),
+        ),
+    ]
     for job in jobs:
         job.start()
     report = {}
@@ -240,8 +286,13 @@ def race(args) -> None:
         model, _ = load_run(out / "imsynth", device="cpu")
     report["imsynth_fid"] = _fid_of(lambda n, g: model.sample(n, generator=g))
     report["fid_ratio"] = round(report["imsynth_fid"] / report["torchgan_fid"], 3)
-    report.update(minutes=args.minutes, threads=args.threads, batch=args.batch, architecture=args.architecture,
-                  imsynth_overrides=args.set)
+    report.update(
+        minutes=args.minutes,
+        threads=args.threads,
+        batch=args.batch,
+        architecture=args.architecture,
+        imsynth_overrides=args.set,
+    )
     print(json.dumps(report))
 
 
@@ -252,10 +303,19 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--minutes", type=float, default=30.0)
-    parser.add_argument("--architecture", choices=["torchgan", "imsynth"], default="torchgan",
-                        help="race: imsynth trains torchgan's DCGAN, or its own dcgan (defaults + --set) at 32 px")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="race with --architecture imsynth: override our dcgan's config (e.g. g_width=32)")
+    parser.add_argument(
+        "--architecture",
+        choices=["torchgan", "imsynth"],
+        default="torchgan",
+        help="race: imsynth trains torchgan's DCGAN, or its own dcgan (defaults + --set) at 32 px",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="race with --architecture imsynth: override our dcgan's config (e.g. g_width=32)",
+    )
     parser.add_argument("--out", default="runs/gan-race")
     args = parser.parse_args()
     if args.phase == "throughput":

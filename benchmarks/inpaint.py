@@ -39,7 +39,7 @@ def load(name: str, size: int) -> np.ndarray:
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)
     top, left = (image.shape[0] - size) // 2, (image.shape[1] - size) // 2
-    return np.ascontiguousarray(image[top:top + size, left:left + size, :3])
+    return np.ascontiguousarray(image[top : top + size, left : left + size, :3])
 
 
 def masks(size: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -47,7 +47,7 @@ def masks(size: int, seed: int = 0) -> dict[str, np.ndarray]:
     box = np.zeros((size, size), bool)
     side = int(round(size * np.sqrt(0.05)))
     top, left = (size - side) // 2 + size // 8, (size - side) // 2 - size // 10
-    box[top:top + side, left:left + side] = True
+    box[top : top + side, left : left + side] = True
     strokes = np.zeros((size, size), np.uint8)
     while strokes.mean() < 0.06:
         start = rng.integers(size // 8, size - size // 8, 2)
@@ -80,10 +80,14 @@ def peers() -> dict:
         def run(image, hole):
             filled = cv2.inpaint((image * 255).round().astype(np.uint8), hole.astype(np.uint8), 3, flag)
             return np.where(hole[:, :, None], filled.astype(np.float32) / 255, image)
+
         return run
 
-    return {"opencv-telea": opencv(cv2.INPAINT_TELEA), "opencv-ns": opencv(cv2.INPAINT_NS),
-            "skimage-biharmonic": lambda image, hole: inpaint_biharmonic(image, hole, channel_axis=2).astype(np.float32)}
+    return {
+        "opencv-telea": opencv(cv2.INPAINT_TELEA),
+        "opencv-ns": opencv(cv2.INPAINT_NS),
+        "skimage-biharmonic": lambda image, hole: inpaint_biharmonic(image, hole, channel_axis=2).astype(np.float32),
+    }
 
 
 def main() -> None:
@@ -91,15 +95,18 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--sheet", help="write a picture sheet (inputs, masks, each method's output) here")
     args = parser.parse_args()
-    methods = {name: (lambda n: lambda image, hole: inpaint_array(image, hole, method=n))(name)
-               for name in CLASSICAL_METHODS}
+    methods = {
+        name: (lambda n: lambda image, hole: inpaint_array(image, hole, method=n))(name) for name in CLASSICAL_METHODS
+    }
     methods.update(peers())
     images = {name: load(name, args.size) for name in IMAGES}
     holes = masks(args.size)
     for function in methods.values():  # warm-up (numba compilation)
         function(images["brick"][:64, :64], holes["box"][:64, :64] | False)
-    print(f"{len(IMAGES)} images at {args.size}x{args.size}, hole share: "
-          + ", ".join(f"{k} {v.mean():.1%}" for k, v in holes.items()))
+    print(
+        f"{len(IMAGES)} images at {args.size}x{args.size}, hole share: "
+        + ", ".join(f"{k} {v.mean():.1%}" for k, v in holes.items())
+    )
     results: dict = {}
     sheet_rows = []
     for mask_name, hole in holes.items():
@@ -126,8 +133,10 @@ def main() -> None:
             print(f"{method:<20}{mean[0]:>9.4f}{mean[1]:>9.2f}{mean[2]:>7.3f}{mean[3]:>9.3f}")
         best_peer = min((results[(mask_name, p)][0], p) for p in peers())
         ours = min((results[(mask_name, m)][0], m) for m in CLASSICAL_METHODS if (mask_name, m) in results)
-        print(f"best texture distance: imsynth {ours[1]} {ours[0]:.4f} vs best peer {best_peer[1]} {best_peer[0]:.4f}"
-              f" -> {ours[0] / best_peer[0]:.2f}x")
+        print(
+            f"best texture distance: imsynth {ours[1]} {ours[0]:.4f} vs best peer {best_peer[1]} {best_peer[0]:.4f}"
+            f" -> {ours[0] / best_peer[0]:.2f}x"
+        )
     big = load("astronaut", 512)
     box = masks(512)["box"]
     for method in ("patchmatch", "exemplar"):
@@ -146,7 +155,9 @@ def write_sheet(path, image, hole, rows) -> None:
 
     panels = [("original", image), ("masked", np.where(hole[:, :, None], 0.0, image))] + rows
     columns = 6
-    figure, axes = plt.subplots(-(-len(panels) // columns), columns, figsize=(2.2 * columns, 2.4 * -(-len(panels) // columns)))
+    figure, axes = plt.subplots(
+        -(-len(panels) // columns), columns, figsize=(2.2 * columns, 2.4 * -(-len(panels) // columns))
+    )
     for axis in axes.ravel():
         axis.axis("off")
     for axis, (title, picture) in zip(axes.ravel(), panels):

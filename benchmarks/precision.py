@@ -20,8 +20,9 @@ def images_per_second(dataset, steps: int, batch: int, **train_options) -> float
     from imsynth.train import TrainConfig, train
 
     with tempfile.TemporaryDirectory() as out:
-        config = TrainConfig(steps=steps, batch_size=batch, sample_every=10**9, checkpoint_every=10**9,
-                             log_every=10**9, **train_options)
+        config = TrainConfig(
+            steps=steps, batch_size=batch, sample_every=10**9, checkpoint_every=10**9, log_every=10**9, **train_options
+        )
         started = time.perf_counter()
         train("vae", dataset, out, train_config=config, quiet=True)
         return steps * batch / (time.perf_counter() - started)
@@ -41,8 +42,10 @@ def main() -> None:
         for channels_last in (False, True):
             speed = images_per_second(dataset, args.steps, args.batch, precision=precision, channels_last=channels_last)
             baseline = baseline or speed
-            print(f"{precision:5s} {'channels_last' if channels_last else 'contiguous':14s} {speed:8.1f} img/s  "
-                  f"ratio {speed / baseline:.2f}x")
+            print(
+                f"{precision:5s} {'channels_last' if channels_last else 'contiguous':14s} {speed:8.1f} img/s  "
+                f"ratio {speed / baseline:.2f}x"
+            )
 
 
 if __name__ == "__main__":

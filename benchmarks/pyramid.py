@@ -24,8 +24,10 @@ def opencv_laplacian(image, levels):
     gaussian = [image]
     for _ in range(levels - 1):
         gaussian.append(cv2.pyrDown(gaussian[-1]))
-    bands = [fine - cv2.pyrUp(coarse, dstsize=(fine.shape[1], fine.shape[0]))
-             for fine, coarse in zip(gaussian[:-1], gaussian[1:])]
+    bands = [
+        fine - cv2.pyrUp(coarse, dstsize=(fine.shape[1], fine.shape[0]))
+        for fine, coarse in zip(gaussian[:-1], gaussian[1:])
+    ]
     return bands + [gaussian[-1]]
 
 
@@ -40,8 +42,10 @@ def opencv_blend(a, b, weights, levels):
     weight_levels = [weights]
     for _ in range(levels - 1):
         weight_levels.append(cv2.pyrDown(weight_levels[-1]))
-    mixed = [la + w[:, :, None] * (lb - la)
-             for la, lb, w in zip(opencv_laplacian(a, levels), opencv_laplacian(b, levels), weight_levels)]
+    mixed = [
+        la + w[:, :, None] * (lb - la)
+        for la, lb, w in zip(opencv_laplacian(a, levels), opencv_laplacian(b, levels), weight_levels)
+    ]
     return np.clip(opencv_reconstruct(mixed), 0, 1)
 
 
@@ -74,8 +78,10 @@ def main() -> None:
     ours = median_time(lambda: blend(a, b, mask, 6), args.repeat)
     theirs = median_time(lambda: opencv_blend(a, b, mask.astype(np.float32), 6), args.repeat)
     difference = float(np.abs(blend(a, b, mask, 6) - opencv_blend(a, b, mask.astype(np.float32), 6)).max())
-    print(f"blend 1024x1024 RGB, 6 levels: ours {ours:.4f} s, opencv {theirs:.4f} s -> {ours / theirs:.2f}x "
-          f"(max difference {difference:.1e})")
+    print(
+        f"blend 1024x1024 RGB, 6 levels: ours {ours:.4f} s, opencv {theirs:.4f} s -> {ours / theirs:.2f}x "
+        f"(max difference {difference:.1e})"
+    )
 
 
 if __name__ == "__main__":

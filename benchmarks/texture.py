@@ -34,14 +34,16 @@ def main() -> None:
     parser.add_argument("--sheet")
     args = parser.parse_args()
     inputs = samples()
-    methods = {"quilting": lambda s, n: quilt(s, (n, n), block=32),
-               "multiscale": lambda s, n: multiscale_texture(s, (n, n)),
-               "efros-leung": lambda s, n: efros_leung(s, (n, n))}
+    methods = {
+        "quilting": lambda s, n: quilt(s, (n, n), block=32),
+        "multiscale": lambda s, n: multiscale_texture(s, (n, n)),
+        "efros-leung": lambda s, n: efros_leung(s, (n, n)),
+    }
     multiscale_texture(inputs["brick"], (32, 32))  # numba compilation, not timed
     print(f"{'method':<12}{'size':>6}" + "".join(f"{name:>9}" for name in inputs) + f"{'mean s':>9}")
     made = {}
     for method, function in methods.items():
-        for size in ([64] if method == "efros-leung" else args.sizes):
+        for size in [64] if method == "efros-leung" else args.sizes:
             times = []
             for name, sample in inputs.items():
                 started = time.perf_counter()
@@ -55,8 +57,12 @@ def main() -> None:
         import matplotlib.pyplot as plt
 
         size = 256 if 256 in args.sizes else args.sizes[0]
-        columns = [("sample", None, 64), ("quilting", "quilting", size), ("multiscale", "multiscale", size),
-                   ("efros-leung", "efros-leung", 64)]
+        columns = [
+            ("sample", None, 64),
+            ("quilting", "quilting", size),
+            ("multiscale", "multiscale", size),
+            ("efros-leung", "efros-leung", 64),
+        ]
         figure, axes = plt.subplots(len(inputs), len(columns), figsize=(2.4 * len(columns), 2.4 * len(inputs)))
         for row, (name, sample) in enumerate(inputs.items()):
             for col, (title, method, n) in enumerate(columns):

@@ -82,9 +82,15 @@ def run_pythae(images01: np.ndarray, epochs: int, batch: int, latent_dim: int) -
     config, encoder, decoder = pythae_networks(latent_dim)
     model = PythaeVAE(model_config=config, encoder=encoder, decoder=decoder)
     with tempfile.TemporaryDirectory() as out:
-        training = BaseTrainerConfig(output_dir=out, num_epochs=epochs, learning_rate=1e-3,
-                                     per_device_train_batch_size=batch, per_device_eval_batch_size=batch,
-                                     steps_saving=None, no_cuda=True)
+        training = BaseTrainerConfig(
+            output_dir=out,
+            num_epochs=epochs,
+            learning_rate=1e-3,
+            per_device_train_batch_size=batch,
+            per_device_eval_batch_size=batch,
+            steps_saving=None,
+            no_cuda=True,
+        )
         pipeline = TrainingPipeline(training_config=training, model=model)
         started = time.perf_counter()
         pipeline(train_data=images01)
@@ -92,22 +98,37 @@ def run_pythae(images01: np.ndarray, epochs: int, batch: int, latent_dim: int) -
     return len(images01) * epochs / seconds
 
 
-def run_imsynth(dataset, epochs: int, batch: int, latent_dim: int, precision: str, channels_last: bool) -> tuple[float, float]:
+def run_imsynth(
+    dataset, epochs: int, batch: int, latent_dim: int, precision: str, channels_last: bool
+) -> tuple[float, float]:
     from imsynth.models import fit_config_to_data, get_entry
     from imsynth.models.vae import VAE
     from imsynth.train import TrainConfig, train
 
-    config = fit_config_to_data(get_entry("vae").default_config(), channels=1, image_size=28, num_classes=10,
-                                dataset_size=len(dataset.train_images))
+    config = fit_config_to_data(
+        get_entry("vae").default_config(),
+        channels=1,
+        image_size=28,
+        num_classes=10,
+        dataset_size=len(dataset.train_images),
+    )
     config.latent_dim = latent_dim
     _, encoder, decoder = pythae_networks(latent_dim)
     torch.manual_seed(0)
     model = VAE(config, encoder=PeerEncoder(encoder), decoder=PeerDecoder(decoder))
     steps = len(dataset.train_images) * epochs // batch
     with tempfile.TemporaryDirectory() as out:
-        train_config = TrainConfig(steps=steps, batch_size=batch, lr=1e-3, precision=precision,
-                                   channels_last=channels_last, sample_every=10**9, checkpoint_every=10**9,
-                                   log_every=10**9, ema_decay=0.0)
+        train_config = TrainConfig(
+            steps=steps,
+            batch_size=batch,
+            lr=1e-3,
+            precision=precision,
+            channels_last=channels_last,
+            sample_every=10**9,
+            checkpoint_every=10**9,
+            log_every=10**9,
+            ema_decay=0.0,
+        )
         started = time.perf_counter()
         train("vae", dataset, out, model=model, train_config=train_config, quiet=True)
         seconds = time.perf_counter() - started
@@ -135,8 +156,9 @@ def main() -> None:
 
     dataset = load_dataset("fashion-mnist", limit=args.images)
     images01 = dataset.train_images.float().numpy() / 255.0
-    print(f"machine: {os.cpu_count()} cores, {cpu_name()}, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads")
+    print(
+        f"machine: {os.cpu_count()} cores, {cpu_name()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
     print(f"data: Fashion-MNIST train[:{len(images01)}], {args.epochs} epochs, batch {args.batch}")
     peer = run_pythae(images01, args.epochs, args.batch, args.latent_dim)
     ours, gflops = run_imsynth(dataset, args.epochs, args.batch, args.latent_dim, "auto", True)
@@ -147,11 +169,15 @@ def main() -> None:
     print(f"imsynth engine ({chosen}, channels_last) {ours:8.1f} img/s   ratio {ours / peer:.2f}x")
     if not args.skip_fp32:
         ours32, _ = run_imsynth(dataset, args.epochs, args.batch, args.latent_dim, "fp32", False)
-        print(f"imsynth engine (fp32, contiguous)  {ours32:8.1f} img/s   ratio {ours32 / peer:.2f}x  "
-              f"(bf16+channels_last gain {ours / ours32:.2f}x)")
+        print(
+            f"imsynth engine (fp32, contiguous)  {ours32:8.1f} img/s   ratio {ours32 / peer:.2f}x  "
+            f"(bf16+channels_last gain {ours / ours32:.2f}x)"
+        )
     peak16, peak32 = peak_matmul_gflops(torch.bfloat16), peak_matmul_gflops(torch.float32)
-    print(f"imsynth training step: {gflops:.1f} GFLOP/s; measured matmul peak bf16 {peak16:.1f}, "
-          f"fp32 {peak32:.1f} GFLOP/s -> {100 * gflops / peak16:.0f}% of bf16 peak")
+    print(
+        f"imsynth training step: {gflops:.1f} GFLOP/s; measured matmul peak bf16 {peak16:.1f}, "
+        f"fp32 {peak32:.1f} GFLOP/s -> {100 * gflops / peak16:.0f}% of bf16 peak"
+    )
     try:
         version = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
         print(f"imsynth commit {version}")

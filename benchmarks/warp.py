@@ -95,9 +95,14 @@ def main() -> None:
         write_sheet(args.sheet)
         return
     rng = np.random.default_rng(0)
-    pairs = {"mls-rigid": ("numpy-mls", naive_mls_rigid), "tps": ("skimage-tps", skimage_tps),
-             "mesh": ("skimage-mesh", skimage_mesh)}
-    print(f"{'method':<10}{'size':>6}{'pts':>5}{'ours s':>9}{'ours MB':>9}{'peer':>14}{'peer s':>9}{'peer MB':>9}{'speed-up':>10}")
+    pairs = {
+        "mls-rigid": ("numpy-mls", naive_mls_rigid),
+        "tps": ("skimage-tps", skimage_tps),
+        "mesh": ("skimage-mesh", skimage_mesh),
+    }
+    print(
+        f"{'method':<10}{'size':>6}{'pts':>5}{'ours s':>9}{'ours MB':>9}{'peer':>14}{'peer s':>9}{'peer MB':>9}{'speed-up':>10}"
+    )
     slow_peers: set = set()
     for size in args.sizes:
         image = rng.random((size, size, 3), dtype=np.float32)
@@ -112,8 +117,10 @@ def main() -> None:
                 peer_s, peer_mb = measure(lambda: peer_function(image, src, dst))  # noqa: B023 (called at once)
                 if peer_s > args.peer_limit:
                     slow_peers.add((peer, count))
-                print(f"{method:<10}{size:>6}{count:>5}{ours_s:>9.3f}{ours_mb:>9.0f}{peer:>14}{peer_s:>9.3f}"
-                      f"{peer_mb:>9.0f}{peer_s / ours_s:>9.1f}x")
+                print(
+                    f"{method:<10}{size:>6}{count:>5}{ours_s:>9.3f}{ours_mb:>9.0f}{peer:>14}{peer_s:>9.3f}"
+                    f"{peer_mb:>9.0f}{peer_s / ours_s:>9.1f}x"
+                )
     a = rng.random((512, 512, 3), dtype=np.float32)
     b = rng.random((512, 512, 3), dtype=np.float32)
     points_a = rng.uniform(50, 460, (20, 2))

@@ -19,5 +19,3 @@ def digits():
     from imsynth.data import load_dataset
 
     return load_dataset("digits")
-
-

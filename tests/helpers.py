@@ -13,9 +13,14 @@ def tiny_dataset(count: int = 64, size: int = 8, channels: int = 1, classes: int
     images = torch.nn.functional.interpolate(base, size=(size, size), mode="bilinear", align_corners=False)
     images = (images * 255).round().to(torch.uint8)
     labels = torch.arange(count) % classes
-    return ImageDataset(name="tiny", train_images=images, test_images=images[: count // 4],
-                        train_labels=labels, test_labels=labels[: count // 4],
-                        class_names=[str(i) for i in range(classes)])
+    return ImageDataset(
+        name="tiny",
+        train_images=images,
+        test_images=images[: count // 4],
+        train_labels=labels,
+        test_labels=labels[: count // 4],
+        class_names=[str(i) for i in range(classes)],
+    )
 
 
 def run_cli(capsys, *args):

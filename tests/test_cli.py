@@ -7,7 +7,6 @@ import pytest
 from PIL import Image
 
 from imsynth.train import TrainConfig, train
-
 from tests.helpers import assert_one_line_error, run_cli, tiny_dataset
 
 
@@ -15,7 +14,13 @@ from tests.helpers import assert_one_line_error, run_cli, tiny_dataset
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "vae"
     data = tiny_dataset()
-    train("vae", data, out, train_config=TrainConfig(steps=3, batch_size=16, precision="fp32", sample_every=100), quiet=True)
+    train(
+        "vae",
+        data,
+        out,
+        train_config=TrainConfig(steps=3, batch_size=16, precision="fp32", sample_every=100),
+        quiet=True,
+    )
     return out
 
 
@@ -24,7 +29,13 @@ def digits_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "digits"
     from imsynth.data import load_dataset
 
-    train("cvae", load_dataset("digits"), out, train_config=TrainConfig(steps=20, batch_size=64, sample_every=100), quiet=True)
+    train(
+        "cvae",
+        load_dataset("digits"),
+        out,
+        train_config=TrainConfig(steps=20, batch_size=64, sample_every=100),
+        quiet=True,
+    )
     return out
 
 
@@ -36,16 +47,19 @@ def test_datasets_lists_every_dataset_with_availability(capsys):
     assert out.splitlines()[0].split()[1] == "yes"
 
 
-@pytest.mark.parametrize("args, fragments", [
-    (["train", "gan9000", "--out", "X"], ["'gan9000' is not one of", "'beta-vae'"]),
-    (["train", "vae", "--data", "mnist-3d", "--out", "X"], ["unknown dataset 'mnist-3d'", "digits"]),
-    (["train", "vae", "--out", "X", "--set", "colour=red"], ["--set colour: unknown key"]),
-    (["train", "vae", "--out", "X", "--set", "latent_dim=many"], ["latent_dim: expected an integer"]),
-    (["train", "vae", "--out", "X", "--steps", "lots"], ["'lots' is not a valid integer"]),
-    (["train", "vae", "--out", "X", "--device", "tpu"], ["unknown device 'tpu'"]),
-    (["sample", "nowhere", "-o", "x.png"], ["nowhere: no such run directory"]),
-    (["eval", "nowhere"], ["nowhere: no such run directory"]),
-])
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["train", "gan9000", "--out", "X"], ["'gan9000' is not one of", "'beta-vae'"]),
+        (["train", "vae", "--data", "mnist-3d", "--out", "X"], ["unknown dataset 'mnist-3d'", "digits"]),
+        (["train", "vae", "--out", "X", "--set", "colour=red"], ["--set colour: unknown key"]),
+        (["train", "vae", "--out", "X", "--set", "latent_dim=many"], ["latent_dim: expected an integer"]),
+        (["train", "vae", "--out", "X", "--steps", "lots"], ["'lots' is not a valid integer"]),
+        (["train", "vae", "--out", "X", "--device", "tpu"], ["unknown device 'tpu'"]),
+        (["sample", "nowhere", "-o", "x.png"], ["nowhere: no such run directory"]),
+        (["eval", "nowhere"], ["nowhere: no such run directory"]),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(capsys, tmp_path, monkeypatch, args, fragments):
     monkeypatch.chdir(tmp_path)
     code, _, err = run_cli(capsys, *args)
@@ -128,11 +142,20 @@ def test_conditional_sampling_and_eval_json(capsys, tmp_path, digits_run):
 
 
 def test_real_process_exit_codes_and_no_traceback(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "imsynth.cli", "train", "vae", "--data", "nope", "--out", str(tmp_path / "r")],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "imsynth.cli", "train", "vae", "--data", "nope", "--out", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.strip() == "imsynth: error: unknown dataset 'nope'; valid: digits, fashion-mnist, folder:PATH, npz:PATH, shapes"
-    helped = subprocess.run([sys.executable, "-m", "imsynth.cli", "train", "--help"], capture_output=True, text=True, timeout=120)
+    assert (
+        done.stderr.strip()
+        == "imsynth: error: unknown dataset 'nope'; valid: digits, fashion-mnist, folder:PATH, npz:PATH, shapes"
+    )
+    helped = subprocess.run(
+        [sys.executable, "-m", "imsynth.cli", "train", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert helped.returncode == 0 and "Example:" in helped.stdout
 
 
@@ -148,10 +171,13 @@ def test_checkpoint_with_wrong_shapes(capsys, tmp_path, tiny_run):
     assert_one_line_error(code, err, "model.safetensors: weight", "the model expects")
 
 
-@pytest.mark.parametrize("out, fragment", [
-    ("blocked/x.png", "cannot create the output folder"),
-    ("x.xyz", "unknown output format (.xyz); supported: .png, .jpg, .jpeg, .tif, .tiff, .bmp, .webp"),
-])
+@pytest.mark.parametrize(
+    "out, fragment",
+    [
+        ("blocked/x.png", "cannot create the output folder"),
+        ("x.xyz", "unknown output format (.xyz); supported: .png, .jpg, .jpeg, .tif, .tiff, .bmp, .webp"),
+    ],
+)
 def test_outputs_that_cannot_be_written_exit_2_naming_them(tmp_path, capsys, out, fragment):
     from imsynth.image import save_image
 
@@ -169,10 +195,14 @@ def test_the_classical_commands_never_import_torch(tmp_path):
     from imsynth.image import save_image
 
     save_image(tmp_path / "in.png", np.zeros((8, 8)))
-    script = ("import sys; from imsynth.cli import main\n"
-              "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-              "print('torch' in sys.modules)")
-    for args in (["resize", "in.png", "-o", "out.png", "--scale", "2"], ["texture", "in.png", "-o", "t.png", "--size",
-                                                                          "16x16", "--block", "4"]):
+    script = (
+        "import sys; from imsynth.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print('torch' in sys.modules)"
+    )
+    for args in (
+        ["resize", "in.png", "-o", "out.png", "--scale", "2"],
+        ["texture", "in.png", "-o", "t.png", "--size", "16x16", "--block", "4"],
+    ):
         done = subprocess.run([sys.executable, "-c", script, *args], cwd=tmp_path, capture_output=True, text=True)
         assert done.stdout.strip().splitlines()[-1] == "False", done.stderr

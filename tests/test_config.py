@@ -15,21 +15,26 @@ def test_configs_round_trip_through_json():
 
 
 def test_overrides_parse_by_field_type():
-    configs = apply_overrides({"model": VAEConfig(), "train": TrainConfig()},
-                              ["beta=4", "train.lr=2e-3", "likelihood=gaussian", "betas=[0.5, 0.99]", "deterministic=true"])
+    configs = apply_overrides(
+        {"model": VAEConfig(), "train": TrainConfig()},
+        ["beta=4", "train.lr=2e-3", "likelihood=gaussian", "betas=[0.5, 0.99]", "deterministic=true"],
+    )
     assert configs["model"].beta == 4.0 and isinstance(configs["model"].beta, float)
     assert configs["train"].lr == 2e-3 and configs["train"].betas == (0.5, 0.99)
     assert configs["train"].deterministic is True
 
 
-@pytest.mark.parametrize("assignment, message", [
-    ("nonsense=1", "unknown key; valid:"),
-    ("latent_dim=2.5", "expected an integer"),
-    ("likelihood=poisson", "not one of 'bernoulli', 'gaussian'"),
-    ("train.batch_size=0", "must be >= 1"),
-    ("beta", "expected key=value"),
-    ("foo.beta=1", "unknown section"),
-])
+@pytest.mark.parametrize(
+    "assignment, message",
+    [
+        ("nonsense=1", "unknown key; valid:"),
+        ("latent_dim=2.5", "expected an integer"),
+        ("likelihood=poisson", "not one of 'bernoulli', 'gaussian'"),
+        ("train.batch_size=0", "must be >= 1"),
+        ("beta", "expected key=value"),
+        ("foo.beta=1", "unknown section"),
+    ],
+)
 def test_bad_overrides_are_refused_with_a_clear_message(assignment, message):
     with pytest.raises(ConfigError, match=message):
         apply_overrides({"model": VAEConfig(), "train": TrainConfig()}, [assignment])

@@ -143,8 +143,16 @@ def test_inpainting_a_sixteen_bit_image_keeps_known_pixels_to_the_last_bit(tmp_p
         mask = np.zeros((24, 20), np.uint8)
         mask[8:14, 6:12] = 255
         Image.fromarray(mask).save(tmp_path / "mask.png")
-        code, _, err = run_cli(capsys, "inpaint", str(tmp_path / "in.png"), str(tmp_path / "mask.png"), "-o",
-                               str(tmp_path / "out.png"), "--method", "biharmonic")
+        code, _, err = run_cli(
+            capsys,
+            "inpaint",
+            str(tmp_path / "in.png"),
+            str(tmp_path / "mask.png"),
+            "-o",
+            str(tmp_path / "out.png"),
+            "--method",
+            "biharmonic",
+        )
         assert code == 0, err
         import cv2
 

@@ -56,8 +56,10 @@ def from_dict(cls: type[C], data: dict, *, where: str = "config") -> C:
     unknown = sorted(set(data) - set(types_by_name))
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(types_by_name)}")
-    values = {name: _check_choices(cls, name, coerce(value, types_by_name[name], f"{where}.{name}"), f"{where}.{name}")
-              for name, value in data.items()}
+    values = {
+        name: _check_choices(cls, name, coerce(value, types_by_name[name], f"{where}.{name}"), f"{where}.{name}")
+        for name, value in data.items()
+    }
     return cls(**values)
 
 

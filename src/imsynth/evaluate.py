@@ -24,9 +24,19 @@ from .models import Encoder, LikelihoodModel, load_run
 from .runtime.tensors import to_model
 
 
-def evaluate_run(run: str | Path, *, data: str | None = None, n: int = 5000, importance_samples: int = 500,
-                 likelihood_images: int = 1000, feature_net: str | None = None, disentanglement: bool = True,
-                 inception: str | Path | None = None, device: str = "auto", seed: int = 0) -> dict:
+def evaluate_run(
+    run: str | Path,
+    *,
+    data: str | None = None,
+    n: int = 5000,
+    importance_samples: int = 500,
+    likelihood_images: int = 1000,
+    feature_net: str | None = None,
+    disentanglement: bool = True,
+    inception: str | Path | None = None,
+    device: str = "auto",
+    seed: int = 0,
+) -> dict:
     """Likelihood (ELBO, IW-NLL), sample quality on in-domain features (FID, KID, precision/recall,
     density/coverage, with the train-vs-test FID floor), MIG/FactorVAE on ``shapes``, and Inception FID from the
     weights file ``inception`` where given."""
@@ -47,12 +57,19 @@ def evaluate_run(run: str | Path, *, data: str | None = None, n: int = 5000, imp
     generator = torch.Generator().manual_seed(seed)
     if isinstance(model, LikelihoodModel):
         likelihood_set = test_images[:likelihood_images]
-        with tqdm(total=len(likelihood_set), desc=f"IW-NLL k={importance_samples}", unit="img",
-                  disable=not sys.stderr.isatty()) as bar:
+        with tqdm(
+            total=len(likelihood_set),
+            desc=f"IW-NLL k={importance_samples}",
+            unit="img",
+            disable=not sys.stderr.isatty(),
+        ) as bar:
             report["likelihood"] = model.likelihood(
                 to_model(likelihood_set).to(device_of_model),
                 None if test_labels is None else test_labels[:likelihood_images],
-                importance_samples=importance_samples, generator=generator, progress=bar.update)
+                importance_samples=importance_samples,
+                generator=generator,
+                progress=bar.update,
+            )
     fake = None
     try:
         net, info = load_feature_net(dataset.name, feature_net)

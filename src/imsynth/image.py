@@ -18,8 +18,8 @@ import math
 import os
 import tempfile
 import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -48,8 +48,15 @@ _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
 # suffix -> Pillow format; the formats that hold 16 bits per channel
-IMAGE_SUFFIXES = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP",
-                  ".webp": "WEBP"}
+IMAGE_SUFFIXES = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+    ".webp": "WEBP",
+}
 SIXTEEN_BIT_SUFFIXES = (".png", ".tif", ".tiff")
 # Outputs larger than this are refused before anything is allocated (Pillow refuses to *read* images over
 # 2 x its MAX_IMAGE_PIXELS, 179 MP, so a larger output could not even be opened again).
@@ -68,20 +75,25 @@ def check_pixels(width: int, height: int, *, where: str = "size") -> None:
     if width < 1 or height < 1:
         raise InputError(f"{where}: {width}x{height} is empty; both sides must be >= 1")
     if width * height > MAX_PIXELS:
-        raise InputError(f"{where}: {width}x{height} is {width * height:,} pixels; the limit is {MAX_PIXELS:,} "
-                         "(set IMSYNTH_MAX_PIXELS to change it)")
+        raise InputError(
+            f"{where}: {width}x{height} is {width * height:,} pixels; the limit is {MAX_PIXELS:,} "
+            "(set IMSYNTH_MAX_PIXELS to change it)"
+        )
 
 
 def check_allocation(values: int, *, where: str, bytes_per_value: int = 4) -> None:
     """Refuse work whose arrays alone would take more than half of this machine's memory."""
     limit = _memory_bytes() // 2
     if values * bytes_per_value > limit:
-        raise InputError(f"{where}: needs {values * bytes_per_value / 2**30:,.1f} GiB for its arrays; the limit "
-                         f"here is {limit / 2**30:,.1f} GiB (half of this machine's memory)")
+        raise InputError(
+            f"{where}: needs {values * bytes_per_value / 2**30:,.1f} GiB for its arrays; the limit "
+            f"here is {limit / 2**30:,.1f} GiB (half of this machine's memory)"
+        )
 
 
-def check_output(path: str | os.PathLike, *, suffixes: Sequence[str] | None = tuple(IMAGE_SUFFIXES),
-                 folder_ok: bool = False) -> Path:
+def check_output(
+    path: str | os.PathLike, *, suffixes: Sequence[str] | None = tuple(IMAGE_SUFFIXES), folder_ok: bool = False
+) -> Path:
     """Check an output path before the work starts: a known suffix, and a folder that can be made and written.
 
     ``suffixes=None`` accepts any suffix; ``folder_ok`` accepts a path ending in '/' (a folder of outputs)."""
@@ -321,12 +333,13 @@ def make_grid(images: np.ndarray, *, nrow: int | None = None, padding: int = 2, 
         raise InputError("cannot make a grid of zero images")
     nrow = nrow or max(1, math.ceil(math.sqrt(count)))
     rows = math.ceil(count / nrow)
-    grid = np.full((rows * (height + padding) + padding, nrow * (width + padding) + padding, channels),
-                   pad_value, dtype=np.float32)
+    grid = np.full(
+        (rows * (height + padding) + padding, nrow * (width + padding) + padding, channels), pad_value, dtype=np.float32
+    )
     for index in range(count):
         top = padding + (index // nrow) * (height + padding)
         left = padding + (index % nrow) * (width + padding)
-        grid[top:top + height, left:left + width] = images[index]
+        grid[top : top + height, left : left + width] = images[index]
     return grid
 
 
@@ -338,8 +351,9 @@ def save_grid(path: str | os.PathLike, images: np.ndarray, *, nrow: int | None =
     return save_image(path, grid)
 
 
-def save_gif(path: str | os.PathLike, frames: Sequence[np.ndarray], *, duration_ms: float = 80.0,
-             loop: int = 0) -> Path:
+def save_gif(
+    path: str | os.PathLike, frames: Sequence[np.ndarray], *, duration_ms: float = 80.0, loop: int = 0
+) -> Path:
     """Write frames (HxW or HxWxC, float [0,1] or uint8) as an animated GIF; ``duration_ms`` is the time each
     frame shows, in milliseconds."""
     if len(frames) == 0:

@@ -16,8 +16,9 @@ import functools
 import inspect
 import types
 import typing
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Iterator, Literal, TypeVar, get_args, get_origin
+from typing import Any, Generic, Literal, TypeVar, get_args, get_origin
 
 from .errors import InputError
 
@@ -76,8 +77,16 @@ def _describe_type(annotation: Any, default: Any) -> tuple[type, tuple, bool]:
     return str, (), optional
 
 
-def method(name: str, function: Callable, description: str, *, options: dict[str, str | tuple[str, tuple]] | None = None,
-           needs: tuple[str, ...] = (), tags: tuple[str, ...] = (), **bound) -> Method:
+def method(
+    name: str,
+    function: Callable,
+    description: str,
+    *,
+    options: dict[str, str | tuple[str, tuple]] | None = None,
+    needs: tuple[str, ...] = (),
+    tags: tuple[str, ...] = (),
+    **bound,
+) -> Method:
     """A ``Method`` whose options (``name -> help`` or ``name -> (help, choices)``) take their types and defaults
     from ``function``'s signature; ``bound`` keyword arguments are fixed (e.g. one function, several methods)."""
     signature = inspect.signature(function)
@@ -164,8 +173,9 @@ class Table(Generic[E]):
                 takes = ", ".join(o.flag for o in own.values()) or "no options"
                 users = [e.name for e, _ in self.options().get(key, [])]
                 hint = f" (it applies to {', '.join(users)})" if users else ""
-                raise InputError(f"--{key.replace('_', '-')} does not apply to {self.family} {name!r}{hint}; "
-                                 f"{name} takes {takes}")
+                raise InputError(
+                    f"--{key.replace('_', '-')} does not apply to {self.family} {name!r}{hint}; {name} takes {takes}"
+                )
             if option.choices and value is not None and value not in option.choices:
                 raise InputError(f"{option.flag}: {value!r} is not one of {', '.join(map(str, option.choices))}")
         return dict(given)

@@ -5,7 +5,6 @@ import pytest
 from PIL import Image
 
 from imsynth.classical.inpainting import INPAINTING
-
 from tests.helpers import assert_one_line_error, run_cli
 
 
@@ -28,8 +27,17 @@ def files(tmp_path):
 def test_every_classical_inpainting_method_runs_from_the_cli_and_keeps_known_pixels(files, capsys, method):
     root, rgb, hole = files
     extra = ["--patch", "5"] if method in ("exemplar", "patchmatch") else []
-    code, out, err = run_cli(capsys, "inpaint", str(root / "image.png"), str(root / "mask.png"), "-o",
-                             str(root / "out.png"), "--method", method, *extra)
+    code, out, err = run_cli(
+        capsys,
+        "inpaint",
+        str(root / "image.png"),
+        str(root / "mask.png"),
+        "-o",
+        str(root / "out.png"),
+        "--method",
+        method,
+        *extra,
+    )
     assert code == 0, err
     filled = np.asarray(Image.open(root / "out.png"))
     assert filled.shape == rgb.shape and np.array_equal(filled[~hole], rgb[~hole])
@@ -38,29 +46,54 @@ def test_every_classical_inpainting_method_runs_from_the_cli_and_keeps_known_pix
 def test_patchmatch_shape_fill_from_a_source_image(files, capsys):
     root, rgb, hole = files
     Image.fromarray(np.full((16, 16, 3), (200, 30, 30), np.uint8)).save(root / "red.png")
-    code, _, err = run_cli(capsys, "inpaint", str(root / "image.png"), str(root / "mask.png"), "-o",
-                           str(root / "out.png"), "--method", "patchmatch", "--source", str(root / "red.png"),
-                           "--patch", "5")
+    code, _, err = run_cli(
+        capsys,
+        "inpaint",
+        str(root / "image.png"),
+        str(root / "mask.png"),
+        "-o",
+        str(root / "out.png"),
+        "--method",
+        "patchmatch",
+        "--source",
+        str(root / "red.png"),
+        "--patch",
+        "5",
+    )
     assert code == 0, err
     assert np.all(np.asarray(Image.open(root / "out.png"))[hole] == (200, 30, 30))
 
 
 def test_empty_mask_gives_back_the_image(files, capsys):
     root, rgb, _ = files
-    code, _, err = run_cli(capsys, "inpaint", str(root / "image.png"), str(root / "empty-mask.png"), "-o",
-                           str(root / "out.png"), "--method", "biharmonic")
+    code, _, err = run_cli(
+        capsys,
+        "inpaint",
+        str(root / "image.png"),
+        str(root / "empty-mask.png"),
+        "-o",
+        str(root / "out.png"),
+        "--method",
+        "biharmonic",
+    )
     assert code == 0, err
     assert np.array_equal(np.asarray(Image.open(root / "out.png")), rgb)
 
 
-@pytest.mark.parametrize("args,fragments", [
-    (["image.png", "small-mask.png", "--method", "harmonic"], ["small-mask.png", "10x10", "32x24"]),
-    (["image.png", "full-mask.png", "--method", "patchmatch"], ["full-mask.png", "covers the whole image"]),
-    (["image.png", "mask.png", "--method", "telea"], ["'telea' is not one of", "'biharmonic'"]),
-    (["image.png", "mask.png", "--method", "exemplar", "--patch", "41"], ["patch size 41 is larger"]),
-    (["image.png", "mask.png", "--method", "harmonic", "--patch", "5"], ["--patch does not apply to inpainting method 'harmonic' (it applies to exemplar, patchmatch)"]),
-    (["image.png", "nothing.png", "--method", "harmonic"], ["nothing.png", "no such image file"]),
-])
+@pytest.mark.parametrize(
+    "args,fragments",
+    [
+        (["image.png", "small-mask.png", "--method", "harmonic"], ["small-mask.png", "10x10", "32x24"]),
+        (["image.png", "full-mask.png", "--method", "patchmatch"], ["full-mask.png", "covers the whole image"]),
+        (["image.png", "mask.png", "--method", "telea"], ["'telea' is not one of", "'biharmonic'"]),
+        (["image.png", "mask.png", "--method", "exemplar", "--patch", "41"], ["patch size 41 is larger"]),
+        (
+            ["image.png", "mask.png", "--method", "harmonic", "--patch", "5"],
+            ["--patch does not apply to inpainting method 'harmonic' (it applies to exemplar, patchmatch)"],
+        ),
+        (["image.png", "nothing.png", "--method", "harmonic"], ["nothing.png", "no such image file"]),
+    ],
+)
 def test_bad_inpainting_input_exits_2_and_writes_nothing(files, capsys, args, fragments):
     root = files[0]
     paths = [str(root / a) if a.endswith(".png") else a for a in args]
@@ -73,20 +106,36 @@ def test_bad_inpainting_input_exits_2_and_writes_nothing(files, capsys, args, fr
 def test_texture_command_writes_the_requested_size(files, capsys, method):
     root = files[0]
     size = "20x12" if method == "efros-leung" else "48x40"
-    code, out, err = run_cli(capsys, "texture", str(root / "image.png"), "-o", str(root / "t.png"), "--size", size,
-                             "--method", method, "--block" if method == "quilting" else "--patch", "5", "--seed", "2")
+    code, out, err = run_cli(
+        capsys,
+        "texture",
+        str(root / "image.png"),
+        "-o",
+        str(root / "t.png"),
+        "--size",
+        size,
+        "--method",
+        method,
+        "--block" if method == "quilting" else "--patch",
+        "5",
+        "--seed",
+        "2",
+    )
     assert code == 0, err
     width, height = (int(v) for v in size.split("x"))
     assert np.asarray(Image.open(root / "t.png")).shape == (height, width, 3)
 
 
-@pytest.mark.parametrize("args,fragments", [
-    (["--size", "64"], ["--size must look like WIDTHxHEIGHT"]),
-    (["--size", "64x64", "--block", "99"], ["image.png", "larger than the 32x24 sample"]),
-    (["--size", "64x64", "--patch", "9"], ["--patch does not apply to texture method 'quilting'", "--block"]),
-    (["--size", "99999x99999"], ["99999x99999 is 9,999,800,001 pixels; the limit is"]),
-    (["--size", "64x64", "--method", "wang-tiles"], ["'wang-tiles' is not one of"]),
-])
+@pytest.mark.parametrize(
+    "args,fragments",
+    [
+        (["--size", "64"], ["--size must look like WIDTHxHEIGHT"]),
+        (["--size", "64x64", "--block", "99"], ["image.png", "larger than the 32x24 sample"]),
+        (["--size", "64x64", "--patch", "9"], ["--patch does not apply to texture method 'quilting'", "--block"]),
+        (["--size", "99999x99999"], ["99999x99999 is 9,999,800,001 pixels; the limit is"]),
+        (["--size", "64x64", "--method", "wang-tiles"], ["'wang-tiles' is not one of"]),
+    ],
+)
 def test_bad_texture_input_exits_2(files, capsys, args, fragments):
     root = files[0]
     code, _, err = run_cli(capsys, "texture", str(root / "image.png"), "-o", str(root / "t.png"), *args)
@@ -95,8 +144,9 @@ def test_bad_texture_input_exits_2(files, capsys, args, fragments):
 
 def test_resize_and_blend_commands(files, capsys):
     root, rgb, hole = files
-    code, _, err = run_cli(capsys, "resize", str(root / "image.png"), "-o", str(root / "r.png"), "--scale", "0.5",
-                           "--method", "area")
+    code, _, err = run_cli(
+        capsys, "resize", str(root / "image.png"), "-o", str(root / "r.png"), "--scale", "0.5", "--method", "area"
+    )
     assert code == 0, err
     small = np.asarray(Image.open(root / "r.png")).astype(np.float64)
     assert small.shape == (12, 16, 3)
@@ -104,20 +154,32 @@ def test_resize_and_blend_commands(files, capsys):
     assert np.abs(small - expected).max() <= 1
     code, _, err = run_cli(capsys, "resize", str(root / "image.png"), "-o", str(root / "r.png"), "--size", "7x5")
     assert code == 0 and np.asarray(Image.open(root / "r.png")).shape == (5, 7, 3)
-    code, _, err = run_cli(capsys, "blend", str(root / "image.png"), str(root / "other.png"), str(root / "mask.png"),
-                           "-o", str(root / "b.png"), "--levels", "1")
+    code, _, err = run_cli(
+        capsys,
+        "blend",
+        str(root / "image.png"),
+        str(root / "other.png"),
+        str(root / "mask.png"),
+        "-o",
+        str(root / "b.png"),
+        "--levels",
+        "1",
+    )
     assert code == 0, err
     blended = np.asarray(Image.open(root / "b.png"))
     other = rgb[::-1]
     assert np.array_equal(blended[hole], other[hole]) and np.array_equal(blended[~hole], rgb[~hole])
 
 
-@pytest.mark.parametrize("command,fragments", [
-    (["resize", "image.png", "-o", "r.png"], ["exactly one of --scale or --size"]),
-    (["resize", "image.png", "-o", "r.png", "--scale", "-2"], ["scale must be a positive number"]),
-    (["blend", "image.png", "other.png", "small-mask.png", "-o", "b.png"], ["small-mask.png", "10x10"]),
-    (["blend", "image.png", "small-mask.png", "mask.png", "-o", "b.png"], ["small-mask.png", "10x10"]),
-])
+@pytest.mark.parametrize(
+    "command,fragments",
+    [
+        (["resize", "image.png", "-o", "r.png"], ["exactly one of --scale or --size"]),
+        (["resize", "image.png", "-o", "r.png", "--scale", "-2"], ["scale must be a positive number"]),
+        (["blend", "image.png", "other.png", "small-mask.png", "-o", "b.png"], ["small-mask.png", "10x10"]),
+        (["blend", "image.png", "small-mask.png", "mask.png", "-o", "b.png"], ["small-mask.png", "10x10"]),
+    ],
+)
 def test_bad_resize_and_blend_input_exits_2(files, capsys, command, fragments):
     root = files[0]
     args = [str(root / a) if a.endswith(".png") else a for a in command]

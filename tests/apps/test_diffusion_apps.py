@@ -18,11 +18,19 @@ def _image_and_mask(tmp_path, size=8, hole=(slice(2, 6), slice(3, 7)), mask_size
     return pixels, mask > 0
 
 
-@pytest.mark.parametrize("options", [["--sampler", "ddpm", "--steps", "12"], ["--sampler", "ddim", "--steps", "5"],
-                                     ["--sampler", "ddim", "--steps", "5", "--eta", "1"], []])
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["--sampler", "ddpm", "--steps", "12"],
+        ["--sampler", "ddim", "--steps", "5"],
+        ["--sampler", "ddim", "--steps", "5", "--eta", "1"],
+        [],
+    ],
+)
 def test_sample_with_each_sampler_writes_finite_images(ddpm_run, tmp_path, capsys, options):
-    code, out, err = run_cli(capsys, "sample", str(ddpm_run), "-n", "6", "-o", str(tmp_path / "s.npz"),
-                             "--device", "cpu", *options)
+    code, out, err = run_cli(
+        capsys, "sample", str(ddpm_run), "-n", "6", "-o", str(tmp_path / "s.npz"), "--device", "cpu", *options
+    )
     assert code == 0, err
     images = np.load(tmp_path / "s.npz")["images"]
     assert images.shape == (6, 8, 8, 1) and images.dtype == np.uint8
@@ -31,8 +39,23 @@ def test_sample_with_each_sampler_writes_finite_images(ddpm_run, tmp_path, capsy
 
 def test_ddim_eta_zero_samples_repeat_for_a_seed_and_change_with_it(ddpm_run, tmp_path, capsys):
     def draw(seed, name):
-        code, _, err = run_cli(capsys, "sample", str(ddpm_run), "-n", "4", "-o", str(tmp_path / name), "--seed",
-                               str(seed), "--sampler", "ddim", "--steps", "6", "--device", "cpu")
+        code, _, err = run_cli(
+            capsys,
+            "sample",
+            str(ddpm_run),
+            "-n",
+            "4",
+            "-o",
+            str(tmp_path / name),
+            "--seed",
+            str(seed),
+            "--sampler",
+            "ddim",
+            "--steps",
+            "6",
+            "--device",
+            "cpu",
+        )
         assert code == 0, err
         return np.load(tmp_path / name)["images"]
 
@@ -41,23 +64,42 @@ def test_ddim_eta_zero_samples_repeat_for_a_seed_and_change_with_it(ddpm_run, tm
 
 
 def test_guided_class_samples_from_the_conditional_run(cddpm_run, tmp_path, capsys):
-    code, _, err = run_cli(capsys, "sample", str(cddpm_run), "-n", "4", "--class", "3", "--guidance", "3",
-                           "--steps", "4", "-o", str(tmp_path / "threes.npz"), "--device", "cpu")
+    code, _, err = run_cli(
+        capsys,
+        "sample",
+        str(cddpm_run),
+        "-n",
+        "4",
+        "--class",
+        "3",
+        "--guidance",
+        "3",
+        "--steps",
+        "4",
+        "-o",
+        str(tmp_path / "threes.npz"),
+        "--device",
+        "cpu",
+    )
     assert code == 0, err
     saved = np.load(tmp_path / "threes.npz")
     assert saved["images"].shape == (4, 8, 8, 1) and saved["labels"].tolist() == [3, 3, 3, 3]
 
 
-@pytest.mark.parametrize("options,fragments", [
-    (["--sampler", "heun"], ["'heun' is not one of 'ddpm', 'ddim'"]),
-    (["--steps", "0"], ["--steps must be between 1 and the 100 training timesteps, got 0"]),
-    (["--steps", "101"], ["--steps must be between 1 and the 100 training timesteps, got 101"]),
-    (["--guidance", "3"], ["guidance needs a class-conditional run"]),
-    (["--sampler", "ddpm", "--eta", "0.3"], ["--eta does not apply to sampler 'ddpm'"]),
-])
+@pytest.mark.parametrize(
+    "options,fragments",
+    [
+        (["--sampler", "heun"], ["'heun' is not one of 'ddpm', 'ddim'"]),
+        (["--steps", "0"], ["--steps must be between 1 and the 100 training timesteps, got 0"]),
+        (["--steps", "101"], ["--steps must be between 1 and the 100 training timesteps, got 101"]),
+        (["--guidance", "3"], ["guidance needs a class-conditional run"]),
+        (["--sampler", "ddpm", "--eta", "0.3"], ["--eta does not apply to sampler 'ddpm'"]),
+    ],
+)
 def test_bad_sampling_options_exit_2_with_one_line(ddpm_run, tmp_path, capsys, options, fragments):
-    code, _, err = run_cli(capsys, "sample", str(ddpm_run), "-n", "2", "-o", str(tmp_path / "x.png"), "--device",
-                           "cpu", *options)
+    code, _, err = run_cli(
+        capsys, "sample", str(ddpm_run), "-n", "2", "-o", str(tmp_path / "x.png"), "--device", "cpu", *options
+    )
     assert_one_line_error(code, err, *fragments)
     assert not (tmp_path / "x.png").exists()
 
@@ -69,9 +111,26 @@ def test_sampler_options_on_a_gan_run_are_refused(gan_run, tmp_path, capsys):
 
 def test_diffusion_inpainting_keeps_every_known_pixel(ddpm_run, tmp_path, capsys):
     pixels, hole = _image_and_mask(tmp_path)
-    code, _, err = run_cli(capsys, "inpaint", str(tmp_path / "image.png"), str(tmp_path / "mask.png"), "-o",
-                           str(tmp_path / "out.png"), "--method", "diffusion", "--model", str(ddpm_run),
-                           "--steps", "10", "--jump-length", "3", "--resamplings", "2", "--device", "cpu")
+    code, _, err = run_cli(
+        capsys,
+        "inpaint",
+        str(tmp_path / "image.png"),
+        str(tmp_path / "mask.png"),
+        "-o",
+        str(tmp_path / "out.png"),
+        "--method",
+        "diffusion",
+        "--model",
+        str(ddpm_run),
+        "--steps",
+        "10",
+        "--jump-length",
+        "3",
+        "--resamplings",
+        "2",
+        "--device",
+        "cpu",
+    )
     assert code == 0, err
     filled = np.asarray(Image.open(tmp_path / "out.png"))
     assert filled.shape == pixels.shape
@@ -81,25 +140,52 @@ def test_diffusion_inpainting_keeps_every_known_pixel(ddpm_run, tmp_path, capsys
 
 def test_conditional_diffusion_inpainting_needs_the_class(cddpm_run, tmp_path, capsys):
     _image_and_mask(tmp_path)
-    args = ["inpaint", str(tmp_path / "image.png"), str(tmp_path / "mask.png"), "-o", str(tmp_path / "out.png"),
-            "--method", "diffusion", "--model", str(cddpm_run), "--steps", "4", "--device", "cpu"]
+    args = [
+        "inpaint",
+        str(tmp_path / "image.png"),
+        str(tmp_path / "mask.png"),
+        "-o",
+        str(tmp_path / "out.png"),
+        "--method",
+        "diffusion",
+        "--model",
+        str(cddpm_run),
+        "--steps",
+        "4",
+        "--device",
+        "cpu",
+    ]
     code, _, err = run_cli(capsys, *args)
     assert_one_line_error(code, err, "--class K")
     code, _, err = run_cli(capsys, *args, "--class", "2")
     assert code == 0, err
 
 
-@pytest.mark.parametrize("case,fragments", [
-    ("mask-size", ["mask.png", "10x10", "8x8"]),
-    ("gan-run", ["not a diffusion model", "--method gan"]),
-    ("diffusion-as-gan", ["--method diffusion"]),
-    ("no-model", ["--method diffusion needs --model RUN"]),
-])
+@pytest.mark.parametrize(
+    "case,fragments",
+    [
+        ("mask-size", ["mask.png", "10x10", "8x8"]),
+        ("gan-run", ["not a diffusion model", "--method gan"]),
+        ("diffusion-as-gan", ["--method diffusion"]),
+        ("no-model", ["--method diffusion needs --model RUN"]),
+    ],
+)
 def test_bad_diffusion_inpainting_input_exits_2(ddpm_run, gan_run, tmp_path, capsys, case, fragments):
     _image_and_mask(tmp_path, mask_size=10 if case == "mask-size" else None)
     method = "gan" if case == "diffusion-as-gan" else "diffusion"
-    args = ["inpaint", str(tmp_path / "image.png"), str(tmp_path / "mask.png"), "-o", str(tmp_path / "out.png"),
-            "--method", method, "--steps", "3", "--device", "cpu"]
+    args = [
+        "inpaint",
+        str(tmp_path / "image.png"),
+        str(tmp_path / "mask.png"),
+        "-o",
+        str(tmp_path / "out.png"),
+        "--method",
+        method,
+        "--steps",
+        "3",
+        "--device",
+        "cpu",
+    ]
     if case != "no-model":
         args += ["--model", str(gan_run if case == "gan-run" else ddpm_run)]
     code, _, err = run_cli(capsys, *args)
@@ -108,14 +194,26 @@ def test_bad_diffusion_inpainting_input_exits_2(ddpm_run, gan_run, tmp_path, cap
 
 
 def test_explore_interpolates_ddim_latents_and_refuses_pca(ddpm_run, tmp_path, capsys):
-    code, out, err = run_cli(capsys, "explore", str(ddpm_run), "-o", str(tmp_path / "slerp.png"), "--rows", "2",
-                             "--steps", "4", "--device", "cpu")
+    code, out, err = run_cli(
+        capsys,
+        "explore",
+        str(ddpm_run),
+        "-o",
+        str(tmp_path / "slerp.png"),
+        "--rows",
+        "2",
+        "--steps",
+        "4",
+        "--device",
+        "cpu",
+    )
     assert code == 0, err
     assert json.loads(out)["images"] == 8
     grid = np.asarray(Image.open(tmp_path / "slerp.png"))
     assert grid.ndim >= 2 and grid.std() > 0
-    code, _, err = run_cli(capsys, "explore", str(ddpm_run), "-o", str(tmp_path / "pca.png"), "--mode", "pca",
-                           "--device", "cpu")
+    code, _, err = run_cli(
+        capsys, "explore", str(ddpm_run), "-o", str(tmp_path / "pca.png"), "--mode", "pca", "--device", "cpu"
+    )
     assert_one_line_error(code, err, "pca directions need", "lerp, slerp and walk")
 
 

@@ -3,11 +3,9 @@ import pytest
 import torch
 from PIL import Image
 
-from imsynth.apps.explore import (direction_codes, explore, interpolation_codes, principal_directions,
-                                  random_walk_codes)
+from imsynth.apps.explore import direction_codes, explore, interpolation_codes, principal_directions, random_walk_codes
 from imsynth.errors import InputError
 from imsynth.models import load_run
-
 from tests.helpers import assert_one_line_error, run_cli
 
 
@@ -37,14 +35,17 @@ def test_principal_directions_recover_the_top_singular_directions_of_a_linear_la
         assert cosine > 0.99, (index, cosine)
     shares = directions.explained_variance
     assert torch.all(shares[:-1] > shares[1:])
-    expected = model.singular[:3] ** 2 / (model.singular ** 2).sum()
+    expected = model.singular[:3] ** 2 / (model.singular**2).sum()
     assert torch.allclose(shares, expected, atol=0.02)
     assert torch.allclose(directions.latent_std, torch.ones(3), atol=0.06)  # unit directions of N(0, I) codes
     codes = direction_codes(model, directions, values=5, span=2.0)
     assert codes.shape == (15, 6)
     steps = codes[:5] - codes[2]
-    assert torch.allclose(steps / steps.norm(dim=1, keepdim=True).clamp_min(1e-9) * torch.sign(torch.arange(5) - 2)[:, None],
-                          directions.vectors[0].expand(5, -1) * (torch.arange(5) != 2)[:, None], atol=1e-5)
+    assert torch.allclose(
+        steps / steps.norm(dim=1, keepdim=True).clamp_min(1e-9) * torch.sign(torch.arange(5) - 2)[:, None],
+        directions.vectors[0].expand(5, -1) * (torch.arange(5) != 2)[:, None],
+        atol=1e-5,
+    )
 
 
 def test_interpolations_start_and_end_at_their_codes_and_walks_keep_their_norm():
@@ -78,13 +79,25 @@ def test_explore_grids_for_gan_and_vae_runs(tmp_path, gan_run, vae_run, mode):
 
 
 def test_explore_gif_frames_and_cli(tmp_path, capsys, gan_run, cgan_run):
-    code, out, err = run_cli(capsys, "explore", str(gan_run), "-o", str(tmp_path / "walk.gif"), "--mode", "walk",
-                             "--frames", "12", "--device", "cpu")
+    code, out, err = run_cli(
+        capsys,
+        "explore",
+        str(gan_run),
+        "-o",
+        str(tmp_path / "walk.gif"),
+        "--mode",
+        "walk",
+        "--frames",
+        "12",
+        "--device",
+        "cpu",
+    )
     assert code == 0, err
     gif = Image.open(tmp_path / "walk.gif")
     assert gif.n_frames == 12
-    code, _, err = run_cli(capsys, "explore", str(cgan_run), "-o", str(tmp_path / "c.png"), "--class", "3",
-                           "--device", "cpu")
+    code, _, err = run_cli(
+        capsys, "explore", str(cgan_run), "-o", str(tmp_path / "c.png"), "--class", "3", "--device", "cpu"
+    )
     assert code == 0, err
     code, _, err = run_cli(capsys, "explore", str(gan_run), "-o", str(tmp_path / "x.gif"), "--mode", "pca")
     assert_one_line_error(code, err, "pca directions are shown as a grid")

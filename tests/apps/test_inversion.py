@@ -7,9 +7,7 @@ from imsynth.apps.inpaint import inpaint_array
 from imsynth.apps.inversion import inpaint_with_model, invert
 from imsynth.classical.interpolate import harmonic_fill
 from imsynth.errors import InputError
-from imsynth.models import build_model
-from imsynth.models import load_run
-
+from imsynth.models import build_model, load_run
 from tests.helpers import assert_one_line_error, run_cli
 from tests.models.test_gan import tiny_gan_config
 
@@ -95,8 +93,24 @@ def test_inpaint_cli_gan_and_harmonic_with_bad_inputs(tmp_path, capsys, gan_run,
     hole[2:5, 2:5] = 255
     mask = _write(tmp_path / "m.png", hole)
     out = tmp_path / "out.png"
-    code, stdout, err = run_cli(capsys, "inpaint", image, mask, "-o", str(out), "--method", "gan", "--model",
-                                str(gan_run), "--steps", "20", "--restarts", "2", "--device", "cpu")
+    code, stdout, err = run_cli(
+        capsys,
+        "inpaint",
+        image,
+        mask,
+        "-o",
+        str(out),
+        "--method",
+        "gan",
+        "--model",
+        str(gan_run),
+        "--steps",
+        "20",
+        "--restarts",
+        "2",
+        "--device",
+        "cpu",
+    )
     assert code == 0, err
     result, original = np.asarray(Image.open(out)), np.asarray(Image.open(image))
     assert np.array_equal(result[hole == 0], original[hole == 0])

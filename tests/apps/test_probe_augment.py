@@ -6,7 +6,6 @@ from imsynth.apps.augment import augmentation_value, write_generated_dataset
 from imsynth.apps.probe import fit_linear_probe, linear_probe
 from imsynth.data import load_dataset
 from imsynth.errors import InputError
-
 from tests.helpers import assert_one_line_error, run_cli
 
 
@@ -50,33 +49,40 @@ def test_augmentation_value_and_cas(cgan_run, gan_run):
     report = augmentation_value(cgan_run, real=100, generated=100, steps=5, device="cpu")
     for key in ("accuracy_real_only", "accuracy_real_plus_generated", "classification_accuracy_score"):
         assert 0.0 <= report[key] <= 1.0
-    assert report["augmentation_gain"] == pytest.approx(report["accuracy_real_plus_generated"] - report["accuracy_real_only"])
+    assert report["augmentation_gain"] == pytest.approx(
+        report["accuracy_real_plus_generated"] - report["accuracy_real_only"]
+    )
     assert report["real_images"] == 100
     with pytest.raises(InputError, match="needs a class-conditional model"):
         augmentation_value(gan_run, real=100, generated=100, steps=5)
 
 
 def test_probe_and_augment_cli(tmp_path, capsys, gan_run, cgan_run):
-    code, out, err = run_cli(capsys, "augment", str(cgan_run), "-o", str(tmp_path / "g.npz"), "-n", "10",
-                             "--device", "cpu")
+    code, out, err = run_cli(
+        capsys, "augment", str(cgan_run), "-o", str(tmp_path / "g.npz"), "-n", "10", "--device", "cpu"
+    )
     assert code == 0 and (tmp_path / "g.npz").is_file(), err
     code, _, err = run_cli(capsys, "augment", str(cgan_run))
     assert_one_line_error(code, err, "say what to do")
     code, _, err = run_cli(capsys, "augment", str(gan_run), "--evaluate")
     assert_one_line_error(code, err, "needs a class-conditional model")
-    code, out, err = run_cli(capsys, "probe", str(gan_run), "--train-images", "100", "--test-images", "50",
-                             "--device", "cpu")
+    code, out, err = run_cli(
+        capsys, "probe", str(gan_run), "--train-images", "100", "--test-images", "50", "--device", "cpu"
+    )
     assert code == 0 and '"raw_pixels"' in out, err
     code, _, err = run_cli(capsys, "probe", str(tmp_path))
     assert_one_line_error(code, err, "not a run")
 
 
 def test_sample_by_class_from_the_cli(tmp_path, capsys, gan_run, cgan_run):
-    code, _, err = run_cli(capsys, "sample", str(cgan_run), "-n", "6", "--class", "3", "-o", str(tmp_path / "t.npz"),
-                           "--device", "cpu")
+    code, _, err = run_cli(
+        capsys, "sample", str(cgan_run), "-n", "6", "--class", "3", "-o", str(tmp_path / "t.npz"), "--device", "cpu"
+    )
     assert code == 0, err
     assert np.load(tmp_path / "t.npz")["labels"].tolist() == [3] * 6
-    code, _, err = run_cli(capsys, "sample", str(cgan_run), "-n", "20", "-o", str(tmp_path / "all.npz"), "--device", "cpu")
+    code, _, err = run_cli(
+        capsys, "sample", str(cgan_run), "-n", "20", "-o", str(tmp_path / "all.npz"), "--device", "cpu"
+    )
     assert np.load(tmp_path / "all.npz")["labels"].tolist() == [label for label in range(10) for _ in range(2)]
     code, _, err = run_cli(capsys, "sample", str(gan_run), "-n", "4", "--class", "1", "-o", str(tmp_path / "x.png"))
     assert_one_line_error(code, err, "is not class-conditional; drop --class")

@@ -5,16 +5,31 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imsynth.classical import (biharmonic_fill, criminisi_inpaint, fill_constant, fill_mean, fill_nearest,
-                               harmonic_fill, patchmatch_inpaint, push_pull_fill, rbf_fill, scattered_fill)
+from imsynth.classical import (
+    biharmonic_fill,
+    criminisi_inpaint,
+    fill_constant,
+    fill_mean,
+    fill_nearest,
+    harmonic_fill,
+    patchmatch_inpaint,
+    push_pull_fill,
+    rbf_fill,
+    scattered_fill,
+)
 from imsynth.errors import InputError
 
 FILLERS = {
-    "fill-constant": fill_constant, "fill-mean": fill_mean, "fill-nearest": fill_nearest,
+    "fill-constant": fill_constant,
+    "fill-mean": fill_mean,
+    "fill-nearest": fill_nearest,
     "interp-nearest": lambda i, m: scattered_fill(i, m, method="nearest"),
     "interp-linear": lambda i, m: scattered_fill(i, m, method="linear"),
     "interp-cubic": lambda i, m: scattered_fill(i, m, method="cubic"),
-    "rbf": rbf_fill, "harmonic": harmonic_fill, "biharmonic": biharmonic_fill, "push-pull": push_pull_fill,
+    "rbf": rbf_fill,
+    "harmonic": harmonic_fill,
+    "biharmonic": biharmonic_fill,
+    "push-pull": push_pull_fill,
     "exemplar": lambda i, m: criminisi_inpaint(i, m, patch=3, search_radius=8),
     "patchmatch": lambda i, m: patchmatch_inpaint(i, m, patch=3, iterations=2),
 }
@@ -22,19 +37,24 @@ FILLERS = {
 
 def _box_mask(shape, top, left, height, width):
     mask = np.zeros(shape, bool)
-    mask[top:top + height, left:left + width] = True
+    mask[top : top + height, left : left + width] = True
     return mask
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10_000), channels=st.sampled_from([0, 1, 3]), method=st.sampled_from(sorted(FILLERS)),
-       height=st.integers(12, 24), width=st.integers(12, 24))
+@given(
+    seed=st.integers(0, 10_000),
+    channels=st.sampled_from([0, 1, 3]),
+    method=st.sampled_from(sorted(FILLERS)),
+    height=st.integers(12, 24),
+    width=st.integers(12, 24),
+)
 def test_no_method_changes_a_known_pixel(seed, channels, method, height, width):
     rng = np.random.default_rng(seed)
     shape = (height, width) if channels == 0 else (height, width, channels)
     image = rng.random(shape, dtype=np.float32)
     mask = rng.random((height, width)) < 0.2
-    mask[height // 3:height // 3 + 4, width // 3:width // 3 + 4] = True  # and one solid block
+    mask[height // 3 : height // 3 + 4, width // 3 : width // 3 + 4] = True  # and one solid block
     filled = FILLERS[method](image, mask)
     assert filled.shape == image.shape and filled.dtype == np.float32
     assert np.array_equal(filled[~mask], image[~mask])
@@ -55,22 +75,35 @@ def test_a_mask_covering_everything_is_refused(method):
 
 
 def test_constant_fill_may_cover_everything():
-    assert np.all(fill_constant(np.zeros((4, 4, 3), np.float32), np.ones((4, 4), bool), (0.2, 0.4, 0.6))
-                  == np.array([0.2, 0.4, 0.6], np.float32))
+    assert np.all(
+        fill_constant(np.zeros((4, 4, 3), np.float32), np.ones((4, 4), bool), (0.2, 0.4, 0.6))
+        == np.array([0.2, 0.4, 0.6], np.float32)
+    )
 
 
-@pytest.mark.parametrize("bad,message", [
-    (lambda: harmonic_fill(np.zeros((8, 8), np.float32), np.zeros((8, 9), bool)), "mask is 9x8"),
-    (lambda: harmonic_fill(np.zeros((8, 8), np.float32), np.zeros((8, 8, 1), bool)), "must be 2-D"),
-    (lambda: harmonic_fill(np.full((8, 8), np.nan, np.float32), np.zeros((8, 8), bool)), "NaN or infinite"),
-    (lambda: fill_mean(np.full((8, 8), np.inf, np.float32), np.zeros((8, 8), bool)), "NaN or infinite"),
-    (lambda: fill_nearest(np.zeros((8, 8), np.uint8), np.zeros((8, 8), bool)), "integer array"),
-    (lambda: biharmonic_fill(np.zeros((1, 1), np.float32), np.zeros((1, 1), bool)), "need at least 2x2"),
-    (lambda: criminisi_inpaint(np.zeros((8, 8), np.float32), _box_mask((8, 8), 2, 2, 2, 2), patch=11), "larger than"),
-    (lambda: patchmatch_inpaint(np.zeros((8, 8), np.float32), _box_mask((8, 8), 2, 2, 2, 2), patch=4), "odd number"),
-    (lambda: scattered_fill(np.zeros((8, 8), np.float32), _box_mask((8, 8), 2, 2, 2, 2), method="spline"),
-     "unknown interpolation method 'spline'"),
-])
+@pytest.mark.parametrize(
+    "bad,message",
+    [
+        (lambda: harmonic_fill(np.zeros((8, 8), np.float32), np.zeros((8, 9), bool)), "mask is 9x8"),
+        (lambda: harmonic_fill(np.zeros((8, 8), np.float32), np.zeros((8, 8, 1), bool)), "must be 2-D"),
+        (lambda: harmonic_fill(np.full((8, 8), np.nan, np.float32), np.zeros((8, 8), bool)), "NaN or infinite"),
+        (lambda: fill_mean(np.full((8, 8), np.inf, np.float32), np.zeros((8, 8), bool)), "NaN or infinite"),
+        (lambda: fill_nearest(np.zeros((8, 8), np.uint8), np.zeros((8, 8), bool)), "integer array"),
+        (lambda: biharmonic_fill(np.zeros((1, 1), np.float32), np.zeros((1, 1), bool)), "need at least 2x2"),
+        (
+            lambda: criminisi_inpaint(np.zeros((8, 8), np.float32), _box_mask((8, 8), 2, 2, 2, 2), patch=11),
+            "larger than",
+        ),
+        (
+            lambda: patchmatch_inpaint(np.zeros((8, 8), np.float32), _box_mask((8, 8), 2, 2, 2, 2), patch=4),
+            "odd number",
+        ),
+        (
+            lambda: scattered_fill(np.zeros((8, 8), np.float32), _box_mask((8, 8), 2, 2, 2, 2), method="spline"),
+            "unknown interpolation method 'spline'",
+        ),
+    ],
+)
 def test_bad_input_raises_a_value_error_naming_the_problem(bad, message):
     with pytest.raises(ValueError, match=message):
         bad()

@@ -3,16 +3,29 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imsynth.classical import (blend, efros_leung, gaussian_pyramid, laplacian_pyramid, multiscale_texture, quilt,
-                               reconstruct, resize)
+from imsynth.classical import (
+    blend,
+    efros_leung,
+    gaussian_pyramid,
+    laplacian_pyramid,
+    multiscale_texture,
+    quilt,
+    reconstruct,
+    resize,
+)
 from imsynth.classical._patchmatch import patchmatch, random_field
 from imsynth.classical.resample import resampling_matrix
 from imsynth.errors import InputError
 
 
 @settings(max_examples=40, deadline=None)
-@given(height=st.integers(1, 70), width=st.integers(1, 70), channels=st.sampled_from([0, 1, 3, 4]),
-       levels=st.one_of(st.none(), st.integers(1, 8)), seed=st.integers(0, 1000))
+@given(
+    height=st.integers(1, 70),
+    width=st.integers(1, 70),
+    channels=st.sampled_from([0, 1, 3, 4]),
+    levels=st.one_of(st.none(), st.integers(1, 8)),
+    seed=st.integers(0, 1000),
+)
 def test_laplacian_pyramids_reconstruct_any_image(height, width, channels, levels, seed):
     shape = (height, width) if channels == 0 else (height, width, channels)
     image = np.random.default_rng(seed).random(shape, dtype=np.float32)
@@ -76,9 +89,14 @@ def _sample(seed=0, size=24):
     return np.random.default_rng(seed).random((size, size, 3), dtype=np.float32)
 
 
-@pytest.mark.parametrize("synthesize", [lambda s, **k: quilt(s, (40, 30), block=8, **k),
-                                        lambda s, **k: multiscale_texture(s, (40, 30), patch=5, **k),
-                                        lambda s, **k: efros_leung(s[:12, :12], (14, 10), patch=5, **k)])
+@pytest.mark.parametrize(
+    "synthesize",
+    [
+        lambda s, **k: quilt(s, (40, 30), block=8, **k),
+        lambda s, **k: multiscale_texture(s, (40, 30), patch=5, **k),
+        lambda s, **k: efros_leung(s[:12, :12], (14, 10), patch=5, **k),
+    ],
+)
 def test_texture_synthesis_copies_sample_pixels_deterministically(synthesize):
     sample = _sample()
     first, again, other = synthesize(sample, seed=1), synthesize(sample, seed=1), synthesize(sample, seed=2)

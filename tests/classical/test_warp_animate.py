@@ -5,10 +5,8 @@ import pytest
 from PIL import Image
 
 from imsynth.classical.animate import Keyframes, animate, morph, write_frames
-from imsynth.classical.warp import (estimate_transform, mesh_map, moving_least_squares, rotate, thin_plate_spline,
-                                    warp)
+from imsynth.classical.warp import estimate_transform, mesh_map, moving_least_squares, rotate, thin_plate_spline, warp
 from imsynth.errors import InputError
-
 from tests.helpers import assert_one_line_error, run_cli
 
 RNG = np.random.default_rng(0)
@@ -53,8 +51,9 @@ def test_thin_plate_spline_interpolates_and_is_affine_for_affine_data():
     assert np.abs(affine - (queries @ matrix.T + 2)).max() < 1e-6
 
 
-@pytest.mark.parametrize("method", ["affine", "similarity", "projective", "tps", "mls-affine", "mls-similarity",
-                                    "mls-rigid", "mesh"])
+@pytest.mark.parametrize(
+    "method", ["affine", "similarity", "projective", "tps", "mls-affine", "mls-similarity", "mls-rigid", "mesh"]
+)
 def test_point_warps_move_image_content_from_src_to_dst(method):
     image = gradient_image()
     src = SRC if method != "projective" else SRC[:4]
@@ -104,23 +103,33 @@ def test_mesh_map_is_exact_at_vertices_and_identity_at_corners():
     assert (map_x[0, 0], map_y[0, 0]) == (0, 0) and abs(map_x[59, 63] - 63) < 1e-9
 
 
-@pytest.mark.parametrize("src,dst,message", [
-    (SRC, DST[:4], "src has 5 points but dst has 4"),
-    (SRC[:2], DST[:2], "tps needs at least 3 point pairs"),
-    ([[0, 0], [1, 1], [2, 2]], [[0, 0], [1, 2], [2, 5]], "all src points lie on one line"),
-    ([[0, 0], [0, 0], [2, 5]], [[0, 0], [1, 2], [2, 5]], "src repeats a point"),
-    ([[0, 0], [np.nan, 1], [2, 5]], [[0, 0], [1, 2], [2, 5]], "NaN or infinite"),
-])
+@pytest.mark.parametrize(
+    "src,dst,message",
+    [
+        (SRC, DST[:4], "src has 5 points but dst has 4"),
+        (SRC[:2], DST[:2], "tps needs at least 3 point pairs"),
+        ([[0, 0], [1, 1], [2, 2]], [[0, 0], [1, 2], [2, 5]], "all src points lie on one line"),
+        ([[0, 0], [0, 0], [2, 5]], [[0, 0], [1, 2], [2, 5]], "src repeats a point"),
+        ([[0, 0], [np.nan, 1], [2, 5]], [[0, 0], [1, 2], [2, 5]], "NaN or infinite"),
+    ],
+)
 def test_bad_points_are_refused_with_the_reason(src, dst, message):
     with pytest.raises(ValueError, match=message):
         warp(gradient_image(), "tps", src, dst)
 
 
-KEYS = {"points": [[10, 10], [50, 10], [30, 50]],
-        "keyframes": [{"t": 0.0, "points": [[10, 10], [50, 10], [30, 50]]},
-                      {"t": 1.0, "points": [[14, 10], [50, 14], [30, 46]]},
-                      {"t": 2.0, "points": [[10, 10], [50, 10], [30, 50]]}],
-        "fps": 5, "duration": 2.0, "interpolation": "cubic", "warp": "mls-rigid"}
+KEYS = {
+    "points": [[10, 10], [50, 10], [30, 50]],
+    "keyframes": [
+        {"t": 0.0, "points": [[10, 10], [50, 10], [30, 50]]},
+        {"t": 1.0, "points": [[14, 10], [50, 14], [30, 46]]},
+        {"t": 2.0, "points": [[10, 10], [50, 10], [30, 50]]},
+    ],
+    "fps": 5,
+    "duration": 2.0,
+    "interpolation": "cubic",
+    "warp": "mls-rigid",
+}
 
 
 def test_keyframes_hit_their_keys_and_frame_counts_follow_fps_and_duration():
@@ -137,15 +146,23 @@ def test_keyframes_hit_their_keys_and_frame_counts_follow_fps_and_duration():
     assert not np.allclose(frames[5], frames[0])
 
 
-@pytest.mark.parametrize("change,message", [
-    ({"keyframes": [{"t": 1.0, "points": KEYS["points"]}, {"t": 0.5, "points": KEYS["points"]}]}, "increase strictly"),
-    ({"keyframes": [{"t": 0.0, "points": [[1, 2], [3, 4]]}]}, "has 2 points, 'points' has 3"),
-    ({"interpolation": "bezier"}, "unknown interpolation 'bezier'"),
-    ({"fps": 0}, "fps and duration must be > 0"),
-    ({"warp": "tps", "points": [[0, 0], [1, 1]], "keyframes": [{"t": 0, "points": [[0, 0], [1, 1]]}]},
-     "tps needs at least 3 point pairs"),
-    ({"warp": "bend"}, "unknown warp method 'bend'"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (
+            {"keyframes": [{"t": 1.0, "points": KEYS["points"]}, {"t": 0.5, "points": KEYS["points"]}]},
+            "increase strictly",
+        ),
+        ({"keyframes": [{"t": 0.0, "points": [[1, 2], [3, 4]]}]}, "has 2 points, 'points' has 3"),
+        ({"interpolation": "bezier"}, "unknown interpolation 'bezier'"),
+        ({"fps": 0}, "fps and duration must be > 0"),
+        (
+            {"warp": "tps", "points": [[0, 0], [1, 1]], "keyframes": [{"t": 0, "points": [[0, 0], [1, 1]]}]},
+            "tps needs at least 3 point pairs",
+        ),
+        ({"warp": "bend"}, "unknown warp method 'bend'"),
+    ],
+)
 def test_bad_keyframes_are_refused(change, message):
     with pytest.raises(InputError, match=message):
         Keyframes({**KEYS, **change})
@@ -155,9 +172,11 @@ def test_bad_keyframes_are_refused(change, message):
 def test_morph_starts_at_a_and_ends_at_b(method):
     a = gradient_image(40, 48)
     b = np.ascontiguousarray(a[::-1, ::-1])
-    options = {"mesh": {"points_a": SRC[:3] * 0.7, "points_b": DST[:3] * 0.7},
-               "beier-neely": {"lines_a": [[[5, 5], [30, 8]]], "lines_b": [[[8, 5], [35, 12]]]},
-               "dissolve": {}}[method]
+    options = {
+        "mesh": {"points_a": SRC[:3] * 0.7, "points_b": DST[:3] * 0.7},
+        "beier-neely": {"lines_a": [[[5, 5], [30, 8]]], "lines_b": [[[8, 5], [35, 12]]]},
+        "dissolve": {},
+    }[method]
     frames = morph(a, b, frames=7, method=method, **options)
     assert len(frames) == 7 and np.array_equal(frames[0], a) and np.array_equal(frames[-1], b)
     assert all(f.shape == a.shape and f.dtype == np.float32 for f in frames)
@@ -199,31 +218,64 @@ def test_warp_animate_and_morph_commands(tmp_path, capsys):
     (tmp_path / "p.json").write_text(json.dumps({"src": SRC.tolist(), "dst": DST.tolist()}))
     (tmp_path / "pairs.json").write_text(json.dumps({"a": SRC.tolist(), "b": DST.tolist()}))
     (tmp_path / "keys.json").write_text(json.dumps(KEYS))
-    code, _, err = run_cli(capsys, "warp", str(tmp_path / "a.png"), "-o", str(tmp_path / "w.png"), "--method",
-                           "mls-rigid", "--points", str(tmp_path / "p.json"))
+    code, _, err = run_cli(
+        capsys,
+        "warp",
+        str(tmp_path / "a.png"),
+        "-o",
+        str(tmp_path / "w.png"),
+        "--method",
+        "mls-rigid",
+        "--points",
+        str(tmp_path / "p.json"),
+    )
     assert code == 0, err
-    code, _, err = run_cli(capsys, "animate", str(tmp_path / "a.png"), "--keyframes", str(tmp_path / "keys.json"),
-                           "-o", str(tmp_path / "anim.gif"))
+    code, _, err = run_cli(
+        capsys,
+        "animate",
+        str(tmp_path / "a.png"),
+        "--keyframes",
+        str(tmp_path / "keys.json"),
+        "-o",
+        str(tmp_path / "anim.gif"),
+    )
     assert code == 0, err
     with Image.open(tmp_path / "anim.gif") as opened:
         assert opened.n_frames == 11 and opened.info["duration"] == 200
-    code, _, err = run_cli(capsys, "morph", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "-o",
-                           str(tmp_path / "m.gif"), "--frames", "5", "--points", str(tmp_path / "pairs.json"))
+    code, _, err = run_cli(
+        capsys,
+        "morph",
+        str(tmp_path / "a.png"),
+        str(tmp_path / "b.png"),
+        "-o",
+        str(tmp_path / "m.gif"),
+        "--frames",
+        "5",
+        "--points",
+        str(tmp_path / "pairs.json"),
+    )
     assert code == 0, err
     with Image.open(tmp_path / "m.gif") as opened:
         assert opened.n_frames == 5
 
 
-@pytest.mark.parametrize("args,fragments", [
-    (["warp", "a.png", "-o", "w.png", "--method", "tps"], ["needs --points"]),
-    (["warp", "a.png", "-o", "w.png", "--method", "tps", "--points", "broken.json"],
-     ["broken.json", "not valid JSON", "line 1"]),
-    (["warp", "a.png", "-o", "w.png", "--method", "tps", "--points", "short.json"],
-     ["short.json", "tps needs at least 3 point pairs"]),
-    (["animate", "a.png", "--keyframes", "backwards.json", "-o", "x.gif"], ["backwards.json", "increase strictly"]),
-    (["morph", "a.png", "a.png", "-o", "m.gif", "--frames", "1"], ["at least 2 frames"]),
-    (["morph", "a.png", "a.png", "-o", "m.gif", "--method", "mesh"], ["needs --points"]),
-])
+@pytest.mark.parametrize(
+    "args,fragments",
+    [
+        (["warp", "a.png", "-o", "w.png", "--method", "tps"], ["needs --points"]),
+        (
+            ["warp", "a.png", "-o", "w.png", "--method", "tps", "--points", "broken.json"],
+            ["broken.json", "not valid JSON", "line 1"],
+        ),
+        (
+            ["warp", "a.png", "-o", "w.png", "--method", "tps", "--points", "short.json"],
+            ["short.json", "tps needs at least 3 point pairs"],
+        ),
+        (["animate", "a.png", "--keyframes", "backwards.json", "-o", "x.gif"], ["backwards.json", "increase strictly"]),
+        (["morph", "a.png", "a.png", "-o", "m.gif", "--frames", "1"], ["at least 2 frames"]),
+        (["morph", "a.png", "a.png", "-o", "m.gif", "--method", "mesh"], ["needs --points"]),
+    ],
+)
 def test_bad_deformation_input_exits_2(tmp_path, capsys, args, fragments):
     Image.fromarray((gradient_image() * 255).astype(np.uint8)).save(tmp_path / "a.png")
     (tmp_path / "broken.json").write_text('{"src": [[1, 2]')

@@ -50,7 +50,7 @@ def test_shapes_rendering_follows_the_factors():
     moved[0, 3] = 31
     left, right = render_shapes(base)[0].astype(float), render_shapes(moved)[0].astype(float)
     columns = np.arange(64)
-    centroid = lambda image: (image.sum(0) * columns).sum() / image.sum()  # noqa: E731
+    centroid = lambda image: (image.sum(0) * columns).sum() / image.sum()
     assert centroid(right) - centroid(left) == pytest.approx(40.0, abs=1.0)  # x spans 40 px
     small = base.copy()
     small[0, 1] = 0
@@ -70,8 +70,9 @@ def test_shapes_dataset_carries_factors():
 
 
 def test_folder_dataset_handles_mixed_sizes_and_modes_with_class_subfolders(tmp_path, rng):
-    for index, (folder, size, mode) in enumerate([("cats", (20, 16), "RGB"), ("cats", (16, 16), "L"),
-                                                   ("dogs", (30, 40), "RGBA"), ("dogs", (16, 24), "P")]):
+    for index, (folder, size, mode) in enumerate(
+        [("cats", (20, 16), "RGB"), ("cats", (16, 16), "L"), ("dogs", (30, 40), "RGBA"), ("dogs", (16, 24), "P")]
+    ):
         (tmp_path / folder).mkdir(exist_ok=True)
         array = (rng.random((size[1], size[0], 3)) * 255).astype(np.uint8)
         Image.fromarray(array).convert(mode).save(tmp_path / folder / f"{index}.png")

@@ -5,9 +5,14 @@ import torch
 
 from imsynth.data import list_datasets, load_dataset
 from imsynth.errors import CheckpointError, DataError
-from imsynth.metrics.features import (FEATURE_DIM, WEIGHTS_DIR, accuracy, extract_features, load_feature_net,
-                                      train_feature_net)
-
+from imsynth.metrics.features import (
+    FEATURE_DIM,
+    WEIGHTS_DIR,
+    accuracy,
+    extract_features,
+    load_feature_net,
+    train_feature_net,
+)
 from tests.helpers import tiny_dataset
 
 
@@ -15,7 +20,9 @@ from tests.helpers import tiny_dataset
 def test_shipped_feature_nets_record_their_test_accuracy(name, floor):
     net, info = load_feature_net(name)
     assert info["test_accuracy"] >= floor
-    assert json.loads((WEIGHTS_DIR / f"{name}.json").read_text())["test_accuracy"] == pytest.approx(info["test_accuracy"])
+    assert json.loads((WEIGHTS_DIR / f"{name}.json").read_text())["test_accuracy"] == pytest.approx(
+        info["test_accuracy"]
+    )
     if name == "digits" or any(r["name"] == name and r["available"] for r in list_datasets()):
         data = load_dataset(name)
         measured = accuracy(net, data.test_images[:2000], data.test_labels[:2000])

@@ -1,8 +1,7 @@
 import pytest
 import torch
 
-from imsynth.metrics.generative import (frechet_distance, kernel_distance,
-                                        precision_recall_density_coverage)
+from imsynth.metrics.generative import frechet_distance, kernel_distance, precision_recall_density_coverage
 
 
 def gaussian(count, dim, shift=0.0, seed=0):

@@ -12,14 +12,25 @@ from safetensors.torch import load_file
 
 from imsynth.config import apply_overrides
 from imsynth.errors import ConfigError, InputError
-from imsynth.models import (MODEL_REGISTRY, Encoder, Inpainter, IterativeSampler, LatentFeatures, LatentModel,
-                            LikelihoodModel, Representation, build_model, fit_config_to_data, get_entry, load_run)
+from imsynth.models import (
+    MODEL_REGISTRY,
+    Encoder,
+    Inpainter,
+    IterativeSampler,
+    LatentFeatures,
+    LatentModel,
+    LikelihoodModel,
+    Representation,
+    build_model,
+    fit_config_to_data,
+    get_entry,
+    load_run,
+)
 from imsynth.models.diffusion import DiffusionConfig
 from imsynth.models.gan import GANConfig
 from imsynth.models.vae import VAEConfig
 from imsynth.runtime import runs
 from imsynth.train import train
-
 from tests.helpers import tiny_dataset
 
 NAMES = MODEL_REGISTRY.names()
@@ -27,15 +38,28 @@ NAMES = MODEL_REGISTRY.names()
 
 def tiny_config(name, data):
     entry = get_entry(name)
-    config = fit_config_to_data(entry.default_config(), channels=data.channels, image_size=data.image_size,
-                                num_classes=data.num_classes or 0, dataset_size=len(data.train_images))
+    config = fit_config_to_data(
+        entry.default_config(),
+        channels=data.channels,
+        image_size=data.image_size,
+        num_classes=data.num_classes or 0,
+        dataset_size=len(data.train_images),
+    )
     return dataclasses.replace(config, **entry.tiny)
 
 
 def tiny_train(name, steps):
-    return dataclasses.replace(get_entry(name).default_train_config(), steps=steps, batch_size=8, fid_every=0,
-                               log_every=1, sample_every=1000, checkpoint_every=1000, num_samples=4,
-                               deterministic=True)
+    return dataclasses.replace(
+        get_entry(name).default_train_config(),
+        steps=steps,
+        batch_size=8,
+        fid_every=0,
+        log_every=1,
+        sample_every=1000,
+        checkpoint_every=1000,
+        num_samples=4,
+        deterministic=True,
+    )
 
 
 def test_the_registry_holds_every_family():
@@ -52,11 +76,13 @@ def test_registered_model_keeps_the_contract(name, tmp_path):
     train_defaults = get_entry(name).default_train_config()
 
     # two engine steps with the default precision and memory format: finite logged values
-    straight = train(name, data, tmp_path / "straight", model_config=config, train_config=tiny_train(name, 4),
-                     quiet=True)
+    straight = train(
+        name, data, tmp_path / "straight", model_config=config, train_config=tiny_train(name, 4), quiet=True
+    )
     assert straight.step == 4
-    assert all(torch.isfinite(torch.tensor(v)) for k, v in straight.last_metrics.items() if k != "time"), \
+    assert all(torch.isfinite(torch.tensor(v)) for k, v in straight.last_metrics.items() if k != "time"), (
         straight.last_metrics
+    )
 
     # exact resume under the defaults: killed after the checkpoint at step 2 of 4, resumed, equals 4 straight
     # (weights, EMA, optimiser moments; the learning-rate schedule needs the same budget, so the kill is mid-run)
@@ -65,10 +91,23 @@ def test_registered_model_keeps_the_contract(name, tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train(name, data, tmp_path / "resumed", model_config=config,
-              train_config=dataclasses.replace(tiny_train(name, 4), checkpoint_every=2), quiet=True, callback=kill)
-    train(name, data, tmp_path / "resumed", train_config=dataclasses.replace(train_defaults, steps=4), resume=True,
-          quiet=True)
+        train(
+            name,
+            data,
+            tmp_path / "resumed",
+            model_config=config,
+            train_config=dataclasses.replace(tiny_train(name, 4), checkpoint_every=2),
+            quiet=True,
+            callback=kill,
+        )
+    train(
+        name,
+        data,
+        tmp_path / "resumed",
+        train_config=dataclasses.replace(train_defaults, steps=4),
+        resume=True,
+        quiet=True,
+    )
     state_a, _ = runs.load_state(tmp_path / "straight")
     state_b, _ = runs.load_state(tmp_path / "resumed")
     assert state_a.keys() == state_b.keys()
@@ -106,8 +145,19 @@ def test_registered_model_keeps_the_contract(name, tmp_path):
     # every declared capability, exercised once
     images = first[:2]
     labels = model.class_labels(2)
-    declared = {protocol.__name__ for protocol in (LatentModel, LatentFeatures, Encoder, Representation, Inpainter,
-                                                   LikelihoodModel, IterativeSampler) if isinstance(model, protocol)}
+    declared = {
+        protocol.__name__
+        for protocol in (
+            LatentModel,
+            LatentFeatures,
+            Encoder,
+            Representation,
+            Inpainter,
+            LikelihoodModel,
+            IterativeSampler,
+        )
+        if isinstance(model, protocol)
+    }
     assert declared, name
     if isinstance(model, LatentModel):
         codes = torch.randn(2, model.latent_dim, generator=torch.Generator().manual_seed(0))
@@ -153,8 +203,7 @@ def test_set_accepts_interdependent_fields_in_every_order(name):
     assignments = INTERDEPENDENT[entry.model_class.config_class]
     results = []
     for order in itertools.permutations(assignments):
-        configs = apply_overrides({"model": entry.default_config(), "train": entry.default_train_config()},
-                                  list(order))
+        configs = apply_overrides({"model": entry.default_config(), "train": entry.default_train_config()}, list(order))
         results.append(configs["model"])
     assert all(result == results[0] for result in results)
     for assignment in assignments:
@@ -164,8 +213,10 @@ def test_set_accepts_interdependent_fields_in_every_order(name):
 
 def test_set_keeps_the_string_none_and_refuses_unknown_table_names():
     entry = get_entry("dcgan")
-    configs = apply_overrides({"model": entry.default_config(), "train": entry.default_train_config()},
-                              ["d_norm=none", "loss=hinge", "train.steps=none"])
+    configs = apply_overrides(
+        {"model": entry.default_config(), "train": entry.default_train_config()},
+        ["d_norm=none", "loss=hinge", "train.steps=none"],
+    )
     assert configs["model"].d_norm == "none" and configs["train"].steps is None
     with pytest.raises(ConfigError, match="'softmax' is not one of 'non-saturating'"):
         apply_overrides({"model": entry.default_config()}, ["loss=softmax"])

@@ -13,8 +13,9 @@ from imsynth.models.unet import GroupNorm, UNet, default_multipliers
 
 
 def tiny_diffusion(name="ddpm", *, size=8, classes=10, network=None, **overrides):
-    config = fit_config_to_data(get_entry(name).default_config(), channels=1, image_size=size, num_classes=classes,
-                                dataset_size=100)
+    config = fit_config_to_data(
+        get_entry(name).default_config(), channels=1, image_size=size, num_classes=classes, dataset_size=100
+    )
     config = dataclasses.replace(config, **{"width": 8, "timesteps": 100, "sample_precision": "fp32", **overrides})
     model = build_model(name, config)
     if network is not None:
@@ -106,13 +107,23 @@ def test_sampler_swap_on_a_real_network_gives_finite_images_of_the_right_shape()
 def test_ddim_with_eta_zero_is_deterministic_and_eta_one_is_not():
     model = tiny_diffusion()
     noise = torch.randn(2, 64, generator=torch.Generator().manual_seed(5))
-    a = model.sample(2, sampler="ddim", steps=6, eta=0.0, initial_noise=noise, generator=torch.Generator().manual_seed(1))
-    b = model.sample(2, sampler="ddim", steps=6, eta=0.0, initial_noise=noise, generator=torch.Generator().manual_seed(2))
+    a = model.sample(
+        2, sampler="ddim", steps=6, eta=0.0, initial_noise=noise, generator=torch.Generator().manual_seed(1)
+    )
+    b = model.sample(
+        2, sampler="ddim", steps=6, eta=0.0, initial_noise=noise, generator=torch.Generator().manual_seed(2)
+    )
     assert torch.equal(a, b)  # eta = 0: the generator's state does not matter, only x_T
-    same_seed = [model.sample(2, sampler="ddim", steps=6, eta=1.0, initial_noise=noise,
-                              generator=torch.Generator().manual_seed(1)) for _ in range(2)]
+    same_seed = [
+        model.sample(
+            2, sampler="ddim", steps=6, eta=1.0, initial_noise=noise, generator=torch.Generator().manual_seed(1)
+        )
+        for _ in range(2)
+    ]
     assert torch.equal(*same_seed)
-    other = model.sample(2, sampler="ddim", steps=6, eta=1.0, initial_noise=noise, generator=torch.Generator().manual_seed(2))
+    other = model.sample(
+        2, sampler="ddim", steps=6, eta=1.0, initial_noise=noise, generator=torch.Generator().manual_seed(2)
+    )
     assert not torch.equal(same_seed[0], other)
 
 
@@ -196,8 +207,9 @@ def test_repaint_keeps_known_pixels_exactly_and_fills_the_hole_from_the_model(re
     hole = torch.zeros(1, 1, 8, 8, dtype=torch.bool)
     hole[..., 2:6, 1:5] = True
     image[hole] = 0.9  # garbage in the hole must not matter
-    filled = model.inpaint(image, hole, steps=20, jump_length=5, resamplings=resamplings,
-                           generator=torch.Generator().manual_seed(0))
+    filled = model.inpaint(
+        image, hole, steps=20, jump_length=5, resamplings=resamplings, generator=torch.Generator().manual_seed(0)
+    )
     assert torch.equal(filled[~hole.expand_as(filled)], image[~hole.expand_as(image)])
     assert (filled - clean).abs().max() < 1e-3  # the ideal network knows the hole's content
 
@@ -239,8 +251,11 @@ def test_training_step_lowers_the_loss_on_one_image():
     generator = torch.Generator().manual_seed(0)
 
     def loss():
-        return model.loss(images, uniform=lambda s: torch.rand(s, generator=generator),
-                          noise=lambda s: torch.randn(s, generator=generator)).loss
+        return model.loss(
+            images,
+            uniform=lambda s: torch.rand(s, generator=generator),
+            noise=lambda s: torch.randn(s, generator=generator),
+        ).loss
 
     with torch.no_grad():
         before = sum(float(loss()) for _ in range(5)) / 5

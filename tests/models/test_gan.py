@@ -7,22 +7,33 @@ from safetensors.torch import load_file
 from torch import nn
 
 from imsynth.errors import ConfigError, InputError
-from imsynth.models import build_model, fit_config_to_data, get_entry
+from imsynth.models import build_model, fit_config_to_data, get_entry, load_run
 from imsynth.models.gan import GAN, GAN_LOSSES, diff_augment
-from imsynth.models import load_run
-from imsynth.train import train
 from imsynth.runtime import runs as ckpt
-
+from imsynth.train import train
 from tests.helpers import tiny_dataset
 
-FAST = dict(batch_size=8, precision="fp32", channels_last=False, log_every=1, sample_every=1000,
-            checkpoint_every=4, num_samples=4, fid_every=0)
+FAST = dict(
+    batch_size=8,
+    precision="fp32",
+    channels_last=False,
+    log_every=1,
+    sample_every=1000,
+    checkpoint_every=4,
+    num_samples=4,
+    fid_every=0,
+)
 
 
 def tiny_gan_config(name="dcgan", data=None, **overrides):
     data = data or tiny_dataset()
-    config = fit_config_to_data(get_entry(name).default_config(), channels=data.channels, image_size=data.image_size,
-                                num_classes=data.num_classes or 0, dataset_size=len(data.train_images))
+    config = fit_config_to_data(
+        get_entry(name).default_config(),
+        channels=data.channels,
+        image_size=data.image_size,
+        num_classes=data.num_classes or 0,
+        dataset_size=len(data.train_images),
+    )
     return dataclasses.replace(config, **{"latent_dim": 8, "g_width": 8, "d_width": 8, **overrides})
 
 
@@ -30,14 +41,17 @@ def train_config(name="dcgan", **overrides):
     return dataclasses.replace(get_entry(name).default_train_config(), **{**FAST, **overrides})
 
 
-@pytest.mark.parametrize("name, overrides", [
-    *[("dcgan", {"loss": loss}) for loss in GAN_LOSSES.names() if loss != "wasserstein"],
-    ("wgan-gp", {}),
-    ("sngan", {}),
-    ("dcgan", {"r1_weight": 1.0, "r1_every": 2}),
-    ("dcgan", {"diffaugment": "color,translation,cutout", "d_norm": "batch", "g_activation": "tanh"}),
-    ("sngan", {"conditional": True, "g_activation": "leaky_relu"}),
-])
+@pytest.mark.parametrize(
+    "name, overrides",
+    [
+        *[("dcgan", {"loss": loss}) for loss in GAN_LOSSES.names() if loss != "wasserstein"],
+        ("wgan-gp", {}),
+        ("sngan", {}),
+        ("dcgan", {"r1_weight": 1.0, "r1_every": 2}),
+        ("dcgan", {"diffaugment": "color,translation,cutout", "d_norm": "batch", "g_activation": "tanh"}),
+        ("sngan", {"conditional": True, "g_activation": "leaky_relu"}),
+    ],
+)
 def test_every_loss_and_regulariser_trains_finite_steps_updating_both_networks(tmp_path, name, overrides):
     data = tiny_dataset()
     config = tiny_gan_config(name, data, **overrides)
@@ -54,15 +68,26 @@ def test_every_loss_and_regulariser_trains_finite_steps_updating_both_networks(t
         assert logged["gp"] >= 0
     after = model.state_dict()
     for prefix in ("generator.", "discriminator."):
-        changed = [k for k in after if k.startswith(prefix) and after[k].is_floating_point()
-                   and not torch.equal(after[k].cpu(), before[k].cpu())]
+        changed = [
+            k
+            for k in after
+            if k.startswith(prefix)
+            and after[k].is_floating_point()
+            and not torch.equal(after[k].cpu(), before[k].cpu())
+        ]
         assert changed, f"no {prefix} weight changed"
 
 
 def test_n_critic_discriminator_updates_per_generator_update(tmp_path):
     data = tiny_dataset()
-    result = train("wgan-gp", data, tmp_path / "run", model_config=tiny_gan_config("wgan-gp", data, n_critic=3),
-                   train_config=train_config("wgan-gp", steps=2, checkpoint_every=100), quiet=True)
+    result = train(
+        "wgan-gp",
+        data,
+        tmp_path / "run",
+        model_config=tiny_gan_config("wgan-gp", data, n_critic=3),
+        train_config=train_config("wgan-gp", steps=2, checkpoint_every=100),
+        quiet=True,
+    )
     assert result.step == 2
     _, meta = ckpt.load_state(tmp_path / "run")
     d_steps = {v for k, v in meta["optimizers"]["discriminator"].items() if k.endswith(".step")}
@@ -75,8 +100,14 @@ def test_n_critic_discriminator_updates_per_generator_update(tmp_path):
 
 def test_ema_covers_the_generator_only(tmp_path):
     data = tiny_dataset()
-    train("dcgan", data, tmp_path / "run", model_config=tiny_gan_config("dcgan", data),
-          train_config=train_config(steps=4), quiet=True)
+    train(
+        "dcgan",
+        data,
+        tmp_path / "run",
+        model_config=tiny_gan_config("dcgan", data),
+        train_config=train_config(steps=4),
+        quiet=True,
+    )
     weights = load_file(tmp_path / "run/model.safetensors")
     tensors, _ = ckpt.load_state(tmp_path / "run")
     raw = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
@@ -163,13 +194,13 @@ def test_gradient_penalty_and_r1_match_closed_forms_for_a_linear_critic():
     gp = model.gradient_penalty(real, fake, None, lambda shape: torch.rand(shape))
     assert gp.item() == pytest.approx(float((norm - 1) ** 2), rel=1e-5)
     r1, logits = model.r1_penalty(real, None, lambda shape: torch.rand(shape))
-    assert r1.item() == pytest.approx(float(norm ** 2), rel=1e-5)
+    assert r1.item() == pytest.approx(float(norm**2), rel=1e-5)
     assert torch.allclose(logits, model.discriminator(real))
 
 
 def test_diffaugment_translation_is_a_zero_filled_whole_pixel_shift_and_cutout_blanks_a_quarter():
     images = torch.rand(3, 2, 16, 16) * 2 - 1
-    half_shift = lambda shape: torch.full(shape, 0.99)  # noqa: E731  -> shift by +limit = 2 px
+    half_shift = lambda shape: torch.full(shape, 0.99)
     shifted = diff_augment(images, ["translation"], half_shift)
     assert torch.equal(shifted[:, :, 2:, 2:], images[:, :, :-2, :-2])
     assert torch.count_nonzero(shifted[:, :, :2, :]) == 0 and torch.count_nonzero(shifted[:, :, :, :2]) == 0
@@ -192,8 +223,9 @@ def test_conditional_generation_depends_on_the_class_and_projection_on_the_label
     second = model.decode_latents(z, torch.ones(4, dtype=torch.long))
     assert first.shape == (4, 1, 8, 8) and not torch.allclose(first, second)
     images = torch.rand(4, 1, 8, 8)
-    assert not torch.allclose(model.discriminator(images, torch.zeros(4, dtype=torch.long)),
-                              model.discriminator(images, torch.full((4,), 3)))
+    assert not torch.allclose(
+        model.discriminator(images, torch.zeros(4, dtype=torch.long)), model.discriminator(images, torch.full((4,), 3))
+    )
     with pytest.raises(InputError, match=r"class must be in 0\.\.3, got 7"):
         model.sample(2, labels=torch.tensor([7]))
     plain = build_model("dcgan", tiny_gan_config("dcgan", data))
@@ -201,13 +233,16 @@ def test_conditional_generation_depends_on_the_class_and_projection_on_the_label
         plain.sample(2, labels=torch.tensor([1]))
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"loss": "wgan"}, "is not one of 'non-saturating', 'minimax', 'hinge', 'wasserstein', 'least-squares'"),
-    ({"loss": "wasserstein", "gp_weight": 0.0}, "needs a Lipschitz constraint"),
-    ({"gp_weight": 10.0, "d_norm": "batch"}, "use d_norm=none"),
-    ({"diffaugment": "color,blur"}, "unknown diffaugment 'blur'; valid: color, translation, cutout"),
-    ({"n_critic": 0}, "n_critic"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"loss": "wgan"}, "is not one of 'non-saturating', 'minimax', 'hinge', 'wasserstein', 'least-squares'"),
+        ({"loss": "wasserstein", "gp_weight": 0.0}, "needs a Lipschitz constraint"),
+        ({"gp_weight": 10.0, "d_norm": "batch"}, "use d_norm=none"),
+        ({"diffaugment": "color,blur"}, "unknown diffaugment 'blur'; valid: color, translation, cutout"),
+        ({"n_critic": 0}, "n_critic"),
+    ],
+)
 def test_bad_gan_configs_are_named(overrides, message):
     from imsynth.config import from_dict, to_dict
     from imsynth.models.gan import GANConfig
@@ -221,8 +256,14 @@ def test_fid_tracking_keeps_the_best_weights_in_model_safetensors(tmp_path):
 
     digits = load_dataset("digits", limit=256)  # digits ship a feature network
     config = tiny_gan_config("dcgan", digits)
-    result = train("dcgan", digits, tmp_path / "run", model_config=config, quiet=True,
-                   train_config=train_config(steps=6, fid_every=2, fid_samples=64, batch_size=32))
+    result = train(
+        "dcgan",
+        digits,
+        tmp_path / "run",
+        model_config=config,
+        quiet=True,
+        train_config=train_config(steps=6, fid_every=2, fid_samples=64, batch_size=32),
+    )
     assert result.step == 6
     rows = [row for row in ckpt.read_metrics(tmp_path / "run") if "fid" in row]
     assert [row["step"] for row in rows] == [2, 4, 6]

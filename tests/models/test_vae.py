@@ -3,16 +3,17 @@ import math
 import pytest
 import torch
 
+from imsynth.errors import InputError
 from imsynth.models import MODEL_REGISTRY, build_model, fit_config_to_data, get_entry
 from imsynth.models.vae import VAE, VAEConfig, interpolate_latents, stratified_log_weights
-from imsynth.errors import InputError
 
 VAE_NAMES = ["vae", "beta-vae", "beta-tcvae", "cvae"]
 
 
 def tiny(name: str, size: int = 8, **overrides) -> VAE:
-    config = fit_config_to_data(get_entry(name).default_config(), channels=1, image_size=size, num_classes=3,
-                                dataset_size=100)
+    config = fit_config_to_data(
+        get_entry(name).default_config(), channels=1, image_size=size, num_classes=3, dataset_size=100
+    )
     for key, value in overrides.items():
         setattr(config, key, value)
     torch.manual_seed(0)
@@ -66,7 +67,7 @@ def test_beta_scales_only_the_kl_term():
     plain, heavy = tiny("vae"), tiny("vae", beta=4.0)
     heavy.load_state_dict(plain.state_dict())
     images = torch.rand(4, 1, 8, 8) * 2 - 1
-    noise = lambda shape: torch.ones(shape) * 0.3  # noqa: E731 - the same noise for both
+    noise = lambda shape: torch.ones(shape) * 0.3
     a, b = plain.loss(images, noise=noise), heavy.loss(images, noise=noise)
     assert float(b.loss - a.loss) == pytest.approx(3 * float(a.parts["kl"]), abs=1e-4)
 
@@ -74,7 +75,7 @@ def test_beta_scales_only_the_kl_term():
 def test_capacity_objective_targets_a_rising_kl():
     model = tiny("beta-vae", capacity_max=20.0, capacity_steps=100, capacity_gamma=10.0)
     images = torch.rand(4, 1, 8, 8) * 2 - 1
-    noise = lambda shape: torch.zeros(shape)  # noqa: E731
+    noise = lambda shape: torch.zeros(shape)
     early, late = model.loss(images, step=0, noise=noise), model.loss(images, step=50, noise=noise)
     kl = float(early.parts["kl"])
     assert float(early.loss - early.parts["recon"]) == pytest.approx(10 * abs(kl - 0), rel=1e-4)
@@ -99,8 +100,10 @@ def test_tc_decomposition_adds_up_to_the_sampled_kl():
         parts = model.loss(images, noise=lambda shape: epsilon).parts
         mean, log_var = model.encode(images)
         z = mean + torch.exp(0.5 * log_var) * epsilon
-        sampled_kl = (gaussian_log_density(z, mean, log_var).sum(1)
-                      - gaussian_log_density(z, torch.zeros_like(z), torch.zeros_like(z)).sum(1)).mean()
+        sampled_kl = (
+            gaussian_log_density(z, mean, log_var).sum(1)
+            - gaussian_log_density(z, torch.zeros_like(z), torch.zeros_like(z)).sum(1)
+        ).mean()
     assert float(parts["mi"] + parts["tc"] + parts["dim_kl"]) == pytest.approx(float(sampled_kl), abs=1e-3)
     assert float(parts["mi"]) != 0.0 and float(parts["tc"]) != 0.0  # the terms are really estimated
 

@@ -10,15 +10,22 @@ import torch
 from safetensors.torch import load_file
 
 from imsynth.errors import CheckpointError, InputError, TrainingError
-from imsynth.models import build_model, fit_config_to_data, get_entry
-from imsynth.models import load_run
-from imsynth.train import TrainConfig, train
+from imsynth.models import build_model, fit_config_to_data, get_entry, load_run
 from imsynth.runtime import runs as ckpt
-
+from imsynth.train import TrainConfig, train
 from tests.helpers import tiny_dataset
 
-FAST = dict(batch_size=16, precision="fp32", channels_last=False, deterministic=True, warmup_steps=2,
-            log_every=1, sample_every=1000, checkpoint_every=4, num_samples=4)
+FAST = dict(
+    batch_size=16,
+    precision="fp32",
+    channels_last=False,
+    deterministic=True,
+    warmup_steps=2,
+    log_every=1,
+    sample_every=1000,
+    checkpoint_every=4,
+    num_samples=4,
+)
 
 
 def launch(command, env, timeout=240):
@@ -36,8 +43,13 @@ def launch(command, env, timeout=240):
 
 def small_vae(dataset, **overrides):
     config = get_entry("vae").default_config()
-    config = fit_config_to_data(config, channels=dataset.channels, image_size=dataset.image_size,
-                                num_classes=dataset.num_classes or 0, dataset_size=len(dataset.train_images))
+    config = fit_config_to_data(
+        config,
+        channels=dataset.channels,
+        image_size=dataset.image_size,
+        num_classes=dataset.num_classes or 0,
+        dataset_size=len(dataset.train_images),
+    )
     config.width, config.latent_dim = 8, 4
     for key, value in overrides.items():
         setattr(config, key, value)
@@ -46,13 +58,26 @@ def small_vae(dataset, **overrides):
 
 def test_training_lowers_the_loss_and_writes_a_complete_run(tmp_path):
     data = tiny_dataset()
-    result = train("vae", data, tmp_path / "run", model_config=small_vae(data),
-                   train_config=TrainConfig(steps=40, lr=3e-3, **{**FAST, "sample_every": 20}), quiet=True)
+    result = train(
+        "vae",
+        data,
+        tmp_path / "run",
+        model_config=small_vae(data),
+        train_config=TrainConfig(steps=40, lr=3e-3, **{**FAST, "sample_every": 20}),
+        quiet=True,
+    )
     rows = ckpt.read_metrics(tmp_path / "run")
     assert result.step == 40 and rows[-1]["step"] == 40
     assert sum(r["loss"] for r in rows[-5:]) < sum(r["loss"] for r in rows[:5])
-    for name in ("config.json", "model.safetensors", "metrics.jsonl", "curves.png", "state/latest.json",
-                 "samples/step-0000020.png", "samples/step-0000040.png"):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "metrics.jsonl",
+        "curves.png",
+        "state/latest.json",
+        "samples/step-0000020.png",
+        "samples/step-0000040.png",
+    ):
         assert (tmp_path / "run" / name).is_file(), name
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["model"] == "vae" and saved["weights"] == "ema" and saved["step"] == 40
@@ -73,11 +98,21 @@ def test_resume_continues_exactly(tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):  # an abort: nothing more is written
-        train("vae", data, tmp_path / "resumed", model_config=small_vae(data), train_config=config, quiet=True,
-              callback=interrupt)
+        train(
+            "vae",
+            data,
+            tmp_path / "resumed",
+            model_config=small_vae(data),
+            train_config=config,
+            quiet=True,
+            callback=interrupt,
+        )
     assert json.loads((tmp_path / "resumed/state/latest.json").read_text())["step"] == 4
     train("vae", data, tmp_path / "resumed", train_config=TrainConfig(steps=12), resume=True, quiet=True)
-    straight, resumed = load_file(tmp_path / "straight/model.safetensors"), load_file(tmp_path / "resumed/model.safetensors")
+    straight, resumed = (
+        load_file(tmp_path / "straight/model.safetensors"),
+        load_file(tmp_path / "resumed/model.safetensors"),
+    )
     assert straight.keys() == resumed.keys()
     for name in straight:
         assert torch.equal(straight[name], resumed[name]), name
@@ -105,7 +140,14 @@ def test_a_crash_while_checkpointing_keeps_the_previous_checkpoint(tmp_path, mon
 
     monkeypatch.setattr(ckpt, "write_tensors", failing)
     with pytest.raises(OSError, match="disk full"):
-        train("vae", data, tmp_path / "run", model_config=small_vae(data), train_config=TrainConfig(steps=12, **FAST), quiet=True)
+        train(
+            "vae",
+            data,
+            tmp_path / "run",
+            model_config=small_vae(data),
+            train_config=TrainConfig(steps=12, **FAST),
+            quiet=True,
+        )
     monkeypatch.setattr(ckpt, "write_tensors", original)
     assert json.loads((tmp_path / "run/state/latest.json").read_text())["step"] == 4
     result = train("vae", data, tmp_path / "run", train_config=TrainConfig(steps=12), resume=True, quiet=True)
@@ -117,7 +159,7 @@ def test_non_finite_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint
     model = build_model("vae", small_vae(data))
     honest_loss = model.loss
 
-    def poisoned(images, labels=None, *, step=0, noise=None):
+    def poisoned(images, labels=None, *, step=0, noise=None, uniform=None):
         output = honest_loss(images, labels, step=step, noise=noise)
         if step == 5:
             output.loss = output.loss * float("nan")
@@ -125,8 +167,14 @@ def test_non_finite_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint
 
     model.loss = poisoned
     with pytest.raises(TrainingError, match=r"non-finite model loss at step 5.*checkpoint \(step 4\)"):
-        train("vae", data, tmp_path / "run", model=model, train_config=TrainConfig(steps=12, guard=False, **FAST),
-              quiet=True)
+        train(
+            "vae",
+            data,
+            tmp_path / "run",
+            model=model,
+            train_config=TrainConfig(steps=12, guard=False, **FAST),
+            quiet=True,
+        )
     assert json.loads((tmp_path / "run/state/latest.json").read_text())["step"] == 4
     good = load_file(tmp_path / "run/model.safetensors")
     assert all(torch.isfinite(t).all() for t in good.values())
@@ -136,7 +184,7 @@ def _poison_loss(model, steps_left: dict):
     """Make the loss NaN at step 5 the first ``steps_left['count']`` times it is reached."""
     honest_loss = model.loss
 
-    def poisoned(images, labels=None, *, step=0, noise=None):
+    def poisoned(images, labels=None, *, step=0, noise=None, uniform=None):
         output = honest_loss(images, labels, step=step, noise=noise)
         if step == 5 and steps_left["count"] > 0:
             steps_left["count"] -= 1
@@ -168,35 +216,80 @@ def test_guard_gives_up_after_its_rollbacks(tmp_path):
     model = build_model("vae", small_vae(data))
     _poison_loss(model, {"count": 100})
     with pytest.raises(TrainingError, match=r"step 5: training stopped after 2 rollback\(s\).*checkpoint \(step 4\)"):
-        train("vae", data, tmp_path / "run", model=model, quiet=True,
-              train_config=TrainConfig(steps=12, guard_rollbacks=2, **FAST))
+        train(
+            "vae",
+            data,
+            tmp_path / "run",
+            model=model,
+            quiet=True,
+            train_config=TrainConfig(steps=12, guard_rollbacks=2, **FAST),
+        )
 
 
 def test_budgets_in_epochs_and_minutes(tmp_path):
     data = tiny_dataset()  # 64 images / batch 16 = 4 steps per epoch
-    by_epochs = train("vae", data, tmp_path / "e", model_config=small_vae(data),
-                      train_config=TrainConfig(epochs=2, **FAST), quiet=True)
+    by_epochs = train(
+        "vae",
+        data,
+        tmp_path / "e",
+        model_config=small_vae(data),
+        train_config=TrainConfig(epochs=2, **FAST),
+        quiet=True,
+    )
     assert by_epochs.step == 8 and by_epochs.stopped_by == "epochs"
-    by_time = train("vae", data, tmp_path / "m", model_config=small_vae(data),
-                    train_config=TrainConfig(minutes=1e-9, **FAST), quiet=True)
+    by_time = train(
+        "vae",
+        data,
+        tmp_path / "m",
+        model_config=small_vae(data),
+        train_config=TrainConfig(minutes=1e-9, **FAST),
+        quiet=True,
+    )
     assert by_time.stopped_by == "minutes" and by_time.step == 0
 
 
 def test_refuses_to_overwrite_a_run_and_rejects_bad_batch_sizes(tmp_path):
     data = tiny_dataset()
-    train("vae", data, tmp_path / "run", model_config=small_vae(data), train_config=TrainConfig(steps=2, **FAST), quiet=True)
+    train(
+        "vae",
+        data,
+        tmp_path / "run",
+        model_config=small_vae(data),
+        train_config=TrainConfig(steps=2, **FAST),
+        quiet=True,
+    )
     with pytest.raises(InputError, match="already holds a run; pass --resume"):
-        train("vae", data, tmp_path / "run", model_config=small_vae(data), train_config=TrainConfig(steps=2, **FAST), quiet=True)
+        train(
+            "vae",
+            data,
+            tmp_path / "run",
+            model_config=small_vae(data),
+            train_config=TrainConfig(steps=2, **FAST),
+            quiet=True,
+        )
     with pytest.raises(InputError, match="larger than the 64 training images"):
-        train("vae", data, tmp_path / "other", model_config=small_vae(data),
-              train_config=TrainConfig(steps=2, **{**FAST, "batch_size": 128}), quiet=True)
+        train(
+            "vae",
+            data,
+            tmp_path / "other",
+            model_config=small_vae(data),
+            train_config=TrainConfig(steps=2, **{**FAST, "batch_size": 128}),
+            quiet=True,
+        )
     with pytest.raises(InputError, match="holds model 'vae', not 'cvae'"):
         train("cvae", data, tmp_path / "run", resume=True, quiet=True)
 
 
 def test_damaged_or_mismatched_checkpoints_are_clear_errors(tmp_path):
     data = tiny_dataset()
-    train("vae", data, tmp_path / "run", model_config=small_vae(data), train_config=TrainConfig(steps=2, **FAST), quiet=True)
+    train(
+        "vae",
+        data,
+        tmp_path / "run",
+        model_config=small_vae(data),
+        train_config=TrainConfig(steps=2, **FAST),
+        quiet=True,
+    )
     with pytest.raises(CheckpointError, match="not a run"):
         load_run(tmp_path)
     config = json.loads((tmp_path / "run/config.json").read_text())
@@ -214,24 +307,66 @@ def test_damaged_or_mismatched_checkpoints_are_clear_errors(tmp_path):
 @pytest.mark.xdist_group("torchrun")
 def test_two_process_data_parallel_matches_one_process_on_the_global_batch(tmp_path):
     """torchrun with 2 CPU processes (gloo), 8 images each, against one process with the batch of 16."""
-    args = ["train", "vae", "--data", "digits", "--limit", "64", "--steps", "6", "--quiet", "--device", "cpu",
-            "--set", "train.batch_size=16", "--set", "precision=fp32", "--set", "channels_last=false",
-            "--set", "width=8", "--set", "latent_dim=4", "--set", "checkpoint_every=3", "--set", "sample_every=100"]
+    args = [
+        "train",
+        "vae",
+        "--data",
+        "digits",
+        "--limit",
+        "64",
+        "--steps",
+        "6",
+        "--quiet",
+        "--device",
+        "cpu",
+        "--set",
+        "train.batch_size=16",
+        "--set",
+        "precision=fp32",
+        "--set",
+        "channels_last=false",
+        "--set",
+        "width=8",
+        "--set",
+        "latent_dim=4",
+        "--set",
+        "checkpoint_every=3",
+        "--set",
+        "sample_every=100",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "-m", "imsynth.cli", *args, "--out", str(tmp_path / "ddp")]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "imsynth.cli",
+        *args,
+        "--out",
+        str(tmp_path / "ddp"),
+    ]
     done = launch(command, env, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    single = subprocess.run([sys.executable, "-m", "imsynth.cli", *args, "--out", str(tmp_path / "one")],
-                            env=env, capture_output=True, text=True, timeout=300)
+    single = subprocess.run(
+        [sys.executable, "-m", "imsynth.cli", *args, "--out", str(tmp_path / "one")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert single.returncode == 0, single.stderr[-2000:]
     assert json.loads((tmp_path / "ddp/config.json").read_text())["world_size"] == 2
     parallel, serial = load_file(tmp_path / "ddp/model.safetensors"), load_file(tmp_path / "one/model.safetensors")
     for name in serial:
         assert torch.allclose(parallel[name], serial[name], atol=1e-5, rtol=1e-4), name
     earlier = load_file(tmp_path / "ddp/state/step-000000003.safetensors")
-    assert any(not torch.equal(earlier[f"model.{n}"], parallel_raw) for n, parallel_raw in
-               ((n, ckpt.load_state(tmp_path / "ddp")[0][f"model.{n}"]) for n in serial))  # training moved
+    assert any(
+        not torch.equal(earlier[f"model.{n}"], parallel_raw)
+        for n, parallel_raw in ((n, ckpt.load_state(tmp_path / "ddp")[0][f"model.{n}"]) for n in serial)
+    )  # training moved
 
 
 def test_learning_rate_warms_up_then_follows_a_cosine_to_the_floor():
@@ -248,10 +383,35 @@ def test_learning_rate_warms_up_then_follows_a_cosine_to_the_floor():
 @pytest.mark.xdist_group("torchrun")
 def test_two_processes_stop_together_on_a_time_budget(tmp_path):
     """Ranks must agree on when a --minutes budget ends; otherwise one waits forever in all-reduce."""
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "-m", "imsynth.cli", "train", "vae", "--data", "digits", "--limit", "64", "--minutes", "0.05",
-               "--quiet", "--device", "cpu", "--set", "train.batch_size=16", "--set", "width=8", "--set", "log_every=3",
-               "--out", str(tmp_path / "ddp")]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "imsynth.cli",
+        "train",
+        "vae",
+        "--data",
+        "digits",
+        "--limit",
+        "64",
+        "--minutes",
+        "0.05",
+        "--quiet",
+        "--device",
+        "cpu",
+        "--set",
+        "train.batch_size=16",
+        "--set",
+        "width=8",
+        "--set",
+        "log_every=3",
+        "--out",
+        str(tmp_path / "ddp"),
+    ]
     done = launch(command, {**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])

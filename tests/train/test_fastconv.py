@@ -8,16 +8,22 @@ from imsynth.train import fastconv
 from imsynth.train.fastconv import use_matmul_for_small_convolutions
 
 
-@pytest.mark.parametrize("size, kernel, stride, padding, out_channels, matmul", [
-    (3, 4, 2, 1, 128, True),  # 3x3 -> 1x1, wide: the slow oneDNN case
-    (4, 3, 2, 1, 128, True),  # -> 2x2
-    (4, 4, 1, 0, 4, False),   # a 1-channel-like head stays native
-    (7, 3, 2, 1, 128, False),  # -> 4x4 stays native
-])
-def test_patched_convolution_matches_the_original_values_and_gradients(monkeypatch, size, kernel, stride, padding,
-                                                                       out_channels, matmul):
+@pytest.mark.parametrize(
+    "size, kernel, stride, padding, out_channels, matmul",
+    [
+        (3, 4, 2, 1, 128, True),  # 3x3 -> 1x1, wide: the slow oneDNN case
+        (4, 3, 2, 1, 128, True),  # -> 2x2
+        (4, 4, 1, 0, 4, False),  # a 1-channel-like head stays native
+        (7, 3, 2, 1, 128, False),  # -> 4x4 stays native
+    ],
+)
+def test_patched_convolution_matches_the_original_values_and_gradients(
+    monkeypatch, size, kernel, stride, padding, out_channels, matmul
+):
     torch.manual_seed(0)
-    original = nn.Sequential(nn.Conv2d(6, out_channels, kernel, stride, padding), nn.ReLU(), nn.Conv2d(out_channels, 3, 1))
+    original = nn.Sequential(
+        nn.Conv2d(6, out_channels, kernel, stride, padding), nn.ReLU(), nn.Conv2d(out_channels, 3, 1)
+    )
     patched = copy.deepcopy(original)
     assert use_matmul_for_small_convolutions(patched) == 2
     assert patched.state_dict().keys() == original.state_dict().keys()

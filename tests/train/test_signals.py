@@ -15,16 +15,51 @@ import torch
 from imsynth.runtime import runs
 from imsynth.train import train_from_options
 
-SETTINGS = ["--set", "train.schedule=constant", "--set", "train.warmup_steps=0", "--set", "train.deterministic=true",
-            "--set", "train.batch_size=32", "--set", "train.log_every=1", "--set", "train.checkpoint_every=100000",
-            "--set", "train.sample_every=100000", "--set", "width=8", "--set", "latent_dim=4"]
+SETTINGS = [
+    "--set",
+    "train.schedule=constant",
+    "--set",
+    "train.warmup_steps=0",
+    "--set",
+    "train.deterministic=true",
+    "--set",
+    "train.batch_size=32",
+    "--set",
+    "train.log_every=1",
+    "--set",
+    "train.checkpoint_every=100000",
+    "--set",
+    "train.sample_every=100000",
+    "--set",
+    "width=8",
+    "--set",
+    "latent_dim=4",
+]
 
 
 def start(run: Path) -> subprocess.Popen:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "imsynth.cli", "train", "vae", "--data", "digits", "--out", str(run),
-                             "--steps", "100000", "--quiet", *SETTINGS], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "imsynth.cli",
+            "train",
+            "vae",
+            "--data",
+            "digits",
+            "--out",
+            str(run),
+            "--steps",
+            "100000",
+            "--quiet",
+            *SETTINGS,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def wait_for_step(run: Path, process: subprocess.Popen, step: int, timeout: float = 120.0) -> None:

@@ -57,24 +57,40 @@ def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(name))
 
 
-def _classifier_accuracy(train_images, train_labels, test: ImageDataset, *, steps: int, seed: int,
-                         class_names) -> float:
-    dataset = ImageDataset(name="augment-probe", train_images=train_images, train_labels=train_labels,
-                           test_images=test.test_images, test_labels=test.test_labels, class_names=class_names)
+def _classifier_accuracy(
+    train_images, train_labels, test: ImageDataset, *, steps: int, seed: int, class_names
+) -> float:
+    dataset = ImageDataset(
+        name="augment-probe",
+        train_images=train_images,
+        train_labels=train_labels,
+        test_images=test.test_images,
+        test_labels=test.test_labels,
+        class_names=class_names,
+    )
     batch = min(128, len(train_images))
     epochs = max(1, math.ceil(steps * batch / len(train_images)))
-    _, info = train_feature_net(dataset, None, epochs=epochs, batch_size=batch, seed=seed, quiet=not sys.stderr.isatty(),
-                                flip=test.name != "digits")
+    _, info = train_feature_net(
+        dataset,
+        None,
+        epochs=epochs,
+        batch_size=batch,
+        seed=seed,
+        quiet=not sys.stderr.isatty(),
+        flip=test.name != "digits",
+    )
     return info["test_accuracy"]
 
 
-def augmentation_value(run, *, real: int = 1000, generated: int = 5000, steps: int = 600, seed: int = 0,
-                       device: str = "auto") -> dict:
+def augmentation_value(
+    run, *, real: int = 1000, generated: int = 5000, steps: int = 600, seed: int = 0, device: str = "auto"
+) -> dict:
     """Accuracy with and without generated images added to ``real`` labelled images, and the CAS."""
     model, saved = load_run(run, device=device)
     if not model.conditional:
-        raise InputError(f"{run}: the augmentation value needs a class-conditional model "
-                         "(train one with --set conditional=true)")
+        raise InputError(
+            f"{run}: the augmentation value needs a class-conditional model (train one with --set conditional=true)"
+        )
     if real < model.config.num_classes or generated < model.config.num_classes or steps < 1:
         raise InputError("need at least one real and one generated image per class, and steps >= 1")
     started = time.perf_counter()
@@ -91,10 +107,25 @@ def augmentation_value(run, *, real: int = 1000, generated: int = 5000, steps: i
     fake_images, fake_labels = generate_labelled(model, generated, seed=seed + 1)
     names = data.class_names
     baseline = _classifier_accuracy(real_images, real_labels, data, steps=steps, seed=seed, class_names=names)
-    augmented = _classifier_accuracy(torch.cat([real_images, fake_images]), torch.cat([real_labels, fake_labels]),
-                                     data, steps=steps, seed=seed, class_names=names)
+    augmented = _classifier_accuracy(
+        torch.cat([real_images, fake_images]),
+        torch.cat([real_labels, fake_labels]),
+        data,
+        steps=steps,
+        seed=seed,
+        class_names=names,
+    )
     cas = _classifier_accuracy(fake_images, fake_labels, data, steps=steps, seed=seed, class_names=names)
-    return {"run": str(run), "data": data.name, "real_images": len(real_images), "generated_images": generated,
-            "steps": steps, "test_images": len(data.test_images), "accuracy_real_only": baseline,
-            "accuracy_real_plus_generated": augmented, "augmentation_gain": augmented - baseline,
-            "classification_accuracy_score": cas, "seconds": round(time.perf_counter() - started, 1)}
+    return {
+        "run": str(run),
+        "data": data.name,
+        "real_images": len(real_images),
+        "generated_images": generated,
+        "steps": steps,
+        "test_images": len(data.test_images),
+        "accuracy_real_only": baseline,
+        "accuracy_real_plus_generated": augmented,
+        "augmentation_gain": augmented - baseline,
+        "classification_accuracy_score": cas,
+        "seconds": round(time.perf_counter() - started, 1),
+    }

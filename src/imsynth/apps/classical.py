@@ -20,8 +20,16 @@ from ..masks import load_mask
 FRAME_OUTPUTS = (".gif", ".mp4")
 
 
-def texture_file(sample_path, out, *, size: tuple[int, int], method: str = "quilting", seed: int = 0,
-                 bit_depth: int | str | None = None, **options) -> Path:
+def texture_file(
+    sample_path,
+    out,
+    *,
+    size: tuple[int, int],
+    method: str = "quilting",
+    seed: int = 0,
+    bit_depth: int | str | None = None,
+    **options,
+) -> Path:
     TEXTURES.check_options(method, options)
     out = check_output(out)
     sample, depth = read_image(sample_path)
@@ -32,32 +40,44 @@ def texture_file(sample_path, out, *, size: tuple[int, int], method: str = "quil
     return save_image(out, result, bit_depth=output_depth(out, bit_depth, depth))
 
 
-def resize_file(image_path, out, *, scale: float | None = None, size: tuple[int, int] | None = None,
-                method: str = "bicubic", bit_depth: int | str | None = None) -> Path:
+def resize_file(
+    image_path,
+    out,
+    *,
+    scale: float | None = None,
+    size: tuple[int, int] | None = None,
+    method: str = "bicubic",
+    bit_depth: int | str | None = None,
+) -> Path:
     if (scale is None) == (size is None):
         raise InputError("give exactly one of --scale or --size")
     out = check_output(out)
     image, depth = read_image(image_path)
-    return save_image(out, resize(image, scale=scale, size=size, method=method),
-                      bit_depth=output_depth(out, bit_depth, depth))
+    return save_image(
+        out, resize(image, scale=scale, size=size, method=method), bit_depth=output_depth(out, bit_depth, depth)
+    )
 
 
-def blend_files(a_path, b_path, mask_path, out, *, levels: int | None = None, bit_depth: int | str | None = None) -> Path:
+def blend_files(
+    a_path, b_path, mask_path, out, *, levels: int | None = None, bit_depth: int | str | None = None
+) -> Path:
     out = check_output(out)
     (a, depth_a), (b, depth_b) = read_image(a_path), read_image(b_path)
     if a.shape != b.shape:
-        raise InputError(f"{b_path}: is {b.shape[1]}x{b.shape[0]} with {1 if b.ndim == 2 else b.shape[2]} channel(s); "
-                         f"{a_path} is {a.shape[1]}x{a.shape[0]} with {1 if a.ndim == 2 else a.shape[2]}")
+        raise InputError(
+            f"{b_path}: is {b.shape[1]}x{b.shape[0]} with {1 if b.ndim == 2 else b.shape[2]} channel(s); "
+            f"{a_path} is {a.shape[1]}x{a.shape[0]} with {1 if a.ndim == 2 else a.shape[2]}"
+        )
     mask = load_mask(mask_path)
     if mask.shape != a.shape[:2]:
-        raise InputError(f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]} but the images are "
-                         f"{a.shape[1]}x{a.shape[0]}")
+        raise InputError(
+            f"{mask_path}: mask is {mask.shape[1]}x{mask.shape[0]} but the images are {a.shape[1]}x{a.shape[0]}"
+        )
     result = blend(a, b, mask.astype(np.float32), levels)
     return save_image(out, result, bit_depth=output_depth(out, bit_depth, max(depth_a, depth_b)))
 
 
-def warp_file(image_path, out, *, method: str, points_path=None, bit_depth: int | str | None = None,
-              **options) -> Path:
+def warp_file(image_path, out, *, method: str, points_path=None, bit_depth: int | str | None = None, **options) -> Path:
     entry = WARPS.get(method)
     WARPS.check_options(method, options)
     out = check_output(out)
@@ -71,7 +91,9 @@ def warp_file(image_path, out, *, method: str, points_path=None, bit_depth: int 
             raise InputError(f"{points_path}: needs 'src' and 'dst' lists of [x, y] points")
         src, dst = spec["src"], spec["dst"]
     elif points_path is not None:
-        raise InputError(f"--method {method} takes no --points; point-based warps: {', '.join(WARPS.names(tag='points'))}")
+        raise InputError(
+            f"--method {method} takes no --points; point-based warps: {', '.join(WARPS.names(tag='points'))}"
+        )
     try:
         result = entry(image, src, dst, **options)
     except InputError as error:
@@ -89,8 +111,17 @@ def animate_file(image_path, keyframes_path, out, *, fps: float | None = None) -
     return write_frames(animate(image, keys), out, fps=keys.fps)
 
 
-def morph_files(a_path, b_path, out, *, frames: int = 30, method: str | None = None, points_path=None,
-                lines_path=None, fps: float = 12.0) -> Path:
+def morph_files(
+    a_path,
+    b_path,
+    out,
+    *,
+    frames: int = 30,
+    method: str | None = None,
+    points_path=None,
+    lines_path=None,
+    fps: float = 12.0,
+) -> Path:
     check_output(out, suffixes=FRAME_OUTPUTS, folder_ok=True)
     method = method or ("mesh" if points_path else "beier-neely" if lines_path else "dissolve")
     entry = MORPHS.get(method)

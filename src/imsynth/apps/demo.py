@@ -30,8 +30,14 @@ def run_demo(out: str | Path = "demo", *, steps: int = 3000, quiet: bool = False
     if run.exists():
         shutil.rmtree(run)  # the demo always starts afresh
     dataset = load_dataset("digits")
-    config = TrainConfig(steps=steps, batch_size=128, lr=2e-3, sample_every=max(1, steps // 4),
-                         checkpoint_every=max(1, steps // 4), log_every=25)
+    config = TrainConfig(
+        steps=steps,
+        batch_size=128,
+        lr=2e-3,
+        sample_every=max(1, steps // 4),
+        checkpoint_every=max(1, steps // 4),
+        log_every=25,
+    )
     result = train("vae", dataset, run, train_config=config, quiet=quiet)
     model, _ = load_run(run, device="cpu")
     generator = torch.Generator().manual_seed(0)
@@ -45,15 +51,25 @@ def run_demo(out: str | Path = "demo", *, steps: int = 3000, quiet: bool = False
         mean, log_var = model.encode(to_model(dataset.test_images))
     kl_per_dim = 0.5 * (mean.pow(2) + log_var.exp() - 1 - log_var).mean(0)
     active = kl_per_dim.argsort(descending=True)[:8].tolist()
-    save_tensor_grid(out / "traversals.png", model.traverse(originals[:1], dims=active, values=11), nrow=11, scale=SCALE)
+    save_tensor_grid(
+        out / "traversals.png", model.traverse(originals[:1], dims=active, values=11), nrow=11, scale=SCALE
+    )
     # Interpolate through a loop of different digits and back, so the GIF plays seamlessly.
-    ends = [originals[i:i + 1] for i in (0, 1, 2, 3, 0)]
+    ends = [originals[i : i + 1] for i in (0, 1, 2, 3, 0)]
     frames = torch.cat([model.interpolate(a, b, steps=12)[:-1] for a, b in zip(ends[:-1], ends[1:])])
-    save_gif(out / "interpolation.gif", [make_grid(tensor_to_numpy(f[None]), padding=0).repeat(SCALE * 2, 0).repeat(SCALE * 2, 1)
-                                           for f in frames], duration_ms=90)
+    save_gif(
+        out / "interpolation.gif",
+        [make_grid(tensor_to_numpy(f[None]), padding=0).repeat(SCALE * 2, 0).repeat(SCALE * 2, 1) for f in frames],
+        duration_ms=90,
+    )
     shutil.copyfile(run / "curves.png", out / "curves.png")
-    metrics = evaluate_run(run, n=len(dataset.test_images), importance_samples=200, likelihood_images=len(dataset.test_images),
-                           device="cpu")
+    metrics = evaluate_run(
+        run,
+        n=len(dataset.test_images),
+        importance_samples=200,
+        likelihood_images=len(dataset.test_images),
+        device="cpu",
+    )
     metrics["training"] = {"steps": result.step, "img_per_s": round(result.images_per_second, 1)}
     with atomic_path(out / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics, indent=2) + "\n")
@@ -63,12 +79,27 @@ def run_demo(out: str | Path = "demo", *, steps: int = 3000, quiet: bool = False
 def write_index(out: Path, metrics: dict) -> Path:
     likelihood = metrics.get("likelihood", {})
     quality = metrics.get("sample_quality", {})
-    rows = [("test ELBO (nats)", likelihood.get("elbo")), (f"IW-NLL, k={likelihood.get('iw_samples')} (nats)", likelihood.get("iw_nll")),
-            ("FID (in-domain features)", quality.get("fid")), ("FID floor, train vs test", quality.get("fid_floor_train_vs_test")),
-            ("KID", quality.get("kid")), ("precision / recall", f"{quality.get('precision', float('nan')):.3f} / {quality.get('recall', float('nan')):.3f}"),
-            ("density / coverage", f"{quality.get('density', float('nan')):.3f} / {quality.get('coverage', float('nan')):.3f}")]
-    table = "".join(f"<tr><td>{html.escape(name)}</td><td>{value:.3f}</td></tr>" if isinstance(value, float)
-                    else f"<tr><td>{html.escape(name)}</td><td>{html.escape(str(value))}</td></tr>" for name, value in rows)
+    rows = [
+        ("test ELBO (nats)", likelihood.get("elbo")),
+        (f"IW-NLL, k={likelihood.get('iw_samples')} (nats)", likelihood.get("iw_nll")),
+        ("FID (in-domain features)", quality.get("fid")),
+        ("FID floor, train vs test", quality.get("fid_floor_train_vs_test")),
+        ("KID", quality.get("kid")),
+        (
+            "precision / recall",
+            f"{quality.get('precision', float('nan')):.3f} / {quality.get('recall', float('nan')):.3f}",
+        ),
+        (
+            "density / coverage",
+            f"{quality.get('density', float('nan')):.3f} / {quality.get('coverage', float('nan')):.3f}",
+        ),
+    ]
+    table = "".join(
+        f"<tr><td>{html.escape(name)}</td><td>{value:.3f}</td></tr>"
+        if isinstance(value, float)
+        else f"<tr><td>{html.escape(name)}</td><td>{html.escape(str(value))}</td></tr>"
+        for name, value in rows
+    )
     net = quality.get("feature_net", {})
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>imsynth demo</title>
 <style>body{{font-family:sans-serif;max-width:960px;margin:2em auto}} img{{image-rendering:pixelated;max-width:100%}}
@@ -80,7 +111,7 @@ figure{{display:inline-block;margin:1em}} td{{padding:2px 12px}}</style></head><
 <figure><img src="interpolation.gif"><figcaption>slerp between test digits' codes</figcaption></figure>
 <figure><img src="curves.png"><figcaption>training curves</figcaption></figure>
 <h2>Metrics (test split)</h2><table>{table}</table>
-<p>Feature network: {html.escape(str(net.get('name')))} (test accuracy {net.get('test_accuracy', float('nan')):.3f}).
+<p>Feature network: {html.escape(str(net.get("name")))} (test accuracy {net.get("test_accuracy", float("nan")):.3f}).
 Full numbers in <a href="metrics.json">metrics.json</a>.</p></body></html>
 """
     path = out / "index.html"

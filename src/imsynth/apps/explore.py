@@ -31,8 +31,10 @@ def _require_latent_model(model, *, features: bool = False) -> None:
     if not isinstance(model, LatentModel):
         raise InputError(f"model {model.registered_name!r} has no Gaussian latent space to explore")
     if features and not isinstance(model, LatentFeatures):
-        raise InputError(f"pca directions need a generator's first hidden layer (GAN or VAE runs); model "
-                         f"{model.registered_name!r} supports --mode lerp, slerp and walk")
+        raise InputError(
+            f"pca directions need a generator's first hidden layer (GAN or VAE runs); model "
+            f"{model.registered_name!r} supports --mode lerp, slerp and walk"
+        )
 
 
 def _codes(model, count: int, generator: torch.Generator) -> torch.Tensor:
@@ -44,8 +46,8 @@ def decode(model, latents: torch.Tensor, labels: torch.Tensor | None = None, bat
     """Images (N, C, H, W) on the CPU for codes (N, d), in batches."""
     chunks = []
     for start in range(0, len(latents), batch_size):
-        part = None if labels is None else labels[start:start + batch_size]
-        chunks.append(model.decode_latents(latents[start:start + batch_size], part).float().cpu())
+        part = None if labels is None else labels[start : start + batch_size]
+        chunks.append(model.decode_latents(latents[start : start + batch_size], part).float().cpu())
     return torch.cat(chunks)
 
 
@@ -62,8 +64,10 @@ def loop_codes(model, keys: int, steps: int, *, mode: str = "slerp", seed: int =
     """A closed path through ``keys`` random codes, ``steps`` frames per leg (for an animation)."""
     generator = torch.Generator().manual_seed(seed)
     points = _codes(model, max(2, keys), generator)
-    legs = [interpolate_latents(points[i], points[(i + 1) % len(points)], steps + 1, mode=mode)[:-1]
-            for i in range(len(points))]
+    legs = [
+        interpolate_latents(points[i], points[(i + 1) % len(points)], steps + 1, mode=mode)[:-1]
+        for i in range(len(points))
+    ]
     return torch.cat(legs)
 
 
@@ -88,8 +92,9 @@ class Directions:
 
 
 @torch.no_grad()
-def principal_directions(model, *, components: int = 8, samples: int = 2000, seed: int = 0,
-                         labels: torch.Tensor | None = None) -> Directions:
+def principal_directions(
+    model, *, components: int = 8, samples: int = 2000, seed: int = 0, labels: torch.Tensor | None = None
+) -> Directions:
     """GANSpace-style directions: PCA on the first hidden layer, regressed back onto the latent codes."""
     _require_latent_model(model, features=True)
     if components < 1:
@@ -98,8 +103,8 @@ def principal_directions(model, *, components: int = 8, samples: int = 2000, see
     z = _codes(model, samples, generator)
     feature_chunks = []
     for start in range(0, samples, 500):
-        part = None if labels is None else labels[start:start + 500]
-        feature_chunks.append(model.latent_features(z[start:start + 500], part).float().cpu())
+        part = None if labels is None else labels[start : start + 500]
+        feature_chunks.append(model.latent_features(z[start : start + 500], part).float().cpu())
     features = torch.cat(feature_chunks).double()
     features -= features.mean(dim=0)
     components = min(components, samples - 1, features.shape[1], model.latent_dim)
@@ -110,11 +115,14 @@ def principal_directions(model, *, components: int = 8, samples: int = 2000, see
     mapping = torch.linalg.lstsq(coordinates, z.double()).solution  # (k, d)
     vectors = mapping / mapping.norm(dim=1, keepdim=True)
     variance = singular.pow(2)
-    return Directions(vectors.float(), (variance[:components] / variance.sum()).float(),
-                      (z.double() @ vectors.T).std(dim=0).float())
+    return Directions(
+        vectors.float(), (variance[:components] / variance.sum()).float(), (z.double() @ vectors.T).std(dim=0).float()
+    )
 
 
-def direction_codes(model, directions: Directions, *, values: int = 7, span: float = 2.0, seed: int = 0) -> torch.Tensor:
+def direction_codes(
+    model, directions: Directions, *, values: int = 7, span: float = 2.0, seed: int = 0
+) -> torch.Tensor:
     """(k * values, d): one random code moved along each direction from -span to +span std."""
     generator = torch.Generator().manual_seed(seed)
     base = _codes(model, 1, generator)[0]
@@ -123,9 +131,20 @@ def direction_codes(model, directions: Directions, *, values: int = 7, span: flo
     return torch.cat(rows)
 
 
-def explore(model, out: str | Path, *, mode: str = "slerp", rows: int = 6, steps: int = 8, frames: int = 48,
-            components: int = 8, span: float = 2.0, seed: int = 0, class_index: int | None = None,
-            duration_ms: int = 80) -> dict:
+def explore(
+    model,
+    out: str | Path,
+    *,
+    mode: str = "slerp",
+    rows: int = 6,
+    steps: int = 8,
+    frames: int = 48,
+    components: int = 8,
+    span: float = 2.0,
+    seed: int = 0,
+    class_index: int | None = None,
+    duration_ms: int = 80,
+) -> dict:
     """Write a grid (.png) or an animation (.gif) exploring ``model``'s latent space; returns what was made."""
     _require_latent_model(model)
     if mode not in MODES:
@@ -138,8 +157,9 @@ def explore(model, out: str | Path, *, mode: str = "slerp", rows: int = 6, steps
     if mode == "pca":
         if animated:
             raise InputError("pca directions are shown as a grid: use a .png output")
-        directions = principal_directions(model, components=components, seed=seed,
-                                          labels=_fixed_labels(model, class_index, 2000))
+        directions = principal_directions(
+            model, components=components, seed=seed, labels=_fixed_labels(model, class_index, 2000)
+        )
         codes = direction_codes(model, directions, values=steps, span=span, seed=seed)
         info["explained_variance"] = [round(float(v), 4) for v in directions.explained_variance]
         nrow = steps
@@ -172,4 +192,3 @@ def _fixed_labels(model, class_index: int | None, count: int) -> torch.Tensor | 
     if class_index is None and model.conditional:
         class_index = 0
     return model.class_labels(count, class_index=class_index)
-

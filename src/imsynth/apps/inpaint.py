@@ -26,17 +26,36 @@ from ..tables import method
 from .inversion import inpaint_with_model
 
 
-def inpaint_with_gan(image: np.ndarray, mask: np.ndarray, *, model: GenerativeModel, labels=None, steps: int = 300,
-                     restarts: int = 4, seed: int = 0, feature_net=None) -> np.ndarray:
+def inpaint_with_gan(
+    image: np.ndarray,
+    mask: np.ndarray,
+    *,
+    model: GenerativeModel,
+    labels=None,
+    steps: int = 300,
+    restarts: int = 4,
+    seed: int = 0,
+    feature_net=None,
+) -> np.ndarray:
     if isinstance(model, Inpainter) or not isinstance(model, LatentModel):
         hint = "; use --method diffusion" if isinstance(model, Inpainter) else ""
         raise InputError(f"model {model.registered_name!r} has no generator latent to invert{hint}")
-    return inpaint_with_model(model, image, mask, labels=labels, steps=steps, restarts=restarts, seed=seed,
-                              feature_net=feature_net)
+    return inpaint_with_model(
+        model, image, mask, labels=labels, steps=steps, restarts=restarts, seed=seed, feature_net=feature_net
+    )
 
 
-def inpaint_with_diffusion(image: np.ndarray, mask: np.ndarray, *, model: GenerativeModel, labels=None,
-                           steps: int = 100, jump_length: int = 10, resamplings: int = 5, seed: int = 0) -> np.ndarray:
+def inpaint_with_diffusion(
+    image: np.ndarray,
+    mask: np.ndarray,
+    *,
+    model: GenerativeModel,
+    labels=None,
+    steps: int = 100,
+    jump_length: int = 10,
+    resamplings: int = 5,
+    seed: int = 0,
+) -> np.ndarray:
     if not isinstance(model, Inpainter):
         raise InputError(f"model {model.registered_name!r} is not a diffusion model; use --method gan")
     device = next(model.parameters()).device
@@ -44,33 +63,61 @@ def inpaint_with_diffusion(image: np.ndarray, mask: np.ndarray, *, model: Genera
     hole = torch.from_numpy(mask)[None, None].to(device)
     options = {"steps": steps, "jump_length": jump_length, "resamplings": resamplings}
     generator = torch.Generator().manual_seed(seed)
-    with tqdm(total=model.inpaint_steps(**options), desc="repaint", unit="step", disable=not sys.stderr.isatty()) as bar:
+    with tqdm(
+        total=model.inpaint_steps(**options), desc="repaint", unit="step", disable=not sys.stderr.isatty()
+    ) as bar:
         filled = model.inpaint(known, hole, labels=labels, generator=generator, progress=bar.update, **options)
     result = tensor_to_image(filled, image)
     return np.where(mask.reshape(mask.shape + (1,) * (image.ndim - 2)), result, image).astype(np.float32)
 
 
-INPAINTING.add(method("gan", inpaint_with_gan, "invert a GAN or VAE run (--model) from the known pixels, blend G(z) in",
-                      options={"steps": "inversion steps", "restarts": "random starts, best kept", "seed": "random seed"},
-                      needs=("model",), tags=("model",)))
-INPAINTING.add(method("diffusion", inpaint_with_diffusion, "RePaint resampling with a diffusion run (--model)",
-                      options={"steps": "reverse-process steps",
-                               "jump_length": "RePaint jump length (steps gone back up each time)",
-                               "resamplings": "RePaint passes over each segment (1 = plain replacement)",
-                               "seed": "random seed"},
-                      needs=("model",), tags=("model",)))
+INPAINTING.add(
+    method(
+        "gan",
+        inpaint_with_gan,
+        "invert a GAN or VAE run (--model) from the known pixels, blend G(z) in",
+        options={"steps": "inversion steps", "restarts": "random starts, best kept", "seed": "random seed"},
+        needs=("model",),
+        tags=("model",),
+    )
+)
+INPAINTING.add(
+    method(
+        "diffusion",
+        inpaint_with_diffusion,
+        "RePaint resampling with a diffusion run (--model)",
+        options={
+            "steps": "reverse-process steps",
+            "jump_length": "RePaint jump length (steps gone back up each time)",
+            "resamplings": "RePaint passes over each segment (1 = plain replacement)",
+            "seed": "random seed",
+        },
+        needs=("model",),
+        tags=("model",),
+    )
+)
 
 
-def inpaint_array(image: np.ndarray, mask: np.ndarray, *, method: str, model: GenerativeModel | None = None,
-                  labels: torch.Tensor | None = None, feature_net=None, where: str = "mask", **options) -> np.ndarray:
+def inpaint_array(
+    image: np.ndarray,
+    mask: np.ndarray,
+    *,
+    method: str,
+    model: GenerativeModel | None = None,
+    labels: torch.Tensor | None = None,
+    feature_net=None,
+    where: str = "mask",
+    **options,
+) -> np.ndarray:
     """Fill ``mask`` (True = hole) of ``image`` (HxW or HxWxC float [0, 1]) by the named method; ``options`` are
     the method's own (see ``INPAINTING.get(method).options``)."""
     entry = INPAINTING.get(method)
     INPAINTING.check_options(method, options)
     if "model" not in entry.needs:
         if model is not None:
-            raise InputError(f"--model applies to the model methods ({', '.join(INPAINTING.names(tag='model'))}), "
-                             f"not {method}")
+            raise InputError(
+                f"--model applies to the model methods ({', '.join(INPAINTING.names(tag='model'))}), not {method}"
+            )
         return entry(image, mask, **options)  # classical functions check their own inputs
     if model is None:
         raise InputError(f"--method {method} needs --model RUN (a trained run directory)")
@@ -84,8 +131,10 @@ def _load_model(run, image: np.ndarray, image_path, *, class_index: int | None, 
     size, channels = model.config.image_size, model.config.channels
     image_channels = 1 if image.ndim == 2 else image.shape[2]
     if image.shape[:2] != (size, size) or image_channels != channels:
-        raise InputError(f"{image_path}: image is {image.shape[1]}x{image.shape[0]} with {image_channels} "
-                         f"channel(s); the model {run} makes {size}x{size} images with {channels}")
+        raise InputError(
+            f"{image_path}: image is {image.shape[1]}x{image.shape[0]} with {image_channels} "
+            f"channel(s); the model {run} makes {size}x{size} images with {channels}"
+        )
     if class_index is None and model.conditional:
         raise InputError(f"{run} is class-conditional: say which class the image shows with --class K")
     labels = None if class_index is None else model.class_labels(1, class_index=class_index)
@@ -98,8 +147,18 @@ def _load_model(run, image: np.ndarray, image_path, *, class_index: int | None, 
     return model, labels, feature_net
 
 
-def inpaint_file(image_path, mask_path, out, *, method: str, run=None, class_index: int | None = None,
-                 device: str = "auto", bit_depth: int | str | None = None, **options) -> Path:
+def inpaint_file(
+    image_path,
+    mask_path,
+    out,
+    *,
+    method: str,
+    run=None,
+    class_index: int | None = None,
+    device: str = "auto",
+    bit_depth: int | str | None = None,
+    **options,
+) -> Path:
     """Read, check once, fill, write atomically at the input's bit depth (or ``bit_depth``). ``options`` are the
     method's own; ``source`` (patchmatch) is an image path here."""
     entry = INPAINTING.get(method)
@@ -119,10 +178,12 @@ def inpaint_file(image_path, mask_path, out, *, method: str, run=None, class_ind
     if "model" in entry.needs:
         if run is None:
             raise InputError(f"--method {method} needs --model RUN (a trained run directory)")
-        model, labels, feature_net = _load_model(run, image, image_path, class_index=class_index, device=device,
-                                                 method=method)
+        model, labels, feature_net = _load_model(
+            run, image, image_path, class_index=class_index, device=device, method=method
+        )
     elif run is not None or class_index is not None:
         raise InputError(f"--model and --class apply to the model methods ({', '.join(INPAINTING.names(tag='model'))})")
-    filled = inpaint_array(image, mask, method=method, model=model, labels=labels, feature_net=feature_net,
-                           where=str(mask_path), **options)
+    filled = inpaint_array(
+        image, mask, method=method, model=model, labels=labels, feature_net=feature_net, where=str(mask_path), **options
+    )
     return save_image(out, filled, bit_depth=depth)

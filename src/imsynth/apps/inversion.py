@@ -34,13 +34,26 @@ def _check_images(model, images: torch.Tensor) -> None:
     config = model.config
     expected = (config.channels, config.image_size, config.image_size)
     if images.ndim != 4 or tuple(images.shape[1:]) != expected:
-        raise InputError(f"the model makes {expected[0]}-channel {expected[1]}x{expected[2]} images; got an "
-                         f"image of shape {tuple(images.shape[1:])} (C, H, W): resize or convert it first")
+        raise InputError(
+            f"the model makes {expected[0]}-channel {expected[1]}x{expected[2]} images; got an "
+            f"image of shape {tuple(images.shape[1:])} (C, H, W): resize or convert it first"
+        )
 
 
-def invert(model: LatentModel, images: torch.Tensor, *, hole: torch.Tensor | None = None,
-           labels: torch.Tensor | None = None, steps: int = 300, restarts: int = 4, lr: float = 0.05, feature_net=None,
-           feature_weight: float = 0.05, prior_weight: float = 1e-3, seed: int = 0) -> Inversion:
+def invert(
+    model: LatentModel,
+    images: torch.Tensor,
+    *,
+    hole: torch.Tensor | None = None,
+    labels: torch.Tensor | None = None,
+    steps: int = 300,
+    restarts: int = 4,
+    lr: float = 0.05,
+    feature_net=None,
+    feature_weight: float = 0.05,
+    prior_weight: float = 1e-3,
+    seed: int = 0,
+) -> Inversion:
     """Codes for ``images`` (N, C, H, W) in [-1, 1]. ``hole`` (N, 1, H, W) bool, True = unknown (the mask
     convention everywhere), marks pixels to ignore (default: none). ``feature_net``: a FeatureNet for the
     feature term (None: pixels only)."""
@@ -76,7 +89,9 @@ def invert(model: LatentModel, images: torch.Tensor, *, hole: torch.Tensor | Non
         if feature_net is not None and feature_weight > 0:
             # with a hole, compare against the known pixels completed by the current guess
             completed = weights * target + (1 - weights) * made
-            loss = loss + feature_weight * (feature_net.features(made) - feature_net.features(completed)).pow(2).mean(dim=1)
+            loss = loss + feature_weight * (feature_net.features(made) - feature_net.features(completed)).pow(2).mean(
+                dim=1
+            )
         norm_gap = codes.pow(2).mean(dim=1) - 1.0
         return loss + prior_weight * norm_gap.pow(2)
 
@@ -99,8 +114,18 @@ def invert(model: LatentModel, images: torch.Tensor, *, hole: torch.Tensor | Non
     return Inversion(latents.cpu(), made.float().cpu(), final.min(dim=0).values.cpu())
 
 
-def inpaint_with_model(model, image: np.ndarray, mask: np.ndarray, *, labels=None, steps: int = 300,
-                       restarts: int = 4, feature_net=None, seed: int = 0, blend: str = "poisson") -> np.ndarray:
+def inpaint_with_model(
+    model,
+    image: np.ndarray,
+    mask: np.ndarray,
+    *,
+    labels=None,
+    steps: int = 300,
+    restarts: int = 4,
+    feature_net=None,
+    seed: int = 0,
+    blend: str = "poisson",
+) -> np.ndarray:
     """Fill the hole of ``image`` (HxW or HxWxC float [0, 1]; ``mask`` a checked bool HxW, True = hole) from the
     generator.
 
@@ -112,8 +137,16 @@ def inpaint_with_model(model, image: np.ndarray, mask: np.ndarray, *, labels=Non
     if not mask.any():
         return image.copy()
     planes = image[:, :, None] if image.ndim == 2 else image
-    result = invert(model, numpy_to_tensor(planes), hole=torch.from_numpy(mask)[None, None], labels=labels,
-                    steps=steps, restarts=restarts, feature_net=feature_net, seed=seed)
+    result = invert(
+        model,
+        numpy_to_tensor(planes),
+        hole=torch.from_numpy(mask)[None, None],
+        labels=labels,
+        steps=steps,
+        restarts=restarts,
+        feature_net=feature_net,
+        seed=seed,
+    )
     generated = tensor_to_image(result.images[:1], planes)
     if blend == "poisson":
         difference = harmonic_fill(np.where(mask[:, :, None], 0.0, planes - generated), mask)
@@ -124,4 +157,3 @@ def inpaint_with_model(model, image: np.ndarray, mask: np.ndarray, *, labels=Non
         raise InputError(f"unknown blend {blend!r}; valid: poisson, none")
     output = np.where(mask[:, :, None], fill, planes).astype(np.float32)
     return output[:, :, 0] if image.ndim == 2 else output
-

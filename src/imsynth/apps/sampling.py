@@ -26,8 +26,16 @@ def write_npz(out: Path, images: np.ndarray, labels: torch.Tensor | None) -> Pat
     return out
 
 
-def write_samples(run, out, *, count: int = 64, seed: int = 0, class_index: int | None = None,
-                  device: str = "auto", sampling: dict | None = None) -> Path:
+def write_samples(
+    run,
+    out,
+    *,
+    count: int = 64,
+    seed: int = 0,
+    class_index: int | None = None,
+    device: str = "auto",
+    sampling: dict | None = None,
+) -> Path:
     """``out`` ending in .png/.jpg/...: one grid; .npz: uint8 NxHxWxC ``images`` + ``labels``; ending in '/'
     or an existing folder: one PNG per sample. ``sampling``: sampler options for diffusion runs
     (``sampler``, ``steps``, ``eta``, ``guidance``)."""

@@ -8,14 +8,17 @@ PatchMatch kernels.
 
 import lazy_loader
 
-__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
-    "exemplar": ["criminisi_inpaint", "patchmatch_inpaint"],
-    "fill": ["fill_constant", "fill_mean", "fill_nearest"],
-    "inpainting": ["INPAINTING"],
-    "interpolate": ["biharmonic_fill", "harmonic_fill", "rbf_fill", "scattered_fill"],
-    "pyramid": ["blend", "gaussian_pyramid", "laplacian_pyramid", "push_pull_fill", "reconstruct"],
-    "resample": ["RESAMPLING", "resize"],
-    "texture": ["TEXTURES", "efros_leung", "multiscale_texture", "quilt", "synthesize"],
-    "warp": ["WARPS", "warp"],
-    "animate": ["MORPHS", "animate", "morph"],
-})
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submod_attrs={
+        "exemplar": ["criminisi_inpaint", "patchmatch_inpaint"],
+        "fill": ["fill_constant", "fill_mean", "fill_nearest"],
+        "inpainting": ["INPAINTING"],
+        "interpolate": ["biharmonic_fill", "harmonic_fill", "rbf_fill", "scattered_fill"],
+        "pyramid": ["blend", "gaussian_pyramid", "laplacian_pyramid", "push_pull_fill", "reconstruct"],
+        "resample": ["RESAMPLING", "resize"],
+        "texture": ["TEXTURES", "efros_leung", "multiscale_texture", "quilt", "synthesize"],
+        "warp": ["WARPS", "warp"],
+        "animate": ["MORPHS", "animate", "morph"],
+    },
+)

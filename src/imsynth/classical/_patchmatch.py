@@ -143,7 +143,7 @@ def vote(source, nnf, active, update, radius, channels_out):
 def upsample_field(coarse: np.ndarray, shape: tuple[int, int], source_ok: np.ndarray, seed: int) -> np.ndarray:
     """A field for the next finer pyramid level: each pixel takes its coarse parent's match, doubled and offset
     by its own position within the parent; entries landing on invalid source centres are re-drawn at random."""
-    rows, cols = np.mgrid[0:shape[0], 0:shape[1]]
+    rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]]
     parent_rows = np.minimum(rows // 2, coarse.shape[0] - 1)
     parent_cols = np.minimum(cols // 2, coarse.shape[1] - 1)
     field = np.empty(shape + (2,), np.int32)

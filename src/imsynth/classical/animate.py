@@ -29,8 +29,8 @@ import numpy as np
 
 from ..errors import InputError
 from ..image import atomic_path, save_gif, save_image, to_pil
-from ._checks import check_image
 from ..tables import Table
+from ._checks import check_image
 from .warp import WARPS, check_points, mesh_map, remap, warp
 
 EASINGS = {
@@ -41,7 +41,6 @@ EASINGS = {
     "smoothstep": lambda s: s * s * (3 - 2 * s),
 }
 INTERPOLATIONS = ("linear", "cubic")
-
 
 
 # -- keyframes ---------------------------------------------------------------------------------------------
@@ -89,13 +88,17 @@ class Keyframes:
             raise InputError(f"{where}: fps and duration must be > 0")
         self.interpolation = spec.get("interpolation", "linear")
         if self.interpolation not in INTERPOLATIONS:
-            raise InputError(f"{where}: unknown interpolation {self.interpolation!r}; valid: {', '.join(INTERPOLATIONS)}")
+            raise InputError(
+                f"{where}: unknown interpolation {self.interpolation!r}; valid: {', '.join(INTERPOLATIONS)}"
+            )
         self.easing = spec.get("easing", "linear")
         if self.easing not in EASINGS:
             raise InputError(f"{where}: unknown easing {self.easing!r}; valid: {', '.join(EASINGS)}")
         self.warp = spec.get("warp", "mls-rigid")
         if self.warp not in WARPS.names(tag="points"):
-            raise InputError(f"{where}: unknown warp method {self.warp!r}; valid: {', '.join(WARPS.names(tag='points'))}")
+            raise InputError(
+                f"{where}: unknown warp method {self.warp!r}; valid: {', '.join(WARPS.names(tag='points'))}"
+            )
         check_points(rest, rest, self.warp, where=where)
 
     def _number(self, value, name: str) -> float:
@@ -131,8 +134,9 @@ class Keyframes:
         p0 = shapes[max(segment - 1, 0)]
         p1, p2 = shapes[segment], shapes[segment + 1]
         p3 = shapes[min(segment + 2, len(shapes) - 1)]
-        return 0.5 * ((2 * p1) + (-p0 + p2) * s + (2 * p0 - 5 * p1 + 4 * p2 - p3) * s**2
-                      + (-p0 + 3 * p1 - 3 * p2 + p3) * s**3)
+        return 0.5 * (
+            (2 * p1) + (-p0 + p2) * s + (2 * p0 - 5 * p1 + 4 * p2 - p3) * s**2 + (-p0 + 3 * p1 - 3 * p2 + p3) * s**3
+        )
 
 
 def animate(image, keyframes: Keyframes | dict, **warp_options) -> list[np.ndarray]:
@@ -175,8 +179,15 @@ def _channels_like(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return a, b
 
 
-def beier_neely_map(lines_to: np.ndarray, lines_from: np.ndarray, shape: tuple[int, int], *, a: float = 1.0,
-                    b: float = 2.0, p: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+def beier_neely_map(
+    lines_to: np.ndarray,
+    lines_from: np.ndarray,
+    shape: tuple[int, int],
+    *,
+    a: float = 1.0,
+    b: float = 2.0,
+    p: float = 0.5,
+) -> tuple[np.ndarray, np.ndarray]:
     """Backward map for output pixels X: each line pair (P, Q in the output, P', Q' in the source) proposes
     X' = P' + u (Q' - P') + v perp(Q' - P') / |Q' - P'|; proposals are averaged with weights
     (length^p / (a + distance))^b (Beier & Neely 1992)."""
@@ -194,8 +205,7 @@ def beier_neely_map(lines_to: np.ndarray, lines_from: np.ndarray, shape: tuple[i
         source_perp = np.array([-source_direction[1], source_direction[0]]) / np.linalg.norm(source_direction)
         proposed_x = p_src[0] + u * source_direction[0] + v * source_perp[0]
         proposed_y = p_src[1] + u * source_direction[1] + v * source_perp[1]
-        distance = np.where(u < 0, np.hypot(dx, dy),
-                            np.where(u > 1, np.hypot(xs - q_out[0], ys - q_out[1]), np.abs(v)))
+        distance = np.where(u < 0, np.hypot(dx, dy), np.where(u > 1, np.hypot(xs - q_out[0], ys - q_out[1]), np.abs(v)))
         weight = (np.sqrt(length_sq) ** p / (a + distance)) ** b
         total_x += weight * proposed_x
         total_y += weight * proposed_y
@@ -220,8 +230,18 @@ def check_lines(lines_a, lines_b, *, where: str = "lines") -> tuple[np.ndarray, 
     return lines_a, lines_b
 
 
-def morph(a, b, *, frames: int = 30, method: str = "mesh", points_a=None, points_b=None, lines_a=None,
-          lines_b=None, order: int = 1) -> list[np.ndarray]:
+def morph(
+    a,
+    b,
+    *,
+    frames: int = 30,
+    method: str = "mesh",
+    points_a=None,
+    points_b=None,
+    lines_a=None,
+    lines_b=None,
+    order: int = 1,
+) -> list[np.ndarray]:
     """``frames`` images morphing ``a`` into ``b`` (see the module docstring)."""
     MORPHS.get(method)
     if frames < 2:
@@ -264,18 +284,38 @@ def morph(a, b, *, frames: int = 30, method: str = "mesh", points_a=None, points
 class Morph:
     """A row of the morph table: what geometry the method needs, from which file, under which JSON keys."""
 
-    def __init__(self, name: str, description: str, needs: tuple[str, ...] = (), keys: tuple[str, str] = ("", ""),
-                 holds: str = "") -> None:
+    def __init__(
+        self,
+        name: str,
+        description: str,
+        needs: tuple[str, ...] = (),
+        keys: tuple[str, str] = ("", ""),
+        holds: str = "",
+    ) -> None:
         self.name, self.description, self.needs, self.keys, self.holds = name, description, needs, keys, holds
         self.options: tuple = ()
         self.tags = frozenset(needs)
 
 
 MORPHS: Table[Morph] = Table("morph method")
-MORPHS.add(Morph("mesh", "piecewise-affine warps of both images towards the in-between points, cross-dissolved",
-                 ("points",), ("a", "b"), "[x, y] points"))
-MORPHS.add(Morph("beier-neely", "field morphing by feature lines (Beier & Neely 1992), cross-dissolved",
-                 ("lines",), ("lines_a", "lines_b"), "[[x1, y1], [x2, y2]] lines"))
+MORPHS.add(
+    Morph(
+        "mesh",
+        "piecewise-affine warps of both images towards the in-between points, cross-dissolved",
+        ("points",),
+        ("a", "b"),
+        "[x, y] points",
+    )
+)
+MORPHS.add(
+    Morph(
+        "beier-neely",
+        "field morphing by feature lines (Beier & Neely 1992), cross-dissolved",
+        ("lines",),
+        ("lines_a", "lines_b"),
+        "[[x1, y1], [x2, y2]] lines",
+    )
+)
 MORPHS.add(Morph("dissolve", "a plain cross-dissolve (no geometry)"))
 
 
@@ -301,8 +341,10 @@ def write_frames(frames: list[np.ndarray], out, *, fps: float = 12.0, loop: int 
         try:
             import imageio_ffmpeg  # noqa: F401  (ships an ffmpeg binary)
         except ImportError:
-            raise InputError("writing .mp4 needs the imageio-ffmpeg package (pip install imageio-ffmpeg); "
-                             "write a .gif or a folder/ instead") from None
+            raise InputError(
+                "writing .mp4 needs the imageio-ffmpeg package (pip install imageio-ffmpeg); "
+                "write a .gif or a folder/ instead"
+            ) from None
         import imageio.v2 as imageio
 
         pictures = [np.asarray(to_pil(frame).convert("RGB")) for frame in frames]
@@ -310,8 +352,9 @@ def write_frames(frames: list[np.ndarray], out, *, fps: float = 12.0, loop: int 
         height, width = pictures[0].shape[:2]
         pad = ((0, height % 2), (0, width % 2), (0, 0))
         with atomic_path(out) as tmp:
-            with imageio.get_writer(tmp, format="FFMPEG", fps=fps, codec="libx264", quality=8,
-                                    macro_block_size=1) as writer:
+            with imageio.get_writer(
+                tmp, format="FFMPEG", fps=fps, codec="libx264", quality=8, macro_block_size=1
+            ) as writer:
                 for picture in pictures:
                     writer.append_data(np.pad(picture, pad, mode="edge"))
         return out

@@ -45,7 +45,7 @@ def criminisi_inpaint(image, mask, *, patch: int = 9, search_radius: int | None 
     hole = mask.copy()
     confidence = (~mask).astype(np.float32)
     interior = np.zeros_like(mask)
-    interior[radius:height - radius, radius:width - radius] = True
+    interior[radius : height - radius, radius : width - radius] = True
     square = np.ones((patch, patch), np.uint8)
     # source centres: the whole patch inside the image and known from the start
     source_ok = interior & (cv2.erode((~mask).astype(np.uint8), square, borderValue=0) > 0)
@@ -64,8 +64,12 @@ def criminisi_inpaint(image, mask, *, patch: int = 9, search_radius: int | None 
         ys, xs = np.nonzero(front)
         py = np.clip(ys[:, None] + patch_dy, 0, height - 1)
         px = np.clip(xs[:, None] + patch_dx, 0, width - 1)
-        inside = ((ys[:, None] + patch_dy >= 0) & (ys[:, None] + patch_dy < height)
-                  & (xs[:, None] + patch_dx >= 0) & (xs[:, None] + patch_dx < width))
+        inside = (
+            (ys[:, None] + patch_dy >= 0)
+            & (ys[:, None] + patch_dy < height)
+            & (xs[:, None] + patch_dx >= 0)
+            & (xs[:, None] + patch_dx < width)
+        )
         level = confidence[py, px] * inside
         conf = level.sum(axis=1) / patch**2
         # front normal from the hole indicator's gradient, isophote = gradient rotated by 90 degrees
@@ -84,13 +88,19 @@ def criminisi_inpaint(image, mask, *, patch: int = 9, search_radius: int | None 
         if search_radius is None:
             region = (0, height, 0, width)
         else:
-            region = (max(0, top - search_radius), min(height, bottom + search_radius),
-                      max(0, left - search_radius), min(width, right + search_radius))
+            region = (
+                max(0, top - search_radius),
+                min(height, bottom + search_radius),
+                max(0, left - search_radius),
+                min(width, right + search_radius),
+            )
         match = _best_source(planes, target, known, source_ok, region, (y - top, x - left), radius)
         if match is None:  # nothing valid nearby: search everywhere
             match = _best_source(planes, target, known, source_ok, (0, height, 0, width), (y - top, x - left), radius)
         sy, sx = match
-        source = planes[sy - (y - top):sy - (y - top) + bottom - top, sx - (x - left):sx - (x - left) + right - left]
+        source = planes[
+            sy - (y - top) : sy - (y - top) + bottom - top, sx - (x - left) : sx - (x - left) + right - left
+        ]
         fill = hole[top:bottom, left:right]
         target[fill] = source[fill]
         confidence[top:bottom, left:right][fill] = conf[best]
@@ -106,8 +116,7 @@ def _best_source(planes, target, known, source_ok, region, centre, radius):
     if search.shape[0] < target.shape[0] or search.shape[1] < target.shape[1]:
         return None
     weights = np.repeat(known.astype(np.float32)[:, :, None], planes.shape[2], axis=2)
-    errors = cv2.matchTemplate(np.ascontiguousarray(search), np.ascontiguousarray(target), cv2.TM_SQDIFF,
-                               mask=weights)
+    errors = cv2.matchTemplate(np.ascontiguousarray(search), np.ascontiguousarray(target), cv2.TM_SQDIFF, mask=weights)
     # errors[i, j]: template placed with its top-left at (top + i, left + j); its centre is offset by ``centre``
     cy, cx = centre
     rows = top + np.arange(errors.shape[0]) + cy
@@ -121,8 +130,9 @@ def _best_source(planes, target, known, source_ok, region, centre, radius):
     return int(rows[i]), int(cols[j])
 
 
-def patchmatch_inpaint(image, mask, *, patch: int = 7, iterations: int = 4, levels: int | None = None,
-                       source=None, seed: int = 0) -> np.ndarray:
+def patchmatch_inpaint(
+    image, mask, *, patch: int = 7, iterations: int = 4, levels: int | None = None, source=None, seed: int = 0
+) -> np.ndarray:
     """Multi-scale PatchMatch inpainting; ``source`` (another image, same channels) supplies the patches instead
     of the image's own known pixels."""
     image = check_image(image)
@@ -149,8 +159,12 @@ def patchmatch_inpaint(image, mask, *, patch: int = 7, iterations: int = 4, leve
     images, holes, samples = [planes], [mask], [sample]
     for _ in range(levels - 1):
         images.append(down(images[-1]))
-        holes.append(cv2.resize(holes[-1].astype(np.uint8), (images[-1].shape[1], images[-1].shape[0]),
-                                interpolation=cv2.INTER_AREA) > 0)  # any coverage makes a coarse pixel unknown
+        holes.append(
+            cv2.resize(
+                holes[-1].astype(np.uint8), (images[-1].shape[1], images[-1].shape[0]), interpolation=cv2.INTER_AREA
+            )
+            > 0
+        )  # any coverage makes a coarse pixel unknown
         samples.append(None if sample is None else down(samples[-1]))
     current = nnf = None
     square = np.ones((patch, patch), np.uint8)
@@ -160,11 +174,11 @@ def patchmatch_inpaint(image, mask, *, patch: int = 7, iterations: int = 4, leve
         if samples[level] is not None:
             source_image = samples[level]
             source_ok = np.zeros(source_image.shape[:2], bool)
-            source_ok[radius:source_image.shape[0] - radius, radius:source_image.shape[1] - radius] = True
+            source_ok[radius : source_image.shape[0] - radius, radius : source_image.shape[1] - radius] = True
         else:
             source_image = None
             source_ok = np.zeros((height, width), bool)
-            source_ok[radius:height - radius, radius:width - radius] = True
+            source_ok[radius : height - radius, radius : width - radius] = True
             source_ok &= cv2.erode((~hole).astype(np.uint8), square, borderValue=0) > 0
         if not source_ok.any():
             if level == 0:
@@ -188,8 +202,9 @@ def patchmatch_inpaint(image, mask, *, patch: int = 7, iterations: int = 4, leve
         current = np.ascontiguousarray(current, dtype=np.float32)
         for iteration in range(iterations):
             patches_from = current if source_image is None else source_image
-            _patchmatch.patchmatch(current, patches_from, source_ok, active, nnf, radius, 2,
-                                   seed + 31 * level + iteration)
+            _patchmatch.patchmatch(
+                current, patches_from, source_ok, active, nnf, radius, 2, seed + 31 * level + iteration
+            )
             if level == 0 and iteration == iterations - 1:
                 # the final pass copies each hole pixel's matched patch centre: voting's mean blurs the texture
                 copied = patches_from[nnf[..., 0], nnf[..., 1]]

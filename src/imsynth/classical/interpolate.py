@@ -57,7 +57,7 @@ def _solve_in_hole(image: np.ndarray, mask: np.ndarray, operator_power: int) -> 
         # minimise ||L u||^2 over the hole: (L_U^T L_U) u_U = -L_U^T L_K u_K
         touched = np.asarray(abs(laplacian[:, unknown]).sum(axis=1)).ravel() > 0
         rows = laplacian[touched]
-        system = (rows[:, unknown].T @ rows[:, unknown])
+        system = rows[:, unknown].T @ rows[:, unknown]
         coupling = rows[:, unknown].T @ rows[:, ~unknown]
     right_side = -(coupling @ values[~unknown])
     solution = spsolve(system.tocsc(), right_side)
@@ -123,8 +123,14 @@ def rbf_fill(image, mask, *, neighbors: int = 64, band: int = 8, smoothing: floa
     from scipy.interpolate import RBFInterpolator
 
     def interpolate(known, values, holes):
-        interpolator = RBFInterpolator(known.astype(np.float64), values, kernel="thin_plate_spline",
-                                       neighbors=min(neighbors, len(known)), smoothing=smoothing, degree=1)
+        interpolator = RBFInterpolator(
+            known.astype(np.float64),
+            values,
+            kernel="thin_plate_spline",
+            neighbors=min(neighbors, len(known)),
+            smoothing=smoothing,
+            degree=1,
+        )
         return interpolator(holes.astype(np.float64))
 
     return _fill_from_band(image, mask, band, interpolate)

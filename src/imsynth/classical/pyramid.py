@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import InputError
 from ._checks import channels_last, check_hole, check_image
 
+
 def down(planes: np.ndarray) -> np.ndarray:
     """Blur and halve (HxWxC float32): side n -> ceil(n / 2)."""
     return _keep_channels(cv2.pyrDown(planes), planes)

@@ -22,15 +22,15 @@ from ..tables import Table, method
 from ._checks import channels_last, check_image
 
 
-
 def _triangle(x):
     return np.clip(1 - np.abs(x), 0, None)
 
 
 def _keys_cubic(x, a=-0.5):
     x = np.abs(x)
-    return np.where(x < 1, (a + 2) * x**3 - (a + 3) * x**2 + 1,
-                    np.where(x < 2, a * x**3 - 5 * a * x**2 + 8 * a * x - 4 * a, 0.0))
+    return np.where(
+        x < 1, (a + 2) * x**3 - (a + 3) * x**2 + 1, np.where(x < 2, a * x**3 - 5 * a * x**2 + 8 * a * x - 4 * a, 0.0)
+    )
 
 
 def _lanczos3(x):
@@ -71,8 +71,9 @@ def resampling_matrix(source: int, target: int, method: str) -> sparse.csr_matri
     return sparse.diags(1.0 / totals) @ matrix
 
 
-def output_size(shape: tuple[int, int], *, scale: float | tuple[float, float] | None = None,
-                size: tuple[int, int] | None = None) -> tuple[int, int]:
+def output_size(
+    shape: tuple[int, int], *, scale: float | tuple[float, float] | None = None, size: tuple[int, int] | None = None
+) -> tuple[int, int]:
     """(height, width) of the result for a scale (one number or (sy, sx)) or an explicit (width, height)."""
     if (scale is None) == (size is None):
         raise InputError("give exactly one of scale or size")
@@ -87,8 +88,13 @@ def output_size(shape: tuple[int, int], *, scale: float | tuple[float, float] | 
     return max(1, round(shape[0] * scale_y)), max(1, round(shape[1] * scale_x))
 
 
-def resize(image, *, scale: float | tuple[float, float] | None = None, size: tuple[int, int] | None = None,
-           method: str = "bicubic") -> np.ndarray:
+def resize(
+    image,
+    *,
+    scale: float | tuple[float, float] | None = None,
+    size: tuple[int, int] | None = None,
+    method: str = "bicubic",
+) -> np.ndarray:
     """Resize ``image`` (float HxW or HxWxC in [0, 1]) by ``scale`` or to ``size`` = (width, height)."""
     RESAMPLING.get(method)
     image = check_image(image, min_side=1)

@@ -29,7 +29,6 @@ from ._checks import channels_last, check_image
 from .pyramid import down
 
 
-
 def _check_size(size) -> tuple[int, int]:
     width, height = (int(v) for v in size)
     if width < 1 or height < 1:
@@ -58,13 +57,13 @@ def efros_leung(sample, size, *, patch: int = 11, tolerance: float = 0.1, seed: 
     sy, sx = rng.integers(0, sample.shape[0] - 2), rng.integers(0, sample.shape[1] - 2)
     cy, cx = radius + height // 2 - 1, radius + width // 2 - 1
     seed_h, seed_w = min(3, height), min(3, width)
-    padded[cy:cy + seed_h, cx:cx + seed_w] = sample[sy:sy + seed_h, sx:sx + seed_w]
-    known[cy:cy + seed_h, cx:cx + seed_w] = True
+    padded[cy : cy + seed_h, cx : cx + seed_w] = sample[sy : sy + seed_h, sx : sx + seed_w]
+    known[cy : cy + seed_h, cx : cx + seed_w] = True
     sigma = patch / 6.4
     offsets = np.arange(patch) - radius
     gaussian = np.exp(-(offsets[:, None] ** 2 + offsets[None, :] ** 2) / (2 * sigma**2)).astype(np.float32)
     inside = np.zeros_like(known)
-    inside[radius:radius + height, radius:radius + width] = True
+    inside[radius : radius + height, radius : radius + width] = True
     kernel = np.ones((3, 3), np.uint8)
     while True:
         frontier = (cv2.dilate(known.astype(np.uint8), kernel) > 0) & ~known & inside
@@ -75,15 +74,15 @@ def efros_leung(sample, size, *, patch: int = 11, tolerance: float = 0.1, seed: 
         counts = cv2.boxFilter(known.astype(np.float32), -1, (patch, patch), normalize=False)[ys, xs]
         for index in np.argsort(-counts, kind="stable"):
             y, x = ys[index], xs[index]
-            window = padded[y - radius:y + radius + 1, x - radius:x + radius + 1]
-            weights = gaussian * known[y - radius:y + radius + 1, x - radius:x + radius + 1]
+            window = padded[y - radius : y + radius + 1, x - radius : x + radius + 1]
+            weights = gaussian * known[y - radius : y + radius + 1, x - radius : x + radius + 1]
             mask = np.sqrt(weights / weights.sum())[:, :, None].repeat(sample.shape[2], axis=2)
             errors = cv2.matchTemplate(sample, window, cv2.TM_SQDIFF, mask=mask.astype(np.float32))
             good = _near_best(errors, tolerance)
             wy, wx = good[rng.integers(len(good))]
             padded[y, x] = sample[wy + radius, wx + radius]
             known[y, x] = True
-    return _like(flat, padded[radius:radius + height, radius:radius + width].copy())
+    return _like(flat, padded[radius : radius + height, radius : radius + width].copy())
 
 
 def _near_best(errors: np.ndarray, tolerance: float) -> np.ndarray:
@@ -111,8 +110,9 @@ def _min_cut_mask(error: np.ndarray) -> np.ndarray:
     return np.arange(width)[None, :] >= seam[:, None]
 
 
-def quilt(sample, size, *, block: int = 32, overlap: int | None = None, tolerance: float = 0.1,
-          seed: int = 0) -> np.ndarray:
+def quilt(
+    sample, size, *, block: int = 32, overlap: int | None = None, tolerance: float = 0.1, seed: int = 0
+) -> np.ndarray:
     """Image quilting with minimum-error boundary cuts."""
     flat = np.ndim(sample) == 2
     sample = channels_last(check_image(sample, where="sample"))
@@ -131,10 +131,10 @@ def quilt(sample, size, *, block: int = 32, overlap: int | None = None, toleranc
     for row in range(rows):
         for col in range(cols):
             y, x = row * step, col * step
-            region = canvas[y:y + block, x:x + block]
+            region = canvas[y : y + block, x : x + block]
             if row == 0 and col == 0:
                 sy, sx = rng.integers(0, sample.shape[0] - block + 1), rng.integers(0, sample.shape[1] - block + 1)
-                region[:] = sample[sy:sy + block, sx:sx + block]
+                region[:] = sample[sy : sy + block, sx : sx + block]
                 continue
             weight = np.zeros((block, block), np.float32)
             if col > 0:
@@ -145,7 +145,7 @@ def quilt(sample, size, *, block: int = 32, overlap: int | None = None, toleranc
             errors = cv2.matchTemplate(sample, np.ascontiguousarray(region), cv2.TM_SQDIFF, mask=mask)
             good = _near_best(errors, tolerance)
             sy, sx = good[rng.integers(len(good))]
-            chosen = sample[sy:sy + block, sx:sx + block]
+            chosen = sample[sy : sy + block, sx : sx + block]
             pixel_error = ((chosen - region) ** 2).sum(axis=2)
             take = np.ones((block, block), bool)
             if col > 0:
@@ -156,8 +156,9 @@ def quilt(sample, size, *, block: int = 32, overlap: int | None = None, toleranc
     return _like(flat, canvas[:height, :width].copy())
 
 
-def multiscale_texture(sample, size, *, patch: int = 7, levels: int | None = None, iterations: int = 4,
-                       seed: int = 0) -> np.ndarray:
+def multiscale_texture(
+    sample, size, *, patch: int = 7, levels: int | None = None, iterations: int = 4, seed: int = 0
+) -> np.ndarray:
     """Coarse-to-fine texture optimisation with PatchMatch nearest neighbours and patch voting."""
     flat = np.ndim(sample) == 2
     sample = np.ascontiguousarray(channels_last(check_image(sample, where="sample")))
@@ -181,7 +182,7 @@ def multiscale_texture(sample, size, *, patch: int = 7, levels: int | None = Non
         source = np.ascontiguousarray(samples[level])
         shape = sizes[level]
         source_ok = np.zeros(source.shape[:2], bool)
-        source_ok[radius:source.shape[0] - radius, radius:source.shape[1] - radius] = True
+        source_ok[radius : source.shape[0] - radius, radius : source.shape[1] - radius] = True
         if not source_ok.any():
             raise InputError(f"patch size {patch} is too large for the sample at pyramid level {level}")
         active = np.ones(shape, bool)
@@ -199,7 +200,9 @@ def multiscale_texture(sample, size, *, patch: int = 7, levels: int | None = Non
             # voting (the mean of the overlapping patches) keeps patches coherent but blurs; the last pass copies
             # each matched patch centre, which keeps the sample's contrast
             last = iteration == iterations - 1
-            output = np.ascontiguousarray(source[nnf[..., 0], nnf[..., 1]]) if last else _vote(source, nnf, active, radius)
+            output = (
+                np.ascontiguousarray(source[nnf[..., 0], nnf[..., 1]]) if last else _vote(source, nnf, active, radius)
+            )
     return _like(flat, np.clip(output, 0.0, 1.0).astype(np.float32))
 
 
@@ -226,12 +229,37 @@ def synthesize(sample, size, *, method: str = "quilting", seed: int = 0, **optio
 
 
 TEXTURES: Table = Table("texture method")
-TEXTURES.add(method("efros-leung", efros_leung, "pixel by pixel from the best-matching neighbourhoods (1999): slow, "
-                    "for small outputs", options={"patch": "odd neighbourhood window", "tolerance": "match tolerance",
-                                                  "seed": "random seed"}))
-TEXTURES.add(method("quilting", quilt, "image quilting (Efros & Freeman 2001): blocks joined along minimum-error cuts",
-                    options={"block": "block side in pixels", "overlap": "overlap in pixels (default block / 6)",
-                             "tolerance": "match tolerance", "seed": "random seed"}))
-TEXTURES.add(method("multiscale", multiscale_texture, "coarse-to-fine PatchMatch optimisation (Kwatra et al. 2005)",
-                    options={"patch": "odd patch size", "levels": "pyramid levels (default: by size)",
-                             "iterations": "PatchMatch passes per level", "seed": "random seed"}))
+TEXTURES.add(
+    method(
+        "efros-leung",
+        efros_leung,
+        "pixel by pixel from the best-matching neighbourhoods (1999): slow, for small outputs",
+        options={"patch": "odd neighbourhood window", "tolerance": "match tolerance", "seed": "random seed"},
+    )
+)
+TEXTURES.add(
+    method(
+        "quilting",
+        quilt,
+        "image quilting (Efros & Freeman 2001): blocks joined along minimum-error cuts",
+        options={
+            "block": "block side in pixels",
+            "overlap": "overlap in pixels (default block / 6)",
+            "tolerance": "match tolerance",
+            "seed": "random seed",
+        },
+    )
+)
+TEXTURES.add(
+    method(
+        "multiscale",
+        multiscale_texture,
+        "coarse-to-fine PatchMatch optimisation (Kwatra et al. 2005)",
+        options={
+            "patch": "odd patch size",
+            "levels": "pyramid levels (default: by size)",
+            "iterations": "PatchMatch passes per level",
+            "seed": "random seed",
+        },
+    )
+)

@@ -28,8 +28,12 @@ from ..tables import Table, method
 from ._checks import channels_last, check_image
 
 ORDERS = {0: cv2.INTER_NEAREST, 1: cv2.INTER_LINEAR, 3: cv2.INTER_CUBIC}
-MODES = {"constant": cv2.BORDER_CONSTANT, "edge": cv2.BORDER_REPLICATE, "reflect": cv2.BORDER_REFLECT_101,
-         "wrap": cv2.BORDER_WRAP}
+MODES = {
+    "constant": cv2.BORDER_CONSTANT,
+    "edge": cv2.BORDER_REPLICATE,
+    "reflect": cv2.BORDER_REFLECT_101,
+    "wrap": cv2.BORDER_WRAP,
+}
 
 
 # -- points -----------------------------------------------------------------------------------------------
@@ -66,16 +70,31 @@ def _collinear(points: np.ndarray) -> bool:
 
 
 # -- sampling ---------------------------------------------------------------------------------------------
-def remap(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, *, order: int = 1, mode: str = "constant",
-          cval: float = 0.0) -> np.ndarray:
+def remap(
+    image: np.ndarray,
+    map_x: np.ndarray,
+    map_y: np.ndarray,
+    *,
+    order: int = 1,
+    mode: str = "constant",
+    cval: float = 0.0,
+) -> np.ndarray:
     """Sample ``image`` at (map_x, map_y) for every output pixel (cv2.remap), keeping HxW / HxWxC."""
     if order not in ORDERS:
-        raise InputError(f"interpolation order must be one of {sorted(ORDERS)} (nearest, bilinear, bicubic), got {order}")
+        raise InputError(
+            f"interpolation order must be one of {sorted(ORDERS)} (nearest, bilinear, bicubic), got {order}"
+        )
     if mode not in MODES:
         raise InputError(f"unknown border mode {mode!r}; valid: {', '.join(MODES)}")
     planes = channels_last(image)
-    out = cv2.remap(np.ascontiguousarray(planes), map_x.astype(np.float32), map_y.astype(np.float32),
-                    interpolation=ORDERS[order], borderMode=MODES[mode], borderValue=(cval,) * 4)
+    out = cv2.remap(
+        np.ascontiguousarray(planes),
+        map_x.astype(np.float32),
+        map_y.astype(np.float32),
+        interpolation=ORDERS[order],
+        borderMode=MODES[mode],
+        borderValue=(cval,) * 4,
+    )
     out = out.reshape(map_x.shape + (planes.shape[2],))
     return np.clip(out, 0.0, 1.0).reshape(map_x.shape + image.shape[2:]).astype(np.float32)
 
@@ -95,9 +114,9 @@ def _dense_map(function, shape: tuple[int, int], grid: int, exact_near=None) -> 
     out = np.empty((len(ys), len(xs), 2), np.float64)
     rows_per_block = max(1, 2**20 // max(1, len(xs)))
     for start in range(0, len(ys), rows_per_block):
-        block_y = ys[start:start + rows_per_block]
+        block_y = ys[start : start + rows_per_block]
         query = np.stack(np.meshgrid(xs, block_y), axis=-1).reshape(-1, 2)
-        out[start:start + len(block_y)] = function(query).reshape(len(block_y), len(xs), 2)
+        out[start : start + len(block_y)] = function(query).reshape(len(block_y), len(xs), 2)
     if grid == 1:
         return out[..., 0], out[..., 1]
     # bilinear interpolation of the coarse map at every pixel (the grid's last node may lie past the border)
@@ -105,10 +124,12 @@ def _dense_map(function, shape: tuple[int, int], grid: int, exact_near=None) -> 
     fx = np.arange(width) / grid
     # bilinear interpolation of the coarse map at every pixel (cv2.remap on the coarse nodes: fast)
     node_x, node_y = np.meshgrid(fx.astype(np.float32), fy.astype(np.float32))
-    map_x = cv2.remap(out[..., 0].astype(np.float32), node_x, node_y, cv2.INTER_LINEAR,
-                      borderMode=cv2.BORDER_REPLICATE).astype(np.float64)
-    map_y = cv2.remap(out[..., 1].astype(np.float32), node_x, node_y, cv2.INTER_LINEAR,
-                      borderMode=cv2.BORDER_REPLICATE).astype(np.float64)
+    map_x = cv2.remap(
+        out[..., 0].astype(np.float32), node_x, node_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    ).astype(np.float64)
+    map_y = cv2.remap(
+        out[..., 1].astype(np.float32), node_x, node_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    ).astype(np.float64)
     if exact_near is not None and len(exact_near):
         near = np.zeros(shape, np.uint8)
         for x, y in np.round(exact_near).astype(np.int64):
@@ -134,8 +155,15 @@ def estimate_transform(kind: str, src, dst) -> np.ndarray:
     return np.asarray(fitted.params, dtype=np.float64)
 
 
-def warp_matrix(image, matrix, *, output_shape: tuple[int, int] | None = None, order: int = 1,
-                mode: str = "constant", cval: float = 0.0) -> np.ndarray:
+def warp_matrix(
+    image,
+    matrix,
+    *,
+    output_shape: tuple[int, int] | None = None,
+    order: int = 1,
+    mode: str = "constant",
+    cval: float = 0.0,
+) -> np.ndarray:
     """Apply a 3x3 forward matrix (input -> output coordinates)."""
     image = check_image(image, min_side=1)
     matrix = np.asarray(matrix, dtype=np.float64)
@@ -151,8 +179,15 @@ def warp_matrix(image, matrix, *, output_shape: tuple[int, int] | None = None, o
     return remap(image, map_x, map_y, order=order, mode=mode, cval=cval)
 
 
-def rotate(image, degrees: float, *, centre: tuple[float, float] | None = None, scale: float = 1.0,
-           order: int = 1, mode: str = "constant") -> np.ndarray:
+def rotate(
+    image,
+    degrees: float,
+    *,
+    centre: tuple[float, float] | None = None,
+    scale: float = 1.0,
+    order: int = 1,
+    mode: str = "constant",
+) -> np.ndarray:
     """Rotate counter-clockwise (as seen on screen) by ``degrees`` about ``centre`` (default: the image centre)."""
     image = check_image(image, min_side=1)
     height, width = image.shape[:2]
@@ -227,9 +262,23 @@ def moving_least_squares(from_points, to_points, kind: str = "rigid", *, alpha: 
         return inverse if alpha == 1.0 else inverse**alpha
 
     if kind == "affine":
-        moments = np.stack([np.ones(len(p)), p[:, 0], p[:, 1], q[:, 0], q[:, 1], p[:, 0] ** 2, p[:, 0] * p[:, 1],
-                            p[:, 1] ** 2, p[:, 0] * q[:, 0], p[:, 0] * q[:, 1], p[:, 1] * q[:, 0], p[:, 1] * q[:, 1]],
-                           axis=1)
+        moments = np.stack(
+            [
+                np.ones(len(p)),
+                p[:, 0],
+                p[:, 1],
+                q[:, 0],
+                q[:, 1],
+                p[:, 0] ** 2,
+                p[:, 0] * p[:, 1],
+                p[:, 1] ** 2,
+                p[:, 0] * q[:, 0],
+                p[:, 0] * q[:, 1],
+                p[:, 1] * q[:, 0],
+                p[:, 1] * q[:, 1],
+            ],
+            axis=1,
+        )
 
         def apply(query: np.ndarray) -> np.ndarray:
             query = query - origin
@@ -306,9 +355,23 @@ def mesh_map(src, dst, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
 
 
 # -- the one entry point -----------------------------------------------------------------------------------
-def warp(image, method: str, src=None, dst=None, *, order: int = 1, mode: str = "constant", cval: float = 0.0,
-         grid: int = 4, alpha: float = 1.0, strength: float = 3.0, radius: float | None = None,
-         centre: tuple[float, float] | None = None, sigma: float = 8.0, seed: int = 0) -> np.ndarray:
+def warp(
+    image,
+    method: str,
+    src=None,
+    dst=None,
+    *,
+    order: int = 1,
+    mode: str = "constant",
+    cval: float = 0.0,
+    grid: int = 4,
+    alpha: float = 1.0,
+    strength: float = 3.0,
+    radius: float | None = None,
+    centre: tuple[float, float] | None = None,
+    sigma: float = 8.0,
+    seed: int = 0,
+) -> np.ndarray:
     """Warp ``image`` (float HxW or HxWxC in [0, 1]) so that ``src`` points move to ``dst``.
 
     ``grid`` (tps, mls-*): evaluate the map every ``grid`` pixels and interpolate (exact within 2 * grid of each
@@ -329,15 +392,18 @@ def warp(image, method: str, src=None, dst=None, *, order: int = 1, mode: str = 
         dx, dy = xs - cx, ys - cy
         distance = np.hypot(dx, dy)
         angle = strength * np.exp(-distance / (np.log(2) * reach / 5)) + np.arctan2(dy, dx)
-        return remap(image, cx + distance * np.cos(angle), cy + distance * np.sin(angle), order=order, mode=mode,
-                     cval=cval)
+        return remap(
+            image, cx + distance * np.cos(angle), cy + distance * np.sin(angle), order=order, mode=mode, cval=cval
+        )
     if method == "elastic":
         if sigma <= 0:
             raise InputError(f"elastic sigma must be > 0, got {sigma}")
         rng = np.random.default_rng(seed)
         field = rng.standard_normal((2, height, width)).astype(np.float32) * strength
         size = int(4 * sigma) | 1
-        dx = cv2.GaussianBlur(field[0], (size, size), sigma) * sigma  # smoothing shrinks the std by ~1/(2 sqrt(pi) sigma)
+        dx = (
+            cv2.GaussianBlur(field[0], (size, size), sigma) * sigma
+        )  # smoothing shrinks the std by ~1/(2 sqrt(pi) sigma)
         dy = cv2.GaussianBlur(field[1], (size, size), sigma) * sigma
         ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
         return remap(image, xs + dx, ys + dy, order=order, mode=mode, cval=cval)
@@ -362,14 +428,23 @@ class Warp:
     """A row of the warp table: ``warp`` bound to one method, with its minimum number of point pairs."""
 
     def __init__(self, name: str, description: str, options: tuple[str, ...], minimum_points: int = 0) -> None:
-        help_text = {"order": ("interpolation: 0 nearest, 1 bilinear, 3 bicubic", (0, 1, 3)),
-                     "mode": ("what lies outside the image", tuple(MODES)),
-                     "grid": "evaluate the map every N pixels and interpolate (1 = every pixel)",
-                     "strength": "swirl: turns; elastic: displacement std in pixels before smoothing",
-                     "radius": "swirl radius in pixels (default: a quarter of the smaller side)",
-                     "sigma": "elastic: smoothing in pixels", "seed": "elastic: random seed"}
-        entry = method(name, warp, description, options={key: help_text[key] for key in ("order", "mode", *options)},
-                       needs=("points",) if minimum_points else (), method=name)
+        help_text = {
+            "order": ("interpolation: 0 nearest, 1 bilinear, 3 bicubic", (0, 1, 3)),
+            "mode": ("what lies outside the image", tuple(MODES)),
+            "grid": "evaluate the map every N pixels and interpolate (1 = every pixel)",
+            "strength": "swirl: turns; elastic: displacement std in pixels before smoothing",
+            "radius": "swirl radius in pixels (default: a quarter of the smaller side)",
+            "sigma": "elastic: smoothing in pixels",
+            "seed": "elastic: random seed",
+        }
+        entry = method(
+            name,
+            warp,
+            description,
+            options={key: help_text[key] for key in ("order", "mode", *options)},
+            needs=("points",) if minimum_points else (),
+            method=name,
+        )
         self.name, self.description, self.options, self.needs = name, description, entry.options, entry.needs
         self.function, self.minimum_points = entry.function, minimum_points
         self.tags = frozenset({"points"} if minimum_points else ())
@@ -392,7 +467,8 @@ for _warp in (
     Warp("mls-rigid", "moving least squares, rigid: as-rigid-as-possible dragging", ("grid",), 2),
     Warp("mesh", "piecewise-affine map on a Delaunay triangulation of the points", (), 3),
     Warp("swirl", "rotation falling off with distance from the centre (no points)", ("strength", "radius")),
-    Warp("elastic", "smoothed random displacement field (Simard et al. 2003; no points)",
-         ("strength", "sigma", "seed")),
+    Warp(
+        "elastic", "smoothed random displacement field (Simard et al. 2003; no points)", ("strength", "sigma", "seed")
+    ),
 ):
     WARPS.add(_warp)

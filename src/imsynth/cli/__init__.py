@@ -19,8 +19,10 @@ from ..errors import ImsynthError
 # command -> module of this package that defines it (imported only when the command runs)
 COMMANDS = {
     **dict.fromkeys(("texture", "resize", "blend", "warp", "animate", "morph"), "classical"),
-    **dict.fromkeys(("datasets", "models", "train", "sample", "eval", "explore", "inpaint", "probe", "augment",
-                     "features", "demo"), "models"),
+    **dict.fromkeys(
+        ("datasets", "models", "train", "sample", "eval", "explore", "inpaint", "probe", "augment", "features", "demo"),
+        "models",
+    ),
 }
 
 

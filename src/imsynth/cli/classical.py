@@ -30,8 +30,9 @@ def texture(sample, out, size_text, method, bit_depth, **values):
       imsynth texture grass.png -o lawn.png --size 512x256 --method multiscale --seed 3
     """
     options = given(TEXTURES, values)
-    click.echo(str(texture_file(sample, out, size=size(size_text), method=method, bit_depth=depth(bit_depth),
-                                **options)))
+    click.echo(
+        str(texture_file(sample, out, size=size(size_text), method=method, bit_depth=depth(bit_depth), **options))
+    )
 
 
 @click.command()
@@ -49,8 +50,18 @@ def resize(image, out, scale, size_text, method, bit_depth):
       imsynth resize photo.png -o half.png --scale 0.5 --method area
       imsynth resize icon.png -o big.png --size 512x512 --method lanczos
     """
-    click.echo(str(resize_file(image, out, scale=scale, size=None if size_text is None else size(size_text),
-                               method=method, bit_depth=depth(bit_depth))))
+    click.echo(
+        str(
+            resize_file(
+                image,
+                out,
+                scale=scale,
+                size=None if size_text is None else size(size_text),
+                method=method,
+                bit_depth=depth(bit_depth),
+            )
+        )
+    )
 
 
 @click.command()
@@ -85,8 +96,13 @@ def warp(image, out, method, points_path, bit_depth, **values):
       imsynth warp face.png -o bent.png --method mls-rigid --points drag.json
       imsynth warp photo.png -o swirl.png --method swirl --strength 4
     """
-    click.echo(str(warp_file(image, out, method=method, points_path=points_path, bit_depth=depth(bit_depth),
-                             **given(WARPS, values))))
+    click.echo(
+        str(
+            warp_file(
+                image, out, method=method, points_path=points_path, bit_depth=depth(bit_depth), **given(WARPS, values)
+            )
+        )
+    )
 
 
 @click.command()
@@ -111,8 +127,9 @@ def animate(image, keyframes_path, out, fps):
 @click.option("--frames", default=30, show_default=True, type=int)
 @method_choice(MORPHS)
 @click.option("--points", "points_path", type=click.Path(), help='JSON {"a": [[x, y], ...], "b": [[x, y], ...]}')
-@click.option("--lines", "lines_path", type=click.Path(),
-              help='JSON {"lines_a": [[[x1, y1], [x2, y2]], ...], "lines_b": [...]}')
+@click.option(
+    "--lines", "lines_path", type=click.Path(), help='JSON {"lines_a": [[[x1, y1], [x2, y2]], ...], "lines_b": [...]}'
+)
 @click.option("--fps", default=12.0, show_default=True, type=float)
 def morph(a, b, out, frames, method, points_path, lines_path, fps):
     """Morph image A into B (B is resized to A's size when they differ). Default method: mesh with --points,
@@ -123,5 +140,10 @@ def morph(a, b, out, frames, method, points_path, lines_path, fps):
       imsynth morph cat.png dog.png -o morph.gif --frames 30 --points pairs.json
       imsynth morph a.png b.png -o morph.mp4 --lines features.json --method beier-neely
     """
-    click.echo(str(morph_files(a, b, out, frames=frames, method=method, points_path=points_path,
-                               lines_path=lines_path, fps=fps)))
+    click.echo(
+        str(
+            morph_files(
+                a, b, out, frames=frames, method=method, points_path=points_path, lines_path=lines_path, fps=fps
+            )
+        )
+    )

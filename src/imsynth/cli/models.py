@@ -53,14 +53,19 @@ def models() -> None:
     """
     for name, entry in sorted(MODEL_REGISTRY.items()):
         click.echo(f"{name:<12} {entry.description}")
-        shown = {k: v for k, v in to_dict(entry.default_config()).items()
-                 if k not in ("channels", "image_size", "num_classes", "dataset_size")}
+        shown = {
+            k: v
+            for k, v in to_dict(entry.default_config()).items()
+            if k not in ("channels", "image_size", "num_classes", "dataset_size")
+        }
         click.echo(f"{'':<12} {json.dumps(shown)}")
 
 
 @click.command()
 @click.argument("model", type=click.Choice(MODEL_REGISTRY.names()), metavar="MODEL")
-@click.option("--data", "data_name", help="dataset name (see `imsynth datasets`); default digits, or the run's own with --resume")
+@click.option(
+    "--data", "data_name", help="dataset name (see `imsynth datasets`); default digits, or the run's own with --resume"
+)
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="run directory")
 @click.option("--steps", type=int, help="stop after this many optimisation steps")
 @click.option("--epochs", type=float, help="stop after this many passes over the train split")
@@ -70,13 +75,21 @@ def models() -> None:
 @DEVICE
 @click.option("--image-size", type=int, help="resize images to this square size")
 @click.option("--limit", type=int, help="use only the first N train/test images")
-@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
-              help="override a model or train config field, e.g. --set beta=4 --set train.lr=2e-3 (all are applied, "
-                   "then checked together)")
-@click.option("--dry-run", is_flag=True, help="check the options, data and model, print the resolved config, do not train")
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="override a model or train config field, e.g. --set beta=4 --set train.lr=2e-3 (all are applied, "
+    "then checked together)",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="check the options, data and model, print the resolved config, do not train"
+)
 @click.option("--quiet", is_flag=True, help="no progress bar")
-def train(model, data_name, out, steps, epochs, minutes, resume, seed, device, image_size, limit, assignments,
-          dry_run, quiet):
+def train(
+    model, data_name, out, steps, epochs, minutes, resume, seed, device, image_size, limit, assignments, dry_run, quiet
+):
     """Train MODEL on a dataset into a run directory. Ctrl-C (or SIGTERM) finishes the step, writes a checkpoint
     and prints the --resume command (exit 130 / 143); a second one aborts at once.
 
@@ -87,9 +100,22 @@ def train(model, data_name, out, steps, epochs, minutes, resume, seed, device, i
       imsynth train dcgan --out runs/wgan --set loss=wasserstein --set gp_weight=10 --set d_norm=none --dry-run
       torchrun --nproc_per_node 2 -m imsynth.cli train vae --data digits --out runs/ddp --steps 500
     """
-    result = train_from_options(model, out, data=data_name, steps=steps, epochs=epochs, minutes=minutes,
-                                resume=resume, seed=seed, device=device, image_size=image_size, limit=limit,
-                                assignments=assignments, quiet=quiet, dry_run=dry_run)
+    result = train_from_options(
+        model,
+        out,
+        data=data_name,
+        steps=steps,
+        epochs=epochs,
+        minutes=minutes,
+        resume=resume,
+        seed=seed,
+        device=device,
+        image_size=image_size,
+        limit=limit,
+        assignments=assignments,
+        quiet=quiet,
+        dry_run=dry_run,
+    )
     if int(os.environ.get("RANK", "0")) == 0:
         click.echo(json.dumps(result) if dry_run else describe(result))
 
@@ -97,12 +123,20 @@ def train(model, data_name, out, steps, epochs, minutes, resume, seed, device, i
 @click.command()
 @click.argument("run", type=click.Path())
 @click.option("-n", "count", default=64, show_default=True, type=int, help="number of samples")
-@click.option("-o", "out", required=True, type=click.Path(),
-              help="grid.png, samples.npz (uint8 NxHxWxC + labels) or DIR/ (one PNG each)")
+@click.option(
+    "-o",
+    "out",
+    required=True,
+    type=click.Path(),
+    help="grid.png, samples.npz (uint8 NxHxWxC + labels) or DIR/ (one PNG each)",
+)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--class", "class_index", type=int, help="class to sample (conditional models)")
-@click.option("--sampler", type=click.Choice(SAMPLERS.names()),
-              help=f"diffusion runs (default: the run's own, ddim): {SAMPLERS.help_text()}")
+@click.option(
+    "--sampler",
+    type=click.Choice(SAMPLERS.names()),
+    help=f"diffusion runs (default: the run's own, ddim): {SAMPLERS.help_text()}",
+)
 @click.option("--steps", type=int, help="diffusion runs: sampling steps, 1..training timesteps (default 50)")
 @click.option("--eta", type=float, help="ddim: 0 deterministic .. 1 as stochastic as ddpm (default 0)")
 @click.option("--guidance", type=float, help="conditional diffusion runs: classifier-free guidance scale (1 = none)")
@@ -127,8 +161,14 @@ def sample(run, count, out, seed, class_index, sampler, steps, eta, guidance, de
 @click.argument("run", type=click.Path())
 @click.option("--data", "data_name", help="dataset to compare with (default: the run's own)")
 @click.option("--n", "count", default=5000, show_default=True, type=int, help="images for sample-quality metrics")
-@click.option("--k", "importance_samples", default=500, show_default=True, type=int,
-              help="importance samples per image for the NLL bound")
+@click.option(
+    "--k",
+    "importance_samples",
+    default=500,
+    show_default=True,
+    type=int,
+    help="importance samples per image for the NLL bound",
+)
 @click.option("--likelihood-images", default=1000, show_default=True, type=int, help="test images for ELBO/NLL")
 @click.option("--feature-net", type=click.Path(), help="feature network weights (default: the shipped one)")
 @click.option("--inception", type=click.Path(), help="locally present Inception weights (never downloaded)")
@@ -140,16 +180,32 @@ def evaluate(run, data_name, count, importance_samples, likelihood_images, featu
     Example:
       imsynth eval runs/vae --n 5000 --k 500
     """
-    click.echo(json.dumps(evaluate_run(run, data=data_name, n=count, importance_samples=importance_samples,
-                                       likelihood_images=likelihood_images, feature_net=feature_net,
-                                       inception=inception, device=device)))
+    click.echo(
+        json.dumps(
+            evaluate_run(
+                run,
+                data=data_name,
+                n=count,
+                importance_samples=importance_samples,
+                likelihood_images=likelihood_images,
+                feature_net=feature_net,
+                inception=inception,
+                device=device,
+            )
+        )
+    )
 
 
 @click.command()
 @click.argument("run", type=click.Path())
 @click.option("-o", "out", required=True, type=click.Path(), help="a .png grid or a .gif animation")
-@click.option("--mode", default="slerp", show_default=True, type=click.Choice(MODES),
-              help="interpolation, random walk, or principal directions (GANSpace-like)")
+@click.option(
+    "--mode",
+    default="slerp",
+    show_default=True,
+    type=click.Choice(MODES),
+    help="interpolation, random walk, or principal directions (GANSpace-like)",
+)
 @click.option("--rows", default=6, show_default=True, type=int, help="grid rows (interpolations or walks)")
 @click.option("--steps", default=8, show_default=True, type=int, help="images per row")
 @click.option("--frames", default=48, show_default=True, type=int, help="frames of a .gif")
@@ -170,8 +226,22 @@ def explore(run, out, mode, rows, steps, frames, components, span, seed, class_i
       imsynth explore runs/ddpm -o ddim-slerp.png --mode slerp --rows 4 --steps 8
     """
     model, _ = load_run(run, device=device)
-    click.echo(json.dumps(run_explore(model, out, mode=mode, rows=rows, steps=steps, frames=frames,
-                                      components=components, span=span, seed=seed, class_index=class_index)))
+    click.echo(
+        json.dumps(
+            run_explore(
+                model,
+                out,
+                mode=mode,
+                rows=rows,
+                steps=steps,
+                frames=frames,
+                components=components,
+                span=span,
+                seed=seed,
+                class_index=class_index,
+            )
+        )
+    )
 
 
 @click.command()
@@ -194,8 +264,21 @@ def inpaint(image, mask, out, method, run, class_index, bit_depth, device, **val
       imsynth inpaint photo.png hole.png -o filled.png --method patchmatch --source grass.png
       imsynth inpaint scan16.png hole.png -o filled.png --method biharmonic   (16 bits in, 16 bits out)
     """
-    click.echo(str(inpaint_file(image, mask, out, method=method, run=run, class_index=class_index, device=device,
-                                bit_depth=depth(bit_depth), **given(INPAINTING, values))))
+    click.echo(
+        str(
+            inpaint_file(
+                image,
+                mask,
+                out,
+                method=method,
+                run=run,
+                class_index=class_index,
+                device=device,
+                bit_depth=depth(bit_depth),
+                **given(INPAINTING, values),
+            )
+        )
+    )
 
 
 @click.command()
@@ -212,8 +295,9 @@ def probe(run, train_images, test_images, seed, device):
     Example:
       imsynth probe runs/dcgan --train-images 10000
     """
-    click.echo(json.dumps(linear_probe(run, train_images=train_images, test_images=test_images, seed=seed,
-                                       device=device)))
+    click.echo(
+        json.dumps(linear_probe(run, train_images=train_images, test_images=test_images, seed=seed, device=device))
+    )
 
 
 @click.command()
@@ -240,8 +324,9 @@ def augment(run, out, count, evaluate, real, generated, steps, seed, device):
     if out is not None:
         click.echo(str(write_generated_dataset(run, out, count=count, seed=seed, device=device)))
     if evaluate:
-        click.echo(json.dumps(augmentation_value(run, real=real, generated=generated, steps=steps, seed=seed,
-                                                 device=device)))
+        click.echo(
+            json.dumps(augmentation_value(run, real=real, generated=generated, steps=steps, seed=seed, device=device))
+        )
 
 
 @click.group()

@@ -8,16 +8,22 @@ library call, which refuses an option the chosen method does not take. No torch 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 
 from ..errors import InputError
 from ..tables import Option, Table
 
-BIT_DEPTH = click.option("--bit-depth", type=click.Choice(["auto", "8", "16"]), default="auto", show_default=True,
-                         help="bits per channel of the output: auto = the input's where the format allows (16-bit "
-                              "PNG/TIFF in, 16-bit PNG/TIFF out)")
+BIT_DEPTH = click.option(
+    "--bit-depth",
+    type=click.Choice(["auto", "8", "16"]),
+    default="auto",
+    show_default=True,
+    help="bits per channel of the output: auto = the input's where the format allows (16-bit "
+    "PNG/TIFF in, 16-bit PNG/TIFF out)",
+)
 
 
 def _click_type(option: Option):
@@ -28,8 +34,14 @@ def _click_type(option: Option):
 
 def method_choice(table: Table, *, default: str | None = None, required: bool = False) -> Callable:
     lines = "; ".join(f"{entry.name}: {entry.description}" for entry in table)
-    return click.option("--method", type=click.Choice(table.names()), default=default, required=required,
-                        show_default=default is not None, help=lines)
+    return click.option(
+        "--method",
+        type=click.Choice(table.names()),
+        default=default,
+        required=required,
+        show_default=default is not None,
+        help=lines,
+    )
 
 
 def table_options(table: Table, *, skip: tuple[str, ...] = ()) -> Callable:
@@ -40,11 +52,14 @@ def table_options(table: Table, *, skip: tuple[str, ...] = ()) -> Callable:
             if name in skip:
                 continue
             first = users[0][1]
-            defaults = sorted({f"{entry.name} {option.default}" for entry, option in users if option.default is not None})
+            defaults = sorted(
+                {f"{entry.name} {option.default}" for entry, option in users if option.default is not None}
+            )
             methods = ", ".join(entry.name for entry, _ in users)
             detail = f" [default: {'; '.join(defaults)}]" if defaults else ""
-            function = click.option(first.flag, name, type=_click_type(first), default=None,
-                                    help=f"{methods}: {first.help}{detail}")(function)
+            function = click.option(
+                first.flag, name, type=_click_type(first), default=None, help=f"{methods}: {first.help}{detail}"
+            )(function)
         return function
 
     return decorate

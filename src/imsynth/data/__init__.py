@@ -3,11 +3,27 @@
 from . import shapes, sources  # noqa: F401  (registers the datasets)
 from .base import REGISTRY, DatasetSpec, ImageDataset, from_model, load_dataset, resize_uint8, to_model
 
-__all__ = ["REGISTRY", "DatasetSpec", "ImageDataset", "from_model", "list_datasets", "load_dataset", "resize_uint8",
-           "to_model"]
+__all__ = [
+    "REGISTRY",
+    "DatasetSpec",
+    "ImageDataset",
+    "from_model",
+    "list_datasets",
+    "load_dataset",
+    "resize_uint8",
+    "to_model",
+]
 
 
 def list_datasets() -> list[dict]:
     """One row per dataset: name, description, available here, size, where it is (or how to get it)."""
-    return [{"name": spec.shown_name, "description": spec.description, "available": spec.available(),
-             "size": spec.size, "where": spec.where()} for spec in REGISTRY]
+    return [
+        {
+            "name": spec.shown_name,
+            "description": spec.description,
+            "available": spec.available(),
+            "size": spec.size,
+            "where": spec.where(),
+        }
+        for spec in REGISTRY
+    ]

@@ -7,8 +7,8 @@ no DataLoader workers, no per-item Python. ``to_model`` turns a uint8 batch into
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -40,8 +40,9 @@ class ImageDataset:
     def __post_init__(self) -> None:
         for split, images in (("train", self.train_images), ("test", self.test_images)):
             if images.dtype != torch.uint8 or images.ndim != 4:
-                raise DataError(f"{self.name}: {split} images must be uint8 NCHW, got {images.dtype} "
-                                f"{tuple(images.shape)}")
+                raise DataError(
+                    f"{self.name}: {split} images must be uint8 NCHW, got {images.dtype} {tuple(images.shape)}"
+                )
         if len(self.train_images) == 0:
             raise DataError(f"{self.name}: the train split is empty")
 
@@ -64,9 +65,10 @@ def resize_uint8(images: torch.Tensor, size: int, *, chunk: int = 4096) -> torch
         return images
     out = []
     for start in range(0, len(images), chunk):
-        part = images[start:start + chunk].float()
-        part = F.interpolate(part, size=(size, size), mode="bilinear", align_corners=False,
-                             antialias=size < images.shape[-1])
+        part = images[start : start + chunk].float()
+        part = F.interpolate(
+            part, size=(size, size), mode="bilinear", align_corners=False, antialias=size < images.shape[-1]
+        )
         out.append(part.round_().clamp_(0, 255).to(torch.uint8))
     return torch.cat(out) if out else images.new_zeros((0, images.shape[1], size, size))
 

@@ -53,7 +53,7 @@ def render_shapes(indices: np.ndarray, *, chunk: int = 2048) -> np.ndarray:
     canvas = np.zeros((len(indices), SIZE + WINDOW, SIZE + WINDOW), dtype=np.uint8)
     offsets = (np.arange(WINDOW * SUPERSAMPLE, dtype=np.float32) + 0.5) / SUPERSAMPLE - half
     for start in range(0, len(indices), chunk):
-        part = indices[start:start + chunk]
+        part = indices[start : start + chunk]
         values = factor_values(part)
         centre_x = 12.0 + values["x"] * 40.0
         centre_y = 12.0 + values["y"] * 40.0
@@ -73,8 +73,8 @@ def render_shapes(indices: np.ndarray, *, chunk: int = 2048) -> np.ndarray:
         coverage = inside.reshape(-1, WINDOW, SUPERSAMPLE, WINDOW, SUPERSAMPLE).mean(axis=(2, 4))
         window = np.round(coverage * 255).astype(np.uint8)
         for row, (x0, y0) in enumerate(zip(left, top)):
-            canvas[start + row, y0:y0 + WINDOW, x0:x0 + WINDOW] = window[row]
-    return np.ascontiguousarray(canvas[:, half:half + SIZE, half:half + SIZE])
+            canvas[start + row, y0 : y0 + WINDOW, x0 : x0 + WINDOW] = window[row]
+    return np.ascontiguousarray(canvas[:, half : half + SIZE, half : half + SIZE])
 
 
 def sample_factors(count: int, rng: np.random.Generator) -> np.ndarray:
@@ -82,8 +82,9 @@ def sample_factors(count: int, rng: np.random.Generator) -> np.ndarray:
     return np.stack([rng.integers(0, size, count) for size in FACTOR_SIZES], axis=1)
 
 
-def load_shapes(*, image_size: int | None = None, limit: int | None = None, train_size: int = 20000,
-                test_size: int = 5000) -> ImageDataset:
+def load_shapes(
+    *, image_size: int | None = None, limit: int | None = None, train_size: int = 20000, test_size: int = 5000
+) -> ImageDataset:
     """A random subset of the factor grid (seeded, so identical every time): 20,000 train / 5,000 test."""
     if limit is not None:
         train_size, test_size = min(train_size, limit), min(test_size, limit)
@@ -92,13 +93,24 @@ def load_shapes(*, image_size: int | None = None, limit: int | None = None, trai
     images = torch.from_numpy(render_shapes(factors)[:, None])
     factors_tensor = torch.from_numpy(factors)
     return ImageDataset(
-        name="shapes", train_images=images[:train_size], test_images=images[train_size:],
-        train_labels=factors_tensor[:train_size, 0].clone(), test_labels=factors_tensor[train_size:, 0].clone(),
-        class_names=list(SHAPE_NAMES), factors_train=factors_tensor[:train_size],
+        name="shapes",
+        train_images=images[:train_size],
+        test_images=images[train_size:],
+        train_labels=factors_tensor[:train_size, 0].clone(),
+        test_labels=factors_tensor[train_size:, 0].clone(),
+        class_names=list(SHAPE_NAMES),
+        factors_train=factors_tensor[:train_size],
         factors_test=factors_tensor[train_size:],
     )
 
 
-register(DatasetSpec("shapes", "procedural dSprites-like shapes with known factors "
-                     "(shape 3, scale 6, rotation 40, x 32, y 32)", load_shapes,
-                     lambda: "generated on demand", lambda: True, "20,000 train / 5,000 test of 737,280, 64x64x1"))
+register(
+    DatasetSpec(
+        "shapes",
+        "procedural dSprites-like shapes with known factors (shape 3, scale 6, rotation 40, x 32, y 32)",
+        load_shapes,
+        lambda: "generated on demand",
+        lambda: True,
+        "20,000 train / 5,000 test of 737,280, 64x64x1",
+    )
+)

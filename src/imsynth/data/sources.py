@@ -32,23 +32,44 @@ def load_digits(*, image_size: int | None = None, limit: int | None = None) -> I
     train, test = split_indices(len(images), 0.2, seed=0)
     return ImageDataset(
         name="digits",
-        train_images=torch.from_numpy(images[train]), test_images=torch.from_numpy(images[test]),
-        train_labels=torch.from_numpy(labels[train]), test_labels=torch.from_numpy(labels[test]),
+        train_images=torch.from_numpy(images[train]),
+        test_images=torch.from_numpy(images[test]),
+        train_labels=torch.from_numpy(labels[train]),
+        test_labels=torch.from_numpy(labels[test]),
         class_names=[str(d) for d in range(10)],
     )
 
 
-register(DatasetSpec("digits", "scikit-learn's bundled handwritten digits, 8x8 grey, 10 classes",
-                     load_digits, lambda: "bundled with scikit-learn", lambda: True,
-                     "1,437 train / 360 test, 8x8x1"))
+register(
+    DatasetSpec(
+        "digits",
+        "scikit-learn's bundled handwritten digits, 8x8 grey, 10 classes",
+        load_digits,
+        lambda: "bundled with scikit-learn",
+        lambda: True,
+        "1,437 train / 360 test, 8x8x1",
+    )
+)
 
 # ------------------------------------------------------------------------------------- fashion-mnist
 
-FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-                   "Bag", "Ankle boot"]
+FASHION_CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 FASHION_FILES = {
-    "train_images": "train-images-idx3-ubyte.gz", "train_labels": "train-labels-idx1-ubyte.gz",
-    "test_images": "t10k-images-idx3-ubyte.gz", "test_labels": "t10k-labels-idx1-ubyte.gz",
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
 }
 
 
@@ -64,8 +85,9 @@ def fashion_candidates() -> list[Path]:
 @lru_cache(maxsize=1)
 def _dpkg_fashion_folder() -> Path | None:
     try:
-        listing = subprocess.run(["dpkg", "-L", "dataset-fashion-mnist"], capture_output=True, text=True,
-                                 timeout=10, check=False).stdout
+        listing = subprocess.run(
+            ["dpkg", "-L", "dataset-fashion-mnist"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     for line in listing.splitlines():
@@ -96,7 +118,7 @@ def read_idx(path: Path) -> np.ndarray:
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
         raise DataError(f"{path}: not an unsigned-byte IDX file")
     ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
     if body.size != int(np.prod(dims)):
         raise DataError(f"{path}: truncated IDX file ({body.size} bytes for shape {dims})")
@@ -123,12 +145,22 @@ def fashion_where() -> str:
     if folder:
         return str(folder)
     looked = ", ".join(str(f) for f in fashion_candidates())
-    return (f"looked in {looked}; install it with `apt-get install dataset-fashion-mnist` or put the four "
-            f"IDX .gz files in $IMSYNTH_DATA/fashion-mnist")
+    return (
+        f"looked in {looked}; install it with `apt-get install dataset-fashion-mnist` or put the four "
+        f"IDX .gz files in $IMSYNTH_DATA/fashion-mnist"
+    )
 
 
-register(DatasetSpec("fashion-mnist", "Zalando's Fashion-MNIST, 28x28 grey, 10 classes", load_fashion,
-                     fashion_where, lambda: find_fashion() is not None, "60,000 train / 10,000 test, 28x28x1"))
+register(
+    DatasetSpec(
+        "fashion-mnist",
+        "Zalando's Fashion-MNIST, 28x28 grey, 10 classes",
+        load_fashion,
+        fashion_where,
+        lambda: find_fashion() is not None,
+        "60,000 train / 10,000 test, 28x28x1",
+    )
+)
 
 # ------------------------------------------------------------------------------------------ folder:
 
@@ -182,14 +214,25 @@ def load_folder(path: str, *, image_size: int | None = None) -> ImageDataset:
     if len(test) == 0:
         test = train
     return ImageDataset(
-        name=f"folder:{root}", train_images=images[train], test_images=images[test],
+        name=f"folder:{root}",
+        train_images=images[train],
+        test_images=images[test],
         train_labels=None if labels is None else labels[train],
-        test_labels=None if labels is None else labels[test], class_names=class_names,
+        test_labels=None if labels is None else labels[test],
+        class_names=class_names,
     )
 
 
-register(DatasetSpec("folder:", "any folder of images (recursive; sub-folders are classes)",
-                     load_folder, lambda: "your own files", lambda: True, "yours"))
+register(
+    DatasetSpec(
+        "folder:",
+        "any folder of images (recursive; sub-folders are classes)",
+        load_folder,
+        lambda: "your own files",
+        lambda: True,
+        "yours",
+    )
+)
 
 # --------------------------------------------------------------------------------------------- npz:
 
@@ -198,8 +241,7 @@ def _as_uint8_nchw(array: np.ndarray, path: Path, key: str) -> torch.Tensor:
     if array.ndim == 3:
         array = array[..., None]
     if array.ndim != 4 or array.shape[-1] not in (1, 3):
-        raise DataError(f"{path}: array {key!r} must be NxHxW or NxHxWxC with C in (1, 3), "
-                        f"got shape {array.shape}")
+        raise DataError(f"{path}: array {key!r} must be NxHxW or NxHxWxC with C in (1, 3), got shape {array.shape}")
     if array.dtype != np.uint8:
         if not np.issubdtype(array.dtype, np.floating):
             raise DataError(f"{path}: array {key!r} must be uint8 or float in [0, 1], got {array.dtype}")
@@ -243,9 +285,23 @@ def load_npz(path: str, *, image_size: int | None = None) -> ImageDataset:
     class_names = None
     if labels is not None:
         class_names = [str(i) for i in range(int(labels.max()) + 1)] if len(labels) else None
-    return ImageDataset(name=f"npz:{file}", train_images=train_images, test_images=test_images,
-                        train_labels=train_labels, test_labels=test_labels, class_names=class_names)
+    return ImageDataset(
+        name=f"npz:{file}",
+        train_images=train_images,
+        test_images=test_images,
+        train_labels=train_labels,
+        test_labels=test_labels,
+        class_names=class_names,
+    )
 
 
-register(DatasetSpec("npz:", "an .npz archive with an 'images' array and optional 'labels'", load_npz,
-                     lambda: "your own file", lambda: True, "yours"))
+register(
+    DatasetSpec(
+        "npz:",
+        "an .npz archive with an 'images' array and optional 'labels'",
+        load_npz,
+        lambda: "your own file",
+        lambda: True,
+        "yours",
+    )
+)

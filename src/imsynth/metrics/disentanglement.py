@@ -24,7 +24,7 @@ def _encode(model, factor_indices: np.ndarray, batch_size: int = 500) -> np.ndar
     image_size = model.config.image_size
     codes = []
     for start in range(0, len(factor_indices), batch_size):
-        images = torch.from_numpy(shapes.render_shapes(factor_indices[start:start + batch_size])[:, None])
+        images = torch.from_numpy(shapes.render_shapes(factor_indices[start : start + batch_size])[:, None])
         if image_size != shapes.SIZE:
             images = resize_uint8(images, image_size)
         mean, _ = model.encode(to_model(images).to(device))
@@ -43,8 +43,7 @@ def mutual_information_gap(model, *, samples: int = 10000, bins: int = 20, seed:
     return float(np.mean((ordered[0] - ordered[1]) / entropy))
 
 
-def factor_vae_score(model, *, train_votes: int = 800, eval_votes: int = 800, batch: int = 64,
-                     seed: int = 0) -> float:
+def factor_vae_score(model, *, train_votes: int = 800, eval_votes: int = 800, batch: int = 64, seed: int = 0) -> float:
     rng = np.random.default_rng(seed)
     reference = _encode(model, shapes.sample_factors(10000, rng))
     scale = reference.std(axis=0)

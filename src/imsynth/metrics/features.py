@@ -19,10 +19,10 @@ from torch import nn
 from tqdm import tqdm
 
 from ..data import ImageDataset
-from ..runtime.tensors import to_model
 from ..errors import CheckpointError, DataError
 from ..runtime import runs as ckpt
 from ..runtime.device import autocast_context, resolve_precision
+from ..runtime.tensors import to_model
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 INPUT_SIZE = 32
@@ -39,9 +39,15 @@ class FeatureNet(nn.Module):
             return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
 
         self.body = nn.Sequential(
-            *block(channels, 32), *block(32, 32), nn.MaxPool2d(2),  # 16x16
-            *block(32, 64), *block(64, 64), nn.MaxPool2d(2),  # 8x8
-            *block(64, 128), *block(128, 128), nn.MaxPool2d(2),  # 4x4
+            *block(channels, 32),
+            *block(32, 32),
+            nn.MaxPool2d(2),  # 16x16
+            *block(32, 64),
+            *block(64, 64),
+            nn.MaxPool2d(2),  # 8x8
+            *block(64, 128),
+            *block(128, 128),
+            nn.MaxPool2d(2),  # 4x4
         )
         self.embed = nn.Linear(128 * 4 * 4, FEATURE_DIM)
         self.classify = nn.Sequential(nn.ReLU(), nn.Dropout(0.3), nn.Linear(FEATURE_DIM, num_classes))
@@ -64,8 +70,10 @@ def load_feature_net(dataset_name: str, path: str | Path | None = None) -> tuple
     """The feature network for a dataset (shipped weights, or ``path``) and its metadata."""
     path = Path(path) if path else shipped_path(dataset_name)
     if not path.is_file():
-        raise DataError(f"no feature network for dataset {dataset_name!r} (looked for {path}); make one with "
-                        f"`imsynth features train --data {dataset_name}`")
+        raise DataError(
+            f"no feature network for dataset {dataset_name!r} (looked for {path}); make one with "
+            f"`imsynth features train --data {dataset_name}`"
+        )
     try:
         with safe_open(str(path), framework="pt") as handle:
             meta = dict(handle.metadata() or {})
@@ -77,8 +85,13 @@ def load_feature_net(dataset_name: str, path: str | Path | None = None) -> tuple
         raise CheckpointError(f"{path}: feature network metadata lacks {missing}") from None
     ckpt.load_weights_into(net, ckpt.read_tensors(path), path)
     net.eval()
-    info = {"name": meta.get("name", path.stem), "path": str(path), "test_accuracy": float(meta.get("test_accuracy", "nan")),
-            "dataset": meta.get("dataset", dataset_name), "feature_dim": FEATURE_DIM}
+    info = {
+        "name": meta.get("name", path.stem),
+        "path": str(path),
+        "test_accuracy": float(meta.get("test_accuracy", "nan")),
+        "dataset": meta.get("dataset", dataset_name),
+        "feature_dim": FEATURE_DIM,
+    }
     return net, info
 
 
@@ -87,7 +100,7 @@ def _augment(images: torch.Tensor, generator: torch.Generator, flip: bool) -> to
     batch, _, height, width = images.shape
     padded = F.pad(images, (2, 2, 2, 2), mode="reflect")
     dx, dy = torch.randint(0, 5, (2,), generator=generator).tolist()
-    shifted = padded[:, :, dy:dy + height, dx:dx + width]
+    shifted = padded[:, :, dy : dy + height, dx : dx + width]
     if flip:
         mask = torch.rand(batch, generator=generator) < 0.5
         shifted = torch.where(mask[:, None, None, None], shifted.flip(-1), shifted)
@@ -99,14 +112,23 @@ def accuracy(net: FeatureNet, images: torch.Tensor, labels: torch.Tensor, batch_
     net.eval()
     correct = 0
     for start in range(0, len(images), batch_size):
-        logits = net(to_model(images[start:start + batch_size]))
-        correct += int((logits.argmax(1) == labels[start:start + batch_size]).sum())
+        logits = net(to_model(images[start : start + batch_size]))
+        correct += int((logits.argmax(1) == labels[start : start + batch_size]).sum())
     return correct / len(images)
 
 
-def train_feature_net(dataset: ImageDataset, out: str | Path | None = None, *, epochs: int = 12,
-                      batch_size: int = 128, lr: float = 3e-3, seed: int = 0, flip: bool | None = None,
-                      precision: str = "auto", quiet: bool = False) -> tuple[FeatureNet, dict]:
+def train_feature_net(
+    dataset: ImageDataset,
+    out: str | Path | None = None,
+    *,
+    epochs: int = 12,
+    batch_size: int = 128,
+    lr: float = 3e-3,
+    seed: int = 0,
+    flip: bool | None = None,
+    precision: str = "auto",
+    quiet: bool = False,
+) -> tuple[FeatureNet, dict]:
     """Train the classifier on the train split, report test accuracy, save weights (atomically)."""
     if dataset.train_labels is None or not dataset.num_classes:
         raise DataError(f"{dataset.name}: a feature network needs class labels, and this dataset has none")
@@ -125,11 +147,14 @@ def train_feature_net(dataset: ImageDataset, out: str | Path | None = None, *, e
         net.train()
         order = torch.randperm(len(dataset.train_images), generator=generator)
         for index in range(steps_per_epoch):
-            batch = order[index * batch_size:(index + 1) * batch_size]
+            batch = order[index * batch_size : (index + 1) * batch_size]
             images = _augment(to_model(dataset.train_images[batch]), generator, flip)
             with autocast_context(device, precision):
-                loss = F.cross_entropy(net(images.contiguous(memory_format=torch.channels_last)),
-                                       dataset.train_labels[batch], label_smoothing=0.1)
+                loss = F.cross_entropy(
+                    net(images.contiguous(memory_format=torch.channels_last)),
+                    dataset.train_labels[batch],
+                    label_smoothing=0.1,
+                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -138,9 +163,16 @@ def train_feature_net(dataset: ImageDataset, out: str | Path | None = None, *, e
             bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()
     test_accuracy = accuracy(net, dataset.test_images, dataset.test_labels)
-    info = {"name": f"imsynth-featurenet-{dataset.name}", "dataset": dataset.name, "test_accuracy": test_accuracy,
-            "channels": dataset.channels, "num_classes": dataset.num_classes, "epochs": epochs,
-            "train_seconds": round(time.perf_counter() - started, 1), "input_size": INPUT_SIZE}
+    info = {
+        "name": f"imsynth-featurenet-{dataset.name}",
+        "dataset": dataset.name,
+        "test_accuracy": test_accuracy,
+        "channels": dataset.channels,
+        "num_classes": dataset.num_classes,
+        "epochs": epochs,
+        "train_seconds": round(time.perf_counter() - started, 1),
+        "input_size": INPUT_SIZE,
+    }
     if out is not None:
         out = Path(out)
         ckpt.write_tensors(out, net.state_dict(), metadata={k: str(v) for k, v in info.items()})
@@ -154,7 +186,7 @@ def extract_features(net: FeatureNet, images: torch.Tensor, *, batch_size: int =
     net.eval()
     chunks = []
     for start in range(0, len(images), batch_size):
-        batch = images[start:start + batch_size]
+        batch = images[start : start + batch_size]
         batch = to_model(batch) if batch.dtype == torch.uint8 else batch.float()
         chunks.append(net.features(batch).float())
     return torch.cat(chunks) if chunks else torch.zeros(0, FEATURE_DIM)

@@ -35,8 +35,9 @@ def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
     return float(metric.compute())
 
 
-def kernel_distance(real: torch.Tensor, fake: torch.Tensor, *, subsets: int = 50, subset_size: int = 1000,
-                    seed: int = 0) -> tuple[float, float]:
+def kernel_distance(
+    real: torch.Tensor, fake: torch.Tensor, *, subsets: int = 50, subset_size: int = 1000, seed: int = 0
+) -> tuple[float, float]:
     """KID (mean, std over subsets) between two feature sets, cubic polynomial kernel."""
     subset_size = min(subset_size, len(real), len(fake))
     torch.manual_seed(seed)  # torchmetrics draws its subsets from the global generator
@@ -65,12 +66,21 @@ def precision_recall_density_coverage(real: torch.Tensor, fake: torch.Tensor, *,
     recall = (real_to_fake <= fake_radius[None, :]).any(dim=1).float().mean()
     density = inside_real.sum(dim=0).float().mean() / k
     coverage = (real_to_fake.min(dim=1).values <= real_radius).float().mean()
-    return {"precision": float(precision), "recall": float(recall), "density": float(density),
-            "coverage": float(coverage), "k": k}
+    return {
+        "precision": float(precision),
+        "recall": float(recall),
+        "density": float(density),
+        "coverage": float(coverage),
+        "k": k,
+    }
 
 
 def compare_features(real: torch.Tensor, fake: torch.Tensor, *, k: int = 3) -> dict[str, float]:
     """Every sample-quality metric between a reference set and a generated set of features."""
     kid_mean, kid_std = kernel_distance(real, fake)
-    return {"fid": frechet_distance(real, fake), "kid": kid_mean, "kid_std": kid_std,
-            **precision_recall_density_coverage(real, fake, k=k)}
+    return {
+        "fid": frechet_distance(real, fake),
+        "kid": kid_mean,
+        "kid_std": kid_std,
+        **precision_recall_density_coverage(real, fake, k=k),
+    }

@@ -32,6 +32,6 @@ def inception_fid(real: torch.Tensor, fake: torch.Tensor, path: str | Path) -> d
     metric = FrechetInceptionDistance(feature=2048, feature_extractor_weights_path=str(path))
     for images, is_real in ((real, True), (from_model(fake), False)):
         for start in range(0, len(images), 100):
-            batch = images[start:start + 100]
+            batch = images[start : start + 100]
             metric.update(batch.expand(-1, 3, -1, -1) if batch.shape[1] == 1 else batch, real=is_real)
     return {"fid": float(metric.compute()), "weights": str(path), "n": len(real)}

@@ -2,10 +2,31 @@
 
 from . import diffusion, gan, vae  # noqa: F401  (registers vae, beta-vae, beta-tcvae, cvae, dcgan, wgan-gp, sngan, ddpm, ddpm-cond)
 from .base import MODEL_REGISTRY, GenerativeModel, LossOutput, ModelEntry, build_model, fit_config_to_data, get_entry
-from .capabilities import (Encoder, Inpainter, IterativeSampler, LatentFeatures, LatentModel, LikelihoodModel,
-                           Representation)
+from .capabilities import (
+    Encoder,
+    Inpainter,
+    IterativeSampler,
+    LatentFeatures,
+    LatentModel,
+    LikelihoodModel,
+    Representation,
+)
 from .loading import load_run
 
-__all__ = ["MODEL_REGISTRY", "Encoder", "GenerativeModel", "Inpainter", "IterativeSampler", "LatentFeatures",
-           "LatentModel", "LikelihoodModel", "LossOutput", "ModelEntry", "Representation", "build_model",
-           "fit_config_to_data", "get_entry", "load_run"]
+__all__ = [
+    "MODEL_REGISTRY",
+    "Encoder",
+    "GenerativeModel",
+    "Inpainter",
+    "IterativeSampler",
+    "LatentFeatures",
+    "LatentModel",
+    "LikelihoodModel",
+    "LossOutput",
+    "ModelEntry",
+    "Representation",
+    "build_model",
+    "fit_config_to_data",
+    "get_entry",
+    "load_run",
+]

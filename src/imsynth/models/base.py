@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import nn
@@ -73,13 +74,22 @@ class GenerativeModel(nn.Module):
     def __init__(self, config) -> None:
         super().__init__()
         if config.conditional and config.num_classes < 2:
-            raise ConfigError(f"a class-conditional {type(self).__name__} needs a dataset with labels (at least 2 "
-                              f"classes); this one has {config.num_classes or 'none'}")
+            raise ConfigError(
+                f"a class-conditional {type(self).__name__} needs a dataset with labels (at least 2 "
+                f"classes); this one has {config.num_classes or 'none'}"
+            )
         self.config = config
 
     # -- training ---------------------------------------------------------------------------------
-    def loss(self, images: torch.Tensor, labels: torch.Tensor | None = None, *, step: int = 0,
-             noise: Noise | None = None, uniform: Noise | None = None) -> LossOutput:
+    def loss(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        *,
+        step: int = 0,
+        noise: Noise | None = None,
+        uniform: Noise | None = None,
+    ) -> LossOutput:
         """The objective on a batch; ``noise``/``uniform`` draw normal/uniform noise of a shape (the engine's
         (seed, step)-keyed ones in training, so resumed and multi-process runs see the same numbers)."""
         raise NotImplementedError
@@ -109,15 +119,23 @@ class GenerativeModel(nn.Module):
         return None
 
     # -- using the model --------------------------------------------------------------------------
-    def sample(self, count: int, *, labels: torch.Tensor | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(
+        self, count: int, *, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """``count`` new images, NCHW in [-1, 1]."""
         raise NotImplementedError
 
     @torch.no_grad()
-    def generate(self, count: int, *, seed: int = 0, labels: torch.Tensor | None = None,
-                 batch_size: int | None = None, sampling: dict | None = None,
-                 progress: bool | None = None) -> torch.Tensor:
+    def generate(
+        self,
+        count: int,
+        *,
+        seed: int = 0,
+        labels: torch.Tensor | None = None,
+        batch_size: int | None = None,
+        sampling: dict | None = None,
+        progress: bool | None = None,
+    ) -> torch.Tensor:
         """``count`` samples (NCHW [-1, 1], on the CPU) drawn in chunks on the model's device, the one way every
         application generates (evaluation, FID tracking, ``sample``, ``augment``). ``labels`` default to the
         classes in turn for a conditional model. ``sampling`` passes sampler options (``sampler``, ``steps``,
@@ -129,8 +147,9 @@ class GenerativeModel(nn.Module):
         sampling = {k: v for k, v in (sampling or {}).items() if v is not None}
         iterative = isinstance(self, IterativeSampler)
         if sampling and not iterative:
-            raise InputError(f"--{'/--'.join(sampling)} apply to diffusion runs; model {self.registered_name!r} "
-                             "samples in one pass")
+            raise InputError(
+                f"--{'/--'.join(sampling)} apply to diffusion runs; model {self.registered_name!r} samples in one pass"
+            )
         labels = self.check_labels(labels, count)
         batch_size = batch_size or self.sample_batch_size
         generator = torch.Generator().manual_seed(seed)
@@ -138,7 +157,7 @@ class GenerativeModel(nn.Module):
         chunks = []
         with tqdm(total=count, desc="sampling", unit="img", disable=not show) as bar:
             for start in range(0, count, batch_size):
-                part = None if labels is None else labels[start:start + batch_size]
+                part = None if labels is None else labels[start : start + batch_size]
                 size = min(batch_size, count - start)
                 chunks.append(self.sample(size, labels=part, generator=generator, **sampling).float().cpu())
                 bar.update(size)
@@ -150,8 +169,7 @@ class GenerativeModel(nn.Module):
     def conditional(self) -> bool:
         return bool(self.config.conditional)
 
-    def class_labels(self, count: int, *, class_index: int | None = None, layout: str = "cycle"
-                     ) -> torch.Tensor | None:
+    def class_labels(self, count: int, *, class_index: int | None = None, layout: str = "cycle") -> torch.Tensor | None:
         """The one class-label layout helper: None for an unconditional model; ``class_index`` repeated; else
         ``cycle`` (0, 1, 2, ..., 0, 1, ...: balanced sets) or ``rows`` (blocks of count // classes, one grid row
         per class)."""
@@ -221,8 +239,9 @@ class ModelEntry:
 MODEL_REGISTRY: Table[ModelEntry] = Table("model", sort=True)
 
 
-def register_model(name: str, *, description: str, train_defaults: dict | None = None, tiny: dict | None = None,
-                   **defaults):
+def register_model(
+    name: str, *, description: str, train_defaults: dict | None = None, tiny: dict | None = None, **defaults
+):
     """Register ``cls`` under ``name`` with config defaults (several names may share one class)."""
 
     def decorate(cls: type[GenerativeModel]) -> type[GenerativeModel]:
@@ -248,8 +267,9 @@ def build_model(name: str, config=None) -> GenerativeModel:
 
 def fit_config_to_data(config, *, channels: int, image_size: int, num_classes: int, dataset_size: int):
     """Copy the dataset's shape into the data fields of a model config."""
-    return dataclasses.replace(config, channels=channels, image_size=image_size, num_classes=num_classes,
-                               dataset_size=dataset_size)
+    return dataclasses.replace(
+        config, channels=channels, image_size=image_size, num_classes=num_classes, dataset_size=dataset_size
+    )
 
 
 def require(condition: bool, message: str) -> None:

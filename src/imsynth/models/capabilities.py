@@ -16,7 +16,8 @@ reads here what it must provide for each of them.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 
@@ -57,9 +58,16 @@ class Representation(Protocol):
 class Inpainter(Protocol):
     """Fills ``hole`` (B, 1, H, W) bool, True = unknown, of ``images`` in [-1, 1] by the model's own sampler."""
 
-    def inpaint(self, images: torch.Tensor, hole: torch.Tensor, *, labels: torch.Tensor | None = None,
-                generator: torch.Generator | None = None, progress: Callable[[int], None] | None = None,
-                **options: Any) -> torch.Tensor: ...
+    def inpaint(
+        self,
+        images: torch.Tensor,
+        hole: torch.Tensor,
+        *,
+        labels: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        progress: Callable[[int], None] | None = None,
+        **options: Any,
+    ) -> torch.Tensor: ...
 
     def inpaint_steps(self, **options: Any) -> int:
         """Network evaluations an ``inpaint`` call with these options makes (for the progress bar)."""
@@ -69,8 +77,15 @@ class Inpainter(Protocol):
 class LikelihoodModel(Protocol):
     """Test-set likelihood bounds in nats (ELBO, importance-weighted NLL)."""
 
-    def likelihood(self, images: torch.Tensor, labels: torch.Tensor | None = None, *, importance_samples: int = 500,
-                   generator: torch.Generator | None = None, progress: Callable[[int], None] | None = None) -> dict: ...
+    def likelihood(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        *,
+        importance_samples: int = 500,
+        generator: torch.Generator | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> dict: ...
 
 
 @runtime_checkable

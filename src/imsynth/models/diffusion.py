@@ -17,12 +17,13 @@ the original image noised to that step, and the schedule jumps back up ``jump_le
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Literal
 
 import torch
 
-from ..errors import ConfigError, InputError
+from ..errors import InputError
 from ..runtime.device import autocast_context, resolve_precision
 from .base import DataShape, GenerativeModel, LossOutput, register_model, require
 from .samplers import SAMPLERS, NoiseSchedule, Sampler, make_sampler
@@ -65,17 +66,35 @@ class DiffusionConfig(DataShape):
 
 
 # channels_last off: with GroupNorm it trained 1.3x slower than NCHW here (146 vs 191 img/s, bf16, 28 px)
-DIFFUSION_TRAINING = dict(lr=4e-4, warmup_steps=200, batch_size=128, grad_clip=1.0, ema_decay=0.999,
-                          channels_last=False, sample_every=1000, checkpoint_every=1000)
+DIFFUSION_TRAINING = dict(
+    lr=4e-4,
+    warmup_steps=200,
+    batch_size=128,
+    grad_clip=1.0,
+    ema_decay=0.999,
+    channels_last=False,
+    sample_every=1000,
+    checkpoint_every=1000,
+)
 
 
 DIFFUSION_TINY = {"width": 8, "timesteps": 100, "sample_steps": 5, "sample_precision": "fp32"}
 
 
-@register_model("ddpm", tiny=DIFFUSION_TINY, description="DDPM: UNet with attention, v-prediction, cosine schedule; DDIM-50 sampling",
-                train_defaults=DIFFUSION_TRAINING)
-@register_model("ddpm-cond", tiny=DIFFUSION_TINY, description="class-conditional DDPM with label dropout 0.1 for classifier-free guidance",
-                train_defaults=DIFFUSION_TRAINING, conditional=True, guidance=2.0)
+@register_model(
+    "ddpm",
+    tiny=DIFFUSION_TINY,
+    description="DDPM: UNet with attention, v-prediction, cosine schedule; DDIM-50 sampling",
+    train_defaults=DIFFUSION_TRAINING,
+)
+@register_model(
+    "ddpm-cond",
+    tiny=DIFFUSION_TINY,
+    description="class-conditional DDPM with label dropout 0.1 for classifier-free guidance",
+    train_defaults=DIFFUSION_TRAINING,
+    conditional=True,
+    guidance=2.0,
+)
 class Diffusion(GenerativeModel):
     config_class = DiffusionConfig
     sample_batch_size = 100  # images per sampling batch (a progress update each)
@@ -83,11 +102,17 @@ class Diffusion(GenerativeModel):
     def __init__(self, config: DiffusionConfig, *, network: torch.nn.Module | None = None) -> None:
         super().__init__(config)
         classes = config.num_classes if config.conditional else 0
-        self.network = network or UNet(channels=config.channels, image_size=config.image_size, width=config.width,
-                                       channel_multipliers=tuple(config.channel_multipliers),
-                                       blocks_per_level=config.blocks_per_level,
-                                       attention_sides=tuple(config.attention_sides), heads=config.heads,
-                                       dropout=config.dropout, num_classes=classes)
+        self.network = network or UNet(
+            channels=config.channels,
+            image_size=config.image_size,
+            width=config.width,
+            channel_multipliers=tuple(config.channel_multipliers),
+            blocks_per_level=config.blocks_per_level,
+            attention_sides=tuple(config.attention_sides),
+            heads=config.heads,
+            dropout=config.dropout,
+            num_classes=classes,
+        )
         self.schedule = NoiseSchedule(config.schedule, config.timesteps)
 
     @property
@@ -97,8 +122,15 @@ class Diffusion(GenerativeModel):
         return config.channels * config.image_size * config.image_size
 
     # -- training ---------------------------------------------------------------------------------
-    def loss(self, images: torch.Tensor, labels: torch.Tensor | None = None, *, step: int = 0, noise=None,
-             uniform: Callable | None = None) -> LossOutput:
+    def loss(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        *,
+        step: int = 0,
+        noise=None,
+        uniform: Callable | None = None,
+    ) -> LossOutput:
         config = self.config
         uniform = uniform or (lambda shape: torch.rand(shape))
         noise = noise or (lambda shape: torch.randn(shape))
@@ -119,8 +151,10 @@ class Diffusion(GenerativeModel):
             target = alpha_bar.sqrt() * eps.float() - (1 - alpha_bar).sqrt() * images.float()
         per_image = (output - target).pow(2).flatten(1).mean(dim=1)
         late = t >= config.timesteps // 2
-        parts = {"mse_early_t": per_image[~late].mean().detach() if (~late).any() else per_image.new_tensor(0.0),
-                 "mse_late_t": per_image[late].mean().detach() if late.any() else per_image.new_tensor(0.0)}
+        parts = {
+            "mse_early_t": per_image[~late].mean().detach() if (~late).any() else per_image.new_tensor(0.0),
+            "mse_late_t": per_image[late].mean().detach() if late.any() else per_image.new_tensor(0.0),
+        }
         return LossOutput(per_image.mean(), parts)
 
     # -- the reverse process ------------------------------------------------------------------------
@@ -136,8 +170,9 @@ class Diffusion(GenerativeModel):
         if guidance is None:
             return self.config.guidance if self.conditional else 1.0
         if not self.conditional:
-            raise InputError(f"guidance needs a class-conditional run (ddpm-cond); model {self.registered_name!r} "
-                             "is unconditional")
+            raise InputError(
+                f"guidance needs a class-conditional run (ddpm-cond); model {self.registered_name!r} is unconditional"
+            )
         if not math.isfinite(guidance) or guidance < 0:
             raise InputError(f"--guidance must be a finite number >= 0, got {guidance}")
         return guidance
@@ -145,8 +180,9 @@ class Diffusion(GenerativeModel):
     def _autocast(self, device: torch.device):
         return autocast_context(device, resolve_precision(self.config.sample_precision, device))
 
-    def predict(self, x_t: torch.Tensor, t: int, labels: torch.Tensor | None, guidance: float = 1.0
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def predict(
+        self, x_t: torch.Tensor, t: int, labels: torch.Tensor | None, guidance: float = 1.0
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The model's estimates of (x_0, eps) at timestep ``t`` (guided when ``guidance`` != 1)."""
         config = self.config
         timesteps = torch.full((len(x_t),), t, dtype=torch.int64, device=x_t.device)
@@ -154,8 +190,9 @@ class Diffusion(GenerativeModel):
         with self._autocast(x_t.device):
             if guided:
                 no_class = torch.full_like(labels, config.num_classes)
-                both = self.network(torch.cat([x_t, x_t]), torch.cat([timesteps, timesteps]),
-                                    torch.cat([labels, no_class])).float()
+                both = self.network(
+                    torch.cat([x_t, x_t]), torch.cat([timesteps, timesteps]), torch.cat([labels, no_class])
+                ).float()
                 conditional, unconditional = both.chunk(2)
                 output = unconditional + guidance * (conditional - unconditional)
             else:
@@ -175,9 +212,16 @@ class Diffusion(GenerativeModel):
         return torch.randn(x.shape, generator=generator).to(x.device)
 
     @torch.no_grad()
-    def run_sampler(self, x_t: torch.Tensor, sampler: Sampler, labels: torch.Tensor | None, *, guidance: float = 1.0,
-                    generator: torch.Generator | None = None, progress: Callable[[int], None] | None = None
-                    ) -> torch.Tensor:
+    def run_sampler(
+        self,
+        x_t: torch.Tensor,
+        sampler: Sampler,
+        labels: torch.Tensor | None,
+        *,
+        guidance: float = 1.0,
+        generator: torch.Generator | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> torch.Tensor:
         """Run ``sampler`` from x_T (B, C, H, W) to images in [-1, 1]."""
         for t, t_prev in sampler.timesteps:
             clean, noise = self.predict(x_t, t, labels, guidance)
@@ -195,15 +239,26 @@ class Diffusion(GenerativeModel):
         if initial_noise is None:
             initial_noise = torch.randn(shape, generator=generator)
         if initial_noise.numel() != count * shape[1] * shape[2] * shape[3]:
-            raise InputError(f"initial noise has {initial_noise.numel()} values; {count} images need "
-                             f"{count} x {shape[1]}x{shape[2]}x{shape[3]}")
+            raise InputError(
+                f"initial noise has {initial_noise.numel()} values; {count} images need "
+                f"{count} x {shape[1]}x{shape[2]}x{shape[3]}"
+            )
         return initial_noise.reshape(shape).to(device), None if labels is None else labels.to(device)
 
     @torch.no_grad()
-    def sample(self, count: int, *, labels: torch.Tensor | None = None, generator: torch.Generator | None = None,
-               sampler: str | None = None, steps: int | None = None, eta: float | None = None,
-               guidance: float | None = None, initial_noise: torch.Tensor | None = None,
-               progress: Callable[[int], None] | None = None) -> torch.Tensor:
+    def sample(
+        self,
+        count: int,
+        *,
+        labels: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        sampler: str | None = None,
+        steps: int | None = None,
+        eta: float | None = None,
+        guidance: float | None = None,
+        initial_noise: torch.Tensor | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> torch.Tensor:
         """``count`` images (B, C, H, W) in [-1, 1]; sampler, steps, eta and guidance default to the config."""
         chosen = self.sampler(sampler, steps, eta)
         scale = self.guidance_scale(guidance)
@@ -215,17 +270,28 @@ class Diffusion(GenerativeModel):
         return self.sample(len(latents), labels=labels, sampler="ddim", eta=0.0, initial_noise=latents)
 
     @torch.no_grad()
-    def inpaint(self, images: torch.Tensor, hole: torch.Tensor, *, labels: torch.Tensor | None = None,
-                generator: torch.Generator | None = None, steps: int = 100, jump_length: int = 10,
-                resamplings: int = 5, guidance: float | None = None,
-                progress: Callable[[int], None] | None = None) -> torch.Tensor:
+    def inpaint(
+        self,
+        images: torch.Tensor,
+        hole: torch.Tensor,
+        *,
+        labels: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        steps: int = 100,
+        jump_length: int = 10,
+        resamplings: int = 5,
+        guidance: float | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> torch.Tensor:
         """RePaint: fill ``hole`` (B, 1, H, W) bool, True = unknown) of ``images`` (B, C, H, W) in [-1, 1].
 
         Known pixels of the result equal the input exactly. Cost: about ``steps * resamplings`` network
         evaluations (see ``repaint_moves``)."""
         if images.shape[1:] != (self.config.channels, self.config.image_size, self.config.image_size):
-            raise InputError(f"images are {tuple(images.shape[1:])}, the model makes "
-                             f"{(self.config.channels, self.config.image_size, self.config.image_size)}")
+            raise InputError(
+                f"images are {tuple(images.shape[1:])}, the model makes "
+                f"{(self.config.channels, self.config.image_size, self.config.image_size)}"
+            )
         if hole.shape[-2:] != images.shape[-2:]:
             raise InputError(f"mask is {tuple(hole.shape[-2:])}, the images {tuple(images.shape[-2:])}")
         ddpm = self.sampler("ddpm", steps)
@@ -241,8 +307,13 @@ class Diffusion(GenerativeModel):
                 clean, noise = self.predict(x_t, t, labels, scale)
                 fresh = self._noise_like(x_t, generator) if t_prev >= 0 else None
                 x_t = ddpm.step(x_t, t, t_prev, clean, noise, fresh)
-                known_now = known if t_prev < 0 else self.schedule.add_noise(
-                    known, self._noise_like(known, generator), torch.full((len(known),), t_prev))
+                known_now = (
+                    known
+                    if t_prev < 0
+                    else self.schedule.add_noise(
+                        known, self._noise_like(known, generator), torch.full((len(known),), t_prev)
+                    )
+                )
                 x_t = torch.where(hole, x_t, known_now)
                 level -= 1
                 if progress is not None:

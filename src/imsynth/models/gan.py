@@ -17,14 +17,14 @@ Regularisers: gradient penalty on real/fake interpolates (Gulrajani et al. 2017)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError
 from ..tables import Table
 from .base import DataShape, GenerativeModel, register_model, require
 from .gan_networks import DCGANDiscriminator, DCGANGenerator, ResNetDiscriminator, ResNetGenerator
@@ -47,21 +47,38 @@ class GANLoss:
 
 GAN_LOSSES: Table[GANLoss] = Table("GAN loss")
 for _loss in (
-    GANLoss("non-saturating", "Goodfellow et al. 2014 with -log D(G(z)) for G",
-            lambda real, fake: F.softplus(-real).mean() + F.softplus(fake).mean(),
-            lambda fake: F.softplus(-fake).mean()),
-    GANLoss("minimax", "the original minimax game (G minimises log(1 - D(G(z))))",
-            lambda real, fake: F.softplus(-real).mean() + F.softplus(fake).mean(),
-            lambda fake: -F.softplus(fake).mean()),
-    GANLoss("hinge", "hinge loss for D, -D(G(z)) for G (SNGAN, BigGAN)",
-            lambda real, fake: F.relu(1 - real).mean() + F.relu(1 + fake).mean(),
-            lambda fake: -fake.mean()),
-    GANLoss("wasserstein", "WGAN critic: D(fake) - D(real); needs gp_weight or spectral_norm",
-            lambda real, fake: fake.mean() - real.mean(), lambda fake: -fake.mean(),
-            needs_lipschitz=True, d_loss_floor_applies=False),
-    GANLoss("least-squares", "LSGAN (Mao et al. 2017): squared distance to the labels 1 (real) and 0 (fake)",
-            lambda real, fake: 0.5 * ((real - 1).pow(2).mean() + fake.pow(2).mean()),
-            lambda fake: 0.5 * (fake - 1).pow(2).mean()),
+    GANLoss(
+        "non-saturating",
+        "Goodfellow et al. 2014 with -log D(G(z)) for G",
+        lambda real, fake: F.softplus(-real).mean() + F.softplus(fake).mean(),
+        lambda fake: F.softplus(-fake).mean(),
+    ),
+    GANLoss(
+        "minimax",
+        "the original minimax game (G minimises log(1 - D(G(z))))",
+        lambda real, fake: F.softplus(-real).mean() + F.softplus(fake).mean(),
+        lambda fake: -F.softplus(fake).mean(),
+    ),
+    GANLoss(
+        "hinge",
+        "hinge loss for D, -D(G(z)) for G (SNGAN, BigGAN)",
+        lambda real, fake: F.relu(1 - real).mean() + F.relu(1 + fake).mean(),
+        lambda fake: -fake.mean(),
+    ),
+    GANLoss(
+        "wasserstein",
+        "WGAN critic: D(fake) - D(real); needs gp_weight or spectral_norm",
+        lambda real, fake: fake.mean() - real.mean(),
+        lambda fake: -fake.mean(),
+        needs_lipschitz=True,
+        d_loss_floor_applies=False,
+    ),
+    GANLoss(
+        "least-squares",
+        "LSGAN (Mao et al. 2017): squared distance to the labels 1 (real) and 0 (fake)",
+        lambda real, fake: 0.5 * ((real - 1).pow(2).mean() + fake.pow(2).mean()),
+        lambda fake: 0.5 * (fake - 1).pow(2).mean(),
+    ),
 ):
     GAN_LOSSES.add(_loss)
 
@@ -96,16 +113,22 @@ class GANConfig(DataShape):
     guard_grad_norm: float = 1e4
 
     def __post_init__(self) -> None:
-        require(self.latent_dim >= 1 and self.g_width >= 1 and self.d_width >= 1,
-                "latent_dim, g_width and d_width must be >= 1")
+        require(
+            self.latent_dim >= 1 and self.g_width >= 1 and self.d_width >= 1,
+            "latent_dim, g_width and d_width must be >= 1",
+        )
         require(self.n_critic >= 1 and self.r1_every >= 1, "n_critic and r1_every must be >= 1")
         require(self.gp_weight >= 0 and self.r1_weight >= 0, "gp_weight and r1_weight must be >= 0")
         require(self.g_lr > 0 and self.d_lr > 0, "g_lr and d_lr must be > 0")
         require(self.loss in GAN_LOSSES, f"unknown GAN loss {self.loss!r}; valid: {', '.join(GAN_LOSSES.names())}")
-        require(not (GAN_LOSSES.get(self.loss).needs_lipschitz and self.gp_weight == 0 and not self.spectral_norm),
-                f"the {self.loss} loss needs a Lipschitz constraint: --set gp_weight=10 or spectral_norm=true")
-        require(not (self.gp_weight > 0 and self.d_norm == "batch"),
-                "a gradient penalty is per sample; batch norm in D mixes samples: use d_norm=none")
+        require(
+            not (GAN_LOSSES.get(self.loss).needs_lipschitz and self.gp_weight == 0 and not self.spectral_norm),
+            f"the {self.loss} loss needs a Lipschitz constraint: --set gp_weight=10 or spectral_norm=true",
+        )
+        require(
+            not (self.gp_weight > 0 and self.d_norm == "batch"),
+            "a gradient penalty is per sample; batch norm in D mixes samples: use d_norm=none",
+        )
         for name in self.augmentations:
             require(name in AUGMENTATIONS, f"unknown diffaugment {name!r}; valid: {', '.join(AUGMENTATIONS)}")
 
@@ -115,38 +138,89 @@ class GANConfig(DataShape):
 
 
 GAN_TINY = {"latent_dim": 8, "g_width": 8, "d_width": 8}
-GAN_TRAINING = dict(schedule="constant", warmup_steps=0, grad_clip=0.0, batch_size=64, ema_decay=0.999,
-                    fid_every=500, fid_samples=1000, sample_every=500, checkpoint_every=500)
+GAN_TRAINING = dict(
+    schedule="constant",
+    warmup_steps=0,
+    grad_clip=0.0,
+    batch_size=64,
+    ema_decay=0.999,
+    fid_every=500,
+    fid_samples=1000,
+    sample_every=500,
+    checkpoint_every=500,
+)
 
 
-@register_model("dcgan", tiny=GAN_TINY, description="DCGAN: conv G and D with batch norm, non-saturating loss, Adam(0.5, 0.999)",
-                train_defaults={**GAN_TRAINING, "batch_size": 128}, d_norm="batch")
-@register_model("wgan-gp", tiny=GAN_TINY, description="WGAN-GP: wasserstein loss, gradient penalty 10, 5 critic steps, Adam(0, 0.9)",
-                train_defaults=GAN_TRAINING, loss="wasserstein", gp_weight=10.0, n_critic=5, g_lr=1e-4, d_lr=1e-4,
-                g_betas=(0.0, 0.9), d_betas=(0.0, 0.9))
-@register_model("sngan", tiny=GAN_TINY, description="SNGAN: ResNet G/D, spectral norm, hinge loss, TTUR (D 4e-4, G 1e-4)",
-                train_defaults=GAN_TRAINING, architecture="resnet", spectral_norm=True, loss="hinge",
-                d_activation="relu", g_lr=1e-4, d_lr=4e-4, g_betas=(0.0, 0.9), d_betas=(0.0, 0.9))
+@register_model(
+    "dcgan",
+    tiny=GAN_TINY,
+    description="DCGAN: conv G and D with batch norm, non-saturating loss, Adam(0.5, 0.999)",
+    train_defaults={**GAN_TRAINING, "batch_size": 128},
+    d_norm="batch",
+)
+@register_model(
+    "wgan-gp",
+    tiny=GAN_TINY,
+    description="WGAN-GP: wasserstein loss, gradient penalty 10, 5 critic steps, Adam(0, 0.9)",
+    train_defaults=GAN_TRAINING,
+    loss="wasserstein",
+    gp_weight=10.0,
+    n_critic=5,
+    g_lr=1e-4,
+    d_lr=1e-4,
+    g_betas=(0.0, 0.9),
+    d_betas=(0.0, 0.9),
+)
+@register_model(
+    "sngan",
+    tiny=GAN_TINY,
+    description="SNGAN: ResNet G/D, spectral norm, hinge loss, TTUR (D 4e-4, G 1e-4)",
+    train_defaults=GAN_TRAINING,
+    architecture="resnet",
+    spectral_norm=True,
+    loss="hinge",
+    d_activation="relu",
+    g_lr=1e-4,
+    d_lr=4e-4,
+    g_betas=(0.0, 0.9),
+    d_betas=(0.0, 0.9),
+)
 class GAN(GenerativeModel):
     config_class = GANConfig
 
-    def __init__(self, config: GANConfig, *, generator: nn.Module | None = None,
-                 discriminator: nn.Module | None = None) -> None:
+    def __init__(
+        self, config: GANConfig, *, generator: nn.Module | None = None, discriminator: nn.Module | None = None
+    ) -> None:
         super().__init__(config)
         classes = config.num_classes if config.conditional else 0
         common = dict(channels=config.channels, image_size=config.image_size, num_classes=classes)
         if config.architecture == "dcgan":
-            self.generator = generator or DCGANGenerator(latent_dim=config.latent_dim, width=config.g_width,
-                                                         activation=config.g_activation, norm=config.g_norm, **common)
+            self.generator = generator or DCGANGenerator(
+                latent_dim=config.latent_dim,
+                width=config.g_width,
+                activation=config.g_activation,
+                norm=config.g_norm,
+                **common,
+            )
             self.discriminator = discriminator or DCGANDiscriminator(
-                width=config.d_width, activation=config.d_activation, norm=config.d_norm,
-                spectral=config.spectral_norm, **common)
+                width=config.d_width,
+                activation=config.d_activation,
+                norm=config.d_norm,
+                spectral=config.spectral_norm,
+                **common,
+            )
         else:
             require(config.d_norm == "none", "the ResNet discriminator has no batch norm: use d_norm=none")
-            self.generator = generator or ResNetGenerator(latent_dim=config.latent_dim, width=config.g_width,
-                                                          activation=config.g_activation, norm=config.g_norm, **common)
+            self.generator = generator or ResNetGenerator(
+                latent_dim=config.latent_dim,
+                width=config.g_width,
+                activation=config.g_activation,
+                norm=config.g_norm,
+                **common,
+            )
             self.discriminator = discriminator or ResNetDiscriminator(
-                width=config.d_width, activation=config.d_activation, spectral=config.spectral_norm, **common)
+                width=config.d_width, activation=config.d_activation, spectral=config.spectral_norm, **common
+            )
         self._streaks = {"d_loss": 0, "diversity": 0}
 
     @property
@@ -159,9 +233,14 @@ class GAN(GenerativeModel):
 
     def optimizer_groups(self) -> dict:
         config = self.config
-        return {"discriminator": {"params": list(self.discriminator.parameters()), "lr": config.d_lr,
-                                  "betas": config.d_betas},
-                "generator": {"params": list(self.generator.parameters()), "lr": config.g_lr, "betas": config.g_betas}}
+        return {
+            "discriminator": {
+                "params": list(self.discriminator.parameters()),
+                "lr": config.d_lr,
+                "betas": config.d_betas,
+            },
+            "generator": {"params": list(self.generator.parameters()), "lr": config.g_lr, "betas": config.g_betas},
+        }
 
     def ema_parameter_names(self) -> set[str]:
         return {name for name, _ in self.named_parameters() if name.startswith("generator.")}
@@ -249,18 +328,25 @@ class GAN(GenerativeModel):
         grad = logged.get("grad_norm_generator", 0.0)
         if grad > config.guard_grad_norm:
             return f"generator gradient norm {grad:.3g} exceeds {config.guard_grad_norm:g}"
-        signals = {"d_loss": GAN_LOSSES.get(config.loss).d_loss_floor_applies and logged.get("d_loss", 1.0) < config.guard_d_loss_floor,
-                   "diversity": logged.get("diversity", 1.0) < config.guard_diversity_floor}
+        signals = {
+            "d_loss": GAN_LOSSES.get(config.loss).d_loss_floor_applies
+            and logged.get("d_loss", 1.0) < config.guard_d_loss_floor,
+            "diversity": logged.get("diversity", 1.0) < config.guard_diversity_floor,
+        }
         for name, bad in signals.items():
             self._streaks[name] = self._streaks[name] + 1 if bad else 0
         if self._streaks["d_loss"] >= config.guard_patience:
             self._streaks["d_loss"] = 0
-            return (f"discriminator loss below {config.guard_d_loss_floor:g} for {config.guard_patience} logged steps "
-                    "(D wins, G gets no signal)")
+            return (
+                f"discriminator loss below {config.guard_d_loss_floor:g} for {config.guard_patience} logged steps "
+                "(D wins, G gets no signal)"
+            )
         if self._streaks["diversity"] >= config.guard_patience:
             self._streaks["diversity"] = 0
-            return (f"sample diversity below {config.guard_diversity_floor:g} of the data's for "
-                    f"{config.guard_patience} logged steps (mode collapse)")
+            return (
+                f"sample diversity below {config.guard_diversity_floor:g} of the data's for "
+                f"{config.guard_patience} logged steps (mode collapse)"
+            )
         return None
 
     # -- using the model --------------------------------------------------------------------------
@@ -277,8 +363,9 @@ class GAN(GenerativeModel):
         return self.generator.first_map(latents.to(device), None if labels is None else labels.to(device)).flatten(1)
 
     @torch.no_grad()
-    def sample(self, count: int, *, labels: torch.Tensor | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(
+        self, count: int, *, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         latents = torch.randn(count, self.config.latent_dim, generator=generator)
         return self.decode_latents(latents, labels)
 

@@ -64,16 +64,28 @@ class _Generator(nn.Module):
 
 
 class DCGANGenerator(_Generator):
-    def __init__(self, *, latent_dim: int, channels: int, image_size: int, width: int = 64, activation: str = "relu",
-                 norm: str = "batch", num_classes: int = 0) -> None:
-        super().__init__(latent_dim=latent_dim, image_size=image_size, width=width, num_classes=num_classes,
-                         max_multiplier=8)
+    def __init__(
+        self,
+        *,
+        latent_dim: int,
+        channels: int,
+        image_size: int,
+        width: int = 64,
+        activation: str = "relu",
+        norm: str = "batch",
+        num_classes: int = 0,
+    ) -> None:
+        super().__init__(
+            latent_dim=latent_dim, image_size=image_size, width=width, num_classes=num_classes, max_multiplier=8
+        )
         act = ACTIVATIONS[activation]
         classes = num_classes
         self.norm0 = _norm(norm, self.widths[0], classes)
         self.act = act()
-        self.ups = nn.ModuleList(nn.ConvTranspose2d(w_in, w_out, 4, stride=2, padding=1, bias=norm != "batch")
-                                 for w_in, w_out in zip(self.widths[:-1], self.widths[1:]))
+        self.ups = nn.ModuleList(
+            nn.ConvTranspose2d(w_in, w_out, 4, stride=2, padding=1, bias=norm != "batch")
+            for w_in, w_out in zip(self.widths[:-1], self.widths[1:])
+        )
         self.norms = nn.ModuleList(_norm(norm, w_out, classes) for w_out in self.widths[1:])
         self.to_image = nn.Conv2d(self.widths[-1], channels, 3, padding=1)
 
@@ -126,8 +138,17 @@ class _Discriminator(nn.Module):
 class DCGANDiscriminator(_Discriminator):
     flatten_head = True
 
-    def __init__(self, *, channels: int, image_size: int, width: int = 64, activation: str = "leaky_relu",
-                 norm: str = "none", spectral: bool = False, num_classes: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        channels: int,
+        image_size: int,
+        width: int = 64,
+        activation: str = "leaky_relu",
+        norm: str = "none",
+        spectral: bool = False,
+        num_classes: int = 0,
+    ) -> None:
         super().__init__()
         widths, side = stage_plan(image_size, width)
         act = ACTIVATIONS[activation]
@@ -160,13 +181,24 @@ class ResNetGeneratorBlock(nn.Module):
 
 
 class ResNetGenerator(_Generator):
-    def __init__(self, *, latent_dim: int, channels: int, image_size: int, width: int = 64, activation: str = "relu",
-                 norm: str = "batch", num_classes: int = 0) -> None:
-        super().__init__(latent_dim=latent_dim, image_size=image_size, width=width, num_classes=num_classes,
-                         max_multiplier=4)
-        self.blocks = nn.ModuleList(ResNetGeneratorBlock(w_in, w_out, activation=activation, norm=norm,
-                                                         num_classes=num_classes)
-                                    for w_in, w_out in zip(self.widths[:-1], self.widths[1:]))
+    def __init__(
+        self,
+        *,
+        latent_dim: int,
+        channels: int,
+        image_size: int,
+        width: int = 64,
+        activation: str = "relu",
+        norm: str = "batch",
+        num_classes: int = 0,
+    ) -> None:
+        super().__init__(
+            latent_dim=latent_dim, image_size=image_size, width=width, num_classes=num_classes, max_multiplier=4
+        )
+        self.blocks = nn.ModuleList(
+            ResNetGeneratorBlock(w_in, w_out, activation=activation, norm=norm, num_classes=num_classes)
+            for w_in, w_out in zip(self.widths[:-1], self.widths[1:])
+        )
         self.out_norm = _norm(norm, self.widths[-1], num_classes)
         self.act = ACTIVATIONS[activation]()
         self.to_image = nn.Conv2d(self.widths[-1], channels, 3, padding=1)
@@ -179,7 +211,9 @@ class ResNetGenerator(_Generator):
 
 
 class ResNetDiscriminatorBlock(nn.Module):
-    def __init__(self, w_in: int, w_out: int, *, activation: str, spectral: bool, downsample: bool, first: bool) -> None:
+    def __init__(
+        self, w_in: int, w_out: int, *, activation: str, spectral: bool, downsample: bool, first: bool
+    ) -> None:
         super().__init__()
         self.conv1 = _maybe_sn(nn.Conv2d(w_in, w_out, 3, padding=1), spectral)
         self.conv2 = _maybe_sn(nn.Conv2d(w_out, w_out, 3, padding=1), spectral)
@@ -199,16 +233,30 @@ class ResNetDiscriminatorBlock(nn.Module):
 
 
 class ResNetDiscriminator(_Discriminator):
-    def __init__(self, *, channels: int, image_size: int, width: int = 64, activation: str = "relu",
-                 spectral: bool = True, num_classes: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        channels: int,
+        image_size: int,
+        width: int = 64,
+        activation: str = "relu",
+        spectral: bool = True,
+        num_classes: int = 0,
+    ) -> None:
         super().__init__()
         widths, _ = stage_plan(image_size, width, 4)
         chain = [channels, *widths[1:]]
-        blocks = [ResNetDiscriminatorBlock(w_in, w_out, activation=activation, spectral=spectral, downsample=True,
-                                           first=index == 0)
-                  for index, (w_in, w_out) in enumerate(zip(chain[:-1], chain[1:]))]
-        blocks.append(ResNetDiscriminatorBlock(widths[-1], widths[-1], activation=activation, spectral=spectral,
-                                               downsample=False, first=False))
+        blocks = [
+            ResNetDiscriminatorBlock(
+                w_in, w_out, activation=activation, spectral=spectral, downsample=True, first=index == 0
+            )
+            for index, (w_in, w_out) in enumerate(zip(chain[:-1], chain[1:]))
+        ]
+        blocks.append(
+            ResNetDiscriminatorBlock(
+                widths[-1], widths[-1], activation=activation, spectral=spectral, downsample=False, first=False
+            )
+        )
         self.blocks = nn.Sequential(*blocks)
         self.act = ACTIVATIONS[activation]()
         self._init_head(widths[-1], 1, num_classes, spectral)

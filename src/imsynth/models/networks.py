@@ -24,16 +24,28 @@ def stage_plan(image_size: int, width: int, max_width_multiplier: int = 8) -> tu
 class ConvEncoder(nn.Module):
     """images (B, C, H, W) [+ one-hot labels] -> vector (B, out_features)."""
 
-    def __init__(self, *, channels: int, image_size: int, width: int, out_features: int, num_classes: int = 0,
-                 activation: str = "silu") -> None:
+    def __init__(
+        self,
+        *,
+        channels: int,
+        image_size: int,
+        width: int,
+        out_features: int,
+        num_classes: int = 0,
+        activation: str = "silu",
+    ) -> None:
         super().__init__()
         widths, side = stage_plan(image_size, width)
         act = ACTIVATIONS[activation]
         self.num_classes = num_classes
         layers: list[nn.Module] = [nn.Conv2d(channels + num_classes, widths[0], 3, padding=1), act()]
         for w_in, w_out in zip(widths[:-1], widths[1:]):
-            layers += [nn.Conv2d(w_in, w_out, 4, stride=2, padding=1), act(),
-                       nn.Conv2d(w_out, w_out, 3, padding=1), act()]
+            layers += [
+                nn.Conv2d(w_in, w_out, 4, stride=2, padding=1),
+                act(),
+                nn.Conv2d(w_out, w_out, 3, padding=1),
+                act(),
+            ]
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(widths[-1] * side * side, out_features)
 
@@ -48,8 +60,16 @@ class ConvEncoder(nn.Module):
 class ConvDecoder(nn.Module):
     """vector (B, in_features) [+ one-hot labels] -> images (B, C, H, W) (unbounded outputs)."""
 
-    def __init__(self, *, channels: int, image_size: int, width: int, in_features: int, num_classes: int = 0,
-                 activation: str = "silu") -> None:
+    def __init__(
+        self,
+        *,
+        channels: int,
+        image_size: int,
+        width: int,
+        in_features: int,
+        num_classes: int = 0,
+        activation: str = "silu",
+    ) -> None:
         super().__init__()
         widths, side = stage_plan(image_size, width)
         act = ACTIVATIONS[activation]
@@ -57,8 +77,12 @@ class ConvDecoder(nn.Module):
         self.project = nn.Sequential(nn.Linear(in_features + num_classes, widths[-1] * side * side), act())
         layers: list[nn.Module] = []
         for w_in, w_out in zip(widths[::-1][:-1], widths[::-1][1:]):
-            layers += [nn.Conv2d(w_in, w_in, 3, padding=1), act(),
-                       nn.ConvTranspose2d(w_in, w_out, 4, stride=2, padding=1), act()]
+            layers += [
+                nn.Conv2d(w_in, w_in, 3, padding=1),
+                act(),
+                nn.ConvTranspose2d(w_in, w_out, 4, stride=2, padding=1),
+                act(),
+            ]
         layers += [nn.Conv2d(widths[0], widths[0], 3, padding=1), act(), nn.Conv2d(widths[0], channels, 3, padding=1)]
         self.body = nn.Sequential(*layers)
 

@@ -85,8 +85,15 @@ class Sampler:
         visited = respaced_timesteps(schedule.timesteps, steps)
         self.timesteps: list[tuple[int, int]] = list(zip(visited, visited[1:] + [-1]))
 
-    def step(self, x_t: torch.Tensor, t: int, t_prev: int, predicted_clean: torch.Tensor,
-             predicted_noise: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
+    def step(
+        self,
+        x_t: torch.Tensor,
+        t: int,
+        t_prev: int,
+        predicted_clean: torch.Tensor,
+        predicted_noise: torch.Tensor,
+        noise: torch.Tensor | None,
+    ) -> torch.Tensor:
         """x_t -> x_t_prev given the model's x_0 and noise estimates; ``noise`` is N(0, I) for stochastic steps."""
         raise NotImplementedError
 
@@ -153,8 +160,14 @@ def _ddim(schedule: NoiseSchedule, steps: int, *, eta: float = 0.0) -> Sampler:
 
 SAMPLERS: Table = Table("sampler")
 SAMPLERS.add(method("ddpm", _ddpm, "ancestral sampling (Ho et al. 2020) on the respaced schedule"))
-SAMPLERS.add(method("ddim", _ddim, "DDIM (Song et al. 2021): deterministic at eta 0, as noisy as ddpm at eta 1",
-                    options={"eta": "0 deterministic .. 1 as stochastic as ddpm"}))
+SAMPLERS.add(
+    method(
+        "ddim",
+        _ddim,
+        "DDIM (Song et al. 2021): deterministic at eta 0, as noisy as ddpm at eta 1",
+        options={"eta": "0 deterministic .. 1 as stochastic as ddpm"},
+    )
+)
 
 
 def make_sampler(name: str, schedule: NoiseSchedule, steps: int, *, eta: float | None = None) -> Sampler:

@@ -108,9 +108,19 @@ class UNet(nn.Module):
     "no class" token used for classifier-free guidance.
     """
 
-    def __init__(self, *, channels: int, image_size: int, width: int = 32, channel_multipliers: tuple[int, ...] = (),
-                 blocks_per_level: int = 2, attention_sides: tuple[int, ...] = (7, 8), heads: int = 4,
-                 dropout: float = 0.0, num_classes: int = 0) -> None:
+    def __init__(
+        self,
+        *,
+        channels: int,
+        image_size: int,
+        width: int = 32,
+        channel_multipliers: tuple[int, ...] = (),
+        blocks_per_level: int = 2,
+        attention_sides: tuple[int, ...] = (7, 8),
+        heads: int = 4,
+        dropout: float = 0.0,
+        num_classes: int = 0,
+    ) -> None:
         super().__init__()
         multipliers = channel_multipliers or default_multipliers(image_size)
         sides = [image_size // 2**level for level in range(len(multipliers))]
@@ -118,7 +128,9 @@ class UNet(nn.Module):
             raise ConfigError(f"image size {image_size} cannot be halved {len(multipliers) - 1} times exactly")
         embedding_dim = 4 * width
         self.width, self.num_classes = width, num_classes
-        self.time_mlp = nn.Sequential(nn.Linear(width, embedding_dim), nn.SiLU(), nn.Linear(embedding_dim, embedding_dim))
+        self.time_mlp = nn.Sequential(
+            nn.Linear(width, embedding_dim), nn.SiLU(), nn.Linear(embedding_dim, embedding_dim)
+        )
         self.class_embedding = nn.Embedding(num_classes + 1, embedding_dim) if num_classes else None
         self.stem = nn.Conv2d(channels, width, 3, padding=1)
 
@@ -137,9 +149,13 @@ class UNet(nn.Module):
             if level < len(multipliers) - 1:
                 self.downsample.append(nn.Conv2d(current, current, 3, stride=2, padding=1))
                 skip_widths.append(current)
-        self.middle = nn.ModuleList([ResidualBlock(current, current, embedding_dim, dropout),
-                                     SelfAttention(current, heads),
-                                     ResidualBlock(current, current, embedding_dim, dropout)])
+        self.middle = nn.ModuleList(
+            [
+                ResidualBlock(current, current, embedding_dim, dropout),
+                SelfAttention(current, heads),
+                ResidualBlock(current, current, embedding_dim, dropout),
+            ]
+        )
         self.up_blocks, self.up_attention, self.upsample = nn.ModuleList(), nn.ModuleList(), nn.ModuleList()
         for level in reversed(range(len(multipliers))):
             out = width * multipliers[level]
@@ -151,8 +167,9 @@ class UNet(nn.Module):
                 # nearest-neighbour upsampling with no conv of its own: the next block's conv smooths it, and a
                 # 64-channel conv here at 28 px would cost ~58 of the network's ~340 MFLOP (counted, not timed)
                 self.upsample.append(nn.Upsample(scale_factor=2.0, mode="nearest"))
-        self.head = nn.Sequential(GroupNorm(_groups(current), current), nn.SiLU(),
-                                  nn.Conv2d(current, channels, 3, padding=1))
+        self.head = nn.Sequential(
+            GroupNorm(_groups(current), current), nn.SiLU(), nn.Conv2d(current, channels, 3, padding=1)
+        )
         nn.init.zeros_(self.head[-1].weight)
         nn.init.zeros_(self.head[-1].bias)
         self.levels, self.blocks_per_level = len(multipliers), blocks_per_level

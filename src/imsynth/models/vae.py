@@ -49,34 +49,53 @@ class VAEConfig(DataShape):
         require(self.width >= 1, f"width must be >= 1, got {self.width}")
         require(self.beta >= 0, f"beta must be >= 0, got {self.beta}")
         require(self.capacity_max >= 0 and self.capacity_steps >= 1, "capacity_max >= 0 and capacity_steps >= 1")
-        require(not (self.total_correlation and self.capacity_max > 0),
-                "choose the capacity objective or total_correlation, not both")
+        require(
+            not (self.total_correlation and self.capacity_max > 0),
+            "choose the capacity objective or total_correlation, not both",
+        )
 
 
 VAE_TINY = {"width": 8, "latent_dim": 4}
 
 
 @register_model("vae", tiny=VAE_TINY, description="VAE: conv encoder/decoder, Bernoulli or Gaussian likelihood")
-@register_model("beta-vae", tiny=VAE_TINY, description="beta-VAE (beta=4); capacity annealing with --set capacity_max=25",
-                beta=4.0)
-@register_model("beta-tcvae", tiny=VAE_TINY, description="beta-TCVAE: alpha*MI + beta*TC + gamma*dim-KL (minibatch-stratified)",
-                total_correlation=True, beta=6.0)
+@register_model(
+    "beta-vae", tiny=VAE_TINY, description="beta-VAE (beta=4); capacity annealing with --set capacity_max=25", beta=4.0
+)
+@register_model(
+    "beta-tcvae",
+    tiny=VAE_TINY,
+    description="beta-TCVAE: alpha*MI + beta*TC + gamma*dim-KL (minibatch-stratified)",
+    total_correlation=True,
+    beta=6.0,
+)
 @register_model("cvae", tiny=VAE_TINY, description="class-conditional VAE", conditional=True)
 class VAE(GenerativeModel):
     config_class = VAEConfig
 
-    def __init__(self, config: VAEConfig, *, encoder: nn.Module | None = None,
-                 decoder: nn.Module | None = None) -> None:
+    def __init__(
+        self, config: VAEConfig, *, encoder: nn.Module | None = None, decoder: nn.Module | None = None
+    ) -> None:
         super().__init__(config)
         classes = config.num_classes if config.conditional else 0
         # Custom networks (e.g. a benchmark peer's) may be passed in; they must map images -> 2*latent
         # and latent -> images with the same calling convention.
-        self.encoder = encoder or ConvEncoder(channels=config.channels, image_size=config.image_size,
-                                              width=config.width, out_features=2 * config.latent_dim,
-                                              num_classes=classes, activation=config.activation)
-        self.decoder = decoder or ConvDecoder(channels=config.channels, image_size=config.image_size,
-                                              width=config.width, in_features=config.latent_dim,
-                                              num_classes=classes, activation=config.activation)
+        self.encoder = encoder or ConvEncoder(
+            channels=config.channels,
+            image_size=config.image_size,
+            width=config.width,
+            out_features=2 * config.latent_dim,
+            num_classes=classes,
+            activation=config.activation,
+        )
+        self.decoder = decoder or ConvDecoder(
+            channels=config.channels,
+            image_size=config.image_size,
+            width=config.width,
+            in_features=config.latent_dim,
+            num_classes=classes,
+            activation=config.activation,
+        )
         if config.likelihood == "gaussian":
             self.log_scale = nn.Parameter(torch.full((config.channels,), -1.0))
 
@@ -118,8 +137,15 @@ class VAE(GenerativeModel):
         return per_pixel.flatten(1).sum(dim=1)
 
     # -- the objective ----------------------------------------------------------------------------
-    def loss(self, images: torch.Tensor, labels: torch.Tensor | None = None, *, step: int = 0,
-             noise: Noise | None = None, uniform: Noise | None = None) -> LossOutput:
+    def loss(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        *,
+        step: int = 0,
+        noise: Noise | None = None,
+        uniform: Noise | None = None,
+    ) -> LossOutput:
         mean, log_var = self.encode(images, labels)
         epsilon = noise(tuple(mean.shape)).to(mean) if noise is not None else torch.randn_like(mean)
         latents = mean + torch.exp(0.5 * log_var) * epsilon
@@ -173,8 +199,9 @@ class VAE(GenerativeModel):
         return self.decoder.project(latents)
 
     @torch.no_grad()
-    def sample(self, count: int, *, labels: torch.Tensor | None = None,
-               generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(
+        self, count: int, *, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         device = next(self.parameters()).device
         latents = torch.randn(count, self.config.latent_dim, generator=generator).to(device)
         return self.decode(latents, self.check_labels(labels, count))
@@ -186,8 +213,15 @@ class VAE(GenerativeModel):
         return self.decode(mean, labels)
 
     @torch.no_grad()
-    def interpolate(self, start: torch.Tensor, end: torch.Tensor, steps: int = 8, *, mode: str = "slerp",
-                    labels: torch.Tensor | None = None) -> torch.Tensor:
+    def interpolate(
+        self,
+        start: torch.Tensor,
+        end: torch.Tensor,
+        steps: int = 8,
+        *,
+        mode: str = "slerp",
+        labels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Images along the latent path between two images (each 1xCxHxW) -> (steps, C, H, W)."""
         pair = torch.cat([start, end])
         pair_labels = None if labels is None else torch.as_tensor(labels).reshape(-1).expand(2)
@@ -197,8 +231,15 @@ class VAE(GenerativeModel):
         return self.decode(path, path_labels)
 
     @torch.no_grad()
-    def traverse(self, image: torch.Tensor, *, dims: list[int] | None = None, values: int = 9,
-                 span: float = 3.0, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def traverse(
+        self,
+        image: torch.Tensor,
+        *,
+        dims: list[int] | None = None,
+        values: int = 9,
+        span: float = 3.0,
+        labels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Vary one latent at a time from -span to +span around an image's code.
 
         Returns (len(dims) * values, C, H, W): one row per latent dimension.
@@ -208,20 +249,30 @@ class VAE(GenerativeModel):
         grid = torch.linspace(-span, span, values, device=mean.device)
         latents = mean.repeat(len(dims) * values, 1)
         for row, dim in enumerate(dims):
-            latents[row * values:(row + 1) * values, dim] = grid
+            latents[row * values : (row + 1) * values, dim] = grid
         row_labels = None if labels is None else torch.as_tensor(labels).reshape(-1)[:1].expand(len(latents))
         return self.decode(latents, row_labels)
 
     def represent(self, images: torch.Tensor) -> torch.Tensor:
         """The posterior mean, for linear probes (an unconditional encoder: a conditional one sees the label)."""
         if self.conditional:
-            raise InputError(f"model {self.registered_name!r} encodes with the class label; its features would "
-                             "leak the answer to a probe")
+            raise InputError(
+                f"model {self.registered_name!r} encodes with the class label; its features would "
+                "leak the answer to a probe"
+            )
         return self.encode(images)[0]
 
     @torch.no_grad()
-    def likelihood(self, images: torch.Tensor, labels: torch.Tensor | None = None, *, importance_samples: int = 500,
-                 batch_size: int = 64, generator: torch.Generator | None = None, progress=None) -> dict:
+    def likelihood(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        *,
+        importance_samples: int = 500,
+        batch_size: int = 64,
+        generator: torch.Generator | None = None,
+        progress=None,
+    ) -> dict:
         """Test-set ELBO and importance-weighted NLL (nats per image, and bits per dimension).
 
         The IW bound uses ``importance_samples`` (k) posterior samples per image:
@@ -231,8 +282,8 @@ class VAE(GenerativeModel):
         elbos, nlls = [], []
         k = importance_samples
         for start in range(0, len(images), batch_size):
-            x = images[start:start + batch_size].to(device)
-            y = None if labels is None or not self.conditional else labels[start:start + batch_size]
+            x = images[start : start + batch_size].to(device)
+            y = None if labels is None or not self.conditional else labels[start : start + batch_size]
             mean, log_var = self.encode(x, y)
             std = torch.exp(0.5 * log_var)
             log_weights = []
@@ -256,8 +307,14 @@ class VAE(GenerativeModel):
         elbo = torch.cat(elbos).mean().item()
         nll = torch.cat(nlls).mean().item()
         dims = images[0].numel()
-        return {"elbo": elbo, "iw_nll": nll, "iw_samples": k, "nll_bits_per_dim": nll / (dims * math.log(2)),
-                "likelihood": self.config.likelihood, "n_images": len(images)}
+        return {
+            "elbo": elbo,
+            "iw_nll": nll,
+            "iw_samples": k,
+            "nll_bits_per_dim": nll / (dims * math.log(2)),
+            "likelihood": self.config.likelihood,
+            "n_images": len(images),
+        }
 
 
 def gaussian_log_density(x: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:

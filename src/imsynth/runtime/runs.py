@@ -64,8 +64,10 @@ def load_weights_into(module: torch.nn.Module, tensors: dict[str, torch.Tensor],
         raise CheckpointError(f"{source}: weights do not fit the model ({detail})")
     for name, tensor in tensors.items():
         if tuple(tensor.shape) != tuple(expected[name].shape):
-            raise CheckpointError(f"{source}: weight {name} has shape {tuple(tensor.shape)}, the model "
-                                  f"expects {tuple(expected[name].shape)}")
+            raise CheckpointError(
+                f"{source}: weight {name} has shape {tuple(tensor.shape)}, the model "
+                f"expects {tuple(expected[name].shape)}"
+            )
     module.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
 
 

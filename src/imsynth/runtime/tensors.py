@@ -13,8 +13,17 @@ import torch
 from ..errors import InputError
 from ..image import save_grid
 
-__all__ = ["from_model", "numpy_to_tensor", "save_tensor_grid", "tensor_to_image", "tensor_to_numpy",
-           "tensor_to_uint8", "to_model", "uint8_nchw", "uint8_to_nhwc"]
+__all__ = [
+    "from_model",
+    "numpy_to_tensor",
+    "save_tensor_grid",
+    "tensor_to_image",
+    "tensor_to_numpy",
+    "tensor_to_uint8",
+    "to_model",
+    "uint8_nchw",
+    "uint8_to_nhwc",
+]
 
 
 def numpy_to_tensor(image: np.ndarray) -> torch.Tensor:

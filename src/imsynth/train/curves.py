@@ -25,8 +25,9 @@ def plot_curves(run: Path) -> Path | None:
     keys: list[str] = []  # every numeric key in first-seen order (FID rows come less often than loss rows)
     for row in rows:
         keys += [k for k, v in row.items() if k not in SKIP and k not in keys and isinstance(v, (int, float))]
-    series = {k: [(r["step"], r[k]) for r in rows if isinstance(r.get(k), (int, float)) and math.isfinite(r[k])]
-              for k in keys}
+    series = {
+        k: [(r["step"], r[k]) for r in rows if isinstance(r.get(k), (int, float)) and math.isfinite(r[k])] for k in keys
+    }
     # a GAN's total group loss equals its adversarial loss when it has no penalty: plot such twins once
     keys = [k for i, k in enumerate(keys) if series[k] not in [series[earlier] for earlier in keys[:i]]]
     columns = min(3, len(keys)) or 1
@@ -41,7 +42,7 @@ def plot_curves(run: Path) -> Path | None:
         axis.set_title(key, fontsize=9)
         axis.set_xlabel("step", fontsize=8)
         axis.grid(alpha=0.3)
-    for axis in list(axes.flat)[len(keys):]:
+    for axis in list(axes.flat)[len(keys) :]:
         axis.axis("off")
     figure.tight_layout()
     path = Path(run) / "curves.png"

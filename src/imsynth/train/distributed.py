@@ -38,8 +38,9 @@ def setup(device_type: str) -> ProcessGroup:
         return ProcessGroup()
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
-    return ProcessGroup(rank=dist.get_rank(), world_size=dist.get_world_size(),
-                        local_rank=int(os.environ.get("LOCAL_RANK", "0")))
+    return ProcessGroup(
+        rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=int(os.environ.get("LOCAL_RANK", "0"))
+    )
 
 
 def teardown(group: ProcessGroup) -> None:
@@ -58,14 +59,16 @@ def average_gradients(parameters: list[torch.nn.Parameter], loss: torch.Tensor, 
     if not group.distributed:
         return loss.detach()
     with_grad = [p for p in parameters if p.grad is not None]
-    flat = torch.cat([p.grad.reshape(-1) for p in with_grad] + [loss.detach().float().reshape(1).to(
-        with_grad[0].grad.dtype if with_grad else torch.float32)])
+    flat = torch.cat(
+        [p.grad.reshape(-1) for p in with_grad]
+        + [loss.detach().float().reshape(1).to(with_grad[0].grad.dtype if with_grad else torch.float32)]
+    )
     dist.all_reduce(flat, op=dist.ReduceOp.SUM)
     flat /= group.world_size
     offset = 0
     for p in with_grad:
         count = p.grad.numel()
-        p.grad.copy_(flat[offset:offset + count].view_as(p.grad))
+        p.grad.copy_(flat[offset : offset + count].view_as(p.grad))
         offset += count
     return flat[-1]
 

@@ -18,9 +18,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from tqdm import tqdm
@@ -58,8 +58,9 @@ class ExponentialMovingAverage:
 
     def __init__(self, model: torch.nn.Module, decay: float, names: set[str] | None = None) -> None:
         self.decay = decay
-        self.shadow = {name: p.detach().clone().float() for name, p in model.named_parameters()
-                       if names is None or name in names}
+        self.shadow = {
+            name: p.detach().clone().float() for name, p in model.named_parameters() if names is None or name in names
+        }
 
     @torch.no_grad()
     def update(self, model: torch.nn.Module, step: int) -> None:
@@ -117,7 +118,7 @@ class Diverged(Exception):
 class _StepContext:
     """What a model's ``train_step`` may use: noise, autocast, and ``backward_step`` per optimiser group."""
 
-    def __init__(self, trainer: "_Trainer") -> None:
+    def __init__(self, trainer: _Trainer) -> None:
         self.trainer = trainer
         self.step = 0
         self._calls = 0
@@ -139,7 +140,7 @@ class _StepContext:
         generator = torch.Generator().manual_seed(step_seed(trainer.config.seed, self.step, self._calls))
         world, rank = trainer.group.world_size, trainer.group.rank
         full = torch.randn((shape[0] * world, *shape[1:]), generator=generator)
-        return full[rank * shape[0]:(rank + 1) * shape[0]].to(trainer.device)
+        return full[rank * shape[0] : (rank + 1) * shape[0]].to(trainer.device)
 
     def autocast(self):
         return autocast_context(self.trainer.device, self.trainer.precision)
@@ -166,9 +167,19 @@ class _StepContext:
 
 
 class _Trainer:
-    def __init__(self, *, model: GenerativeModel, model_name: str, dataset: ImageDataset, run: Path,
-                 config: TrainConfig, device: torch.device, group: distributed.ProcessGroup, quiet: bool,
-                 callback: Callable[[int, dict], None] | None) -> None:
+    def __init__(
+        self,
+        *,
+        model: GenerativeModel,
+        model_name: str,
+        dataset: ImageDataset,
+        run: Path,
+        config: TrainConfig,
+        device: torch.device,
+        group: distributed.ProcessGroup,
+        quiet: bool,
+        callback: Callable[[int, dict], None] | None,
+    ) -> None:
         self.model, self.model_name, self.dataset, self.run = model, model_name, dataset, run
         self.config, self.device, self.group, self.quiet, self.callback = config, device, group, quiet, callback
         self.precision = resolve_precision(config.precision, device)
@@ -178,22 +189,33 @@ class _Trainer:
         for name, spec in model.optimizer_groups().items():
             params = list(spec["params"])
             # fused: one kernel for the whole update (2.5% of a step on the pythae benchmark network, CPU)
-            optimizer = torch.optim.AdamW(params, lr=spec.get("lr", config.lr), betas=tuple(spec.get("betas", config.betas)),
-                                          weight_decay=spec.get("weight_decay", config.weight_decay),
-                                          fused=device.type in ("cpu", "cuda"))
+            optimizer = torch.optim.AdamW(
+                params,
+                lr=spec.get("lr", config.lr),
+                betas=tuple(spec.get("betas", config.betas)),
+                weight_decay=spec.get("weight_decay", config.weight_decay),
+                fused=device.type in ("cpu", "cuda"),
+            )
             for param_group in optimizer.param_groups:
                 param_group["base_lr"] = param_group["lr"]
             self.optimizers[name], self.group_params[name] = optimizer, params
-        self.ema = (ExponentialMovingAverage(model, config.ema_decay, model.ema_parameter_names())
-                    if config.ema_decay > 0 else None)
+        self.ema = (
+            ExponentialMovingAverage(model, config.ema_decay, model.ema_parameter_names())
+            if config.ema_decay > 0
+            else None
+        )
         images = dataset.train_images
         if config.batch_size % group.world_size:
-            raise ConfigError(f"train.batch_size {config.batch_size} must be divisible by the {group.world_size} processes")
+            raise ConfigError(
+                f"train.batch_size {config.batch_size} must be divisible by the {group.world_size} processes"
+            )
         # A model may consume several batches per step (a GAN's n_critic discriminator updates)
         self.step_images = config.batch_size * model.batches_per_step
         if len(images) < self.step_images:
-            raise ConfigError(f"train.batch_size {config.batch_size} x {model.batches_per_step} batches per step is "
-                              f"larger than the {len(images)} training images")
+            raise ConfigError(
+                f"train.batch_size {config.batch_size} x {model.batches_per_step} batches per step is "
+                f"larger than the {len(images)} training images"
+            )
         self.steps_per_epoch = len(images) // self.step_images
         self.total_steps = config.steps
         if config.epochs is not None:
@@ -229,7 +251,7 @@ class _Trainer:
         size = self.step_images
         share = size // self.group.world_size
         start = position * size + self.group.rank * share
-        index = self._permutation[start:start + share]
+        index = self._permutation[start : start + share]
         images = to_model(self.dataset.train_images[index]).to(self.device, non_blocking=True)
         images = images.contiguous(memory_format=self.memory_format)
         labels = self.dataset.train_labels
@@ -240,9 +262,14 @@ class _Trainer:
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         if self.ema:
             tensors.update({f"ema.{k}": v for k, v in self.ema.shadow.items()})
-        meta: dict = {"step": self.step, "elapsed_seconds": self.elapsed_before + self.session_seconds(),
-                      "lr_scale": self.lr_scale, "rollbacks": self.rollbacks, "optimizers": {},
-                      "best": self.fid_tracker.best if self.fid_tracker else None}
+        meta: dict = {
+            "step": self.step,
+            "elapsed_seconds": self.elapsed_before + self.session_seconds(),
+            "lr_scale": self.lr_scale,
+            "rollbacks": self.rollbacks,
+            "optimizers": {},
+            "best": self.fid_tracker.best if self.fid_tracker else None,
+        }
         for name, optimizer in self.optimizers.items():
             state = optimizer.state_dict()
             scalars = {}
@@ -274,7 +301,7 @@ class _Trainer:
             for key, value in tensors.items():
                 prefix = f"optim.{name}."
                 if key.startswith(prefix):
-                    index, entry = key[len(prefix):].split(".", 1)
+                    index, entry = key[len(prefix) :].split(".", 1)
                     restored.setdefault(int(index), {})[entry] = _in_layout_of(value, params[int(index)], self.device)
             for key, value in meta.get("optimizers", {}).get(name, {}).items():
                 index, entry = key.split(".", 1)
@@ -307,8 +334,11 @@ class _Trainer:
         distributed.barrier(self.group)
 
     def write_weights(self) -> None:
-        ckpt.write_tensors(self.run / ckpt.WEIGHTS, self.inference_weights(),
-                           metadata={"step": str(self.step), "ema": str(bool(self.ema))})
+        ckpt.write_tensors(
+            self.run / ckpt.WEIGHTS,
+            self.inference_weights(),
+            metadata={"step": str(self.step), "ema": str(bool(self.ema))},
+        )
 
     def log_event(self, event: str, message: str, **values) -> None:
         """A line on stderr and a row in metrics.jsonl, for things a user must know about (rollbacks)."""
@@ -321,8 +351,10 @@ class _Trainer:
         config = self.config
         if not config.guard or self.rollbacks >= config.guard_rollbacks:
             tried = f" after {self.rollbacks} rollback(s)" if config.guard else ""
-            raise TrainingError(f"{reason}: training stopped{tried}; the last good checkpoint (step "
-                                f"{self.last_checkpoint_step}) is kept in {self.run}")
+            raise TrainingError(
+                f"{reason}: training stopped{tried}; the last good checkpoint (step "
+                f"{self.last_checkpoint_step}) is kept in {self.run}"
+            )
         failed_at = self.step
         rollbacks = self.rollbacks + 1
         lr_scale = self.lr_scale * config.guard_lr_factor
@@ -333,21 +365,37 @@ class _Trainer:
             self.fid_tracker.best = best  # model.safetensors still holds it
         if self.group.is_main:
             ckpt.truncate_metrics(self.run, self.step)
-        self.log_event("rollback", f"guard: {reason}; rolled back from step {failed_at} to step {self.step} with "
-                       f"learning rate x{lr_scale:g} (rollback {rollbacks} of {config.guard_rollbacks})",
-                       failed_at=failed_at, lr_scale=lr_scale)
+        self.log_event(
+            "rollback",
+            f"guard: {reason}; rolled back from step {failed_at} to step {self.step} with "
+            f"learning rate x{lr_scale:g} (rollback {rollbacks} of {config.guard_rollbacks})",
+            failed_at=failed_at,
+            lr_scale=lr_scale,
+        )
 
     def write_config(self) -> None:
         data = self.dataset
-        ckpt.write_json(self.run / ckpt.CONFIG, {
-            "imsynth": __version__, "model": self.model_name, "model_config": to_dict(self.model.config),
-            "train": to_dict(self.config),
-            "data": {"name": data.name, "image_size": data.image_size, "channels": data.channels,
-                     "class_names": data.class_names, "train_size": len(data.train_images)},
-            "weights": "ema" if self.ema else "raw", "step": self.step,
-            "best": self.fid_tracker.best if self.fid_tracker else None,
-            "precision": self.precision, "world_size": self.group.world_size,
-        })
+        ckpt.write_json(
+            self.run / ckpt.CONFIG,
+            {
+                "imsynth": __version__,
+                "model": self.model_name,
+                "model_config": to_dict(self.model.config),
+                "train": to_dict(self.config),
+                "data": {
+                    "name": data.name,
+                    "image_size": data.image_size,
+                    "channels": data.channels,
+                    "class_names": data.class_names,
+                    "train_size": len(data.train_images),
+                },
+                "weights": "ema" if self.ema else "raw",
+                "step": self.step,
+                "best": self.fid_tracker.best if self.fid_tracker else None,
+                "precision": self.precision,
+                "world_size": self.group.world_size,
+            },
+        )
 
     # -- the loop -----------------------------------------------------------------------------------
     def session_seconds(self) -> float:
@@ -359,12 +407,13 @@ class _Trainer:
         count = self.config.num_samples
         labels = self.model.class_labels(count, layout="rows")
         self.model.eval()
-        with (self.ema.applied(self.model) if self.ema else contextlib.nullcontext()):
+        with self.ema.applied(self.model) if self.ema else contextlib.nullcontext():
             images = self.model.generate(count, seed=1234, labels=labels, progress=False)
         self.model.train()
         scale = max(1, 128 // images.shape[-1]) if images.shape[-1] < 32 else 1
-        save_tensor_grid(self.run / "samples" / f"step-{self.step:07d}.png", images,
-                         nrow=self.model.grid_columns(count), scale=scale)
+        save_tensor_grid(
+            self.run / "samples" / f"step-{self.step:07d}.png", images, nrow=self.model.grid_columns(count), scale=scale
+        )
 
     def run_loop(self) -> TrainResult:
         config = self.config
@@ -373,8 +422,7 @@ class _Trainer:
         total = self.total_steps
         bar = None
         if self.group.is_main and not self.quiet and sys.stderr.isatty():
-            bar = tqdm(total=total, initial=self.step, desc=f"train {self.model_name}", unit="step",
-                       dynamic_ncols=True)
+            bar = tqdm(total=total, initial=self.step, desc=f"train {self.model_name}", unit="step", dynamic_ncols=True)
         images_done, window_start, speed = 0, time.perf_counter(), 0.0
         last: dict = {}
         stopped_by = "steps"
@@ -420,11 +468,15 @@ class _Trainer:
                     images_done, window_start = 0, now
                     context = self.context
                     several = len(context.group_losses) > 1
-                    last = {"step": self.step, **{k: float(v) for k, v in logged.items()},
-                            **{f"loss_{k}": v for k, v in context.group_losses.items() if several},
-                            **{f"grad_norm_{k}": v for k, v in context.grad_norms.items()},
-                            "lr": self.optimizers[next(iter(self.optimizers))].param_groups[0]["lr"],
-                            "img_per_s": speed, "time": self.elapsed_before + self.session_seconds()}
+                    last = {
+                        "step": self.step,
+                        **{k: float(v) for k, v in logged.items()},
+                        **{f"loss_{k}": v for k, v in context.group_losses.items() if several},
+                        **{f"grad_norm_{k}": v for k, v in context.grad_norms.items()},
+                        "lr": self.optimizers[next(iter(self.optimizers))].param_groups[0]["lr"],
+                        "img_per_s": speed,
+                        "time": self.elapsed_before + self.session_seconds(),
+                    }
                     if self.group.is_main:
                         ckpt.append_metrics(self.run, last)
                     if bar is not None:
@@ -474,12 +526,17 @@ class _StopSignals:
 
     def handle(self, signum: int, frame) -> None:
         if self.received is not None:
-            raise Aborted(f"{SIGNAL_NAMES[signum]} again: aborted at once; the last complete checkpoint is kept",
-                          signum=signum)
+            raise Aborted(
+                f"{SIGNAL_NAMES[signum]} again: aborted at once; the last complete checkpoint is kept", signum=signum
+            )
         self.received = signum
         if self.announce:
-            print(f"imsynth: {SIGNAL_NAMES[signum]}: finishing this step, then writing a checkpoint "
-                  "(send it again to abort at once)", file=sys.stderr, flush=True)
+            print(
+                f"imsynth: {SIGNAL_NAMES[signum]}: finishing this step, then writing a checkpoint "
+                "(send it again to abort at once)",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def restore(self) -> None:
         for signum, handler in self.previous.items():
@@ -496,10 +553,19 @@ def run_dataset(run: str | Path, *, image_size: int | None = None, limit: int | 
         raise CheckpointError(f"{run}/config.json: damaged (no data section)") from None
 
 
-def train(model_name: str, dataset: ImageDataset | None, out: str | Path, *, model_config=None,
-          train_config: TrainConfig | None = None, resume: bool = False, device: str = "auto",
-          quiet: bool = False, callback: Callable[[int, dict], None] | None = None,
-          model: GenerativeModel | None = None) -> TrainResult:
+def train(
+    model_name: str,
+    dataset: ImageDataset | None,
+    out: str | Path,
+    *,
+    model_config=None,
+    train_config: TrainConfig | None = None,
+    resume: bool = False,
+    device: str = "auto",
+    quiet: bool = False,
+    callback: Callable[[int, dict], None] | None = None,
+    model: GenerativeModel | None = None,
+) -> TrainResult:
     """Train ``model_name`` on ``dataset`` into the run directory ``out``.
 
     With ``resume=True`` the run's own config is used (budgets from ``train_config`` may extend it) and
@@ -520,11 +586,15 @@ def train(model_name: str, dataset: ImageDataset | None, out: str | Path, *, mod
         if saved.get("model") != model_name:
             raise InputError(f"{run}: run holds model {saved.get('model')!r}, not {model_name!r}")
         if (saved["data"]["name"], saved["data"]["train_size"]) != (dataset.name, len(dataset.train_images)):
-            raise InputError(f"{run}: the run was trained on {saved['data']['name']} ({saved['data']['train_size']} "
-                             f"images), not {dataset.name} ({len(dataset.train_images)}); resume with the same --data")
+            raise InputError(
+                f"{run}: the run was trained on {saved['data']['name']} ({saved['data']['train_size']} "
+                f"images), not {dataset.name} ({len(dataset.train_images)}); resume with the same --data"
+            )
         budgets = {k: getattr(train_config, k) for k in ("steps", "epochs", "minutes")}
-        train_config = dataclasses.replace(from_dict(TrainConfig, saved["train"], where=f"{run}/config.json train"),
-                                           **{k: v for k, v in budgets.items() if v is not None})
+        train_config = dataclasses.replace(
+            from_dict(TrainConfig, saved["train"], where=f"{run}/config.json train"),
+            **{k: v for k, v in budgets.items() if v is not None},
+        )
         model_config = from_dict(entry.model_class.config_class, saved["model_config"], where=f"{run}/config.json")
     elif ckpt.is_run(run) and (run / ckpt.STATE).exists():
         raise InputError(f"{run}: already holds a run; pass --resume to continue it or choose another --out")
@@ -535,8 +605,10 @@ def train(model_name: str, dataset: ImageDataset | None, out: str | Path, *, mod
     if group.distributed and torch_device.type == "cuda":
         if group.local_rank >= torch.cuda.device_count():
             distributed.teardown(group)
-            raise ConfigError(f"process {group.local_rank} has no GPU (this machine has {torch.cuda.device_count()}): "
-                              "start at most one process per GPU, or pass --device cpu")
+            raise ConfigError(
+                f"process {group.local_rank} has no GPU (this machine has {torch.cuda.device_count()}): "
+                "start at most one process per GPU, or pass --device cpu"
+            )
         torch_device = torch.device("cuda", group.local_rank)
         torch.cuda.set_device(torch_device)
     if train_config.deterministic:
@@ -545,8 +617,13 @@ def train(model_name: str, dataset: ImageDataset | None, out: str | Path, *, mod
     torch.manual_seed(train_config.seed)
     if model is None:
         config = model_config if model_config is not None else entry.default_config()
-        config = fit_config_to_data(config, channels=dataset.channels, image_size=dataset.image_size,
-                                    num_classes=dataset.num_classes or 0, dataset_size=len(dataset.train_images))
+        config = fit_config_to_data(
+            config,
+            channels=dataset.channels,
+            image_size=dataset.image_size,
+            num_classes=dataset.num_classes or 0,
+            dataset_size=len(dataset.train_images),
+        )
         model = build_model(model_name, config)
     model.registered_name = model_name
     model.to(torch_device)
@@ -556,8 +633,17 @@ def train(model_name: str, dataset: ImageDataset | None, out: str | Path, *, mod
         use_matmul_for_small_convolutions(model)
     distributed.broadcast_parameters(model, group)
     run.mkdir(parents=True, exist_ok=True)
-    trainer = _Trainer(model=model, model_name=model_name, dataset=dataset, run=run, config=train_config,
-                       device=torch_device, group=group, quiet=quiet, callback=callback)
+    trainer = _Trainer(
+        model=model,
+        model_name=model_name,
+        dataset=dataset,
+        run=run,
+        config=train_config,
+        device=torch_device,
+        group=group,
+        quiet=quiet,
+        callback=callback,
+    )
     if resume:
         trainer.load_state()
         if group.is_main:
@@ -574,43 +660,83 @@ def train(model_name: str, dataset: ImageDataset | None, out: str | Path, *, mod
         distributed.teardown(group)
     if result.stopped_by in SIGNAL_NAMES.values():
         signum = next(n for n, name in SIGNAL_NAMES.items() if name == result.stopped_by)
-        raise TrainingStopped(f"{result.stopped_by}: stopped at step {result.step}; checkpoint written to "
-                              f"{run / ckpt.STATE}; continue with: imsynth train {model_name} --out {run} --resume",
-                              signum=signum, result=result)
+        raise TrainingStopped(
+            f"{result.stopped_by}: stopped at step {result.step}; checkpoint written to "
+            f"{run / ckpt.STATE}; continue with: imsynth train {model_name} --out {run} --resume",
+            signum=signum,
+            result=result,
+        )
     return result
 
 
-def train_from_options(model_name: str, out: str | Path, *, data: str | None = None, steps: int | None = None,
-                       epochs: float | None = None, minutes: float | None = None, resume: bool = False,
-                       seed: int | None = None, device: str = "auto", image_size: int | None = None,
-                       limit: int | None = None, assignments: list[str] | tuple[str, ...] = (), quiet: bool = False,
-                       dry_run: bool = False) -> TrainResult | dict:
+def train_from_options(
+    model_name: str,
+    out: str | Path,
+    *,
+    data: str | None = None,
+    steps: int | None = None,
+    epochs: float | None = None,
+    minutes: float | None = None,
+    resume: bool = False,
+    seed: int | None = None,
+    device: str = "auto",
+    image_size: int | None = None,
+    limit: int | None = None,
+    assignments: list[str] | tuple[str, ...] = (),
+    quiet: bool = False,
+    dry_run: bool = False,
+) -> TrainResult | dict:
     """``imsynth train`` as one call: defaults of ``model_name``, ``key=value`` ``assignments`` (applied together,
     validated once), budgets, and the dataset by name (the run's own when resuming without ``data``).
     ``dry_run`` checks everything, builds the model and returns the resolved configs without training."""
     entry = get_entry(model_name)
     if resume and assignments:
         raise InputError("--set cannot change a run being resumed; it continues with its own config.json")
-    configs = apply_overrides({"model": entry.default_config(), "train": entry.default_train_config()},
-                              list(assignments))
-    budget = {k: v for k, v in {"steps": steps, "epochs": epochs, "minutes": minutes, "seed": seed}.items()
-              if v is not None}
+    configs = apply_overrides(
+        {"model": entry.default_config(), "train": entry.default_train_config()}, list(assignments)
+    )
+    budget = {
+        k: v for k, v in {"steps": steps, "epochs": epochs, "minutes": minutes, "seed": seed}.items() if v is not None
+    }
     train_config = dataclasses.replace(configs["train"], **budget)
     if resume and data is None:
         dataset = run_dataset(out, image_size=image_size, limit=limit)
     else:
         dataset = load_dataset(data or "digits", image_size=image_size, limit=limit)
     if dry_run:
-        config = fit_config_to_data(configs["model"], channels=dataset.channels, image_size=dataset.image_size,
-                                    num_classes=dataset.num_classes or 0, dataset_size=len(dataset.train_images))
+        config = fit_config_to_data(
+            configs["model"],
+            channels=dataset.channels,
+            image_size=dataset.image_size,
+            num_classes=dataset.num_classes or 0,
+            dataset_size=len(dataset.train_images),
+        )
         model = build_model(model_name, config)
-        return {"model": model_name, "model_config": to_dict(config), "train": to_dict(train_config),
-                "data": {"name": dataset.name, "train_size": len(dataset.train_images)},
-                "parameters": sum(p.numel() for p in model.parameters())}
-    return train(model_name, dataset, out, model_config=configs["model"], train_config=train_config, resume=resume,
-                 device=device, quiet=quiet)
+        return {
+            "model": model_name,
+            "model_config": to_dict(config),
+            "train": to_dict(train_config),
+            "data": {"name": dataset.name, "train_size": len(dataset.train_images)},
+            "parameters": sum(p.numel() for p in model.parameters()),
+        }
+    return train(
+        model_name,
+        dataset,
+        out,
+        model_config=configs["model"],
+        train_config=train_config,
+        resume=resume,
+        device=device,
+        quiet=quiet,
+    )
 
 
 def describe(result: TrainResult) -> str:
-    return json.dumps({"run": str(result.run), "step": result.step, "stopped_by": result.stopped_by,
-                       "img_per_s": round(result.images_per_second, 1)})
+    return json.dumps(
+        {
+            "run": str(result.run),
+            "step": result.step,
+            "stopped_by": result.stopped_by,
+            "img_per_s": round(result.images_per_second, 1),
+        }
+    )

@@ -66,12 +66,22 @@ def use_matmul_for_small_convolutions(model: nn.Module) -> int:
     """Patch every eligible ``nn.Conv2d`` and 1x1-input ``nn.ConvTranspose2d`` in ``model``; returns how many."""
     patched = 0
     for module in model.modules():
-        if (type(module) is nn.Conv2d and module.groups == 1 and module.dilation == (1, 1)
-                and module.padding_mode == "zeros" and isinstance(module.padding, tuple)):
+        if (
+            type(module) is nn.Conv2d
+            and module.groups == 1
+            and module.dilation == (1, 1)
+            and module.padding_mode == "zeros"
+            and isinstance(module.padding, tuple)
+        ):
             module.forward = types.MethodType(_unfold_or_conv, module)
             patched += 1
-        elif (type(module) is nn.ConvTranspose2d and module.groups == 1 and module.dilation == (1, 1)
-              and module.padding == (0, 0) and module.output_padding == (0, 0)):
+        elif (
+            type(module) is nn.ConvTranspose2d
+            and module.groups == 1
+            and module.dilation == (1, 1)
+            and module.padding == (0, 0)
+            and module.output_padding == (0, 0)
+        ):
             module.forward = types.MethodType(_matmul_or_transposed_conv, module)
             patched += 1
     return patched

@@ -25,7 +25,7 @@ class FIDTracker:
         self.best: dict | None = None
 
     @classmethod
-    def create(cls, trainer) -> "FIDTracker | None":
+    def create(cls, trainer) -> FIDTracker | None:
         dataset = trainer.dataset
         try:
             net, info = load_feature_net(dataset.name)
@@ -46,7 +46,7 @@ class FIDTracker:
             return None
         model = trainer.model
         model.eval()
-        with (trainer.ema.applied(model) if trainer.ema else contextlib.nullcontext()):
+        with trainer.ema.applied(model) if trainer.ema else contextlib.nullcontext():
             # the same codes every time (seed 4321): less noisy comparisons between steps
             fake = model.generate(len(self.real_features), seed=4321, progress=False)
         model.train()
@@ -58,5 +58,7 @@ class FIDTracker:
         if improved and fid != float("inf"):
             self.best = {"step": trainer.step, "fid": fid, "n": len(fake), "feature_net": self.info["name"]}
             trainer.write_weights()
-        ckpt.append_metrics(trainer.run, {"step": trainer.step, "fid": fid, "best_fid": self.best["fid"] if self.best else None})
+        ckpt.append_metrics(
+            trainer.run, {"step": trainer.step, "fid": fid, "best_fid": self.best["fid"] if self.best else None}
+        )
         return fid
