@@ -167,6 +167,8 @@ def multiscale_texture(
     if iterations < 1:
         raise InputError(f"iterations must be >= 1, got {iterations}")
     radius = patch // 2
+    if levels is not None and levels < 1:
+        raise InputError(f"levels must be >= 1, got {levels}")
     if levels is None:  # coarsest sample level still about 4 patches wide
         levels = 1
         while min(sample.shape[:2]) / 2**levels >= 4 * patch and min(height, width) / 2**levels >= 2 * patch:

@@ -130,7 +130,7 @@ def train(
     type=click.Path(),
     help="grid.png, samples.npz (uint8 NxHxWxC + labels) or DIR/ (one PNG each)",
 )
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option("--class", "class_index", type=int, help="class to sample (conditional models)")
 @click.option(
     "--sampler",
@@ -211,7 +211,7 @@ def evaluate(run, data_name, count, importance_samples, likelihood_images, featu
 @click.option("--frames", default=48, show_default=True, type=int, help="frames of a .gif")
 @click.option("--components", default=8, show_default=True, type=int, help="directions shown with --mode pca")
 @click.option("--span", default=2.0, show_default=True, type=float, help="how far along each direction (std)")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option("--class", "class_index", type=int, help="class to explore (conditional models)")
 @DEVICE
 def explore(run, out, mode, rows, steps, frames, components, span, seed, class_index, device):
@@ -285,7 +285,7 @@ def inpaint(image, mask, out, method, run, class_index, bit_depth, device, **val
 @click.argument("run", type=click.Path())
 @click.option("--train-images", default=10000, show_default=True, type=int, help="labelled images to fit the probe")
 @click.option("--test-images", default=10000, show_default=True, type=int)
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
 @DEVICE
 def probe(run, train_images, test_images, seed, device):
     """Linear-probe accuracy of a run's frozen features (GAN discriminator, VAE encoder), against the same
@@ -308,7 +308,7 @@ def probe(run, train_images, test_images, seed, device):
 @click.option("--real", default=1000, show_default=True, type=int, help="labelled real images for --evaluate")
 @click.option("--generated", default=5000, show_default=True, type=int, help="generated images for --evaluate")
 @click.option("--steps", default=600, show_default=True, type=int, help="classifier steps for --evaluate")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
 @DEVICE
 def augment(run, out, count, evaluate, real, generated, steps, seed, device):
     """Generated images as training data: write them as a dataset and/or measure their value.

@@ -27,6 +27,8 @@ BIT_DEPTH = click.option(
 
 
 def _click_type(option: Option):
+    if option.name == "seed":
+        return click.IntRange(min=0)  # numpy's generators take no negative seeds
     if option.choices:
         return click.Choice([str(choice) for choice in option.choices])
     return {int: click.INT, float: click.FLOAT, str: click.STRING, bool: click.BOOL}.get(option.type, click.STRING)

@@ -260,7 +260,16 @@ def build_model(name: str, config=None) -> GenerativeModel:
     config = entry.default_config() if config is None else config
     if isinstance(config, dict):
         config = from_dict(entry.model_class.config_class, config, where=f"model {name}")
-    model = entry.model_class(config)
+    try:
+        model = entry.model_class(config)
+    except (RuntimeError, MemoryError) as error:
+        if isinstance(error, RuntimeError) and "allocate" not in str(error):
+            raise
+        # torch refuses the allocation before making it: say which settings to lower
+        raise ConfigError(
+            f"model {name}: its weights do not fit in this machine's memory ({str(error)[-80:].strip()}); "
+            "lower width / latent_dim / image size"
+        ) from None
     model.registered_name = name
     return model
 
