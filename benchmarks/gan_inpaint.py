@@ -74,7 +74,7 @@ def main() -> None:
         scores["harmonic"].append(hole_psnr(harmonic, truth, mask))
         scores[method].append(hole_psnr(filled, truth, mask))
     sheet = np.stack([picture for name in rows for picture in rows[name]])[:, :, :, None]
-    save_grid(args.out, torch.from_numpy(sheet).permute(0, 3, 1, 2) * 2 - 1, nrow=args.count, scale=3)
+    save_grid(args.out, sheet, nrow=args.count, scale=3)
     print(
         json.dumps(
             {

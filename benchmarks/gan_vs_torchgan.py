@@ -40,8 +40,12 @@ def _torchvision_stand_in() -> None:
     # torchmetrics probes for torchvision when first imported; let it see the truth (absent) before the stand-in
     import torchmetrics.image.fid  # noqa: F401
 
-    from imsynth.image import make_grid as imsynth_grid
+    from imsynth.image import make_grid as numpy_grid
     from imsynth.image import save_image as imsynth_save
+    from imsynth.runtime.tensors import tensor_to_numpy
+
+    def imsynth_grid(images, nrow=None):
+        return numpy_grid(tensor_to_numpy(images), nrow=nrow)
 
     module = types.ModuleType("torchvision")
     utils = types.ModuleType("torchvision.utils")

@@ -27,10 +27,12 @@ from skimage import data
 from skimage.metrics import structural_similarity
 from skimage.restoration import inpaint_biharmonic
 
-from imsynth.apps.inpaint import CLASSICAL_METHODS, inpaint_array
+from imsynth.apps.inpaint import inpaint_array
+from imsynth.classical.inpainting import INPAINTING
 from imsynth.errors import InputError
 from imsynth.image import to_float
 
+CLASSICAL_METHODS = [name for name in INPAINTING.names() if name not in INPAINTING.names(tag="model")]
 IMAGES = ("astronaut", "coffee", "brick", "grass", "gravel")
 
 
