@@ -33,6 +33,7 @@ __all__ = [
     "check_allocation",
     "check_output",
     "check_pixels",
+    "is_folder_output",
     "load_image",
     "make_grid",
     "output_depth",
@@ -91,15 +92,19 @@ def check_allocation(values: int, *, where: str, bytes_per_value: int = 4) -> No
         )
 
 
+def is_folder_output(path: str | os.PathLike) -> bool:
+    """An output path meant as a folder of files: it ends in '/' (or '\\') or is an existing folder."""
+    return os.fspath(path).endswith(("/", "\\")) or Path(path).is_dir()
+
+
 def check_output(
-    path: str | os.PathLike, *, suffixes: Sequence[str] | None = tuple(IMAGE_SUFFIXES), folder_ok: bool = False
+    path: str | os.PathLike, *, suffixes: Sequence[str] = tuple(IMAGE_SUFFIXES), folder_ok: bool = False
 ) -> Path:
     """Check an output path before the work starts: a known suffix, and a folder that can be made and written.
-
-    ``suffixes=None`` accepts any suffix; ``folder_ok`` accepts a path ending in '/' (a folder of outputs)."""
-    text, path = os.fspath(path), Path(path)
-    is_folder = folder_ok and (text.endswith(("/", "\\")) or path.is_dir())
-    if not is_folder and suffixes is not None and path.suffix.lower() not in suffixes:
+    ``folder_ok`` also accepts a folder of outputs (see ``is_folder_output``)."""
+    is_folder = folder_ok and is_folder_output(path)
+    path = Path(path)
+    if not is_folder and path.suffix.lower() not in suffixes:
         shown = path.suffix or "no suffix"
         kinds = ", ".join(suffixes) + (", or a folder ending in /" if folder_ok else "")
         raise InputError(f"{path}: unknown output format ({shown}); supported: {kinds}")
@@ -226,19 +231,18 @@ def read_image(path: str | os.PathLike, *, mode: str | None = None) -> tuple[np.
             with Image.open(path) as opened:
                 opened.load()
                 picture = ImageOps.exif_transpose(opened)
-                picture.format = opened.format
-                depth = _file_bit_depth(path, opened)
+                file_format, depth = opened.format, _file_bit_depth(path, opened)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageError(f"{path}: image too large to decode safely ({error})") from None
     except (OSError, SyntaxError, ValueError, TypeError, KeyError, IndexError, EOFError) as error:
         raise ImageError(f"{path}: not a readable image ({error})") from None
-    if picture.mode.startswith("I;16") or (picture.mode == "I" and picture.format == "PNG"):
+    if picture.mode.startswith("I;16") or (picture.mode == "I" and file_format == "PNG"):
         pixels, depth = np.asarray(picture).astype(np.float32) / 65535.0, 16
     elif picture.mode == "I":
         pixels, depth = (np.asarray(picture).astype(np.float64) % 2**32 / (2**32 - 1)).astype(np.float32), 32
     elif picture.mode == "F":
         pixels, depth = np.asarray(picture, dtype=np.float32), 32
-    elif depth > 8 and picture.mode in ("RGB", "RGBA") and picture.format in ("PNG", "TIFF"):
+    elif depth > 8 and picture.mode in ("RGB", "RGBA") and file_format in ("PNG", "TIFF"):
         pixels = _read_sixteen_bit_colour(path)
         if pixels.shape[:2] != (picture.height, picture.width):
             raise ImageError(f"{path}: its 16-bit pixels do not match its header")
@@ -309,9 +313,9 @@ def save_image(path: str | os.PathLike, image: np.ndarray, *, bit_depth: int = 8
             import cv2  # Pillow cannot write 16-bit colour
 
             code = cv2.COLOR_RGBA2BGRA if array.shape[2] == 4 else cv2.COLOR_RGB2BGR
-            if not cv2.imwrite(str(tmp.with_suffix(path.suffix)), cv2.cvtColor(array, code)):
+            # the temporary name ends in the output's suffix, which OpenCV reads as the format
+            if not cv2.imwrite(str(tmp), cv2.cvtColor(array, code)):
                 raise InputError(f"{path}: could not write a 16-bit image")
-            os.replace(tmp.with_suffix(path.suffix), tmp)
         else:
             picture = Image.fromarray(array)
             if image_format == "JPEG" and picture.mode == "RGBA":

@@ -50,7 +50,8 @@ class Method:
     description: str
     options: tuple[Option, ...] = ()
     needs: tuple[str, ...] = ()  # inputs beyond the image the method requires (e.g. "model", "points")
-    tags: frozenset[str] = field(default_factory=frozenset)
+    tags: frozenset[str] = field(default_factory=frozenset)  # for Table.names(tag=...); includes ``needs``
+    info: dict[str, Any] = field(default_factory=dict)  # family-specific facts (a warp's minimum points, ...)
 
     def option(self, name: str) -> Option | None:
         return next((option for option in self.options if option.name == name), None)
@@ -85,6 +86,7 @@ def method(
     options: dict[str, str | tuple[str, tuple]] | None = None,
     needs: tuple[str, ...] = (),
     tags: tuple[str, ...] = (),
+    info: dict[str, Any] | None = None,
     **bound,
 ) -> Method:
     """A ``Method`` whose options (``name -> help`` or ``name -> (help, choices)``) take their types and defaults
@@ -103,7 +105,9 @@ def method(
         kind, literal, optional = _describe_type(hints.get(option_name, Any), parameter.default)
         declared.append(Option(option_name, kind, parameter.default, help_text, tuple(choices) or literal, optional))
     target = functools.partial(function, **bound) if bound else function
-    return Method(name, target, description, tuple(declared), tuple(needs), frozenset(tags))
+    return Method(
+        name, target, description, tuple(declared), tuple(needs), frozenset(tags) | frozenset(needs), dict(info or {})
+    )
 
 
 E = TypeVar("E")
@@ -123,15 +127,6 @@ class Table(Generic[E]):
             raise ValueError(f"{self.family} {name!r} is registered twice")
         self._entries[name] = entry
         return entry
-
-    def register(self, name: str, description: str, **keywords) -> Callable[[Callable], Callable]:
-        """Decorator form of ``add(method(name, function, description, ...))``."""
-
-        def decorate(function: Callable) -> Callable:
-            self.add(method(name, function, description, **keywords))  # type: ignore[arg-type]
-            return function
-
-        return decorate
 
     def get(self, name: str) -> E:
         try:

@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from imsynth.models import fit_config_to_data, get_entry
+from imsynth.models import config_for_dataset, get_entry
 from imsynth.train import train
 
 
@@ -11,11 +11,7 @@ def _tiny_run(root, name, *, steps=20, **model_overrides):
 
     data = load_dataset("digits")
     entry = get_entry(name)
-    config = fit_config_to_data(
-        entry.default_config(), channels=1, image_size=8, num_classes=10, dataset_size=len(data.train_images)
-    )
-    sizes = {"latent_dim": 8, "g_width": 8, "d_width": 8} if name in ("dcgan", "sngan", "wgan-gp") else {"width": 8}
-    config = dataclasses.replace(config, **{**sizes, **model_overrides})
+    config = dataclasses.replace(config_for_dataset(entry.default_config(), data), **{**entry.tiny, **model_overrides})
     train_config = dataclasses.replace(
         entry.default_train_config(), steps=steps, batch_size=32, fid_every=0, sample_every=1000, checkpoint_every=1000
     )

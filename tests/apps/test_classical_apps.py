@@ -85,6 +85,10 @@ def test_empty_mask_gives_back_the_image(files, capsys):
     [
         (["image.png", "small-mask.png", "--method", "harmonic"], ["small-mask.png", "10x10", "32x24"]),
         (["image.png", "full-mask.png", "--method", "patchmatch"], ["full-mask.png", "covers the whole image"]),
+        (
+            ["image.png", "mask.png", "--method", "harmonic", "--class", "2"],
+            ["--class says the image's class", "--model"],
+        ),
         (["image.png", "mask.png", "--method", "telea"], ["'telea' is not one of", "'biharmonic'"]),
         (["image.png", "mask.png", "--method", "exemplar", "--patch", "41"], ["patch size 41 is larger"]),
         (

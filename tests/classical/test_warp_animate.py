@@ -207,7 +207,7 @@ def test_frames_are_written_as_gif_mp4_and_png_folder(tmp_path):
     import imageio.v3 as iio
 
     assert mp4.stat().st_size > 0 and len(list(iio.imiter(mp4, plugin="FFMPEG"))) == 6
-    with pytest.raises(InputError, match="write a .gif, an .mp4 or a folder"):
+    with pytest.raises(InputError, match=r"unknown output format \(.avi\); supported: .gif, .mp4, or a folder"):
         write_frames(frames, tmp_path / "a.avi")
 
 
@@ -284,3 +284,11 @@ def test_bad_deformation_input_exits_2(tmp_path, capsys, args, fragments):
     paths = [str(tmp_path / a) if a.endswith((".png", ".json", ".gif")) else a for a in args]
     code, _, err = run_cli(capsys, *paths)
     assert_one_line_error(code, err, *fragments)
+
+
+def test_frame_counts_that_cannot_fit_are_refused_before_any_frame_is_made():
+    from imsynth.classical import morph
+
+    image = np.zeros((64, 64, 3), np.float32)
+    with pytest.raises(InputError, match=r"1000000000 frames: needs .* GiB for its arrays"):
+        morph(image, image, frames=10**9, method="dissolve")

@@ -22,7 +22,7 @@ from imsynth.models import (
     LikelihoodModel,
     Representation,
     build_model,
-    fit_config_to_data,
+    config_for_dataset,
     get_entry,
     load_run,
 )
@@ -38,14 +38,7 @@ NAMES = MODEL_REGISTRY.names()
 
 def tiny_config(name, data):
     entry = get_entry(name)
-    config = fit_config_to_data(
-        entry.default_config(),
-        channels=data.channels,
-        image_size=data.image_size,
-        num_classes=data.num_classes or 0,
-        dataset_size=len(data.train_images),
-    )
-    return dataclasses.replace(config, **entry.tiny)
+    return dataclasses.replace(config_for_dataset(entry.default_config(), data), **entry.tiny)
 
 
 def tiny_train(name, steps):

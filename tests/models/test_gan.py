@@ -7,7 +7,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from imsynth.errors import ConfigError, InputError
-from imsynth.models import build_model, fit_config_to_data, get_entry, load_run
+from imsynth.models import build_model, config_for_dataset, get_entry, load_run
 from imsynth.models.gan import GAN, GAN_LOSSES, diff_augment
 from imsynth.runtime import runs as ckpt
 from imsynth.train import train
@@ -27,14 +27,8 @@ FAST = dict(
 
 def tiny_gan_config(name="dcgan", data=None, **overrides):
     data = data or tiny_dataset()
-    config = fit_config_to_data(
-        get_entry(name).default_config(),
-        channels=data.channels,
-        image_size=data.image_size,
-        num_classes=data.num_classes or 0,
-        dataset_size=len(data.train_images),
-    )
-    return dataclasses.replace(config, **{"latent_dim": 8, "g_width": 8, "d_width": 8, **overrides})
+    entry = get_entry(name)
+    return dataclasses.replace(config_for_dataset(entry.default_config(), data), **{**entry.tiny, **overrides})
 
 
 def train_config(name="dcgan", **overrides):

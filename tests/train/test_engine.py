@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from imsynth.errors import CheckpointError, InputError, TrainingError
-from imsynth.models import build_model, fit_config_to_data, get_entry, load_run
+from imsynth.models import build_model, config_for_dataset, get_entry, load_run
 from imsynth.runtime import runs as ckpt
 from imsynth.train import TrainConfig, train
 from tests.helpers import tiny_dataset
@@ -43,13 +43,7 @@ def launch(command, env, timeout=240):
 
 def small_vae(dataset, **overrides):
     config = get_entry("vae").default_config()
-    config = fit_config_to_data(
-        config,
-        channels=dataset.channels,
-        image_size=dataset.image_size,
-        num_classes=dataset.num_classes or 0,
-        dataset_size=len(dataset.train_images),
-    )
+    config = config_for_dataset(config, dataset)
     config.width, config.latent_dim = 8, 4
     for key, value in overrides.items():
         setattr(config, key, value)

@@ -21,21 +21,21 @@ import torch
 
 from ..data import ImageDataset, load_dataset
 from ..errors import InputError
-from ..image import check_output, save_image
+from ..image import check_output, is_folder_output, save_image
 from ..metrics.features import train_feature_net
 from ..models import load_run
-from ..runtime.tensors import uint8_nchw, uint8_to_nhwc
+from ..runtime.tensors import from_model, uint8_to_nhwc
 from .sampling import write_npz
 
 
 def generate_labelled(model, count: int, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``count`` uint8 NCHW samples, classes cycling for a conditional model (labels None otherwise)."""
     labels = model.class_labels(count)
-    return uint8_nchw(model.generate(count, seed=seed, labels=labels)), labels
+    return from_model(model.generate(count, seed=seed, labels=labels)), labels
 
 
 def write_generated_dataset(run, out, *, count: int = 10000, seed: int = 0, device: str = "auto") -> Path:
-    folder = str(out).endswith(("/", "\\")) or Path(out).is_dir()
+    folder = is_folder_output(out)
     out = check_output(out, suffixes=(".npz",), folder_ok=True)
     model, saved = load_run(run, device=device)
     images, labels = generate_labelled(model, count, seed=seed)

@@ -8,16 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..classical.animate import MORPHS, Keyframes, animate, morph, read_json, write_frames
+from ..classical.animate import FRAME_OUTPUTS, MORPHS, Keyframes, animate, read_json, write_frames
 from ..classical.pyramid import blend
 from ..classical.resample import resize
-from ..classical.texture import TEXTURES, synthesize
+from ..classical.texture import synthesize
 from ..classical.warp import WARPS
 from ..errors import InputError
 from ..image import check_output, output_depth, read_image, save_image
 from ..masks import load_mask
-
-FRAME_OUTPUTS = (".gif", ".mp4")
 
 
 def texture_file(
@@ -30,7 +28,6 @@ def texture_file(
     bit_depth: int | str | None = None,
     **options,
 ) -> Path:
-    TEXTURES.check_options(method, options)
     out = check_output(out)
     sample, depth = read_image(sample_path)
     try:
@@ -95,7 +92,7 @@ def warp_file(image_path, out, *, method: str, points_path=None, bit_depth: int 
             f"--method {method} takes no --points; point-based warps: {', '.join(WARPS.names(tag='points'))}"
         )
     try:
-        result = entry(image, src, dst, **options)
+        result = entry(image, src=src, dst=dst, **options)
     except InputError as error:
         raise InputError(f"{points_path or image_path}: {error}") from None
     return save_image(out, result, bit_depth=output_depth(out, bit_depth, depth))
@@ -135,16 +132,15 @@ def morph_files(
     source = None
     for kind in entry.needs:
         source = given[kind]
-        keys = entry.keys
+        keys = entry.info["keys"]
         if source is None:
             raise InputError(f"--method {method} needs --{kind} FILE.json with {' and '.join(map(repr, keys))}")
         spec = read_json(source, what=kind)
         if any(key not in spec for key in keys):
-            raise InputError(f"{source}: needs {' and '.join(map(repr, keys))} lists of {entry.holds}")
-        names = ("points_a", "points_b") if kind == "points" else keys
-        options = dict(zip(names, (spec[key] for key in keys)))
+            raise InputError(f"{source}: needs {' and '.join(map(repr, keys))} lists of {entry.info['holds']}")
+        options = dict(zip(entry.info["arguments"], (spec[key] for key in keys)))
     try:
-        result = morph(a, b, frames=frames, method=method, **options)
+        result = entry(a, b, frames=frames, **options)
     except InputError as error:
         raise InputError(f"{source}: {error}" if source else str(error)) from None
     return write_frames(result, out, fps=fps)

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from ..errors import InputError
-from ..image import check_output, save_gif
+from ..image import check_allocation, check_output, save_gif
 from ..models import LatentFeatures, LatentModel
 from ..models.vae import interpolate_latents
 from ..runtime.tensors import save_tensor_grid, tensor_to_uint8
@@ -153,6 +153,9 @@ def explore(
     animated = out.suffix.lower() == ".gif"
     if min(rows, steps, frames) < 1:
         raise InputError("--rows, --steps and --frames must be >= 1")
+    count = (frames if animated else rows * steps) if mode != "pca" else components * steps
+    config = model.config
+    check_allocation(count * config.channels * config.image_size**2, where=f"{count} images")
     info: dict = {"mode": mode, "out": str(out)}
     if mode == "pca":
         if animated:

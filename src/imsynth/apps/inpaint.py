@@ -78,7 +78,6 @@ INPAINTING.add(
         "invert a GAN or VAE run (--model) from the known pixels, blend G(z) in",
         options={"steps": "inversion steps", "restarts": "random starts, best kept", "seed": "random seed"},
         needs=("model",),
-        tags=("model",),
     )
 )
 INPAINTING.add(
@@ -93,9 +92,23 @@ INPAINTING.add(
             "seed": "random seed",
         },
         needs=("model",),
-        tags=("model",),
     )
 )
+
+
+def _check_model_use(method: str, needs_model: bool, model_given: bool) -> None:
+    if needs_model and not model_given:
+        raise InputError(f"--method {method} needs --model RUN (a trained run directory)")
+    if model_given and not needs_model:
+        raise InputError(f"--model applies to the model methods ({', '.join(INPAINTING.names(tag='model'))})")
+
+
+def _fill(entry, image: np.ndarray, mask: np.ndarray, model, labels, feature_net, options: dict) -> np.ndarray:
+    """Call a checked method on a checked image and mask (classical functions check their own inputs too)."""
+    if "model" not in entry.needs:
+        return entry(image, mask, **options)
+    extra = {"feature_net": feature_net} if entry.name == "gan" else {}
+    return entry(image, mask, model=model, labels=labels, **options, **extra)
 
 
 def inpaint_array(
@@ -113,17 +126,10 @@ def inpaint_array(
     the method's own (see ``INPAINTING.get(method).options``)."""
     entry = INPAINTING.get(method)
     INPAINTING.check_options(method, options)
-    if "model" not in entry.needs:
-        if model is not None:
-            raise InputError(
-                f"--model applies to the model methods ({', '.join(INPAINTING.names(tag='model'))}), not {method}"
-            )
-        return entry(image, mask, **options)  # classical functions check their own inputs
-    if model is None:
-        raise InputError(f"--method {method} needs --model RUN (a trained run directory)")
-    mask = check_mask(mask, image.shape, where=where)
-    extra = {"feature_net": feature_net} if method == "gan" else {}
-    return entry(image, mask, model=model, labels=labels, **options, **extra)
+    _check_model_use(method, "model" in entry.needs, model is not None)
+    if model is not None:
+        mask = check_mask(mask, image.shape, where=where)
+    return _fill(entry, image, mask, model, labels, feature_net, options)
 
 
 def _load_model(run, image: np.ndarray, image_path, *, class_index: int | None, device: str, method: str):
@@ -163,6 +169,9 @@ def inpaint_file(
     method's own; ``source`` (patchmatch) is an image path here."""
     entry = INPAINTING.get(method)
     INPAINTING.check_options(method, options)
+    _check_model_use(method, "model" in entry.needs, run is not None)
+    if class_index is not None and run is None:
+        raise InputError("--class says the image's class to a model: it needs --model RUN")
     out = check_output(out)
     image, depth = read_image(image_path)
     depth = output_depth(out, bit_depth, depth)
@@ -175,15 +184,8 @@ def inpaint_file(
         if source_channels != image_channels:
             raise InputError(f"{source_path}: has {source_channels} channel(s), the image {image_channels}")
     model = labels = feature_net = None
-    if "model" in entry.needs:
-        if run is None:
-            raise InputError(f"--method {method} needs --model RUN (a trained run directory)")
+    if run is not None:
         model, labels, feature_net = _load_model(
             run, image, image_path, class_index=class_index, device=device, method=method
         )
-    elif run is not None or class_index is not None:
-        raise InputError(f"--model and --class apply to the model methods ({', '.join(INPAINTING.names(tag='model'))})")
-    filled = inpaint_array(
-        image, mask, method=method, model=model, labels=labels, feature_net=feature_net, where=str(mask_path), **options
-    )
-    return save_image(out, filled, bit_depth=depth)
+    return save_image(out, _fill(entry, image, mask, model, labels, feature_net, options), bit_depth=depth)

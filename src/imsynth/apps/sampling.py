@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..image import IMAGE_SUFFIXES, atomic_path, check_output, save_image
+from ..image import IMAGE_SUFFIXES, atomic_path, check_output, is_folder_output, save_image
 from ..models import load_run
 from ..runtime.tensors import save_tensor_grid, tensor_to_uint8
 
@@ -39,7 +38,7 @@ def write_samples(
     """``out`` ending in .png/.jpg/...: one grid; .npz: uint8 NxHxWxC ``images`` + ``labels``; ending in '/'
     or an existing folder: one PNG per sample. ``sampling``: sampler options for diffusion runs
     (``sampler``, ``steps``, ``eta``, ``guidance``)."""
-    folder = os.fspath(out).endswith(("/", "\\")) or Path(out).is_dir()
+    folder = is_folder_output(out)
     out = check_output(out, suffixes=SAMPLE_OUTPUTS, folder_ok=True)
     model, _ = load_run(run, device=device)
     labels = model.class_labels(count, class_index=class_index, layout="rows")

@@ -28,8 +28,8 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..image import atomic_path, save_gif, save_image, to_pil
-from ..tables import Table
+from ..image import atomic_path, check_allocation, check_output, is_folder_output, save_gif, save_image, to_pil
+from ..tables import Method, Table, method
 from ._checks import check_image
 from .warp import WARPS, check_points, mesh_map, remap, warp
 
@@ -143,6 +143,7 @@ def animate(image, keyframes: Keyframes | dict, **warp_options) -> list[np.ndarr
     """Frames of ``image`` warped from the rest points to the keyframed points at each frame time."""
     image = check_image(image)
     keys = keyframes if isinstance(keyframes, Keyframes) else Keyframes(keyframes)
+    check_allocation(keys.frame_count * image.size, where=f"{keys.frame_count} frames")
     frames = []
     for index in range(keys.frame_count):
         points = keys.points_at(min(index / keys.fps, keys.duration))
@@ -248,6 +249,7 @@ def morph(
         raise InputError(f"a morph needs at least 2 frames, got {frames}")
     a = check_image(a, where="A")
     b = check_image(b, where="B")
+    check_allocation(frames * max(a.size, b.size), where=f"{frames} frames")
     geometry_a = geometry_b = None
     if method == "mesh":
         if points_a is None or points_b is None:
@@ -281,42 +283,33 @@ def morph(
     return result
 
 
-class Morph:
-    """A row of the morph table: what geometry the method needs, from which file, under which JSON keys."""
-
-    def __init__(
-        self,
-        name: str,
-        description: str,
-        needs: tuple[str, ...] = (),
-        keys: tuple[str, str] = ("", ""),
-        holds: str = "",
-    ) -> None:
-        self.name, self.description, self.needs, self.keys, self.holds = name, description, needs, keys, holds
-        self.options: tuple = ()
-        self.tags = frozenset(needs)
-
-
-MORPHS: Table[Morph] = Table("morph method")
-MORPHS.add(
-    Morph(
+MORPHS: Table[Method] = Table("morph method")
+for _morph in (
+    method(
         "mesh",
+        morph,
         "piecewise-affine warps of both images towards the in-between points, cross-dissolved",
-        ("points",),
-        ("a", "b"),
-        "[x, y] points",
-    )
-)
-MORPHS.add(
-    Morph(
+        needs=("points",),
+        info={"keys": ("a", "b"), "arguments": ("points_a", "points_b"), "holds": "[x, y] points"},
+        method="mesh",
+    ),
+    method(
         "beier-neely",
+        morph,
         "field morphing by feature lines (Beier & Neely 1992), cross-dissolved",
-        ("lines",),
-        ("lines_a", "lines_b"),
-        "[[x1, y1], [x2, y2]] lines",
-    )
-)
-MORPHS.add(Morph("dissolve", "a plain cross-dissolve (no geometry)"))
+        needs=("lines",),
+        info={
+            "keys": ("lines_a", "lines_b"),
+            "arguments": ("lines_a", "lines_b"),
+            "holds": "[[x1, y1], [x2, y2]] lines",
+        },
+        method="beier-neely",
+    ),
+    method("dissolve", morph, "a plain cross-dissolve (no geometry)", method="dissolve"),
+):
+    MORPHS.add(_morph)
+
+FRAME_OUTPUTS = (".gif", ".mp4")
 
 
 # -- export -----------------------------------------------------------------------------------------------
@@ -327,10 +320,9 @@ def write_frames(frames: list[np.ndarray], out, *, fps: float = 12.0, loop: int 
         raise InputError("no frames to write")
     if not np.isfinite(fps) or fps <= 0:
         raise InputError(f"--fps must be > 0, got {fps}")
-    text = str(out)
-    out = Path(out)
-    if text.endswith(("/", "\\")) or out.is_dir():
-        out.mkdir(parents=True, exist_ok=True)
+    folder = is_folder_output(out)
+    out = check_output(out, suffixes=FRAME_OUTPUTS, folder_ok=True)
+    if folder:
         for index, frame in enumerate(frames):
             save_image(out / f"frame-{index:05d}.png", frame)
         return out
@@ -358,4 +350,4 @@ def write_frames(frames: list[np.ndarray], out, *, fps: float = 12.0, loop: int 
                 for picture in pictures:
                     writer.append_data(np.pad(picture, pad, mode="edge"))
         return out
-    raise InputError(f"{out}: write a .gif, an .mp4 or a folder ending in /")
+    raise AssertionError(out)  # check_output allowed only the suffixes above

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..tables import Table, method
+from ..tables import Method, Table, method
 from ._checks import channels_last, check_image
 
 ORDERS = {0: cv2.INTER_NEAREST, 1: cv2.INTER_LINEAR, 3: cv2.INTER_CUBIC}
@@ -52,7 +52,7 @@ def check_points(src, dst, method: str, *, where: str = "points") -> tuple[np.nd
             raise InputError(f"{where}: {name} holds NaN or infinite coordinates")
     if len(src) != len(dst):
         raise InputError(f"{where}: src has {len(src)} points but dst has {len(dst)}; they must pair up")
-    need = WARPS.get(method).minimum_points if method in WARPS else 1
+    need = WARPS.get(method).info["minimum_points"] if method in WARPS else 1
     if len(src) < need:
         raise InputError(f"{where}: {method} needs at least {need} point pairs, got {len(src)}")
     for name, points in (("src", src), ("dst", dst)):
@@ -424,50 +424,42 @@ def warp(
 
 
 # -- the table ---------------------------------------------------------------------------------------------
-class Warp:
-    """A row of the warp table: ``warp`` bound to one method, with its minimum number of point pairs."""
-
-    def __init__(self, name: str, description: str, options: tuple[str, ...], minimum_points: int = 0) -> None:
-        help_text = {
-            "order": ("interpolation: 0 nearest, 1 bilinear, 3 bicubic", (0, 1, 3)),
-            "mode": ("what lies outside the image", tuple(MODES)),
-            "grid": "evaluate the map every N pixels and interpolate (1 = every pixel)",
-            "strength": "swirl: turns; elastic: displacement std in pixels before smoothing",
-            "radius": "swirl radius in pixels (default: a quarter of the smaller side)",
-            "sigma": "elastic: smoothing in pixels",
-            "seed": "elastic: random seed",
-        }
-        entry = method(
-            name,
-            warp,
-            description,
-            options={key: help_text[key] for key in ("order", "mode", *options)},
-            needs=("points",) if minimum_points else (),
-            method=name,
-        )
-        self.name, self.description, self.options, self.needs = name, description, entry.options, entry.needs
-        self.function, self.minimum_points = entry.function, minimum_points
-        self.tags = frozenset({"points"} if minimum_points else ())
-
-    def option(self, name: str):
-        return next((option for option in self.options if option.name == name), None)
-
-    def __call__(self, image, src=None, dst=None, **options):
-        return self.function(image, src=src, dst=dst, **options)
+_WARP_OPTIONS = {
+    "order": ("interpolation: 0 nearest, 1 bilinear, 3 bicubic", (0, 1, 3)),
+    "mode": ("what lies outside the image", tuple(MODES)),
+    "grid": "evaluate the map every N pixels and interpolate (1 = every pixel)",
+    "strength": "swirl: turns; elastic: displacement std in pixels before smoothing",
+    "radius": "swirl radius in pixels (default: a quarter of the smaller side)",
+    "sigma": "elastic: smoothing in pixels",
+    "seed": "elastic: random seed",
+}
 
 
-WARPS: Table[Warp] = Table("warp method")
+def _warp_entry(name: str, description: str, options: tuple[str, ...] = (), minimum_points: int = 0) -> Method:
+    """``warp`` bound to one method; call as ``entry(image, src=..., dst=..., **options)``."""
+    return method(
+        name,
+        warp,
+        description,
+        options={key: _WARP_OPTIONS[key] for key in ("order", "mode", *options)},
+        needs=("points",) if minimum_points else (),
+        info={"minimum_points": minimum_points},
+        method=name,
+    )
+
+
+WARPS: Table[Method] = Table("warp method")
 for _warp in (
-    Warp("affine", "least-squares affine map of the control points", (), 3),
-    Warp("similarity", "rotation, uniform scale and shift (Umeyama)", (), 2),
-    Warp("projective", "homography: perspective change (needs 4 points)", (), 4),
-    Warp("tps", "thin-plate spline through every control point", ("grid",), 3),
-    Warp("mls-affine", "moving least squares, affine (Schaefer et al. 2006)", ("grid",), 3),
-    Warp("mls-similarity", "moving least squares, similarity: no shear", ("grid",), 2),
-    Warp("mls-rigid", "moving least squares, rigid: as-rigid-as-possible dragging", ("grid",), 2),
-    Warp("mesh", "piecewise-affine map on a Delaunay triangulation of the points", (), 3),
-    Warp("swirl", "rotation falling off with distance from the centre (no points)", ("strength", "radius")),
-    Warp(
+    _warp_entry("affine", "least-squares affine map of the control points", (), 3),
+    _warp_entry("similarity", "rotation, uniform scale and shift (Umeyama)", (), 2),
+    _warp_entry("projective", "homography: perspective change (needs 4 points)", (), 4),
+    _warp_entry("tps", "thin-plate spline through every control point", ("grid",), 3),
+    _warp_entry("mls-affine", "moving least squares, affine (Schaefer et al. 2006)", ("grid",), 3),
+    _warp_entry("mls-similarity", "moving least squares, similarity: no shear", ("grid",), 2),
+    _warp_entry("mls-rigid", "moving least squares, rigid: as-rigid-as-possible dragging", ("grid",), 2),
+    _warp_entry("mesh", "piecewise-affine map on a Delaunay triangulation of the points", (), 3),
+    _warp_entry("swirl", "rotation falling off with distance from the centre (no points)", ("strength", "radius")),
+    _warp_entry(
         "elastic", "smoothed random displacement field (Simard et al. 2003; no points)", ("strength", "sigma", "seed")
     ),
 ):

@@ -16,13 +16,25 @@ import click
 
 from ..errors import ImsynthError
 
-# command -> module of this package that defines it (imported only when the command runs)
+# command -> "module:function" of this package that defines it (imported only when the command runs)
 COMMANDS = {
-    **dict.fromkeys(("texture", "resize", "blend", "warp", "animate", "morph"), "classical"),
-    **dict.fromkeys(
-        ("datasets", "models", "train", "sample", "eval", "explore", "inpaint", "probe", "augment", "features", "demo"),
-        "models",
-    ),
+    **{name: f"classical:{name}" for name in ("texture", "resize", "blend", "warp", "animate", "morph")},
+    **{
+        name: f"models:{name}"
+        for name in (
+            "datasets",
+            "models",
+            "train",
+            "sample",
+            "explore",
+            "inpaint",
+            "probe",
+            "augment",
+            "features",
+            "demo",
+        )
+    },
+    "eval": "models:evaluate",
 }
 
 
@@ -35,8 +47,8 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in COMMANDS:
             return None
-        module = importlib.import_module(f"{__name__}.{COMMANDS[name]}")
-        return getattr(module, "evaluate" if name == "eval" else name)
+        module, function = COMMANDS[name].split(":")
+        return getattr(importlib.import_module(f"{__name__}.{module}"), function)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -46,13 +46,11 @@ def method_choice(table: Table, *, default: str | None = None, required: bool = 
     )
 
 
-def table_options(table: Table, *, skip: tuple[str, ...] = ()) -> Callable:
+def table_options(table: Table) -> Callable:
     """Decorator adding ``--name`` for every option of ``table``'s methods (default None: "the method's own")."""
 
     def decorate(function: Callable) -> Callable:
         for name, users in reversed(list(table.options().items())):
-            if name in skip:
-                continue
             first = users[0][1]
             defaults = sorted(
                 {f"{entry.name} {option.default}" for entry, option in users if option.default is not None}
@@ -67,12 +65,10 @@ def table_options(table: Table, *, skip: tuple[str, ...] = ()) -> Callable:
     return decorate
 
 
-def given(table: Table, values: dict[str, Any], *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+def given(table: Table, values: dict[str, Any]) -> dict[str, Any]:
     """Pop the table's options from a command's ``values``; return those the user set, converted to their type."""
     chosen = {}
     for name, users in table.options().items():
-        if name in skip:
-            continue
         value = values.pop(name, None)
         if value is None:
             continue

@@ -1,7 +1,16 @@
 """Generative models by name. Importing this package registers every model in ``MODEL_REGISTRY`` (a table)."""
 
 from . import diffusion, gan, vae  # noqa: F401  (registers vae, beta-vae, beta-tcvae, cvae, dcgan, wgan-gp, sngan, ddpm, ddpm-cond)
-from .base import MODEL_REGISTRY, GenerativeModel, LossOutput, ModelEntry, build_model, fit_config_to_data, get_entry
+from .base import (
+    MODEL_REGISTRY,
+    GenerativeModel,
+    LossOutput,
+    ModelEntry,
+    build_model,
+    config_for_dataset,
+    fit_config_to_data,
+    get_entry,
+)
 from .capabilities import (
     Encoder,
     Inpainter,
@@ -26,6 +35,7 @@ __all__ = [
     "ModelEntry",
     "Representation",
     "build_model",
+    "config_for_dataset",
     "fit_config_to_data",
     "get_entry",
     "load_run",

@@ -281,6 +281,17 @@ def fit_config_to_data(config, *, channels: int, image_size: int, num_classes: i
     )
 
 
+def config_for_dataset(config, dataset):
+    """``config`` with the data fields of ``dataset`` (an ``ImageDataset``: channels, size, classes, train size)."""
+    return fit_config_to_data(
+        config,
+        channels=dataset.channels,
+        image_size=dataset.image_size,
+        num_classes=dataset.num_classes or 0,
+        dataset_size=len(dataset.train_images),
+    )
+
+
 def require(condition: bool, message: str) -> None:
     """Config validation in ``__post_init__``: raise ConfigError when ``condition`` is false."""
     if not condition:

@@ -21,7 +21,6 @@ __all__ = [
     "tensor_to_numpy",
     "tensor_to_uint8",
     "to_model",
-    "uint8_nchw",
     "uint8_to_nhwc",
 ]
 
@@ -57,11 +56,6 @@ def tensor_to_image(tensor: torch.Tensor, like: np.ndarray) -> np.ndarray:
 def tensor_to_uint8(tensor: torch.Tensor) -> np.ndarray:
     """NCHW tensor in [-1, 1] -> NxHxWxC uint8."""
     return np.round(tensor_to_numpy(tensor) * 255.0).astype(np.uint8)
-
-
-def uint8_nchw(tensor: torch.Tensor) -> torch.Tensor:
-    """NCHW tensor in [-1, 1] -> uint8 NCHW (the datasets' storage layout)."""
-    return from_model(tensor.cpu())
 
 
 def uint8_to_nhwc(images: torch.Tensor) -> np.ndarray:

@@ -29,7 +29,7 @@ from .. import __version__
 from ..config import apply_overrides, from_dict, to_dict
 from ..data import ImageDataset, load_dataset
 from ..errors import Aborted, CheckpointError, ConfigError, InputError, TrainingError, TrainingStopped
-from ..models import GenerativeModel, build_model, fit_config_to_data, get_entry
+from ..models import GenerativeModel, build_model, config_for_dataset, get_entry
 from ..runtime import runs as ckpt
 from ..runtime.device import autocast_context, resolve_precision, select_device
 from ..runtime.tensors import save_tensor_grid, to_model
@@ -48,7 +48,8 @@ class TrainResult:
     step: int
     images_per_second: float
     last_metrics: dict
-    stopped_by: str
+    stopped_by: str  # steps, epochs, minutes, SIGINT or SIGTERM
+    signal: int | None = None  # the signal that stopped the run, if one did
 
 
 class ExponentialMovingAverage:
@@ -430,13 +431,14 @@ class _Trainer:
         if config.guard and self.step == 0 and self.last_checkpoint_step == 0:
             self.save_checkpoint()  # something to roll back to before the first scheduled checkpoint
         stop = _StopSignals(self.group.is_main)
+        received = None
         try:
             while True:
                 received = stop.received
                 if self.group.distributed:  # every rank must stop at the same step: rank 0's signal decides
                     received = int(distributed.shared_value(float(received or 0), self.group)) or None
                 if received:
-                    stopped_by = SIGNAL_NAMES.get(received, "signal")
+                    stopped_by = SIGNAL_NAMES[received]
                     break
                 if total is not None and self.step >= total:
                     stopped_by = "steps" if config.steps and self.step >= config.steps else "epochs"
@@ -496,12 +498,11 @@ class _Trainer:
                     self.save_checkpoint()
                 if self.callback is not None:
                     self.callback(self.step, last)
-            signalled = stopped_by in SIGNAL_NAMES.values()
-            if not signalled and self.fid_tracker and self.step % config.fid_every != 0:
+            if not received and self.fid_tracker and self.step % config.fid_every != 0:
                 self.fid_tracker.measure()
             if self.step != self.last_checkpoint_step:
                 self.save_checkpoint()
-            if not signalled and self.step % config.sample_every != 0:
+            if not received and self.step % config.sample_every != 0:
                 self.save_samples()
             if self.group.is_main:
                 plot_curves(self.run)
@@ -509,7 +510,7 @@ class _Trainer:
             stop.restore()
             if bar is not None:
                 bar.close()
-        return TrainResult(self.run, self.step, speed, last, stopped_by)
+        return TrainResult(self.run, self.step, speed, last, stopped_by, received)
 
 
 class _StopSignals:
@@ -617,14 +618,7 @@ def train(
     torch.manual_seed(train_config.seed)
     if model is None:
         config = model_config if model_config is not None else entry.default_config()
-        config = fit_config_to_data(
-            config,
-            channels=dataset.channels,
-            image_size=dataset.image_size,
-            num_classes=dataset.num_classes or 0,
-            dataset_size=len(dataset.train_images),
-        )
-        model = build_model(model_name, config)
+        model = build_model(model_name, config_for_dataset(config, dataset))
     model.registered_name = model_name
     model.to(torch_device)
     if train_config.channels_last:
@@ -658,12 +652,11 @@ def train(
         distributed.barrier(group)
     finally:
         distributed.teardown(group)
-    if result.stopped_by in SIGNAL_NAMES.values():
-        signum = next(n for n, name in SIGNAL_NAMES.items() if name == result.stopped_by)
+    if result.signal is not None:
         raise TrainingStopped(
             f"{result.stopped_by}: stopped at step {result.step}; checkpoint written to "
             f"{run / ckpt.STATE}; continue with: imsynth train {model_name} --out {run} --resume",
-            signum=signum,
+            signum=result.signal,
             result=result,
         )
     return result
@@ -704,17 +697,10 @@ def train_from_options(
     else:
         dataset = load_dataset(data or "digits", image_size=image_size, limit=limit)
     if dry_run:
-        config = fit_config_to_data(
-            configs["model"],
-            channels=dataset.channels,
-            image_size=dataset.image_size,
-            num_classes=dataset.num_classes or 0,
-            dataset_size=len(dataset.train_images),
-        )
-        model = build_model(model_name, config)
+        model = build_model(model_name, config_for_dataset(configs["model"], dataset))
         return {
             "model": model_name,
-            "model_config": to_dict(config),
+            "model_config": to_dict(model.config),
             "train": to_dict(train_config),
             "data": {"name": dataset.name, "train_size": len(dataset.train_images)},
             "parameters": sum(p.numel() for p in model.parameters()),
