@@ -41,6 +41,18 @@ def launch(command, env, timeout=240):
     return done
 
 
+# two processes on this machine, each running the imsynth command line
+TORCHRUN_IMSYNTH = [
+    sys.executable,
+    "-m",
+    "torch.distributed.run",
+    "--standalone",
+    "--nproc_per_node=2",
+    "-m",
+    "imsynth.cli",
+]
+
+
 def small_vae(dataset, **overrides):
     config = get_entry("vae").default_config()
     config = config_for_dataset(config, dataset)
@@ -330,14 +342,7 @@ def test_two_process_data_parallel_matches_one_process_on_the_global_batch(tmp_p
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        "2",
-        "-m",
-        "imsynth.cli",
+        *TORCHRUN_IMSYNTH,
         *args,
         "--out",
         str(tmp_path / "ddp"),
@@ -378,14 +383,7 @@ def test_learning_rate_warms_up_then_follows_a_cosine_to_the_floor():
 def test_two_processes_stop_together_on_a_time_budget(tmp_path):
     """Ranks must agree on when a --minutes budget ends; otherwise one waits forever in all-reduce."""
     command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        "2",
-        "-m",
-        "imsynth.cli",
+        *TORCHRUN_IMSYNTH,
         "train",
         "vae",
         "--data",
