@@ -28,7 +28,7 @@ from imsynth.models import (
 )
 from imsynth.models.diffusion import DiffusionConfig
 from imsynth.models.gan import GANConfig
-from imsynth.models.vae import VAEConfig
+from imsynth.models.vae import DVAEConfig, VAEConfig
 from imsynth.runtime import runs
 from imsynth.train import train
 from tests.helpers import tiny_dataset
@@ -181,6 +181,7 @@ def test_registered_model_keeps_the_contract(name, tmp_path):
 # A new model family fails test_every_family_declares_interdependent_fields until it adds its own.
 INTERDEPENDENT = {
     VAEConfig: ["capacity_max=25.0", "total_correlation=false", "beta=2.0"],
+    DVAEConfig: ["corruptions=rain,lighting", "severities=2-4", "clean_fraction=0.5"],
     GANConfig: ["loss=wasserstein", "gp_weight=10.0", "d_norm=none"],
     DiffusionConfig: ["timesteps=2000", "sample_steps=1500", "width=12", "heads=3"],
 }

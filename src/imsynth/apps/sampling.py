@@ -14,9 +14,10 @@ from ..runtime.tensors import save_tensor_grid, tensor_to_uint8
 SAMPLE_OUTPUTS = (*IMAGE_SUFFIXES, ".npz")
 
 
-def write_npz(out: Path, images: np.ndarray, labels: torch.Tensor | None) -> Path:
-    """uint8 NxHxWxC ``images`` (+ int64 ``labels``) as a compressed .npz, atomically; loadable as ``npz:PATH``."""
-    payload = {"images": images}
+def write_npz(out: Path, images: np.ndarray, labels: torch.Tensor | None, **arrays: np.ndarray) -> Path:
+    """uint8 NxHxWxC ``images`` (+ int64 ``labels``, + any further named ``arrays``) as a compressed .npz,
+    atomically; loadable as ``npz:PATH``."""
+    payload = {"images": images, **arrays}
     if labels is not None:
         payload["labels"] = labels.numpy().astype(np.int64)
     with atomic_path(out) as tmp:

@@ -35,6 +35,7 @@ COMMANDS = {
         )
     },
     "eval": "models:evaluate",
+    **{name: f"restore:{name}" for name in ("corrupt", "denoise", "robustness")},
 }
 
 

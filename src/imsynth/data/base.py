@@ -128,6 +128,9 @@ def load_dataset(name: str, *, image_size: int | None = None, limit: int | None 
     if image_size is not None:
         dataset.train_images = resize_uint8(dataset.train_images, image_size)
         dataset.test_images = resize_uint8(dataset.test_images, image_size)
+        for key in ("clean_train", "clean_test"):
+            if key in dataset.extra:
+                dataset.extra[key] = resize_uint8(dataset.extra[key], image_size)
     return dataset
 
 
@@ -138,4 +141,7 @@ def limit_dataset(dataset: ImageDataset, limit: int) -> ImageDataset:
     dataset.train_images, dataset.test_images = cut(dataset.train_images), cut(dataset.test_images)
     dataset.train_labels, dataset.test_labels = cut(dataset.train_labels), cut(dataset.test_labels)
     dataset.factors_train, dataset.factors_test = cut(dataset.factors_train), cut(dataset.factors_test)
+    for key in ("clean_train", "clean_test"):
+        if key in dataset.extra:
+            dataset.extra[key] = cut(dataset.extra[key])
     return dataset

@@ -253,7 +253,8 @@ def _as_uint8_nchw(array: np.ndarray, path: Path, key: str) -> torch.Tensor:
 
 def load_npz(path: str, *, image_size: int | None = None) -> ImageDataset:
     """An .npz holding ``images`` (or ``x``; NxHxW[xC], uint8 or float [0,1]) and optional ``labels``
-    (or ``y``). ``images_test``/``labels_test`` give a test split; otherwise 10% is held out."""
+    (or ``y``). ``images_test``/``labels_test`` give a test split; otherwise 10% is held out. ``clean`` and
+    ``clean_test`` (the undamaged originals ``imsynth corrupt`` writes) go to ``extra`` as uint8 NCHW."""
     file = Path(path)
     if not file.is_file():
         raise DataError(f"{file}: no such .npz file")
@@ -285,8 +286,20 @@ def load_npz(path: str, *, image_size: int | None = None) -> ImageDataset:
     class_names = None
     if labels is not None:
         class_names = [str(i) for i in range(int(labels.max()) + 1)] if len(labels) else None
+    extra = {}
+    if "clean" in contents:
+        clean = _as_uint8_nchw(contents["clean"], file, "clean")
+        clean_test = _as_uint8_nchw(contents["clean_test"], file, "clean_test") if "clean_test" in contents else None
+        if test_key and clean_test is not None:
+            extra["clean_train"], extra["clean_test"] = clean, clean_test
+        elif not test_key:
+            extra["clean_train"], extra["clean_test"] = clean[train], clean[test]
+        for split, damaged in (("train", train_images), ("test", test_images)):
+            if f"clean_{split}" in extra and extra[f"clean_{split}"].shape != damaged.shape:
+                raise DataError(f"{file}: clean originals do not match the {split} images in shape")
     return ImageDataset(
         name=f"npz:{file}",
+        extra=extra,
         train_images=train_images,
         test_images=test_images,
         train_labels=train_labels,

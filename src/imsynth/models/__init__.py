@@ -1,6 +1,6 @@
 """Generative models by name. Importing this package registers every model in ``MODEL_REGISTRY`` (a table)."""
 
-from . import diffusion, gan, vae  # noqa: F401  (registers vae, beta-vae, beta-tcvae, cvae, dcgan, wgan-gp, sngan, ddpm, ddpm-cond)
+from . import diffusion, gan, vae  # noqa: F401  (registers vae, beta-vae, beta-tcvae, cvae, dvae, dcgan, wgan-gp, sngan, ddpm, ddpm-cond)
 from .base import (
     MODEL_REGISTRY,
     GenerativeModel,
@@ -18,6 +18,7 @@ from .capabilities import (
     LatentFeatures,
     LatentModel,
     LikelihoodModel,
+    Purifier,
     Representation,
 )
 from .loading import load_run
@@ -32,6 +33,7 @@ __all__ = [
     "LatentModel",
     "LikelihoodModel",
     "LossOutput",
+    "Purifier",
     "ModelEntry",
     "Representation",
     "build_model",

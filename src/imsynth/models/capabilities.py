@@ -12,6 +12,7 @@ reads here what it must provide for each of them.
 | Inpainter         | inpaint --method diffusion (RePaint)            |
 | LikelihoodModel   | eval: ELBO / importance-weighted NLL            |
 | IterativeSampler  | sample/eval sampler options (--sampler, --steps, --eta, --guidance) |
+| Purifier          | denoise --model, robustness purification defences |
 """
 
 from __future__ import annotations
@@ -93,3 +94,19 @@ class IterativeSampler(Protocol):
     """Sampling by a reverse process with named samplers and options (diffusion)."""
 
     def sampler(self, name: str | None = None, steps: int | None = None, eta: float | None = None) -> Any: ...
+
+
+@runtime_checkable
+class Purifier(Protocol):
+    """Projects images (B, C, H, W) in [-1, 1] onto what the model has learnt: restoration and adversarial
+    purification. ``strength`` is the damage to remove, as a noise standard deviation on the [0, 1] scale
+    (None: the model's own choice); differentiable where the model is, when the caller enables gradients."""
+
+    def purify(
+        self,
+        images: torch.Tensor,
+        *,
+        strength: float | None = None,
+        labels: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor: ...

@@ -323,6 +323,40 @@ class Diffusion(GenerativeModel):
                 level += 1
         return torch.where(hole, x_t.clamp(-1, 1), known)
 
+    def purification_start(self, strength: float) -> int:
+        """t* for removing damage of standard deviation ``strength`` (0-1 scale): the timestep whose added noise
+        (sqrt((1 - abar) / abar), on the model's [-1, 1] scale) is sqrt(2) times the damage, so Gaussian noise of
+        that level is covered and other damage is drowned by at least as much fresh noise (SDEdit's trade-off:
+        higher t* removes more damage and more of the image's detail)."""
+        if not math.isfinite(strength) or strength <= 0:
+            raise InputError(f"purification strength must be a positive number, got {strength}")
+        target = (2 * strength) ** 2 * 2
+        ratio = (1 - self.schedule.alpha_bar) / self.schedule.alpha_bar
+        return int(min(torch.searchsorted(ratio, torch.tensor(target, dtype=ratio.dtype)).item(), len(ratio) - 1))
+
+    @torch.no_grad()
+    def purify(
+        self,
+        images: torch.Tensor,
+        *,
+        strength: float | None = None,
+        labels: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+        steps: int | None = None,
+        sampler: str = "ddpm",
+    ) -> torch.Tensor:
+        """Diffusion purification (SDEdit, Meng et al. 2022; DiffPure, Nie et al. 2022): noise ``images`` (B, C, H, W)
+        in [-1, 1] to t* (``purification_start(strength)``, default strength 0.1) and run the reverse process to
+        t = 0 in ``steps`` (default: the config's sample steps scaled by t*/T, at least 5). Random (the fresh
+        noise) unless ``generator`` is seeded; not differentiable (attack it with BPDA + EOT)."""
+        start = self.purification_start(0.1 if strength is None else strength)
+        count = steps or max(5, round(self.config.sample_steps * (start + 1) / self.config.timesteps))
+        chosen = self.sampler(sampler, 1).starting_at(start, count)
+        x, labels = self._start(len(images), labels, None, generator)
+        clean = images.to(x.device).float()
+        noised = self.schedule.add_noise(clean, self._noise_like(clean, generator), torch.full((len(clean),), start))
+        return self.run_sampler(noised, chosen, labels, guidance=self.guidance_scale(None), generator=generator)
+
     def inpaint_steps(self, *, steps: int = 100, jump_length: int = 10, resamplings: int = 5, **_) -> int:
         return repaint_steps(steps, jump_length, resamplings)
 

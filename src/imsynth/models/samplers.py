@@ -97,6 +97,15 @@ class Sampler:
         """x_t -> x_t_prev given the model's x_0 and noise estimates; ``noise`` is N(0, I) for stochastic steps."""
         raise NotImplementedError
 
+    def starting_at(self, start: int, steps: int) -> Sampler:
+        """This sampler over ``steps`` timesteps from ``start`` down to 0 (purification starts mid-way)."""
+        if not 0 <= start < self.schedule.timesteps:
+            raise InputError(f"start timestep must be in [0, {self.schedule.timesteps}), got {start}")
+        visited = respaced_timesteps(start + 1, min(steps, start + 1))
+        self.timesteps = list(zip(visited, visited[1:] + [-1]))
+        self.steps = len(visited)
+        return self
+
     def needs_noise(self, t_prev: int) -> bool:
         return self.stochastic and t_prev >= 0
 

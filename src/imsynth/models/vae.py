@@ -1,4 +1,5 @@
-"""The VAE family: VAE, beta-VAE (plain and capacity-annealed), beta-TCVAE and the conditional VAE.
+"""The VAE family: VAE, beta-VAE (plain and capacity-annealed), beta-TCVAE, the conditional VAE and the denoising
+VAE.
 
 One method class, four registered names: the objective is chosen by config fields, so every variant
 shares encode/decode/sample/interpolate/traverse and the likelihood metrics.
@@ -22,6 +23,7 @@ from torch import nn
 
 from ..errors import ConfigError, InputError
 from .base import DataShape, GenerativeModel, LossOutput, Noise, register_model, require
+from .corruption import check_mix, corrupt_batch
 from .networks import ConvDecoder, ConvEncoder
 
 LOG_2PI = math.log(2 * math.pi)
@@ -146,7 +148,20 @@ class VAE(GenerativeModel):
         noise: Noise | None = None,
         uniform: Noise | None = None,
     ) -> LossOutput:
-        mean, log_var = self.encode(images, labels)
+        return self.objective(images, images, labels, step=step, noise=noise)
+
+    def objective(
+        self,
+        inputs: torch.Tensor,
+        images: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        *,
+        step: int = 0,
+        noise: Noise | None = None,
+    ) -> LossOutput:
+        """The ELBO of ``images`` with the posterior computed from ``inputs`` (the same tensor for a plain VAE;
+        a corrupted copy for the denoising VAE)."""
+        mean, log_var = self.encode(inputs, labels)
         epsilon = noise(tuple(mean.shape)).to(mean) if noise is not None else torch.randn_like(mean)
         latents = mean + torch.exp(0.5 * log_var) * epsilon
         log_px = self.log_likelihood(self.decode_logits(latents, labels), images)
@@ -209,6 +224,19 @@ class VAE(GenerativeModel):
     @torch.no_grad()
     def reconstruct(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Decode the posterior mean of each image."""
+        mean, _ = self.encode(images, labels)
+        return self.decode(mean, labels)
+
+    def purify(
+        self,
+        images: torch.Tensor,
+        *,
+        strength: float | None = None,
+        labels: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Encode-decode (the posterior mean): the image projected onto what the model has learnt.
+        Deterministic and differentiable (gradients flow when the caller enables them); ``strength`` is unused."""
         mean, _ = self.encode(images, labels)
         return self.decode(mean, labels)
 
@@ -315,6 +343,53 @@ class VAE(GenerativeModel):
             "likelihood": self.config.likelihood,
             "n_images": len(images),
         }
+
+
+ALL_CORRUPTIONS = "gaussian,shot,impulse,speckle,rain,lighting,blocks,blur,jpeg"
+
+
+@dataclass
+class DVAEConfig(VAEConfig):
+    # comma-separated corruption kinds (``a+b`` composes two) and severities ("1-5", "3", "1,3,5") drawn per image
+    corruptions: str = ALL_CORRUPTIONS
+    severities: str = "1-5"
+    clean_fraction: float = 0.1  # images shown undamaged, so clean inputs come back unchanged
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_mix(self.corruptions, self.severities)
+        require(0 <= self.clean_fraction <= 1, f"clean_fraction must be in [0, 1], got {self.clean_fraction}")
+
+
+@register_model(
+    "dvae",
+    tiny=VAE_TINY,
+    description="denoising VAE: corrupted input, ELBO of the clean image (corruptions drawn on the fly)",
+    likelihood="gaussian",
+    latent_dim=32,
+)
+class DenoisingVAE(VAE):
+    """A VAE whose encoder sees a corrupted image and whose ELBO is that of the clean one (Im et al. 2017's
+    denoising criterion), so encode-decode restores. Each image of a batch gets a kind and severity from the
+    config's mix, drawn from the engine's keyed noise: training stays reproducible and resumes exactly."""
+
+    config_class = DVAEConfig
+
+    def loss(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        *,
+        step: int = 0,
+        noise: Noise | None = None,
+        uniform: Noise | None = None,
+    ) -> LossOutput:
+        draw = uniform if uniform is not None else (lambda shape: torch.rand(shape))
+        seeds = (draw((len(images),)) * 2**31).long()
+        keep = (draw((len(images),)) < self.config.clean_fraction).to(images.device)
+        damaged = corrupt_batch(images, self.config.corruptions, self.config.severities, seeds=seeds)
+        inputs = torch.where(keep[:, None, None, None], images, damaged)
+        return self.objective(inputs, images, labels, step=step, noise=noise)
 
 
 def gaussian_log_density(x: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:

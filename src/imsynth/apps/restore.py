@@ -1,0 +1,243 @@
+"""Restoration: classical denoisers and trained runs, one table (``DENOISERS``), on arrays, files and folders.
+
+Model methods (``needs`` = model) take a batch (N, H, W, C) float [0, 1] and a loaded run:
+- ``encode-decode``: a VAE's posterior mean decoded (any run with an encoder; the denoising VAE ``dvae`` is
+  trained for exactly this);
+- ``projection``: the closest image the generator can make, by inversion from the damaged image (Defense-GAN's
+  projection; any run with a Gaussian latent);
+- ``diffusion``: noise to t* and run the reverse process (SDEdit / DiffPure); t* from ``strength``, the damage as
+  a noise standard deviation, estimated from each batch when not given.
+``restore`` picks the method a run supports when none is named. Classical methods run image by image.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..classical.corrupt import corrupt
+from ..classical.denoise import DENOISERS, denoise, noise_sigma
+from ..data import load_dataset
+from ..data.sources import IMAGE_SUFFIXES
+from ..errors import InputError
+from ..image import check_output, is_folder_output, output_depth, read_image, save_image
+from ..models import Encoder, GenerativeModel, IterativeSampler, LatentModel, Purifier, load_run
+from ..runtime.tensors import uint8_to_nhwc
+from ..tables import method
+from .inversion import invert
+from .sampling import write_npz
+
+
+def _to_batch(images: np.ndarray, model: GenerativeModel) -> torch.Tensor:
+    config = model.config
+    expected = (config.image_size, config.image_size, config.channels)
+    if images.ndim != 4 or tuple(images.shape[1:]) != expected:
+        raise InputError(
+            f"model {model.registered_name!r} works on {expected[2]}-channel {expected[0]}x{expected[1]} images; "
+            f"got {images.shape[2]}x{images.shape[1]} with {images.shape[-1]} channels: resize or convert them first"
+        )
+    device = next(model.parameters()).device
+    return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float().to(device) * 2 - 1
+
+
+def _from_batch(batch: torch.Tensor) -> np.ndarray:
+    return ((batch.detach().float().clamp(-1, 1).cpu().permute(0, 2, 3, 1).numpy() + 1) / 2).astype(np.float32)
+
+
+def restore_encode_decode(images: np.ndarray, *, model: GenerativeModel, batch_size: int = 256) -> np.ndarray:
+    if not (isinstance(model, Encoder) and isinstance(model, Purifier)):
+        raise InputError(f"model {model.registered_name!r} has no encoder; use --method projection or diffusion")
+    batch = _to_batch(images, model)
+    with torch.no_grad():
+        out = [model.purify(batch[i : i + batch_size]) for i in range(0, len(batch), batch_size)]
+    return _from_batch(torch.cat(out))
+
+
+def restore_projection(
+    images: np.ndarray, *, model: GenerativeModel, steps: int = 200, restarts: int = 4, seed: int = 0
+) -> np.ndarray:
+    if not isinstance(model, LatentModel) or isinstance(model, IterativeSampler):
+        raise InputError(f"model {model.registered_name!r} has no generator latent to project onto")
+    return _from_batch(invert(model, _to_batch(images, model), steps=steps, restarts=restarts, seed=seed).images)
+
+
+def restore_diffusion(
+    images: np.ndarray,
+    *,
+    model: GenerativeModel,
+    strength: float | None = None,
+    steps: int | None = None,
+    seed: int = 0,
+    batch_size: int = 256,
+) -> np.ndarray:
+    if not (isinstance(model, Purifier) and isinstance(model, IterativeSampler)):
+        raise InputError(f"model {model.registered_name!r} is not a diffusion run; use --method encode-decode")
+    if strength is None:
+        strength = float(np.median([noise_sigma(image) for image in images]))
+    batch = _to_batch(images, model)
+    generator = torch.Generator().manual_seed(seed)
+    out = [
+        model.purify(batch[i : i + batch_size], strength=max(strength, 0.02), steps=steps, generator=generator)
+        for i in range(0, len(batch), batch_size)
+    ]
+    return _from_batch(torch.cat(out))
+
+
+MODEL = ("model",)
+DENOISERS.add(
+    method(
+        "encode-decode",
+        restore_encode_decode,
+        "decode a VAE run's posterior mean (--model; dvae runs are trained for it)",
+        needs=MODEL,
+    )
+)
+DENOISERS.add(
+    method(
+        "projection",
+        restore_projection,
+        "invert a GAN run from the damaged image, keep G(z) (--model)",
+        options={"steps": "inversion steps", "restarts": "random starts, best kept", "seed": "random seed"},
+        needs=MODEL,
+    )
+)
+DENOISERS.add(
+    method(
+        "diffusion",
+        restore_diffusion,
+        "noise a diffusion run's input to t* and denoise back (--model; SDEdit/DiffPure)",
+        options={
+            "strength": "damage as a noise std on the 0-1 scale, sets t* (default: estimated)",
+            "steps": "reverse steps from t* (default: the run's sample steps x t*/T)",
+            "seed": "random seed",
+        },
+        needs=MODEL,
+    )
+)
+
+
+def method_for(model: GenerativeModel) -> str:
+    """The restoration a run supports: encode-decode for encoders, diffusion for diffusion runs, else projection."""
+    if isinstance(model, Encoder) and isinstance(model, Purifier):
+        return "encode-decode"
+    if isinstance(model, IterativeSampler) and isinstance(model, Purifier):
+        return "diffusion"
+    if isinstance(model, LatentModel):
+        return "projection"
+    raise InputError(f"model {model.registered_name!r} cannot restore images")
+
+
+def restore(
+    images: np.ndarray | list[np.ndarray],
+    method_name: str | None = None,
+    *,
+    model: GenerativeModel | None = None,
+    progress: bool = False,
+    **options,
+) -> list[np.ndarray]:
+    """Restore images (a list of HxW/HxWxC float [0, 1], or an N x H x W x C array) by ``method_name`` (default:
+    ``nl-means``, or the run's own method when ``model`` is given). Returns a list, shapes as given."""
+    name = method_name or (method_for(model) if model is not None else "nl-means")
+    entry = DENOISERS.get(name)
+    DENOISERS.check_options(name, options)
+    if "model" in entry.needs:
+        if model is None:
+            raise InputError(f"method {name!r} needs a trained run: give --model RUN")
+        shapes = [np.shape(image) for image in images]
+        batch = np.stack([image[:, :, None] if np.ndim(image) == 2 else image for image in images]).astype(np.float32)
+        out = entry(batch, model=model, **options)
+        return [result.reshape(shape) for result, shape in zip(out, shapes)]
+    if model is not None:
+        raise InputError(f"method {name!r} is classical; drop --model (or choose a model method)")
+    bar = tqdm(images, desc=name, unit="image", leave=False, disable=not (progress and sys.stderr.isatty()))
+    return [denoise(image, name, **options) for image in bar]
+
+
+def _inputs(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise InputError(f"{path}: no images in this folder ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        return files
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    return [path]
+
+
+def denoise_path(
+    source,
+    out,
+    *,
+    method_name: str | None = None,
+    run=None,
+    device: str = "auto",
+    bit_depth: int | str | None = None,
+    **options,
+) -> Path:
+    """Restore an image file or every image of a folder into ``out`` (a file, or a folder for a folder)."""
+    source = Path(source)
+    files = _inputs(source)
+    folder = source.is_dir()
+    if folder and not is_folder_output(out) and Path(out).suffix:
+        raise InputError(f"{out}: a folder of inputs needs an output folder (end it with /)")
+    out = check_output(out, folder_ok=True) if folder else check_output(out)
+    model = load_run(run, device=device)[0] if run is not None else None
+    name = method_name or (method_for(model) if model is not None else "nl-means")
+    pictures = [read_image(file) for file in files]
+    if model is not None and len({image.shape for image, _ in pictures}) > 1:
+        raise InputError(f"{source}: images of different sizes; a model restores one size at a time")
+    restored = restore([image for image, _ in pictures], name, model=model, progress=True, **options)
+    for file, (_, depth), image in zip(files, pictures, restored):
+        target = out / (file.stem + ".png") if folder else out
+        save_image(target, image, bit_depth=output_depth(target, bit_depth, depth))
+    return out
+
+
+def corrupt_path(
+    source: str,
+    out,
+    *,
+    kind: str = "gaussian",
+    severity: int = 3,
+    seed: int = 0,
+    limit: int | None = None,
+    bit_depth: int | str | None = None,
+) -> Path:
+    """Damage an image file, a folder of images, or a dataset (a name ``imsynth datasets`` lists). A dataset is
+    written as an ``.npz`` holding the damaged ``images``/``images_test``, the ``clean``/``clean_test``
+    originals and the labels (read it back with ``--data npz:OUT``); files and folders as images."""
+    path = Path(source)
+    if path.exists():
+        files = _inputs(path)
+        folder = path.is_dir()
+        if folder and not is_folder_output(out) and Path(out).suffix:
+            raise InputError(f"{out}: a folder of inputs needs an output folder (end it with /)")
+        out = check_output(out, folder_ok=True) if folder else check_output(out)
+        for index, file in enumerate(files):
+            image, depth = read_image(file)
+            target = out / (file.stem + ".png") if folder else out
+            damaged = corrupt(image, kind, severity, seed=seed + index)
+            save_image(target, damaged, bit_depth=output_depth(target, bit_depth, depth))
+        return out
+    out = check_output(str(out).removeprefix("npz:"), suffixes=(".npz",))
+    data = load_dataset(source, limit=limit)
+    payload = {}
+    for split, images, labels in (
+        ("", data.train_images, data.train_labels),
+        ("_test", data.test_images, data.test_labels),
+    ):
+        clean = uint8_to_nhwc(images)
+        floats = clean.astype(np.float32) / 255
+        offset = 0 if not split else 10**9  # train and test get different seeds
+        damaged = np.stack([corrupt(image, kind, severity, seed=seed + offset + i) for i, image in enumerate(floats)])
+        payload["images" + split] = np.round(damaged * 255).astype(np.uint8)
+        payload["clean" + split] = clean
+        if labels is not None:
+            payload["labels" + split] = labels.numpy().astype(np.int64)
+    labels = payload.pop("labels", None)
+    write_npz(out, payload.pop("images"), None if labels is None else torch.from_numpy(labels), **payload)
+    return out

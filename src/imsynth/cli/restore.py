@@ -1,0 +1,93 @@
+"""The restoration commands: ``corrupt``, ``denoise`` and ``robustness``. Names come from the tables
+(corruptions, denoisers, attacks, defences); each command is one call into the public API."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..apps.restore import corrupt_path, denoise_path
+from ..classical.corrupt import CORRUPTIONS, MAX_SEVERITY
+from ..classical.denoise import DENOISERS
+from .options import BIT_DEPTH, depth, given, method_choice, table_options
+
+DEVICE = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps")
+
+
+def _levels() -> str:
+    lines = []
+    for entry in CORRUPTIONS:
+        levels = entry.info["levels"]
+        keys = list(levels[0])
+        values = "; ".join(f"{key} {', '.join(str(level[key]) for level in levels)}" for key in keys)
+        lines.append(f"{entry.name}: {entry.description} ({values})")
+    return "\n".join(lines)
+
+
+@click.command(epilog="Kinds and their parameters at severity 1..5:\n\n\b\n" + _levels())
+@click.argument("source")
+@click.option("-o", "out", required=True, type=click.Path(), help="output image, folder (for a folder) or .npz")
+@click.option(
+    "--kind",
+    default="gaussian",
+    show_default=True,
+    help=f"{', '.join(CORRUPTIONS.names())}; a+b applies both in order",
+)
+@click.option("--severity", default=3, show_default=True, type=int, help=f"0 (none) to {MAX_SEVERITY}")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@click.option("--limit", type=int, help="datasets: only the first N train and test images")
+@BIT_DEPTH
+def corrupt(source, out, kind, severity, seed, limit, bit_depth):
+    """Damage SOURCE (an image, a folder of images, or a dataset name) reproducibly.
+
+    A dataset becomes an .npz with the damaged images, the clean originals and the labels (train it with
+    --data npz:OUT).
+
+    \b
+    Example:
+      imsynth corrupt photo.png -o rainy.png --kind rain --severity 4 --seed 1
+      imsynth corrupt scans/ -o noisy/ --kind shot+jpeg --severity 2
+      imsynth corrupt fashion-mnist -o rain3.npz --kind rain --severity 3
+    """
+    click.echo(
+        str(corrupt_path(source, out, kind=kind, severity=severity, seed=seed, limit=limit, bit_depth=depth(bit_depth)))
+    )
+
+
+@click.command()
+@click.argument("source", type=click.Path())
+@click.option("-o", "out", required=True, type=click.Path(), help="output image, or folder for a folder")
+@method_choice(DENOISERS)
+@click.option("--model", "run", type=click.Path(), help="trained run for the model methods")
+@table_options(DENOISERS)
+@BIT_DEPTH
+@DEVICE
+def denoise(source, out, method, run, bit_depth, device, **values):
+    """Restore SOURCE (an image or a folder of images): a classical method, or a trained run (--model).
+
+    Without --method: nl-means, or with --model the run's own (encode-decode for VAE runs, diffusion for
+    diffusion runs, projection for GAN runs).
+
+    \b
+    Example:
+      imsynth denoise noisy.png -o clean.png --method bm3d
+      imsynth denoise rainy/ -o restored/ --model runs/dvae
+      imsynth denoise noisy.png -o clean.png --model runs/ddpm --strength 0.1
+    """
+    click.echo(
+        str(
+            denoise_path(
+                source,
+                out,
+                method_name=method,
+                run=run,
+                device=device,
+                bit_depth=depth(bit_depth),
+                **given(DENOISERS, values),
+            )
+        )
+    )
+
+
+__all__ = ["corrupt", "denoise", "json"]
