@@ -22,6 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError, InputError
+from ..runtime.attacks import ZeroOne, pgd
+from ..runtime.classifier import load_feature_net
 from .base import DataShape, GenerativeModel, LossOutput, Noise, register_model, require
 from .corruption import check_mix, corrupt_batch
 from .networks import ConvDecoder, ConvEncoder
@@ -354,13 +356,39 @@ class DVAEConfig(VAEConfig):
     corruptions: str = ALL_CORRUPTIONS
     severities: str = "1-5"
     clean_fraction: float = 0.1  # images shown undamaged, so clean inputs come back unchanged
+    # Defense-VAE (Li & Ji 2019): a share of each batch replaced by PGD examples against ``classifier`` (a shipped
+    # feature network's dataset name, or a .safetensors path), made fresh every step
+    adversarial_fraction: float = 0.0
+    adversarial_eps: float = 0.1
+    adversarial_steps: int = 5
+    classifier: str = ""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         check_mix(self.corruptions, self.severities)
         require(0 <= self.clean_fraction <= 1, f"clean_fraction must be in [0, 1], got {self.clean_fraction}")
+        require(
+            0 <= self.adversarial_fraction <= 1 - self.clean_fraction,
+            "adversarial_fraction must be in [0, 1 - clean_fraction]",
+        )
+        require(
+            self.adversarial_eps >= 0 and self.adversarial_steps >= 1, "adversarial_eps >= 0, adversarial_steps >= 1"
+        )
+        require(
+            self.adversarial_fraction == 0 or bool(self.classifier),
+            "adversarial training examples need a classifier (--set classifier=fashion-mnist or a .safetensors path)",
+        )
 
 
+@register_model(
+    "defense-vae",
+    tiny=VAE_TINY,
+    description="Defense-VAE: a dvae also trained on fresh PGD examples against a classifier",
+    likelihood="gaussian",
+    latent_dim=32,
+    adversarial_fraction=0.5,
+    classifier="fashion-mnist",
+)
 @register_model(
     "dvae",
     tiny=VAE_TINY,
@@ -375,6 +403,10 @@ class DenoisingVAE(VAE):
 
     config_class = DVAEConfig
 
+    def __init__(self, config: DVAEConfig, **networks) -> None:
+        super().__init__(config, **networks)
+        self._classifier: list = []  # loaded on first use; a list so it is no submodule (not saved, not averaged)
+
     def loss(
         self,
         images: torch.Tensor,
@@ -384,12 +416,38 @@ class DenoisingVAE(VAE):
         noise: Noise | None = None,
         uniform: Noise | None = None,
     ) -> LossOutput:
+        config = self.config
         draw = uniform if uniform is not None else (lambda shape: torch.rand(shape))
         seeds = (draw((len(images),)) * 2**31).long()
-        keep = (draw((len(images),)) < self.config.clean_fraction).to(images.device)
-        damaged = corrupt_batch(images, self.config.corruptions, self.config.severities, seeds=seeds)
-        inputs = torch.where(keep[:, None, None, None], images, damaged)
+        share = draw((len(images),)).to(images.device)
+        damaged = corrupt_batch(images, config.corruptions, config.severities, seeds=seeds)
+        inputs = torch.where((share < config.clean_fraction)[:, None, None, None], images, damaged)
+        attacked = (share >= config.clean_fraction) & (share < config.clean_fraction + config.adversarial_fraction)
+        if attacked.any():
+            inputs = inputs.clone()
+            inputs[attacked] = self._adversarial(images[attacked], int(seeds[0]))
         return self.objective(inputs, images, labels, step=step, noise=noise)
+
+    def _adversarial(self, images: torch.Tensor, seed: int) -> torch.Tensor:
+        """PGD examples (in [-1, 1]) against the classifier's own predictions on ``images``."""
+        if not self._classifier:
+            path = self.config.classifier
+            net, _ = load_feature_net(path, path if path.endswith(".safetensors") else None)
+            if net.channels != self.config.channels:
+                raise ConfigError(
+                    f"classifier {path!r} takes {net.channels}-channel images, the data has {self.config.channels}"
+                )
+            self._classifier.append(ZeroOne(net.requires_grad_(False)).eval())
+        classifier = self._classifier[0].to(images.device)
+        clean = ((images.detach().float() + 1) / 2).clamp(0, 1)
+        with torch.no_grad():
+            targets = classifier(clean).argmax(1)
+        config = self.config
+        with torch.enable_grad(), torch.autocast(images.device.type, enabled=False):
+            adversarial = pgd(
+                classifier, clean, targets, eps=config.adversarial_eps, steps=config.adversarial_steps, seed=seed
+            )
+        return (adversarial * 2 - 1).to(images.dtype)
 
 
 def gaussian_log_density(x: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
