@@ -338,16 +338,34 @@ def features() -> None:
 @click.option("--data", "data_name", required=True, help="a labelled dataset")
 @click.option("--epochs", default=10, show_default=True, type=int)
 @click.option("--out", type=click.Path(), help="weights file (default: the package's shipped location)")
+@click.option(
+    "--adversarial-eps", default=0.0, show_default=True, type=float, help="PGD adversarial training (0-1 scale)"
+)
+@click.option(
+    "--adversarial-steps", default=7, show_default=True, type=click.IntRange(min=1), help="PGD steps per batch"
+)
 @click.option("--quiet", is_flag=True)
-def features_train(data_name, epochs, out, quiet):
-    """Train a feature network on a dataset's train split and report test accuracy.
+def features_train(data_name, epochs, out, adversarial_eps, adversarial_steps, quiet):
+    """Train a feature network (a classifier) on a dataset's train split and report test accuracy.
 
     \b
     Example:
       imsynth features train --data fashion-mnist --epochs 10
+      imsynth features train --data fashion-mnist --adversarial-eps 0.1 --out robust.safetensors
     """
+    if adversarial_eps < 0:
+        raise InputError(f"--adversarial-eps must be >= 0, got {adversarial_eps}")
+    if adversarial_eps > 0 and out is None:
+        raise InputError("an adversarially trained network is no feature network for FID: give --out")
     dataset = load_dataset(data_name)
-    _, info = train_feature_net(dataset, out or shipped_path(data_name), epochs=epochs, quiet=quiet)
+    _, info = train_feature_net(
+        dataset,
+        out or shipped_path(data_name),
+        epochs=epochs,
+        quiet=quiet,
+        adversarial_eps=adversarial_eps,
+        adversarial_steps=adversarial_steps,
+    )
     click.echo(json.dumps(info))
 
 

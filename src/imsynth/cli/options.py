@@ -46,8 +46,9 @@ def method_choice(table: Table, *, default: str | None = None, required: bool = 
     )
 
 
-def table_options(table: Table) -> Callable:
-    """Decorator adding ``--name`` for every option of ``table``'s methods (default None: "the method's own")."""
+def table_options(table: Table, *, prefix: str = "") -> Callable:
+    """Decorator adding ``--name`` (``--prefix-name``) for every option of ``table``'s methods (default None: "the
+    method's own"). A prefix keeps two tables' options apart in one command (attack vs defence ``--steps``)."""
 
     def decorate(function: Callable) -> Callable:
         for name, users in reversed(list(table.options().items())):
@@ -57,19 +58,21 @@ def table_options(table: Table) -> Callable:
             )
             methods = ", ".join(entry.name for entry, _ in users)
             detail = f" [default: {'; '.join(defaults)}]" if defaults else ""
+            flag = "--" + (prefix + "-" if prefix else "") + first.flag[2:]
+            dest = (prefix.replace("-", "_") + "_" if prefix else "") + name
             function = click.option(
-                first.flag, name, type=_click_type(first), default=None, help=f"{methods}: {first.help}{detail}"
+                flag, dest, type=_click_type(first), default=None, help=f"{methods}: {first.help}{detail}"
             )(function)
         return function
 
     return decorate
 
 
-def given(table: Table, values: dict[str, Any]) -> dict[str, Any]:
+def given(table: Table, values: dict[str, Any], *, prefix: str = "") -> dict[str, Any]:
     """Pop the table's options from a command's ``values``; return those the user set, converted to their type."""
     chosen = {}
     for name, users in table.options().items():
-        value = values.pop(name, None)
+        value = values.pop((prefix.replace("-", "_") + "_" if prefix else "") + name, None)
         if value is None:
             continue
         option = users[0][1]

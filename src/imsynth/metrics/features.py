@@ -19,6 +19,7 @@ from tqdm import tqdm
 from ..data import ImageDataset
 from ..errors import DataError
 from ..runtime import runs as ckpt
+from ..runtime.attacks import ZeroOne, pgd
 from ..runtime.classifier import (  # noqa: F401  (load_feature_net, shipped_path: re-exported for metrics users)
     FEATURE_DIM,
     INPUT_SIZE,
@@ -64,8 +65,14 @@ def train_feature_net(
     flip: bool | None = None,
     precision: str = "auto",
     quiet: bool = False,
+    adversarial_eps: float = 0.0,
+    adversarial_steps: int = 7,
 ) -> tuple[FeatureNet, dict]:
-    """Train the classifier on the train split, report test accuracy, save weights (atomically)."""
+    """Train the classifier on the train split, report test accuracy, save weights (atomically).
+
+    ``adversarial_eps`` > 0: PGD adversarial training (Madry et al. 2018) - every batch is replaced by L-inf PGD
+    examples (``adversarial_steps`` steps, random start, eps on the 0-1 scale) against the current network; the
+    robust baseline purification defences are compared with."""
     if dataset.train_labels is None or not dataset.num_classes:
         raise DataError(f"{dataset.name}: a feature network needs class labels, and this dataset has none")
     torch.manual_seed(seed)
@@ -85,6 +92,15 @@ def train_feature_net(
         for index in range(steps_per_epoch):
             batch = order[index * batch_size : (index + 1) * batch_size]
             images = _augment(to_model(dataset.train_images[batch]), generator, flip)
+            if adversarial_eps > 0:
+                net.eval()  # batch-norm statistics of clean images while attacking (as in Madry et al.'s code)
+                with autocast_context(device, precision):
+                    examples = pgd(
+                        ZeroOne(net), (images + 1) / 2, dataset.train_labels[batch], eps=adversarial_eps,
+                        steps=adversarial_steps, seed=int(torch.randint(0, 2**31, (1,), generator=generator)),
+                    )  # fmt: skip
+                images = examples * 2 - 1
+                net.train()
             with autocast_context(device, precision):
                 loss = F.cross_entropy(
                     net(images.contiguous(memory_format=torch.channels_last)),
@@ -109,6 +125,8 @@ def train_feature_net(
         "train_seconds": round(time.perf_counter() - started, 1),
         "input_size": INPUT_SIZE,
     }
+    if adversarial_eps > 0:
+        info.update(adversarial_eps=adversarial_eps, adversarial_steps=adversarial_steps)
     if out is not None:
         out = Path(out)
         ckpt.write_tensors(out, net.state_dict(), metadata={k: str(v) for k, v in info.items()})
