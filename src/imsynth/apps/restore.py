@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from skimage.metrics import structural_similarity
 from tqdm import tqdm
 
 from ..classical.corrupt import corrupt
@@ -168,6 +169,37 @@ def _inputs(path: Path) -> list[Path]:
     return [path]
 
 
+def score_restoration(restored: np.ndarray, clean: np.ndarray) -> dict:
+    """Mean PSNR (dB) and SSIM of restored images against the clean ones (N x H x W x C, [0, 1])."""
+    errors = ((restored.astype(np.float64) - clean) ** 2).reshape(len(clean), -1).mean(axis=1)
+    psnr = 10 * np.log10(1 / np.maximum(errors, 1e-10))
+    ssim = [
+        structural_similarity(a, b, channel_axis=-1, data_range=1.0, win_size=min(7, min(a.shape[:2]) // 2 * 2 - 1))
+        for a, b in zip(restored, clean)
+    ]
+    return {"psnr": float(psnr.mean()), "ssim": float(np.mean(ssim)), "images": len(clean)}
+
+
+def denoise_dataset(source: str, out, *, method_name=None, run=None, device: str = "auto", **options) -> dict:
+    """Restore the test split of an ``npz:`` made by ``imsynth corrupt`` (damaged images + clean originals),
+    write the restored images as an .npz and score them (PSNR/SSIM of input and output against the originals)."""
+    out = check_output(str(out).removeprefix("npz:"), suffixes=(".npz",))
+    data = load_dataset(source)
+    if "clean_test" not in data.extra:
+        raise InputError(
+            f"{source.removeprefix('npz:')}: no clean originals ('clean'/'clean_test' arrays) to score against; "
+            "make the file with `imsynth corrupt DATASET -o FILE.npz`"
+        )
+    model = load_run(run, device=device)[0] if run is not None else None
+    damaged = uint8_to_nhwc(data.test_images).astype(np.float32) / 255
+    clean = uint8_to_nhwc(data.extra["clean_test"]).astype(np.float32) / 255
+    restored = np.stack(restore(list(damaged), method_name, model=model, progress=True, **options))
+    restored = restored.reshape(damaged.shape)
+    labels = None if data.test_labels is None else data.test_labels
+    write_npz(out, np.round(restored * 255).astype(np.uint8), labels, clean=np.round(clean * 255).astype(np.uint8))
+    return {"out": str(out), "input": score_restoration(damaged, clean), "restored": score_restoration(restored, clean)}
+
+
 def denoise_path(
     source,
     out,
@@ -223,8 +255,10 @@ def corrupt_path(
             damaged = corrupt(image, kind, severity, seed=seed + index)
             save_image(target, damaged, bit_depth=output_depth(target, bit_depth, depth))
         return out
-    out = check_output(str(out).removeprefix("npz:"), suffixes=(".npz",))
+    if path.suffix.lower() in IMAGE_SUFFIXES or "/" in source:
+        raise InputError(f"{source}: no such file or folder")
     data = load_dataset(source, limit=limit)
+    out = check_output(str(out).removeprefix("npz:"), suffixes=(".npz",))
     payload = {}
     for split, images, labels in (
         ("", data.train_images, data.train_labels),

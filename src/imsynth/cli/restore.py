@@ -7,7 +7,7 @@ import json
 
 import click
 
-from ..apps.restore import corrupt_path, denoise_path
+from ..apps.restore import corrupt_path, denoise_dataset, denoise_path
 from ..apps.robustness import DEFENCES, evaluate_robustness
 from ..classical.corrupt import CORRUPTIONS, MAX_SEVERITY
 from ..classical.denoise import DENOISERS
@@ -59,24 +59,31 @@ def corrupt(source, out, kind, severity, seed, limit, bit_depth):
 
 @click.command()
 @click.argument("source", type=click.Path())
-@click.option("-o", "out", required=True, type=click.Path(), help="output image, or folder for a folder")
+@click.option("-o", "out", required=True, type=click.Path(), help="output image, folder for a folder, .npz for npz:")
 @method_choice(DENOISERS)
 @click.option("--model", "run", type=click.Path(), help="trained run for the model methods")
 @table_options(DENOISERS)
 @BIT_DEPTH
 @DEVICE
 def denoise(source, out, method, run, bit_depth, device, **values):
-    """Restore SOURCE (an image or a folder of images): a classical method, or a trained run (--model).
+    """Restore SOURCE (an image, a folder of images, or npz:FILE from `imsynth corrupt`): a classical method,
+    or a trained run (--model).
 
     Without --method: nl-means, or with --model the run's own (encode-decode for VAE runs, diffusion for
-    diffusion runs, projection for GAN runs).
+    diffusion runs, projection for GAN runs). An npz: source restores its test split and prints PSNR/SSIM
+    against the clean originals as JSON.
 
     \b
     Example:
       imsynth denoise noisy.png -o clean.png --method bm3d
       imsynth denoise rainy/ -o restored/ --model runs/dvae
       imsynth denoise noisy.png -o clean.png --model runs/ddpm --strength 0.1
+      imsynth corrupt fashion-mnist -o rain.npz --kind rain && imsynth denoise npz:rain.npz -o out.npz --model runs/dvae
     """
+    if source.startswith("npz:"):
+        options = given(DENOISERS, values)
+        click.echo(json.dumps(denoise_dataset(source, out, method_name=method, run=run, device=device, **options)))
+        return
     click.echo(
         str(
             denoise_path(
