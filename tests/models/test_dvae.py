@@ -27,7 +27,7 @@ def fit(model, images, steps=300):
     for step in range(steps):
         batch = images[torch.randint(0, len(images), (64,), generator=generator)]
         keyed = torch.Generator().manual_seed(step)
-        output = model.loss(batch, step=step, uniform=lambda shape: torch.rand(shape, generator=keyed))
+        output = model.loss(batch, step=step, uniform=lambda shape, keyed=keyed: torch.rand(shape, generator=keyed))
         optimizer.zero_grad()
         output.loss.backward()
         optimizer.step()
@@ -58,7 +58,9 @@ def test_dvae_objective_uses_damaged_inputs_and_is_reproducible():
         generator = torch.Generator().manual_seed(seed)
         return lambda shape: torch.rand(shape, generator=generator)
 
-    noise = lambda shape: torch.zeros(shape)  # noqa: E731  (posterior means: the loss is deterministic)
+    def noise(shape):  # posterior means: the loss is deterministic
+        return torch.zeros(shape)
+
     first = model.loss(images, uniform=keyed(1), noise=noise).loss
     assert torch.equal(first, model.loss(images, uniform=keyed(1), noise=noise).loss)
     assert not torch.equal(first, model.objective(images, images, noise=noise).loss)
