@@ -53,3 +53,32 @@ def test_damaged_feature_net_file(tmp_path):
     (tmp_path / "x.safetensors").write_bytes(b"\x01\x02garbage")
     with pytest.raises(CheckpointError, match="damaged"):
         load_feature_net("x", tmp_path / "x.safetensors")
+
+
+def test_pgd_adversarial_training_trains_on_attacked_batches(tmp_path, capsys, monkeypatch):
+    import imsynth.metrics.features as features
+    from tests.helpers import assert_one_line_error, run_cli
+
+    data = load_dataset("digits", limit=128)
+    seen = []
+    real_pgd = features.pgd
+
+    def spy(model, images, labels, **options):
+        adversarial = real_pgd(model, images, labels, **options)
+        seen.append((adversarial - images).abs().max().item())
+        return adversarial
+
+    monkeypatch.setattr(features, "pgd", spy)
+    robust, info = train_feature_net(
+        data, tmp_path / "robust.safetensors", epochs=1, batch_size=64, quiet=True, adversarial_eps=0.1,
+        adversarial_steps=2,
+    )  # fmt: skip
+    assert len(seen) == 2 and all(0.05 < size <= 0.1 + 1e-4 for size in seen)  # one PGD batch per step, in the ball
+    assert info["adversarial_eps"] == 0.1 and info["adversarial_steps"] == 2
+    assert load_feature_net("x", tmp_path / "robust.safetensors")[1]["test_accuracy"] == info["test_accuracy"]
+    plain, _ = train_feature_net(data, None, epochs=1, batch_size=64, quiet=True)
+    assert len(seen) == 2  # no attack without --adversarial-eps
+    assert not torch.equal(plain.embed.weight, robust.embed.weight)
+    code, _, err = run_cli(capsys, "features", "train", "--data", "digits", "--adversarial-eps", "0.1")
+    assert_one_line_error(code, err)
+    assert "give --out" in err
