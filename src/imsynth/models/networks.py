@@ -91,3 +91,38 @@ class ConvDecoder(nn.Module):
             vector = torch.cat([vector, one_hot.to(vector.dtype)], dim=1)
         features = self.project(vector).view(-1, self.top_width, self.side, self.side)
         return self.body(features)
+
+
+class RefineNet(nn.Module):
+    """A two-level U-Net: (damaged image, first estimate) (B, 2C, H, W) -> a correction (B, C, H, W).
+
+    Full-resolution detail the damaged image still holds (an unbroken edge beside a rain streak) passes through the
+    skip connection; the half-resolution level sees 2x further for damage wider than a few pixels. Starts at zero
+    output, so an untrained head leaves the first estimate unchanged."""
+
+    def __init__(self, *, channels: int, width: int = 32, activation: str = "silu") -> None:
+        super().__init__()
+        act = ACTIVATIONS[activation]
+        self.inner = nn.Sequential(
+            nn.Conv2d(2 * channels, width, 3, padding=1), act(), nn.Conv2d(width, width, 3, padding=1), act()
+        )
+        self.down = nn.Sequential(
+            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1),
+            act(),
+            nn.Conv2d(2 * width, 2 * width, 3, padding=2, dilation=2),
+            act(),
+            nn.Conv2d(2 * width, 2 * width, 3, padding=1),
+            act(),
+        )
+        self.up = nn.Conv2d(2 * width, width, 3, padding=1)
+        self.out = nn.Sequential(
+            nn.Conv2d(2 * width, width, 3, padding=1), act(), nn.Conv2d(width, channels, 3, padding=1)
+        )
+        nn.init.zeros_(self.out[-1].weight)
+        nn.init.zeros_(self.out[-1].bias)
+
+    def forward(self, damaged: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
+        skip = self.inner(torch.cat([damaged, estimate.to(damaged.dtype)], dim=1))
+        coarse = self.up(self.down(skip))
+        coarse = nn.functional.interpolate(coarse, size=skip.shape[-2:], mode="nearest")
+        return self.out(torch.cat([skip, coarse], dim=1))
