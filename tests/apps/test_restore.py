@@ -188,3 +188,12 @@ def test_robustness_refuses_mismatched_classifiers_and_model_sizes(tmp_path, vae
     with pytest.raises(InputError, match="defence 'jpeg' uses no model"):
         make_defence("jpeg", model=load_run(vae_run)[0])
     assert DEFENCES.names(tag="model") == ("vae", "gan", "diffusion")
+
+
+def test_robustness_command_prints_one_json_object(capsys):
+    code, out, err = run_cli(capsys, "robustness", "--classifier", "digits", "--images", "6", "--steps", "2",
+                             "--defence", "bit-depth", "--defence-bits", "2", "--eps", "0.2")  # fmt: skip
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["defence_options"] == {"bits": 2} and result["attack_options"] == {"steps": 2, "eps": 0.2}
+    assert result["adaptive_attack"]["gradient"] == "bpda" and result["images"] == 6
