@@ -69,17 +69,14 @@ def main() -> None:
     clean = uint8_to_nhwc(data.test_images[order]).astype(np.float32) / 255
     net, _ = load_feature_net("fashion-mnist")
     real_features = extract_features(net, data.test_images)
-    runs = {
-        name: load_run(path)[0]
-        for name, path in (("dvae", args.dvae), ("vae", args.vae), ("ddpm", args.ddpm), ("gan", args.gan))
-        if path
-    }
     methods = [(name, name, None, {}) for name in DENOISERS.names(tag="classical")]
-    for name, model in runs.items():
-        options = {"steps": 100, "restarts": 2} if name == "gan" else {}
-        if name == "ddpm" and args.ddpm_strength:
+    for kind, path in (("dvae", args.dvae), ("vae", args.vae), ("ddpm", args.ddpm), ("gan", args.gan)):
+        if not path:
+            continue
+        options = {"steps": 100, "restarts": 2} if kind == "gan" else {}
+        if kind == "ddpm" and args.ddpm_strength:
             options["strength"] = args.ddpm_strength
-        methods.append((f"{name} run", None, model, options))
+        methods.append((Path(path).name, None, load_run(path)[0], options))  # labelled by the run's folder
 
     results: dict[str, dict[str, dict]] = {}
     grid_rows = []

@@ -31,6 +31,11 @@ from imsynth.runtime.attacks import ZeroOne, attack
 from imsynth.runtime.classifier import load_feature_net
 
 
+def success_on(model, adversarial, labels) -> float:
+    with torch.no_grad():
+        return float((model(adversarial).argmax(1) != labels).float().mean())
+
+
 def agreement(images: int) -> None:
     import torchattacks
 
@@ -52,6 +57,16 @@ def agreement(images: int) -> None:
             lambda: torchattacks.PGD(model, eps=0.1, alpha=0.01, steps=40, random_start=True)(x, y),
         ),
         (
+            "PGD eps 0.03, 10 x 0.0075 (unsaturated)",
+            lambda: attack("pgd", model, x, y, eps=0.03, steps=10, alpha=0.0075),
+            lambda: torchattacks.PGD(model, eps=0.03, alpha=0.0075, steps=10, random_start=True)(x, y),
+        ),
+        (
+            "PGD-L2 eps 0.6, 10 x 0.15",
+            lambda: attack("pgd-l2", model, x, y, eps=0.6, steps=10, alpha=0.15),
+            lambda: torchattacks.PGDL2(model, eps=0.6, alpha=0.15, steps=10, random_start=True)(x, y),
+        ),
+        (
             "CW-L2 c 1, 100 x lr 0.01",
             lambda: attack("cw-l2", model, x, y, c=1.0, kappa=0.0, steps=100, lr=0.01, search_steps=1),
             lambda: torchattacks.CW(model, c=1.0, kappa=0.0, steps=100, lr=0.01)(x, y),
@@ -69,6 +84,31 @@ def agreement(images: int) -> None:
         theirs_time = time.perf_counter() - started
         print(f"| {name} | {100 * ours_rate:.1f}% | {100 * theirs_rate:.1f}% | {100 * (ours_rate - theirs_rate):+.1f} | "
               f"{ours_time:.1f} | {theirs_time:.1f} |", flush=True)  # fmt: skip
+    # torchattacks' CW starts from atanh(clamp(2x - 1, -1, 1)): pixels at exactly 0 or 1 start at -/+inf and can
+    # never move (Fashion-MNIST's black background); imsynth clamps to 1 - 1e-6. On images kept inside (0, 1)
+    # both attacks can move every pixel:
+    inside = 0.01 + 0.98 * x
+    ours_inside = success_on(model, attack("cw-l2", model, inside, y, c=1.0, steps=100, lr=0.01, search_steps=1), y)
+    theirs_inside = success_on(model, torchattacks.CW(model, c=1.0, kappa=0.0, steps=100, lr=0.01)(inside, y), y)
+    print(f"| CW-L2 as above, images scaled into [0.01, 0.99] | {100 * ours_inside:.1f}% | {100 * theirs_inside:.1f}% | "
+          f"{100 * (ours_inside - theirs_inside):+.1f} | - | - |", flush=True)  # fmt: skip
+    # torchattacks' margin takes max((1 - onehot) * logits) and max(onehot * logits): a logit below 0 reads as 0,
+    # so the margin is wrong once logits go negative. With that margin computed as C&W define it:
+    original = torchattacks.CW.f
+
+    def margin(self, outputs, labels):
+        one_hot = torch.nn.functional.one_hot(labels, outputs.shape[1]).bool()
+        real = outputs[one_hot]
+        other = outputs.masked_fill(one_hot, -float("inf")).max(1).values
+        return torch.clamp(real - other, min=-self.kappa)
+
+    torchattacks.CW.f = margin
+    try:
+        theirs_fixed = success_on(model, torchattacks.CW(model, c=1.0, kappa=0.0, steps=100, lr=0.01)(inside, y), y)
+    finally:
+        torchattacks.CW.f = original
+    print(f"| CW-L2, [0.01, 0.99], torchattacks' margin corrected | {100 * ours_inside:.1f}% | "
+          f"{100 * theirs_fixed:.1f}% | {100 * (ours_inside - theirs_fixed):+.1f} | - | - |", flush=True)  # fmt: skip
     # with the binary search the same CW budget finds far more
     rate = success(attack("cw-l2", model, x, y, c=1.0, steps=100, lr=0.01, search_steps=5))
     print(f"| CW-L2 as above + 5-step binary search over c (imsynth default) | {100 * rate:.1f}% | - | - | - | - |\n")
