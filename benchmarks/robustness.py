@@ -151,8 +151,8 @@ def main() -> None:
 
     print(f"defences, L-inf eps {args.eps}, PGD (alpha 2.5 eps/steps, random start)")
     print("| classifier | defence | run | images | PGD steps | clean | behind defence | undefended PGD | unaware PGD | "
-          "adaptive PGD (gradient, EOT) | defence s / 100 images |")  # fmt: skip
-    print("|---" * 11 + "|")
+          "adaptive PGD (gradient, EOT) | robust (both) | defence s / 100 images |")  # fmt: skip
+    print("|---" * 12 + "|")
     results = []
     for defence, run, options, images, steps, classifier in rows:
         result = evaluate_robustness(
@@ -169,6 +169,7 @@ def main() -> None:
             f"{run or '-'} | {images} | {steps} | {100 * result['clean_accuracy']:.1f}% | "
             f"{100 * result['defended_clean_accuracy']:.1f}% | {100 * result['undefended_robust_accuracy']:.1f}% | "
             f"{'-' if unaware is None else f'{100 * unaware:.1f}%'} | {adaptive_text} | "
+            f"{100 * result.get('robust_accuracy', result['undefended_robust_accuracy']):.1f}% | "
             f"{result['defence_seconds_per_100_images']:.3f} |",
             flush=True,
         )

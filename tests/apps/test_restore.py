@@ -171,6 +171,7 @@ def test_robustness_reports_clean_unaware_and_adaptive_accuracy(request, defence
                 "unaware_robust_accuracy", "adaptive_robust_accuracy"):  # fmt: skip
         assert 0 <= result[key] <= 1
     assert result["undefended_robust_accuracy"] <= result["clean_accuracy"]
+    assert result["robust_accuracy"] <= min(result["unaware_robust_accuracy"], result["adaptive_robust_accuracy"])
     assert result["images"] == 12 and result["defence_seconds_per_100_images"] > 0
     gradient = "exact" if defence == "vae" else "bpda"
     assert result["adaptive_attack"]["gradient"] == gradient
