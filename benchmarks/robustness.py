@@ -126,20 +126,23 @@ def main() -> None:
     parser.add_argument("--ddpm-strength", type=float, default=0.15)
     parser.add_argument("--robust-classifier")
     parser.add_argument("--skip-check", action="store_true")
+    parser.add_argument("--runs-only", action="store_true", help="only the rows of the given runs")
     parser.add_argument("--json")
     args = parser.parse_args()
     torch.set_num_threads(2)
     if not args.skip_check:
         agreement(args.images)
 
-    rows = [("none", None, {}, args.images, args.steps, "fashion-mnist")]
-    if args.robust_classifier:
-        rows.append(("none", None, {}, args.images, args.steps, args.robust_classifier))
-    rows += [
-        ("jpeg", None, {"quality": 50}, args.images, args.steps, "fashion-mnist"),
-        ("median", None, {"size": 3}, args.images, args.steps, "fashion-mnist"),
-        ("bit-depth", None, {"bits": 2}, args.images, args.steps, "fashion-mnist"),
-    ]
+    rows = []
+    if not args.runs_only:
+        rows.append(("none", None, {}, args.images, args.steps, "fashion-mnist"))
+        if args.robust_classifier:
+            rows.append(("none", None, {}, args.images, args.steps, args.robust_classifier))
+        rows += [
+            ("jpeg", None, {"quality": 50}, args.images, args.steps, "fashion-mnist"),
+            ("median", None, {"size": 3}, args.images, args.steps, "fashion-mnist"),
+            ("bit-depth", None, {"bits": 2}, args.images, args.steps, "fashion-mnist"),
+        ]
     for name in ("vae", "dvae", "defense-vae"):
         if getattr(args, name.replace("-", "_")):
             rows.append(("vae", getattr(args, name.replace("-", "_")), {}, args.images, args.steps, "fashion-mnist"))
