@@ -55,7 +55,7 @@ def test_diffusion_purification_start_follows_the_strength(ddpm_run):
 
 def test_wrong_sizes_for_a_run_and_model_method_misuse_are_clear_errors(vae_run, gan_run):
     model = load_run(vae_run)[0]
-    with pytest.raises(InputError, match="works on 1-channel 8x8 images; got 16x16"):
+    with pytest.raises(InputError, match="works on 1-channel 8x8 images; got 1-channel 16x16"):
         restore([np.zeros((16, 16), np.float32)], model=model)
     with pytest.raises(InputError, match="needs a trained run"):
         restore(list(CLEAN), "encode-decode")

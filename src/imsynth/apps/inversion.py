@@ -30,16 +30,6 @@ class Inversion:
     loss: torch.Tensor  # (N,) final objective of the best start
 
 
-def _check_images(model, images: torch.Tensor) -> None:
-    config = model.config
-    expected = (config.channels, config.image_size, config.image_size)
-    if images.ndim != 4 or tuple(images.shape[1:]) != expected:
-        raise InputError(
-            f"the model makes {expected[0]}-channel {expected[1]}x{expected[2]} images; got an "
-            f"image of shape {tuple(images.shape[1:])} (C, H, W): resize or convert it first"
-        )
-
-
 def invert(
     model: LatentModel,
     images: torch.Tensor,
@@ -59,7 +49,9 @@ def invert(
     feature term (None: pixels only)."""
     if not isinstance(model, LatentModel):
         raise InputError(f"model {model.registered_name!r} has no generator latent to invert")
-    _check_images(model, images)
+    if images.ndim != 4:
+        raise InputError(f"inversion takes a batch (N, C, H, W); got shape {tuple(images.shape)}")
+    model.check_images(tuple(images.shape[1:]))
     if steps < 1 or restarts < 1:
         raise InputError("inversion needs steps >= 1 and restarts >= 1")
     device = next(model.parameters()).device

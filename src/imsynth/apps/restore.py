@@ -34,13 +34,7 @@ from .sampling import write_npz
 
 
 def _to_batch(images: np.ndarray, model: GenerativeModel) -> torch.Tensor:
-    config = model.config
-    expected = (config.image_size, config.image_size, config.channels)
-    if images.ndim != 4 or tuple(images.shape[1:]) != expected:
-        raise InputError(
-            f"model {model.registered_name!r} works on {expected[2]}-channel {expected[0]}x{expected[1]} images; "
-            f"got {images.shape[2]}x{images.shape[1]} with {images.shape[-1]} channels: resize or convert them first"
-        )
+    model.check_images((images.shape[-1], *images.shape[1:3]))  # a batch N x H x W x C
     device = next(model.parameters()).device
     return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float().to(device) * 2 - 1
 

@@ -87,12 +87,7 @@ def bit_depth_defence(*, bits: int = 3) -> Defence:
 
 
 def _model_input(model: GenerativeModel, images: torch.Tensor) -> torch.Tensor:
-    config = model.config
-    if tuple(images.shape[1:]) != (config.channels, config.image_size, config.image_size):
-        raise InputError(
-            f"model {model.registered_name!r} works on {config.channels}-channel {config.image_size}x"
-            f"{config.image_size} images; the classifier's data has {tuple(images.shape[1:])} (C, H, W)"
-        )
+    model.check_images(tuple(images.shape[1:]))
     return images.to(next(model.parameters()).device) * 2 - 1
 
 

@@ -190,6 +190,17 @@ class GenerativeModel(nn.Module):
             return count // self.config.num_classes
         return None
 
+    def check_images(self, shape: tuple[int, ...]) -> None:
+        """Refuse images whose (C, H, W) ``shape`` is not what the model makes (one message for every use)."""
+        config = self.config
+        expected = (config.channels, config.image_size, config.image_size)
+        if tuple(shape) != expected:
+            got = f"{shape[0]}-channel {shape[2]}x{shape[1]}" if len(shape) == 3 else f"shape {tuple(shape)}"
+            raise InputError(
+                f"model {self.registered_name!r} works on {expected[0]}-channel {expected[2]}x{expected[1]} images; "
+                f"got {got}: resize or convert them first"
+            )
+
     def check_labels(self, labels: torch.Tensor | None, count: int) -> torch.Tensor | None:
         """Validate class labels for a conditional model (and refuse them for an unconditional one)."""
         if not self.conditional:

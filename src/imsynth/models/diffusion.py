@@ -287,11 +287,7 @@ class Diffusion(GenerativeModel):
 
         Known pixels of the result equal the input exactly. Cost: about ``steps * resamplings`` network
         evaluations (see ``repaint_moves``)."""
-        if images.shape[1:] != (self.config.channels, self.config.image_size, self.config.image_size):
-            raise InputError(
-                f"images are {tuple(images.shape[1:])}, the model makes "
-                f"{(self.config.channels, self.config.image_size, self.config.image_size)}"
-            )
+        self.check_images(tuple(images.shape[1:]))
         if hole.shape[-2:] != images.shape[-2:]:
             raise InputError(f"mask is {tuple(hole.shape[-2:])}, the images {tuple(images.shape[-2:])}")
         ddpm = self.sampler("ddpm", steps)
