@@ -25,9 +25,7 @@ from ..metrics.features import describe_shipped, shipped_path, train_feature_net
 from ..models import MODEL_REGISTRY, load_run
 from ..models.samplers import SAMPLERS
 from ..train import describe, train_from_options
-from .options import BIT_DEPTH, depth, given, method_choice, table_options
-
-DEVICE = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps")
+from .options import BIT_DEPTH, DEVICE, depth, given, method_choice, table_options
 
 
 @click.command()

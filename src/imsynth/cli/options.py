@@ -26,6 +26,9 @@ BIT_DEPTH = click.option(
 )
 
 
+DEVICE = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps")
+
+
 def _click_type(option: Option):
     if option.name == "seed":
         return click.IntRange(min=0)  # numpy's generators take no negative seeds

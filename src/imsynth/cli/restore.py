@@ -12,9 +12,7 @@ from ..apps.robustness import DEFENCES, evaluate_robustness
 from ..classical.corrupt import CORRUPTIONS, MAX_SEVERITY
 from ..classical.denoise import DENOISERS
 from ..runtime.attacks import ATTACKS
-from .options import BIT_DEPTH, depth, given, method_choice, table_options
-
-DEVICE = click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps")
+from .options import BIT_DEPTH, DEVICE, depth, given, method_choice, table_options
 
 
 def _levels() -> str:
