@@ -30,14 +30,13 @@ from imsynth.image import save_grid
 from imsynth.metrics.features import extract_features, load_feature_net
 from imsynth.metrics.generative import frechet_distance
 from imsynth.models import load_run
-from imsynth.runtime.tensors import uint8_to_nhwc
+from imsynth.runtime.tensors import numpy_to_tensor, uint8_to_nhwc
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def fid(net, real_features, images: np.ndarray) -> float:
-    batch = torch.from_numpy(images.transpose(0, 3, 1, 2)).float() * 2 - 1
-    return frechet_distance(real_features, extract_features(net, batch))
+    return frechet_distance(real_features, extract_features(net, numpy_to_tensor(images)))
 
 
 def mean_psnr(images: list[np.ndarray], references: list[np.ndarray]) -> float:

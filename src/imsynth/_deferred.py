@@ -3,7 +3,7 @@ only by the code path that needs it. Everything else is imported at the top of i
 and imsynth's own modules never are deferred: layers import only downward (import-linter checks that)."""
 
 DEFERRED_IMPORTS = {
-    "bm3d": "the bm3d denoiser only (0.3 s to import)",
+    "bm3d": "the bm3d denoiser only (0.8-0.9 s to import, measured with -X importtime)",
     "cv2": "16-bit colour image files only (Pillow reduces them to 8 bits); 0.2 s of start-up otherwise",
     "imageio": "GIF and MP4 writing",
     "imageio_ffmpeg": "MP4 writing (ships the ffmpeg binary)",

@@ -86,7 +86,8 @@ def test_corrupt_and_denoise_files_folders_and_datasets(tmp_path, capsys, vae_ru
     assert depth == 16 and rainy.shape == (32, 32)
     code, _, err = run_cli(capsys, "denoise", str(tmp_path / "rainy.png"), "-o", str(tmp_path / "clean.png"),
                            "--method", "tv", "--sigma", "0.05")  # fmt: skip
-    assert code == 0, err and read_image(tmp_path / "clean.png")[1] == 16
+    assert code == 0, err
+    assert read_image(tmp_path / "clean.png")[1] == 16
 
     folder = tmp_path / "digits"
     folder.mkdir()

@@ -27,7 +27,7 @@ from ..data.sources import IMAGE_SUFFIXES
 from ..errors import InputError
 from ..image import check_output, is_folder_output, output_depth, read_image, save_image
 from ..models import Encoder, GenerativeModel, IterativeSampler, LatentModel, Purifier, load_run
-from ..runtime.tensors import uint8_to_nhwc
+from ..runtime.tensors import numpy_to_tensor, tensor_to_numpy, uint8_to_nhwc
 from ..tables import method
 from .inversion import invert
 from .sampling import write_npz
@@ -35,12 +35,7 @@ from .sampling import write_npz
 
 def _to_batch(images: np.ndarray, model: GenerativeModel) -> torch.Tensor:
     model.check_images((images.shape[-1], *images.shape[1:3]))  # a batch N x H x W x C
-    device = next(model.parameters()).device
-    return torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))).float().to(device) * 2 - 1
-
-
-def _from_batch(batch: torch.Tensor) -> np.ndarray:
-    return ((batch.detach().float().clamp(-1, 1).cpu().permute(0, 2, 3, 1).numpy() + 1) / 2).astype(np.float32)
+    return numpy_to_tensor(images).to(next(model.parameters()).device)
 
 
 def restore_encode_decode(images: np.ndarray, *, model: GenerativeModel, batch_size: int = 256) -> np.ndarray:
@@ -49,7 +44,7 @@ def restore_encode_decode(images: np.ndarray, *, model: GenerativeModel, batch_s
     batch = _to_batch(images, model)
     with torch.no_grad():
         out = [model.purify(batch[i : i + batch_size]) for i in range(0, len(batch), batch_size)]
-    return _from_batch(torch.cat(out))
+    return tensor_to_numpy(torch.cat(out))
 
 
 def restore_projection(
@@ -57,7 +52,7 @@ def restore_projection(
 ) -> np.ndarray:
     if not isinstance(model, LatentModel) or isinstance(model, IterativeSampler):
         raise InputError(f"model {model.registered_name!r} has no generator latent to project onto")
-    return _from_batch(invert(model, _to_batch(images, model), steps=steps, restarts=restarts, seed=seed).images)
+    return tensor_to_numpy(invert(model, _to_batch(images, model), steps=steps, restarts=restarts, seed=seed).images)
 
 
 def restore_diffusion(
@@ -79,7 +74,7 @@ def restore_diffusion(
         model.purify(batch[i : i + batch_size], strength=max(strength, 0.02), steps=steps, generator=generator)
         for i in range(0, len(batch), batch_size)
     ]
-    return _from_batch(torch.cat(out))
+    return tensor_to_numpy(torch.cat(out))
 
 
 MODEL = ("model",)
@@ -152,15 +147,20 @@ def restore(
     return [denoise(image, name, **options) for image in bar]
 
 
-def _inputs(path: Path) -> list[Path]:
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not files:
-            raise InputError(f"{path}: no images in this folder ({', '.join(sorted(IMAGE_SUFFIXES))})")
-        return files
-    if not path.exists():
-        raise InputError(f"{path}: no such file or folder")
-    return [path]
+def _file_pairs(source: Path, out) -> tuple[list[tuple[Path, Path]], Path]:
+    """(input, output) paths for an image file (``out`` a file) or every image of a folder (``out`` a folder,
+    PNG files of the same stems), and ``out`` checked before any work."""
+    if not source.exists():
+        raise InputError(f"{source}: no such file or folder")
+    if not source.is_dir():
+        return [(source, check_output(out))], Path(out)
+    files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise InputError(f"{source}: no images in this folder ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    if not is_folder_output(out) and Path(out).suffix:
+        raise InputError(f"{out}: a folder of inputs needs an output folder (end it with /)")
+    out = check_output(out, folder_ok=True)
+    return [(file, out / (file.stem + ".png")) for file in files], out
 
 
 def score_restoration(restored: np.ndarray, clean: np.ndarray) -> dict:
@@ -205,20 +205,13 @@ def denoise_path(
     **options,
 ) -> Path:
     """Restore an image file or every image of a folder into ``out`` (a file, or a folder for a folder)."""
-    source = Path(source)
-    files = _inputs(source)
-    folder = source.is_dir()
-    if folder and not is_folder_output(out) and Path(out).suffix:
-        raise InputError(f"{out}: a folder of inputs needs an output folder (end it with /)")
-    out = check_output(out, folder_ok=True) if folder else check_output(out)
+    pairs, out = _file_pairs(Path(source), out)
     model = load_run(run, device=device)[0] if run is not None else None
-    name = method_name or (method_for(model) if model is not None else "nl-means")
-    pictures = [read_image(file) for file in files]
+    pictures = [read_image(file) for file, _ in pairs]
     if model is not None and len({image.shape for image, _ in pictures}) > 1:
         raise InputError(f"{source}: images of different sizes; a model restores one size at a time")
-    restored = restore([image for image, _ in pictures], name, model=model, progress=True, **options)
-    for file, (_, depth), image in zip(files, pictures, restored):
-        target = out / (file.stem + ".png") if folder else out
+    restored = restore([image for image, _ in pictures], method_name, model=model, progress=True, **options)
+    for (_, target), (_, depth), image in zip(pairs, pictures, restored):
         save_image(target, image, bit_depth=output_depth(target, bit_depth, depth))
     return out
 
@@ -238,14 +231,9 @@ def corrupt_path(
     originals and the labels (read it back with ``--data npz:OUT``); files and folders as images."""
     path = Path(source)
     if path.exists():
-        files = _inputs(path)
-        folder = path.is_dir()
-        if folder and not is_folder_output(out) and Path(out).suffix:
-            raise InputError(f"{out}: a folder of inputs needs an output folder (end it with /)")
-        out = check_output(out, folder_ok=True) if folder else check_output(out)
-        for index, file in enumerate(files):
+        pairs, out = _file_pairs(path, out)
+        for index, (file, target) in enumerate(pairs):
             image, depth = read_image(file)
-            target = out / (file.stem + ".png") if folder else out
             damaged = corrupt(image, kind, severity, seed=seed + index)
             save_image(target, damaged, bit_depth=output_depth(target, bit_depth, depth))
         return out

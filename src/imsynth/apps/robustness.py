@@ -26,11 +26,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from ..classical.corrupt import jpeg
+from ..classical.denoise import median
 from ..data import load_dataset
 from ..errors import InputError
 from ..models import Encoder, GenerativeModel, IterativeSampler, LatentModel, Purifier, load_run
@@ -50,8 +51,9 @@ class Defence:
 
 
 def _per_image(images: torch.Tensor, function: Callable[[np.ndarray], np.ndarray]) -> torch.Tensor:
-    pixels = np.round(images.detach().cpu().permute(0, 2, 3, 1).numpy() * 255).astype(np.uint8)
-    out = np.stack([function(image).reshape(image.shape) for image in pixels]).astype(np.float32) / 255
+    """A classical function of HxWxC float [0, 1] images applied to a batch (B, C, H, W) in [0, 1]."""
+    pixels = images.detach().float().cpu().permute(0, 2, 3, 1).numpy()
+    out = np.stack([function(image) for image in pixels])
     return torch.from_numpy(out).permute(0, 3, 1, 2).to(images)
 
 
@@ -62,21 +64,14 @@ def no_defence() -> Defence:
 def jpeg_defence(*, quality: int = 75) -> Defence:
     if not 1 <= quality <= 100:
         raise InputError(f"--quality must be in 1..100, got {quality}")
-
-    def encode(image: np.ndarray) -> np.ndarray:
-        bgr = np.ascontiguousarray(image[:, :, ::-1] if image.shape[2] == 3 else image)
-        decoded = cv2.imdecode(cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_UNCHANGED)
-        return decoded[:, :, ::-1] if decoded.ndim == 3 else decoded
-
-    return Defence(lambda images: _per_image(images, encode), differentiable=False, random=False)
+    # the JPEG corruption's round trip (8 bits, OpenCV's encoder)
+    return Defence(lambda images: _per_image(images, lambda x: jpeg(x, None, quality=quality)), False, False)
 
 
 def median_defence(*, size: int = 3) -> Defence:
     if size not in (3, 5):
         raise InputError(f"--size must be 3 or 5 for the median defence, got {size}")
-    return Defence(
-        lambda images: _per_image(images, lambda x: cv2.medianBlur(x, size)), differentiable=False, random=False
-    )
+    return Defence(lambda images: _per_image(images, lambda x: median(x, size=size)), False, False)
 
 
 def bit_depth_defence(*, bits: int = 3) -> Defence:
@@ -113,7 +108,7 @@ def gan_defence(*, model: GenerativeModel, steps: int = 100, restarts: int = 4, 
     return Defence(purify, differentiable=False, random=False)
 
 
-def diffusion_defence(*, model: GenerativeModel, strength: float = 0.1, steps: int | None = None) -> Defence:
+def diffusion_defence(*, model: GenerativeModel, strength: float | None = None, steps: int | None = None) -> Defence:
     if not (isinstance(model, Purifier) and isinstance(model, IterativeSampler)):
         raise InputError(f"model {model.registered_name!r} is not a diffusion run")
 
@@ -144,7 +139,7 @@ DEFENCES.add(
         "diffusion",
         diffusion_defence,
         "DiffPure: diffuse to t* and denoise with a diffusion run (--model)",
-        options={"strength": "noise std (0-1 scale) that sets t*", "steps": "reverse steps"},
+        options={"strength": "noise std (0-1 scale) that sets t* (default: the run's, 0.1)", "steps": "reverse steps"},
         needs=MODEL,
     )
 )

@@ -92,7 +92,7 @@ def fast_nl_means(image, *, sigma: float | None = None, patch: int = 7, distance
 
 
 def bm3d(image, *, sigma: float | None = None) -> np.ndarray:
-    import bm3d as library  # 0.3 s to import; only this method needs it
+    import bm3d as library  # 0.8-0.9 s to import; only this method needs it
 
     sigma = _sigma(image, sigma)
     if image.shape[2] == 3:

@@ -1,8 +1,9 @@
 """Corruptions of model batches: NCHW tensors in [-1, 1] damaged by the numpy corruptions of
 ``imsynth.classical.corrupt``, one kind and severity per image, each drawn from that image's seed.
 
-The numpy kinds run on the CPU (JPEG needs an encoder anyway); for the small images models train on this costs
-about a millisecond per image, far below a training step.
+The numpy kinds run on the CPU (JPEG needs an encoder anyway): the full nine-kind mix at severities 1-5 took
+0.23 ms per 28x28 Fashion-MNIST image here, against about 8.5 ms per image of a dvae training step (118 img/s on
+one core).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import torch
 
 from ..classical.corrupt import MAX_SEVERITY, check_severity, corrupt, parse_kinds
 from ..errors import ConfigError, InputError
+from ..runtime.tensors import numpy_to_tensor, tensor_to_numpy
 
 
 def parse_severities(text: str | int | tuple | list) -> tuple[int, ...]:
@@ -62,12 +64,11 @@ def corrupt_batch(
     seeds = [int(s) for s in (seeds.tolist() if isinstance(seeds, torch.Tensor) else seeds)]
     if len(seeds) != len(images):
         raise InputError(f"{len(seeds)} seeds for {len(images)} images")
-    pixels = ((images.detach().float().cpu().permute(0, 2, 3, 1) + 1) / 2).clamp(0, 1).numpy()
+    pixels = tensor_to_numpy(images)
     out = np.empty_like(pixels)
     for index, (image, seed) in enumerate(zip(pixels, seeds)):
         rng = np.random.default_rng(seed)
         kind = choices[int(rng.integers(len(choices)))]
         severity = levels[int(rng.integers(len(levels)))]
         out[index] = corrupt(image, kind, severity, seed=int(rng.integers(2**31)))
-    damaged = torch.from_numpy(out).permute(0, 3, 1, 2) * 2 - 1
-    return damaged.to(device=images.device, dtype=images.dtype)
+    return numpy_to_tensor(out).to(device=images.device, dtype=images.dtype)

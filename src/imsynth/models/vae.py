@@ -252,10 +252,15 @@ class VAE(GenerativeModel):
         labels: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Encode-decode (the posterior mean): the image projected onto what the model has learnt.
-        Deterministic and differentiable (gradients flow when the caller enables them); ``strength`` is unused."""
+        """Encode-decode (the posterior mean): the image projected onto what the model has learnt, corrected by
+        ``refined`` where a model has a restoration head. Deterministic and differentiable (gradients flow when
+        the caller enables them); ``strength`` is unused."""
         mean, _ = self.encode(images, labels)
-        return self.decode(mean, labels)
+        return self.mean_image(self.refined(images, self.decode_logits(mean, labels)))
+
+    def refined(self, inputs: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
+        """Decoder outputs corrected using the (damaged) ``inputs``; a plain VAE has no correction."""
+        return decoded
 
     @torch.no_grad()
     def interpolate(
@@ -439,7 +444,6 @@ class DenoisingVAE(VAE):
                 self.refine_log_scale = nn.Parameter(torch.full((config.channels,), -1.0))
 
     def refined(self, inputs: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
-        """Decoder outputs corrected by the restoration head (unchanged without one)."""
         if not self.config.refine:
             return decoded
         return decoded + self.refiner(inputs, self.mean_image(decoded).detach()).to(decoded.dtype)
@@ -448,18 +452,6 @@ class DenoisingVAE(VAE):
         if not self.config.refine:
             return None
         return -self.log_likelihood(self.refined(inputs, decoded), images, self.refine_log_scale).mean()
-
-    def purify(
-        self,
-        images: torch.Tensor,
-        *,
-        strength: float | None = None,
-        labels: torch.Tensor | None = None,
-        generator: torch.Generator | None = None,
-    ) -> torch.Tensor:
-        """The decoded posterior mean, refined by the restoration head from ``images``."""
-        mean, _ = self.encode(images, labels)
-        return self.mean_image(self.refined(images, self.decode_logits(mean, labels)))
 
     def loss(
         self,
