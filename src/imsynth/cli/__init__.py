@@ -36,6 +36,7 @@ COMMANDS = {
     },
     "eval": "models:evaluate",
     **{name: f"restore:{name}" for name in ("corrupt", "denoise", "robustness")},
+    **{name: f"compress:{name}" for name in ("compress", "decompress")},
 }
 
 

@@ -1,6 +1,6 @@
 """Generative models by name. Importing this package registers every model in ``MODEL_REGISTRY`` (a table)."""
 
-from . import diffusion, gan, vae  # noqa: F401  (registers vae, beta-vae, beta-tcvae, cvae, dvae, dcgan, wgan-gp, sngan, ddpm, ddpm-cond)
+from . import codec, diffusion, gan, vae  # noqa: F401  (registers vae, beta-vae, beta-tcvae, cvae, dvae, defense-vae, dcgan, wgan-gp, sngan, ddpm, ddpm-cond, factorized, hyperprior)
 from .base import (
     MODEL_REGISTRY,
     GenerativeModel,
@@ -12,6 +12,7 @@ from .base import (
     get_entry,
 )
 from .capabilities import (
+    Codec,
     Encoder,
     Inpainter,
     IterativeSampler,
@@ -24,6 +25,7 @@ from .capabilities import (
 from .loading import load_run
 
 __all__ = [
+    "Codec",
     "MODEL_REGISTRY",
     "Encoder",
     "GenerativeModel",

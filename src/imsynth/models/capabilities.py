@@ -13,6 +13,7 @@ reads here what it must provide for each of them.
 | LikelihoodModel   | eval: ELBO / importance-weighted NLL            |
 | IterativeSampler  | sample/eval sampler options (--sampler, --steps, --eta, --guidance) |
 | Purifier          | denoise --model, robustness purification defences |
+| Codec             | compress / decompress, eval's rate-distortion   |
 """
 
 from __future__ import annotations
@@ -110,3 +111,23 @@ class Purifier(Protocol):
         labels: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class Codec(Protocol):
+    """Lossy compression of images (1, C, H, W) in [-1, 1] of any size into integer symbols coded under the
+    model's own entropy model, at quality 1..``qualities`` (1: the lowest rate). ``compress`` and
+    ``decompress`` feed a ``Checksum`` with every table and scale index they hand the coder, so a decoder
+    whose arithmetic differs from the encoder's is caught."""
+
+    @property
+    def qualities(self) -> int: ...
+
+    def code(self, images: torch.Tensor, quality: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The forward pass, no coder: (reconstructions, estimated bits per image)."""
+
+    def compress(self, images: torch.Tensor, quality: int, writer: Any, check: Any) -> float:
+        """Write one image's symbols to a ``SymbolWriter``; returns the estimated bits."""
+
+    def decompress(self, reader: Any, shape: tuple[int, int, int], quality: int, check: Any) -> torch.Tensor:
+        """Read one image of ``shape`` (C, H, W) back from a ``SymbolReader``."""

@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -24,7 +25,9 @@ from torch import nn
 from ..errors import ConfigError, InputError
 from ..runtime.attacks import ZeroOne, pgd
 from ..runtime.classifier import load_feature_net
+from ..runtime.coding import scale_indices
 from .base import DataShape, GenerativeModel, LossOutput, Noise, register_model, require
+from .codec import gaussian_likelihood, quantise
 from .corruption import check_mix, corrupt_batch
 from .networks import ConvDecoder, ConvEncoder, RefineNet
 
@@ -60,6 +63,10 @@ class VAEConfig(DataShape):
 
 
 VAE_TINY = {"width": 8, "latent_dim": 4}
+
+# quality 1..6 of a VAE used as a codec: the posterior mean is rounded to multiples of this step (the prior's
+# standard deviation is 1), and each code is coded under the prior
+VAE_CODEC_STEPS = (1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125)
 
 
 @register_model("vae", tiny=VAE_TINY, description="VAE: conv encoder/decoder, Bernoulli or Gaussian likelihood")
@@ -257,6 +264,65 @@ class VAE(GenerativeModel):
         the caller enables them); ``strength`` is unused."""
         mean, _ = self.encode(images, labels)
         return self.mean_image(self.refined(images, self.decode_logits(mean, labels)))
+
+    # -- as a codec: the posterior mean quantised and coded under the prior N(0, I) --------------------
+    @property
+    def qualities(self) -> int:
+        return len(VAE_CODEC_STEPS)
+
+    def _code_step(self, quality: int) -> float:
+        if self.conditional:
+            raise InputError(f"model {self.registered_name!r} needs class labels to decode; it cannot act as a codec")
+        if not 1 <= int(quality) <= self.qualities:
+            raise InputError(f"quality must be in 1..{self.qualities} for a VAE codec, got {quality}")
+        return VAE_CODEC_STEPS[int(quality) - 1]
+
+    def _tiles(self, images: torch.Tensor) -> torch.Tensor:
+        """(1, C, H, W) of any size -> (T, C, s, s) tiles of the model's size (edges replicated), row-major."""
+        side = self.config.image_size
+        height, width = images.shape[-2:]
+        padded = F.pad(images, (0, -width % side, 0, -height % side), mode="replicate")
+        tiles = padded.unfold(2, side, side).unfold(3, side, side)  # 1, C, rows, cols, s, s
+        return tiles[0].permute(1, 2, 0, 3, 4).reshape(-1, images.shape[1], side, side)
+
+    def _untile(self, tiles: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        side = self.config.image_size
+        rows, cols = -(-size[0] // side), -(-size[1] // side)
+        grid = tiles.reshape(rows, cols, tiles.shape[1], side, side).permute(2, 0, 3, 1, 4)
+        return grid.reshape(1, tiles.shape[1], rows * side, cols * side)[..., : size[0], : size[1]]
+
+    def _symbols(self, images: torch.Tensor, quality: int) -> tuple[torch.Tensor, float]:
+        step = self._code_step(quality)
+        mean, _ = self.encode(self._tiles(images))
+        return quantise(mean / step), step
+
+    @torch.no_grad()
+    def code(self, images: torch.Tensor, quality: int) -> tuple[torch.Tensor, torch.Tensor]:
+        decoded, bits = [], []
+        for image in images:
+            symbols, step = self._symbols(image[None], quality)
+            decoded.append(self._untile(self.decode(symbols * step), image.shape[-2:]))
+            bits.append(-torch.log2(gaussian_likelihood(symbols, torch.tensor(1 / step))).sum())
+        return torch.cat(decoded), torch.stack(bits)
+
+    @torch.no_grad()
+    def compress(self, images: torch.Tensor, quality: int, writer, check) -> float:
+        symbols, step = self._symbols(images, quality)
+        indices = np.full(symbols.numel(), scale_indices(np.array([1 / step]))[0], dtype=np.int32)
+        check.add(indices[:1])
+        writer.gaussian(symbols.to("cpu", torch.int32).numpy(), indices)
+        return float(-torch.log2(gaussian_likelihood(symbols, torch.tensor(1 / step))).sum())
+
+    @torch.no_grad()
+    def decompress(self, reader, shape: tuple[int, int, int], quality: int, check) -> torch.Tensor:
+        step = self._code_step(quality)
+        side = self.config.image_size
+        count = -(-shape[1] // side) * -(-shape[2] // side) * self.config.latent_dim
+        indices = np.full(count, scale_indices(np.array([1 / step]))[0], dtype=np.int32)
+        check.add(indices[:1])
+        symbols = torch.from_numpy(reader.gaussian(indices)).float().reshape(-1, self.config.latent_dim)
+        device = next(self.parameters()).device
+        return self._untile(self.decode(symbols.to(device) * step), shape[1:])
 
     def refined(self, inputs: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
         """Decoder outputs corrected using the (damaged) ``inputs``; a plain VAE has no correction."""
