@@ -43,3 +43,8 @@ def ddpm_run(tmp_path_factory):
 @pytest.fixture(scope="session")
 def cddpm_run(tmp_path_factory):
     return _tiny_run(tmp_path_factory.mktemp("cddpm"), "ddpm-cond", timesteps=100, sample_steps=10)
+
+
+@pytest.fixture(scope="session")
+def codec_run(tmp_path_factory):
+    return _tiny_run(tmp_path_factory.mktemp("codec"), "hyperprior", steps=10)

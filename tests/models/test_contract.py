@@ -14,6 +14,7 @@ from imsynth.config import apply_overrides
 from imsynth.errors import ConfigError, InputError
 from imsynth.models import (
     MODEL_REGISTRY,
+    Codec,
     Encoder,
     Inpainter,
     IterativeSampler,
@@ -26,10 +27,12 @@ from imsynth.models import (
     get_entry,
     load_run,
 )
+from imsynth.models.codec import CodecConfig
 from imsynth.models.diffusion import DiffusionConfig
 from imsynth.models.gan import GANConfig
 from imsynth.models.vae import DVAEConfig, VAEConfig
 from imsynth.runtime import runs
+from imsynth.runtime.coding import Checksum, SymbolReader, SymbolWriter
 from imsynth.train import train
 from tests.helpers import tiny_dataset
 
@@ -148,6 +151,7 @@ def test_registered_model_keeps_the_contract(name, tmp_path):
             Inpainter,
             LikelihoodModel,
             IterativeSampler,
+            Codec,
         )
         if isinstance(model, protocol)
     }
@@ -170,6 +174,14 @@ def test_registered_model_keeps_the_contract(name, tmp_path):
     if isinstance(model, LikelihoodModel):
         report = model.likelihood(images, labels, importance_samples=4)
         assert report["iw_nll"] <= -report["elbo"] + 1e-3
+    if isinstance(model, Codec) and not model.conditional:
+        reconstruction, bits = model.code(images[:1], 1)
+        writer, check = SymbolWriter(), Checksum()
+        estimate = model.compress(images[:1], 1, writer, check)
+        reader, again = SymbolReader(writer.finish()), Checksum()
+        decoded = model.decompress(reader, shape, 1, again)
+        assert torch.equal(decoded, reconstruction) and check.value == again.value
+        assert bits.shape == (1,) and float(bits[0]) == pytest.approx(estimate)
     if isinstance(model, IterativeSampler):
         assert model.generate(1, sampling={"steps": 2}).shape == (1, *shape)
     else:
@@ -184,6 +196,7 @@ INTERDEPENDENT = {
     DVAEConfig: ["corruptions=rain,lighting", "severities=2-4", "clean_fraction=0.5"],
     GANConfig: ["loss=wasserstein", "gp_weight=10.0", "d_norm=none"],
     DiffusionConfig: ["timesteps=2000", "sample_steps=1500", "width=12", "heads=3"],
+    CodecConfig: ["levels=3", "hyper_levels=2", "lambdas=[0.01, 0.02]"],
 }
 
 

@@ -195,10 +195,8 @@ class ImageCodec:
                 "the coding distributions computed on this machine differ from the encoder's (different "
                 "floating-point arithmetic); decode where it was encoded"
             )
-        image = tensor_to_numpy(decoded[0].float().cpu())
-        if header.channels == 1 and image.ndim == 3:
-            image = image.mean(axis=2)
-        return image
+        image = tensor_to_numpy(decoded)[0]
+        return image.mean(axis=2) if header.channels == 1 else image
 
 
 def load_codec(run: str | os.PathLike, *, device: str = "auto") -> ImageCodec:
@@ -257,7 +255,7 @@ def compress_path(source, out, run, *, quality: int | None = None, device: str =
     }
 
 
-def find_codec_run(data: bytes, runs: str | os.PathLike, *, device: str = "auto", where: str = "") -> ImageCodec:
+def find_codec_run(data: bytes, runs: str | os.PathLike, *, device: str = "auto") -> ImageCodec:
     """The run under ``runs`` whose weights made the stream ``data`` (by fingerprint)."""
     header, _ = parse(data)
     folder = Path(runs)
@@ -265,12 +263,12 @@ def find_codec_run(data: bytes, runs: str | os.PathLike, *, device: str = "auto"
     for candidate in candidates:
         try:
             codec = load_codec(candidate, device=device)
-        except Exception:  # noqa: BLE001 - any run that does not load is simply not the one
+        except Exception:
             continue
         if codec.fingerprint == header.fingerprint:
             return codec
     raise InputError(
-        f"{where}no codec under {folder} made this stream (fingerprint {header.fingerprint.hex()}); pass --model RUN"
+        f"no codec under {folder} made this stream (fingerprint {header.fingerprint.hex()}); pass --model RUN"
     )
 
 
@@ -286,8 +284,8 @@ def decompress_path(source, out, run=None, *, runs: str = "runs", device: str = 
         try:
             codec = codec or find_codec_run(data, runs, device=device)
             image = codec.decode(data)
-        except StreamError as error:
-            raise StreamError(f"{stream_path}: {error}") from None
+        except InputError as error:  # a StreamError too: name the file
+            raise type(error)(f"{stream_path}: {error}") from None
         target.parent.mkdir(parents=True, exist_ok=True)
         save_image(target, image)
     return {"files": len(pairs), "out": str(out)}

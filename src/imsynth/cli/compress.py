@@ -14,7 +14,9 @@ from .options import DEVICE
 @click.command()
 @click.argument("source", type=click.Path())
 @click.option("-o", "out", required=True, type=click.Path(), help="output .isz file, or a folder for a folder")
-@click.option("--model", "run", required=True, type=click.Path(), help="a trained codec run (factorized, hyperprior, or a VAE)")
+@click.option(
+    "--model", "run", required=True, type=click.Path(), help="a trained codec run (factorized, hyperprior, or a VAE)"
+)
 @click.option("--quality", type=int, help="1 (smallest file) .. the codec's highest; default the middle one")
 @DEVICE
 def compress(source, out, run, quality, device):
@@ -36,7 +38,11 @@ def compress(source, out, run, quality, device):
 @click.option("-o", "out", required=True, type=click.Path(), help="output image (suffix picks the format), or a folder")
 @click.option("--model", "run", type=click.Path(), help="the codec run that made the stream")
 @click.option(
-    "--runs", default="runs", show_default=True, type=click.Path(), help="without --model: find the run here by fingerprint"
+    "--runs",
+    default="runs",
+    show_default=True,
+    type=click.Path(),
+    help="without --model: find the run here by fingerprint",
 )
 @DEVICE
 def decompress(source, out, run, runs, device):

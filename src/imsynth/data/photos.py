@@ -82,9 +82,11 @@ def shrunk(path: Path, short_side: int = SHORT_SIDE) -> np.ndarray:
 def crops_of(
     files: list[Path], *, size: int, crops_per_photo: int, seed: int, test_every: int = 10, name: str
 ) -> ImageDataset:
-    """Random ``size`` crops of each file; every ``test_every``-th photograph (sorted order) goes to the test split."""
+    """Random ``size`` crops of each file; every ``test_every``-th photograph (sorted order; the last one when there
+    are fewer) goes to the test split."""
     rng = np.random.default_rng(seed)
     train, test = [], []
+    held_out = set(range(test_every - 1, len(files), test_every)) or ({len(files) - 1} if len(files) > 1 else set())
     for index, path in enumerate(files):
         picture = shrunk(path)
         height, width = picture.shape[:2]
@@ -93,10 +95,10 @@ def crops_of(
         tops = rng.integers(0, height - size + 1, crops_per_photo)
         lefts = rng.integers(0, width - size + 1, crops_per_photo)
         crops = np.stack([picture[t : t + size, left : left + size] for t, left in zip(tops, lefts)])
-        (test if len(files) > 1 and index % test_every == test_every - 1 else train).append(crops)
+        (test if index in held_out else train).append(crops)
     if not train:
         raise DataError(f"{name}: no photographs to train on")
-    to_tensor = lambda parts: torch.from_numpy(np.concatenate(parts)).permute(0, 3, 1, 2).contiguous()  # noqa: E731
+    to_tensor = lambda parts: torch.from_numpy(np.concatenate(parts)).permute(0, 3, 1, 2).contiguous()
     return ImageDataset(name=name, train_images=to_tensor(train), test_images=to_tensor(test or train[-1:]))
 
 

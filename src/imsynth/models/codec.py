@@ -23,7 +23,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..runtime.coding import ALPHABET, SCALE_MIN, Checksum, SymbolReader, SymbolWriter, scale_indices, snap_probabilities
+from ..runtime.coding import (
+    ALPHABET,
+    SCALE_MIN,
+    Checksum,
+    SymbolReader,
+    SymbolWriter,
+    scale_indices,
+    snap_probabilities,
+)
 from .base import DataShape, GenerativeModel, LossOutput, Noise, register_model, require
 
 LAMBDAS = [0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932, 0.18]
@@ -255,8 +263,10 @@ class LearnedCodec(GenerativeModel):
 
     def _latents(self, images: torch.Tensor, quality: int) -> torch.Tensor:
         gain, _ = self._gains(torch.tensor([self.quality_index(quality)], device=images.device))
+        # one memory layout for the latents whatever the caller's (a channels-last view of an HxWxC array picks
+        # other convolution kernels, whose last bits differ from the decoder's)
         with torch.autocast(images.device.type, enabled=False):
-            return quantise(self.analysis(self._pad(images.float())) * gain)
+            return quantise(self.analysis(self._pad(images.float().contiguous())) * gain).contiguous()
 
     def _decode(self, rounded: torch.Tensor, quality: int, size: tuple[int, int]) -> torch.Tensor:
         _, inverse_gain = self._gains(torch.tensor([self.quality_index(quality)], device=rounded.device))
@@ -394,6 +404,7 @@ class HyperpriorCodec(LearnedCodec):
         scales = self._scales(side)
         return _bits(self.density.likelihood(side)) + _bits(gaussian_likelihood(rounded, scales))
 
+    @torch.no_grad()
     def _cpu_scales(self, side: torch.Tensor) -> np.ndarray:
         """Scales from the decoded side information on the CPU in float64: the only arithmetic the encoder and
         the decoder must repeat identically."""
@@ -418,7 +429,9 @@ class HyperpriorCodec(LearnedCodec):
     def _prior_sample(self, shape: tuple[int, ...], generator: torch.Generator | None) -> torch.Tensor:
         hyper_step = 2**self.config.hyper_levels
         batch, _, height, width = shape
-        side = _table_sample(self.density.tables(), (batch, self.config.width, height // hyper_step, width // hyper_step), generator)
+        side = _table_sample(
+            self.density.tables(), (batch, self.config.width, height // hyper_step, width // hyper_step), generator
+        )
         device = next(self.parameters()).device
         scales = self._scales(side.to(device)).cpu()
         return quantise(torch.randn(scales.shape, generator=generator) * scales)

@@ -1,0 +1,169 @@
+"""The .isz format, the encode/decode API and the compress/decompress commands, including every damaged file."""
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+from imsynth.apps.compress import HEADER_BYTES, ImageCodec, decode, encode, load_codec, parse
+from imsynth.errors import InputError
+from imsynth.image import read_image, save_image
+from imsynth.runtime.coding import StreamError
+from tests.helpers import assert_one_line_error, run_cli
+from tests.models.test_codec import tiny_codec
+
+
+@pytest.fixture(scope="module")
+def codec():
+    return ImageCodec(tiny_codec("hyperprior", 3), name="tiny")
+
+
+def image(height=20, width=30, channels=3, seed=0):
+    rng = np.random.default_rng(seed)
+    shape = (height, width) if channels == 1 else (height, width, channels)
+    return rng.random(shape).astype(np.float32)
+
+
+def reseal(data: bytes) -> bytes:
+    """The stream with a fresh CRC (to reach the checks behind it)."""
+    return data[:-4] + struct.pack("<I", zlib.crc32(data[:-4]))
+
+
+def test_round_trip_matches_the_forward_pass(codec):
+    picture = image()
+    data = encode(picture, codec, quality=2)
+    decoded = decode(data, codec)
+    header, payload = parse(data)
+    assert (header.height, header.width, header.channels, header.quality) == (20, 30, 3, 2)
+    assert len(data) == HEADER_BYTES + len(payload)
+    from imsynth.runtime.tensors import numpy_to_tensor, tensor_to_numpy
+
+    forward, _ = codec.model.code(numpy_to_tensor(picture), 2)
+    assert np.array_equal(decoded, tensor_to_numpy(forward)[0])
+    assert decoded.shape == picture.shape and decoded.dtype == np.float32
+
+
+def test_grey_images_through_an_rgb_codec_come_back_grey(codec):
+    grey = image(channels=1)
+    decoded = codec.decode(codec.encode(grey))
+    assert decoded.shape == grey.shape
+
+
+def test_large_sides_cost_a_header_byte_each(codec):
+    small, _ = parse(codec.encode(image(10, 10)))
+    data = codec.encode(image(130, 10))
+    assert parse(data)[0].height == 130
+    assert len(data) - len(parse(data)[1]) == HEADER_BYTES + 1
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda d: b"GIF89a" + d[6:], "not an imsynth compressed stream"),
+        (lambda d: d[:3], "not an imsynth compressed stream"),
+        (lambda d: d[:12], "truncated"),
+        (lambda d: d[:-7], "damaged or truncated"),
+        (lambda d: d[:-1], "damaged or truncated"),
+        (lambda d: d[:20] + bytes([d[20] ^ 0x10]) + d[21:], "damaged or truncated"),
+        (lambda d: d[:-5] + bytes([d[-5] ^ 1]) + d[-4:], "damaged or truncated"),
+        (lambda d: reseal(d[:4] + bytes([7]) + d[5:]), "version 7 is not supported"),
+        (lambda d: reseal(d[:10] + bytes([99]) + d[11:]), "quality 99 is outside"),
+        (lambda d: reseal(d[:5] + bytes(4) + d[9:]), "made by a different codec model"),
+    ],
+)
+def test_damaged_streams_are_refused(codec, damage, message):
+    data = codec.encode(image())
+    with pytest.raises(StreamError, match=message):
+        codec.decode(damage(data))
+
+
+def test_a_different_model_is_named(codec):
+    other = ImageCodec(tiny_codec("hyperprior", 3, seed=1), name="other")
+    with pytest.raises(StreamError, match="different codec model.*other"):
+        other.decode(codec.encode(image()))
+
+
+def test_bad_images_and_qualities_are_refused(codec):
+    with pytest.raises(InputError, match="quality must be in 1..2"):
+        codec.encode(image(), quality=3)
+    with pytest.raises(InputError, match="empty"):
+        codec.encode(np.zeros((0, 5, 3), np.float32))
+    with pytest.raises(InputError, match="drop alpha"):
+        codec.encode(image(channels=4))
+    grey = ImageCodec(tiny_codec("factorized", 1), name="grey")
+    with pytest.raises(InputError, match="convert it to grey"):
+        grey.encode(image())
+
+
+def test_cli_round_trip_of_a_file_and_a_folder(codec_run, tmp_path, capsys):
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    for index, (height, width) in enumerate([(9, 13), (1, 1), (40, 17)]):
+        save_image(folder / ("sub" if index else "") / f"img{index}.png", image(height, width, 1, index))
+    code, out, err = run_cli(
+        capsys, "compress", str(folder / "img0.png"), "-o", str(tmp_path / "one.isz"), "--model", str(codec_run)
+    )
+    assert code == 0, err
+    assert '"files": 1' in out
+    code, _, err = run_cli(
+        capsys, "decompress", str(tmp_path / "one.isz"), "-o", str(tmp_path / "one.png"), "--model", str(codec_run)
+    )
+    assert code == 0, err
+    decoded, _ = read_image(tmp_path / "one.png")
+    expected = load_codec(codec_run).decode((tmp_path / "one.isz").read_bytes())
+    assert np.array_equal(decoded, np.round(expected * 255) / 255)
+
+    code, _, err = run_cli(
+        capsys, "compress", str(folder), "-o", str(tmp_path / "packed"), "--model", str(codec_run), "--quality", "1"
+    )
+    assert code == 0, err
+    streams = sorted(p.relative_to(tmp_path / "packed").as_posix() for p in (tmp_path / "packed").rglob("*.isz"))
+    assert streams == ["img0.isz", "sub/img1.isz", "sub/img2.isz"]
+    # without --model: the run is found under --runs by the stream's fingerprint
+    code, _, err = run_cli(
+        capsys,
+        "decompress",
+        str(tmp_path / "packed"),
+        "-o",
+        str(tmp_path / "unpacked"),
+        "--runs",
+        str(codec_run.parent),
+    )
+    assert code == 0, err
+    restored, _ = read_image(tmp_path / "unpacked" / "sub" / "img2.png")
+    assert restored.shape == (40, 17)
+
+
+def test_cli_damaged_file_is_exit_2_and_writes_nothing(codec_run, tmp_path, capsys):
+    save_image(tmp_path / "a.png", image(12, 12, 1))
+    run_cli(capsys, "compress", str(tmp_path / "a.png"), "-o", str(tmp_path / "a.isz"), "--model", str(codec_run))
+    data = (tmp_path / "a.isz").read_bytes()
+    (tmp_path / "cut.isz").write_bytes(data[: len(data) // 2])
+    code, _, err = run_cli(
+        capsys, "decompress", str(tmp_path / "cut.isz"), "-o", str(tmp_path / "cut.png"), "--model", str(codec_run)
+    )
+    assert_one_line_error(code, err, "cut.isz", "damaged or truncated")
+    assert not (tmp_path / "cut.png").exists()
+    (tmp_path / "text.isz").write_text("hello")
+    code, _, err = run_cli(
+        capsys, "decompress", str(tmp_path / "text.isz"), "-o", str(tmp_path / "t.png"), "--runs", str(tmp_path)
+    )
+    assert_one_line_error(code, err, "text.isz", "not an imsynth compressed stream")
+    code, _, err = run_cli(
+        capsys,
+        "compress",
+        str(tmp_path / "a.png"),
+        "-o",
+        str(tmp_path / "b.isz"),
+        "--model",
+        str(codec_run),
+        "--quality",
+        "9",
+    )
+    assert_one_line_error(code, err, "a.png", "quality must be in 1..")
+    assert not (tmp_path / "b.isz").exists()
+    code, _, err = run_cli(
+        capsys, "decompress", str(tmp_path / "a.isz"), "-o", str(tmp_path / "c.png"), "--runs", str(tmp_path)
+    )
+    assert_one_line_error(code, err, "a.isz", "no codec under")
