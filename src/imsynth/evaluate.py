@@ -1,8 +1,9 @@
 """``evaluate_run``: every metric that applies to a trained run, as one JSON-able dict.
 
-What is measured follows the model's declared capabilities: a ``LikelihoodModel`` reports ELBO / IW-NLL, every
-model sample quality on the dataset's in-domain features, an ``Encoder`` on ``shapes`` the disentanglement
-scores, and, with locally present Inception weights, the standard Inception FID.
+What is measured follows the model's declared capabilities: a ``LikelihoodModel`` reports ELBO / IW-NLL, a
+``Codec`` its rate-distortion curve, every model sample quality on the dataset's in-domain features, an
+``Encoder`` on ``shapes`` the disentanglement scores, and, with locally present Inception weights, the standard
+Inception FID.
 """
 
 from __future__ import annotations
@@ -20,8 +21,32 @@ from .metrics.disentanglement import factor_vae_score, mutual_information_gap
 from .metrics.features import extract_features, load_feature_net
 from .metrics.generative import compare_features
 from .metrics.inception import check_inception, inception_fid
-from .models import Encoder, LikelihoodModel, load_run
+from .models import Codec, Encoder, LikelihoodModel, load_run
 from .runtime.tensors import to_model
+
+
+@torch.no_grad()
+def codec_curve(model: Codec, images: torch.Tensor, device: torch.device, batch: int = 50) -> list[dict]:
+    """Per quality: the forward pass's estimated bits per pixel and PSNR (dB, [0, 1] scale) on uint8 ``images``
+    (``imsynth compress`` files add the header and at most a few words to the estimate)."""
+    curve = []
+    pixels = images.shape[-2] * images.shape[-1]
+    for quality in range(1, model.qualities + 1):
+        bits, psnr = [], []
+        for start in range(0, len(images), batch):
+            part = to_model(images[start : start + batch]).to(device)
+            decoded, estimate = model.code(part, quality)
+            mse = ((decoded.float() - part.float()) / 2).pow(2).mean((1, 2, 3)).clamp_min(1e-10)
+            bits.append(estimate.float().cpu())
+            psnr.append((10 * torch.log10(1 / mse)).cpu())
+        curve.append(
+            {
+                "quality": quality,
+                "bpp_estimate": round(float(torch.cat(bits).mean()) / pixels, 4),
+                "psnr": round(float(torch.cat(psnr).mean()), 3),
+            }
+        )
+    return curve
 
 
 def evaluate_run(
@@ -83,6 +108,8 @@ def evaluate_run(
         quality["fid_floor_train_vs_test"] = compare_features(real, floor_reference)["fid"]
         quality.update(n=count, reference="test split", feature_net=info)
         report["sample_quality"] = quality
+    if isinstance(model, Codec) and not model.conditional:
+        report["rate_distortion"] = codec_curve(model, test_images[: min(count, 500)], device_of_model)
     if dataset.name == "shapes" and disentanglement and isinstance(model, Encoder):
         report["disentanglement"] = {"mig": mutual_information_gap(model), "factor_vae": factor_vae_score(model)}
     if inception is not None:

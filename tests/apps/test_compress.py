@@ -167,3 +167,35 @@ def test_cli_damaged_file_is_exit_2_and_writes_nothing(codec_run, tmp_path, caps
         capsys, "decompress", str(tmp_path / "a.isz"), "-o", str(tmp_path / "c.png"), "--runs", str(tmp_path)
     )
     assert_one_line_error(code, err, "a.isz", "no codec under")
+
+
+def test_eval_reports_the_rate_distortion_curve(codec_run):
+    from imsynth.evaluate import evaluate_run
+
+    report = evaluate_run(codec_run, n=20)
+    curve = report["rate_distortion"]
+    assert [point["quality"] for point in curve] == [1, 2]
+    assert all(point["bpp_estimate"] > 0 and np.isfinite(point["psnr"]) for point in curve)
+
+
+def test_init_fine_tunes_from_another_runs_weights(codec_run, tmp_path):
+    import dataclasses
+
+    from safetensors.torch import load_file
+
+    from imsynth.data import load_dataset
+    from imsynth.models import get_entry
+    from imsynth.train import train, train_from_options
+
+    config = dataclasses.replace(get_entry("hyperprior").default_train_config(), steps=1, lr=1e-12, batch_size=8)
+    data = load_dataset("digits")
+    from imsynth.models import load_run
+
+    model, _ = load_run(codec_run)
+    train("hyperprior", data, tmp_path / "tuned", model_config=model.config, train_config=config, init=codec_run, quiet=True)
+    start, tuned = load_file(codec_run / "model.safetensors"), load_file(tmp_path / "tuned" / "model.safetensors")
+    assert all(np.allclose(start[k].float(), tuned[k].float(), atol=1e-5) for k in start)
+    with pytest.raises(InputError, match="holds model 'hyperprior', not 'factorized'"):
+        train_from_options("factorized", tmp_path / "x", data="digits", init=codec_run, steps=1)
+    with pytest.raises(InputError, match="pick one"):
+        train("hyperprior", data, tmp_path / "tuned", train_config=config, init=codec_run, resume=True, quiet=True)

@@ -22,7 +22,7 @@ def test_crops_come_from_the_photographs_and_hold_whole_photographs_out(tmp_path
     files = _photos(tmp_path)
     data = crops_of(files, size=16, crops_per_photo=5, seed=0, test_every=3, name="t")
     assert data.train_images.shape == (10, 3, 16, 16) and data.test_images.shape == (5, 3, 16, 16)
-    held_out = torch.from_numpy(np.asarray(Image.open(files[2]))).permute(2, 0, 1)
+    held_out = torch.from_numpy(np.array(Image.open(files[2]))).permute(2, 0, 1)
     for crop in data.test_images:  # every test crop is a window of the third photograph
         found = any(
             torch.equal(held_out[:, top : top + 16, left : left + 16], crop)

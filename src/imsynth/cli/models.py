@@ -69,6 +69,12 @@ def models() -> None:
 @click.option("--epochs", type=float, help="stop after this many passes over the train split")
 @click.option("--minutes", type=float, help="stop after this much wall time")
 @click.option("--resume", is_flag=True, help="continue the run in --out exactly where it stopped")
+@click.option(
+    "--init",
+    "init",
+    type=click.Path(file_okay=False),
+    help="fine-tune: start from this run's weights and model config (same model; --set may change the rest)",
+)
 @click.option("--seed", type=int, help="random seed (default 0)")
 @DEVICE
 @click.option("--image-size", type=int, help="resize images to this square size")
@@ -86,7 +92,21 @@ def models() -> None:
 )
 @click.option("--quiet", is_flag=True, help="no progress bar")
 def train(
-    model, data_name, out, steps, epochs, minutes, resume, seed, device, image_size, limit, assignments, dry_run, quiet
+    model,
+    data_name,
+    out,
+    steps,
+    epochs,
+    minutes,
+    resume,
+    init,
+    seed,
+    device,
+    image_size,
+    limit,
+    assignments,
+    dry_run,
+    quiet,
 ):
     """Train MODEL on a dataset into a run directory. Ctrl-C (or SIGTERM) finishes the step, writes a checkpoint
     and prints the --resume command (exit 130 / 143); a second one aborts at once.
@@ -97,6 +117,7 @@ def train(
       imsynth train beta-tcvae --data shapes --out runs/tc --steps 5000 --set beta=6
       imsynth train dcgan --out runs/wgan --set loss=wasserstein --set gp_weight=10 --set d_norm=none --dry-run
       torchrun --nproc_per_node 2 -m imsynth.cli train vae --data digits --out runs/ddp --steps 500
+      imsynth train hyperprior --data photos --init runs/hp-gpu --out runs/hp-tuned --minutes 30
     """
     result = train_from_options(
         model,
@@ -106,6 +127,7 @@ def train(
         epochs=epochs,
         minutes=minutes,
         resume=resume,
+        init=init,
         seed=seed,
         device=device,
         image_size=image_size,

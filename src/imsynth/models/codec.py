@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import InputError
 from ..runtime.coding import (
     ALPHABET,
     SCALE_MIN,
@@ -216,8 +217,6 @@ class LearnedCodec(GenerativeModel):
     def check_images(self, shape: tuple[int, ...]) -> None:
         """A codec takes images of any size; only the channel count must match."""
         if len(shape) != 3 or shape[0] != self.config.channels:
-            from ..errors import InputError
-
             raise InputError(
                 f"codec {self.registered_name!r} codes {self.config.channels}-channel images; got shape {tuple(shape)}"
             )
@@ -256,8 +255,6 @@ class LearnedCodec(GenerativeModel):
     def quality_index(self, quality: int) -> int:
         """Quality 1..Q (1: the lowest rate) -> the row of the gain tables."""
         if not 1 <= int(quality) <= self.qualities:
-            from ..errors import InputError
-
             raise InputError(f"quality must be in 1..{self.qualities} for this codec, got {quality}")
         return int(quality) - 1
 

@@ -566,6 +566,7 @@ def train(
     quiet: bool = False,
     callback: Callable[[int, dict], None] | None = None,
     model: GenerativeModel | None = None,
+    init: str | Path | None = None,
 ) -> TrainResult:
     """Train ``model_name`` on ``dataset`` into the run directory ``out``.
 
@@ -573,9 +574,12 @@ def train(
     training continues exactly from the last complete checkpoint; ``dataset`` None then means the run's own.
     ``model`` may supply a pre-built model (for custom networks); its config must match ``model_name``'s config
     class. SIGINT or SIGTERM finishes the current step, writes a complete checkpoint and raises
-    ``TrainingStopped`` (exit code 130 / 143) saying how to resume.
+    ``TrainingStopped`` (exit code 130 / 143) saying how to resume. ``init`` names a run whose weights the new
+    run starts from (fine-tuning; ``model_config`` must describe the same networks).
     """
     run = Path(out)
+    if init is not None and resume:
+        raise InputError("--init starts a new run from another run's weights; --resume continues this one: pick one")
     entry = get_entry(model_name)
     train_config = train_config or entry.default_train_config()
     if dataset is None:
@@ -620,6 +624,9 @@ def train(
         config = model_config if model_config is not None else entry.default_config()
         model = build_model(model_name, config_for_dataset(config, dataset))
     model.registered_name = model_name
+    if init is not None:
+        init_run = ckpt.require_run(init)
+        ckpt.load_weights_into(model, ckpt.read_tensors(init_run / ckpt.WEIGHTS), init_run / ckpt.WEIGHTS)
     model.to(torch_device)
     if train_config.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -671,6 +678,7 @@ def train_from_options(
     epochs: float | None = None,
     minutes: float | None = None,
     resume: bool = False,
+    init: str | Path | None = None,
     seed: int | None = None,
     device: str = "auto",
     image_size: int | None = None,
@@ -685,9 +693,13 @@ def train_from_options(
     entry = get_entry(model_name)
     if resume and assignments:
         raise InputError("--set cannot change a run being resumed; it continues with its own config.json")
-    configs = apply_overrides(
-        {"model": entry.default_config(), "train": entry.default_train_config()}, list(assignments)
-    )
+    base = entry.default_config()
+    if init is not None:  # the networks of the run fine-tuned from; --set may still change the rest
+        saved = ckpt.read_json(ckpt.require_run(init) / ckpt.CONFIG)
+        if saved.get("model") != model_name:
+            raise InputError(f"--init {init}: that run holds model {saved.get('model')!r}, not {model_name!r}")
+        base = from_dict(entry.model_class.config_class, saved["model_config"], where=f"{init}/config.json")
+    configs = apply_overrides({"model": base, "train": entry.default_train_config()}, list(assignments))
     budget = {
         k: v for k, v in {"steps": steps, "epochs": epochs, "minutes": minutes, "seed": seed}.items() if v is not None
     }
@@ -714,6 +726,7 @@ def train_from_options(
         resume=resume,
         device=device,
         quiet=quiet,
+        init=init,
     )
 
 
