@@ -43,13 +43,26 @@ except ImportError:
     HAVE_JXL = False
 
 PEERS = {
-    "jpeg": ([5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95], lambda q: {"format": "JPEG", "quality": q, "optimize": True}),
-    "webp": ([0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100], lambda q: {"format": "WEBP", "quality": q, "method": 6}),
+    "jpeg": (
+        [5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 95],
+        lambda q: {"format": "JPEG", "quality": q, "optimize": True},
+    ),
+    "webp": (
+        [0, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100],
+        lambda q: {"format": "WEBP", "quality": q, "method": 6},
+    ),
     "avif": ([0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95], lambda q: {"format": "AVIF", "quality": q, "speed": 4}),
-    # JPEG 2000 as a bare codestream (no JP2 box), quality by compression ratio
+    # JPEG 2000 as a bare codestream (no JP2 box), quality by target PSNR (OpenJPEG's rate mode gives one
+    # setting for every ratio on 28x28 images)
     "jpeg2000": (
-        [400, 200, 120, 80, 50, 35, 25, 16, 10, 6, 4],
-        lambda r: {"format": "JPEG2000", "quality_mode": "rates", "quality_layers": [r], "irreversible": True, "no_jp2": True},
+        [18, 22, 25, 28, 31, 34, 37, 40, 44, 48],
+        lambda db: {
+            "format": "JPEG2000",
+            "quality_mode": "dB",
+            "quality_layers": [db],
+            "irreversible": True,
+            "no_jp2": True,
+        },
     ),
 }
 if HAVE_JXL:
@@ -76,7 +89,12 @@ def measure(images: list[np.ndarray], round_trip) -> dict:
         psnr.append(p)
         ssim.append(s)
         smallest = size if smallest is None else min(smallest, size)
-    return {"bpp": float(np.mean(bpp)), "psnr": float(np.mean(psnr)), "ssim": float(np.nanmean(ssim)), "min_bytes": smallest}
+    return {
+        "bpp": float(np.mean(bpp)),
+        "psnr": float(np.mean(psnr)),
+        "ssim": float(np.nanmean(ssim)),
+        "min_bytes": smallest,
+    }
 
 
 def imsynth_points(run: str, images: list[np.ndarray], checks: list) -> list[dict]:
@@ -96,7 +114,9 @@ def imsynth_points(run: str, images: list[np.ndarray], checks: list) -> list[dic
 
 def peer_points(name: str, images: list[np.ndarray]) -> list[dict]:
     settings, options = PEERS[name]
-    return [{"quality": q, **measure(images, lambda image, q=q: pillow_round_trip(image, options(q)))} for q in settings]
+    return [
+        {"quality": q, **measure(images, lambda image, q=q: pillow_round_trip(image, options(q)))} for q in settings
+    ]
 
 
 def fashion_sets(count: int, mosaics: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -105,6 +125,20 @@ def fashion_sets(count: int, mosaics: int) -> tuple[list[np.ndarray], list[np.nd
     rest = test[count : count + 100 * mosaics].reshape(mosaics, 10, 10, 28, 28)
     tiles = [m.transpose(0, 2, 1, 3).reshape(280, 280) for m in rest]
     return singles, tiles
+
+
+def prepare_mosaics(path: str, seed: int = 0) -> None:
+    """2x2 mosaics of random Fashion-MNIST items: the layout of the benchmark's mosaics (items side by side, every
+    second one off the codec's 8-pixel grid), four times as many as images in each split."""
+    data = load_dataset("fashion-mnist")
+    rng = np.random.default_rng(seed)
+    splits = {}
+    for split, images in (("train", data.train_images), ("test", data.test_images)):
+        picks = rng.integers(0, len(images), (len(images), 2, 2))
+        tiles = images[:, 0].numpy()[picks]  # N, 2, 2, 28, 28
+        splits[split] = tiles.transpose(0, 1, 3, 2, 4).reshape(len(images), 56, 56)
+    np.savez_compressed(path, images=splits["train"], images_test=splits["test"])
+    print(f"wrote {path}: {len(splits['train'])} train and {len(splits['test'])} test mosaics, 56x56")
 
 
 def photographs() -> dict[str, np.ndarray]:
@@ -137,14 +171,14 @@ def summarise(curves: dict[str, list[dict]], ours: list[str]) -> dict:
                     "bd_rate_percent": round(bd_rate(peer_rate, peer_psnr, rate, psnr), 2),
                     "bd_psnr_db": round(bd_psnr(peer_rate, peer_psnr, rate, psnr), 3),
                 }
-            except Exception as error:  # noqa: BLE001 - curves without overlap: say so in the table
+            except Exception as error:
                 row = {"error": str(error)}
             if package is not None and "error" not in row:
                 try:
                     row["bjontegaard_pkg_bd_rate"] = round(
                         float(package.bd_rate(peer_rate, peer_psnr, rate, psnr, method="pchip")), 2
                     )
-                except Exception as error:  # noqa: BLE001
+                except Exception as error:
                     row["bjontegaard_pkg_bd_rate"] = f"failed: {error}"
             table[f"{mine} vs {peer}"] = row
     return table
@@ -172,7 +206,11 @@ def speed(run: str, image: np.ndarray, repeats: int = 3) -> dict:
         started = time.perf_counter()
         codec.decode(stream)
         decode.append(time.perf_counter() - started)
-    return {"encode_s": round(min(encode), 3), "decode_s": round(min(decode), 3), "total_s": round(min(encode) + min(decode), 3)}
+    return {
+        "encode_s": round(min(encode), 3),
+        "decode_s": round(min(decode), 3),
+        "total_s": round(min(encode) + min(decode), 3),
+    }
 
 
 def plot(results: dict, path: Path) -> None:
@@ -200,14 +238,22 @@ def plot(results: dict, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--fmnist", nargs="*", default=[], help="grey codec runs (factorized/hyperprior/VAE) for Fashion-MNIST")
+    parser.add_argument(
+        "--fmnist", nargs="*", default=[], help="grey codec runs (factorized/hyperprior/VAE) for Fashion-MNIST"
+    )
     parser.add_argument("--photos", nargs="*", default=[], help="RGB codec runs for the photographs")
     parser.add_argument("--n", type=int, default=200, help="Fashion-MNIST images coded one file each")
     parser.add_argument("--mosaics", type=int, default=20, help="10x10 Fashion-MNIST mosaics")
+    parser.add_argument(
+        "--prepare-mosaics", metavar="NPZ", help="write 2x2 Fashion-MNIST mosaics (56x56) to train on, and stop"
+    )
     parser.add_argument("--no-speed", action="store_true", help="skip the 512x512 timing (time it on an idle machine)")
     parser.add_argument("--out", default="docs/results/compression.json")
     parser.add_argument("--figure", default="docs/images/rd_curves.png")
     args = parser.parse_args()
+    if args.prepare_mosaics:
+        prepare_mosaics(args.prepare_mosaics)
+        return
 
     results = {
         "date": time.strftime("%Y-%m-%d"),
@@ -255,7 +301,13 @@ def main() -> None:
                 "min_payload_excess_bits": float(over.min()),
             },
         }
-        print(json.dumps({key: {"bd": results["sets"][key]["bd"], "file_vs_estimate": results["sets"][key]["file_vs_estimate"]}}, indent=1), flush=True)
+        print(
+            json.dumps(
+                {key: {"bd": results["sets"][key]["bd"], "file_vs_estimate": results["sets"][key]["file_vs_estimate"]}},
+                indent=1,
+            ),
+            flush=True,
+        )
     if args.photos and not args.no_speed:
         astronaut = photographs()["astronaut"]
         results["speed_512x512_rgb"] = {Path(run).name: speed(run, astronaut) for run in args.photos}

@@ -192,7 +192,15 @@ def test_init_fine_tunes_from_another_runs_weights(codec_run, tmp_path):
     from imsynth.models import load_run
 
     model, _ = load_run(codec_run)
-    train("hyperprior", data, tmp_path / "tuned", model_config=model.config, train_config=config, init=codec_run, quiet=True)
+    train(
+        "hyperprior",
+        data,
+        tmp_path / "tuned",
+        model_config=model.config,
+        train_config=config,
+        init=codec_run,
+        quiet=True,
+    )
     start, tuned = load_file(codec_run / "model.safetensors"), load_file(tmp_path / "tuned" / "model.safetensors")
     assert all(np.allclose(start[k].float(), tuned[k].float(), atol=1e-5) for k in start)
     with pytest.raises(InputError, match="holds model 'hyperprior', not 'factorized'"):

@@ -26,6 +26,7 @@ from torch import nn
 from ..errors import InputError
 from ..runtime.coding import (
     ALPHABET,
+    PROBABILITY_GRID,
     SCALE_MIN,
     Checksum,
     SymbolReader,
@@ -162,9 +163,15 @@ def gaussian_likelihood(values: torch.Tensor, scales: torch.Tensor) -> torch.Ten
     return (upper - lower).clamp_min(1e-9)
 
 
+def information(probability: torch.Tensor) -> torch.Tensor:
+    """Bits of each probability, floored where the coder floors it (no coded symbol costs more than 24 bits:
+    the coder gives every symbol at least 2^-24), so estimates and file sizes agree in the tails too."""
+    return -torch.log2(probability.clamp_min(PROBABILITY_GRID))
+
+
 def _bits(probability: torch.Tensor) -> torch.Tensor:
     """Information content in bits per image of probabilities (B, ...)."""
-    return -torch.log2(probability).flatten(1).sum(1)
+    return information(probability).flatten(1).sum(1)
 
 
 def quantise(latents: torch.Tensor) -> torch.Tensor:

@@ -27,7 +27,7 @@ from ..runtime.attacks import ZeroOne, pgd
 from ..runtime.classifier import load_feature_net
 from ..runtime.coding import scale_indices
 from .base import DataShape, GenerativeModel, LossOutput, Noise, register_model, require
-from .codec import gaussian_likelihood, quantise
+from .codec import gaussian_likelihood, information, quantise
 from .corruption import check_mix, corrupt_batch
 from .networks import ConvDecoder, ConvEncoder, RefineNet
 
@@ -302,7 +302,7 @@ class VAE(GenerativeModel):
         for image in images:
             symbols, step = self._symbols(image[None], quality)
             decoded.append(self._untile(self.decode(symbols * step), image.shape[-2:]))
-            bits.append(-torch.log2(gaussian_likelihood(symbols, torch.tensor(1 / step))).sum())
+            bits.append(information(gaussian_likelihood(symbols, torch.tensor(1 / step))).sum())
         return torch.cat(decoded), torch.stack(bits)
 
     @torch.no_grad()
@@ -311,7 +311,7 @@ class VAE(GenerativeModel):
         indices = np.full(symbols.numel(), scale_indices(np.array([1 / step]))[0], dtype=np.int32)
         check.add(indices[:1])
         writer.gaussian(symbols.to("cpu", torch.int32).numpy(), indices)
-        return float(-torch.log2(gaussian_likelihood(symbols, torch.tensor(1 / step))).sum())
+        return float(information(gaussian_likelihood(symbols, torch.tensor(1 / step))).sum())
 
     @torch.no_grad()
     def decompress(self, reader, shape: tuple[int, int, int], quality: int, check) -> torch.Tensor:
