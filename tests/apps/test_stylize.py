@@ -70,3 +70,28 @@ def test_bad_style_options_are_refused():
         texture_transfer(content, style, block=8, passes=3)
     with pytest.raises(InputError, match="unknown"):
         stylize(content, style, method_name="vgg")
+
+
+def test_stylize_command(tmp_path, capsys):
+    from imsynth.image import read_image, save_image
+    from tests.helpers import assert_one_line_error, run_cli
+
+    content, style = _images()
+    save_image(tmp_path / "c.png", content)
+    save_image(tmp_path / "s.png", style)
+    args = [str(tmp_path / "c.png"), str(tmp_path / "s.png")]
+    code, out, err = run_cli(
+        capsys, "stylize", *args, "-o", str(tmp_path / "q.png"), "--method", "quilt", "--block", "16"
+    )
+    assert code == 0, err
+    assert read_image(tmp_path / "q.png")[0].shape == content.shape and '"seconds"' in out
+    code, _, err = run_cli(capsys, "stylize", *args, "-o", str(tmp_path / "g.png"), "--steps", "2", "--width", "4")
+    assert code == 0, err
+    code, _, err = run_cli(
+        capsys, "stylize", *args, "-o", str(tmp_path / "x.png"), "--method", "quilt", "--strength", "3"
+    )
+    assert_one_line_error(code, err, "strength")
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    code, _, err = run_cli(capsys, "stylize", args[0], str(tmp_path / "bad.png"), "-o", str(tmp_path / "y.png"))
+    assert_one_line_error(code, err, "bad.png")
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "y.png").exists()

@@ -25,7 +25,7 @@ from torch import nn
 from ..classical._checks import check_image
 from ..classical.style import STYLIZERS, _match_channels
 from ..errors import InputError
-from ..image import check_allocation
+from ..image import check_allocation, check_output, read_image, save_image
 from ..runtime.device import select_device
 from ..tables import method
 
@@ -173,3 +173,19 @@ def stylize(content, style, *, method_name: str = "gram", device: str = "auto", 
     started = time.perf_counter()
     result = entry(content, style, **options)
     return result, {"seconds": round(time.perf_counter() - started, 2)}
+
+
+def stylize_path(content_path, style_path, out, *, method_name: str = "gram", device: str = "auto", **options) -> dict:
+    """Read CONTENT and STYLE, write the stylised image to ``out``; returns the output path and seconds."""
+    out = check_output(out)
+    content, _ = read_image(content_path)
+    style, _ = read_image(style_path)
+    content, style = (
+        image[:, :, :3] if image.ndim == 3 and image.shape[2] == 4 else image for image in (content, style)
+    )
+    try:
+        result, info = stylize(content, style, method_name=method_name, device=device, **options)
+    except InputError as error:
+        raise InputError(f"{content_path} / {style_path}: {error}") from None
+    save_image(out, np.clip(result, 0, 1))
+    return {"out": str(out), "method": method_name, **info}

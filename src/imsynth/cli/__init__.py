@@ -37,6 +37,7 @@ COMMANDS = {
     "eval": "models:evaluate",
     **{name: f"restore:{name}" for name in ("corrupt", "denoise", "robustness")},
     **{name: f"compress:{name}" for name in ("compress", "decompress")},
+    "stylize": "translate:stylize",
 }
 
 

@@ -1,0 +1,35 @@
+"""``stylize``: example-based style transfer (names and options from the STYLIZERS table); one call into
+``imsynth.apps.stylize``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from ..apps.stylize import STYLIZERS, stylize_path
+from .options import DEVICE, given, method_choice, table_options
+
+
+@click.command()
+@click.argument("content", type=click.Path())
+@click.argument("style", type=click.Path())
+@click.option("-o", "out", required=True, type=click.Path(), help="output image")
+@method_choice(STYLIZERS, default="gram")
+@table_options(STYLIZERS)
+@DEVICE
+def stylize(content, style, out, method, device, **values):
+    """Redraw CONTENT in the look of STYLE, with no pretrained network.
+
+    gram optimises the image against Gram statistics of random multi-scale features (Gatys et al. without
+    VGG); quilt rebuilds it from blocks of the style guided by the content's luminance (Efros & Freeman).
+    Prints the output path and seconds as JSON.
+
+    \b
+    Example:
+      imsynth stylize photo.png bricks.png -o bricky.png --method gram --strength 10
+      imsynth stylize photo.png bricks.png -o quilted.png --method quilt --block 24
+    """
+    click.echo(
+        json.dumps(stylize_path(content, style, out, method_name=method, device=device, **given(STYLIZERS, values)))
+    )
