@@ -40,7 +40,7 @@ def test_missing_fashion_mnist_says_where_it_looked(monkeypatch, tmp_path):
 
 
 def test_unknown_dataset_lists_the_valid_names():
-    with pytest.raises(InputError, match="valid: digits, fashion-mnist, folder:PATH, npz:PATH, shapes"):
+    with pytest.raises(InputError, match="valid: crops:PATH, digits, fashion-mnist, folder:PATH, npz:PATH, photos, shapes"):
         load_dataset("cifar-1000")
 
 
