@@ -28,7 +28,9 @@ def square(image: np.ndarray, size: int) -> np.ndarray:
     image = image.astype(np.float32) / (255 if image.dtype == np.uint8 else 1)
     side = min(image.shape[:2])
     top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
-    return transform.resize(image[top : top + side, left : left + side], (size, size), anti_aliasing=True).astype(np.float32)
+    return transform.resize(image[top : top + side, left : left + side], (size, size), anti_aliasing=True).astype(
+        np.float32
+    )
 
 
 def main() -> None:

@@ -43,7 +43,17 @@ def test_datasets_lists_every_dataset_with_availability(capsys):
     code, out, _ = run_cli(capsys, "datasets")
     assert code == 0
     names = [line.split()[0] for line in out.strip().splitlines()]
-    assert names == ["crops:PATH", "digits", "fashion-mnist", "folder:PATH", "npz:PATH", "photos", "shapes"]
+    assert names == [
+        "crops:PATH",
+        "digits",
+        "fashion-mnist",
+        "folder:PATH",
+        "npz:PATH",
+        "pairs:NAME~TRANSFORM",
+        "photos",
+        "shapes",
+        "unpaired:A,B",
+    ]
     assert out.splitlines()[0].split()[1] == "yes"
 
 
@@ -151,7 +161,7 @@ def test_real_process_exit_codes_and_no_traceback(tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert (
         done.stderr.strip()
-        == "imsynth: error: unknown dataset 'nope'; valid: crops:PATH, digits, fashion-mnist, folder:PATH, npz:PATH, photos, shapes"
+        == "imsynth: error: unknown dataset 'nope'; valid: crops:PATH, digits, fashion-mnist, folder:PATH, npz:PATH, pairs:NAME~TRANSFORM, photos, shapes, unpaired:A,B"
     )
     helped = subprocess.run(
         [sys.executable, "-m", "imsynth.cli", "train", "--help"], capture_output=True, text=True, timeout=120

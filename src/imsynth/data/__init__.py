@@ -1,6 +1,6 @@
 """Datasets by name (the ``REGISTRY`` table), all held in memory as uint8 tensors (see ``ImageDataset``)."""
 
-from . import photos, shapes, sources  # noqa: F401  (registers the datasets)
+from . import pairs, photos, shapes, sources  # noqa: F401  (registers the datasets)
 from .base import REGISTRY, DatasetSpec, ImageDataset, from_model, load_dataset, resize_uint8, to_model
 
 __all__ = [

@@ -91,10 +91,11 @@ class DatasetSpec:
     available: Callable[[], bool]
     size: str
     options: tuple = ()
+    argument: str = "PATH"  # what follows a prefix spec's colon, as shown in lists
 
     @property
     def shown_name(self) -> str:
-        return self.name + ("PATH" if self.name.endswith(":") else "")
+        return self.name + (self.argument if self.name.endswith(":") else "")
 
 
 REGISTRY: Table[DatasetSpec] = Table("dataset", sort=True)
