@@ -48,7 +48,7 @@ def main() -> None:
         row = [content]
         for style_name, style in styles.items():
             for method in ("gram", "quilt"):
-                options = {"block": max(8, args.size // 10)} if method == "quilt" else {}
+                options = {}
                 started = time.perf_counter()
                 result, _ = stylize(content, style, method_name=method, device="cpu", **options)
                 seconds = time.perf_counter() - started

@@ -28,7 +28,7 @@ def stylize(content, style, out, method, device, **values):
     \b
     Example:
       imsynth stylize photo.png bricks.png -o bricky.png --method gram --strength 10
-      imsynth stylize photo.png bricks.png -o quilted.png --method quilt --block 24
+      imsynth stylize photo.png bricks.png -o quilted.png --method quilt --block 32
     """
     click.echo(
         json.dumps(stylize_path(content, style, out, method_name=method, device=device, **given(STYLIZERS, values)))

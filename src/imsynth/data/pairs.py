@@ -24,6 +24,7 @@ import torch
 
 from ..errors import DataError, InputError
 from .base import DatasetSpec, ImageDataset, load_dataset, register, resize_uint8
+from .sources import IMAGE_SUFFIXES, load_folder
 
 TRANSFORMS = ("edges", "blur", "down", "grey", "holes")
 
@@ -87,8 +88,6 @@ def load_pairs(argument: str, *, image_size: int | None = None) -> ImageDataset:
 
 
 def _paired_folders(argument: str, image_size: int | None) -> ImageDataset:
-    from .sources import IMAGE_SUFFIXES, load_folder
-
     folders = argument.split(",")
     if len(folders) != 2 or not all(folders):
         raise InputError(f"pairs:folder:{argument}: expected two folders, pairs:folder:DIR_A,DIR_B")
