@@ -95,3 +95,11 @@ def test_stylize_command(tmp_path, capsys):
     code, _, err = run_cli(capsys, "stylize", args[0], str(tmp_path / "bad.png"), "-o", str(tmp_path / "y.png"))
     assert_one_line_error(code, err, "bad.png")
     assert not (tmp_path / "x.png").exists() and not (tmp_path / "y.png").exists()
+
+
+def test_a_grey_style_stored_as_rgb_gives_a_grey_rgb_result():
+    content, style = _images()
+    grey_style = np.repeat(style.mean(axis=2, keepdims=True), 3, axis=2)
+    result, _ = stylize(content, grey_style, method_name="gram", steps=5, width=8, scales=2, device="cpu")
+    assert result.shape == content.shape
+    assert np.array_equal(result[:, :, 0], result[:, :, 1]) and np.array_equal(result[:, :, 0], result[:, :, 2])

@@ -100,6 +100,10 @@ def gram_transfer(
     if scales < 1 or width < 1:
         raise InputError("need scales >= 1 and width >= 1")
     flat = style.ndim == 2
+    # a grey picture stored as RGB is matched as grey: Gram matching on three equal planes lets colour noise in
+    replicate = 0 if flat else style.shape[2]
+    if not flat and all(np.array_equal(style[:, :, 0], style[:, :, c]) for c in range(1, style.shape[2])):
+        style, flat = style[:, :, 0], True
     channels = 1 if flat else style.shape[2]
     content = _match_channels(content, channels)
     check_allocation(content.size * width * 4, where="style transfer features")
@@ -120,6 +124,8 @@ def gram_transfer(
         with torch.no_grad():
             image.clamp_(0, 1)
     result = image.detach()[0].permute(1, 2, 0).cpu().numpy().astype(np.float32)
+    if replicate and flat:
+        return np.repeat(result, replicate, axis=2)
     return result[:, :, 0] if flat else result
 
 
