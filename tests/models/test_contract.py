@@ -22,6 +22,7 @@ from imsynth.models import (
     LatentModel,
     LikelihoodModel,
     Representation,
+    Translator,
     build_model,
     config_for_dataset,
     get_entry,
@@ -30,6 +31,7 @@ from imsynth.models import (
 from imsynth.models.codec import CodecConfig
 from imsynth.models.diffusion import DiffusionConfig
 from imsynth.models.gan import GANConfig
+from imsynth.models.translation import TranslationConfig
 from imsynth.models.vae import DVAEConfig, VAEConfig
 from imsynth.runtime import runs
 from imsynth.runtime.coding import Checksum, SymbolReader, SymbolWriter
@@ -37,6 +39,15 @@ from imsynth.train import train
 from tests.helpers import tiny_dataset
 
 NAMES = MODEL_REGISTRY.names()
+
+
+def tiny_data(name):
+    """The tiny dataset an entry trains on: one domain, or two stacked on the channel axis (data="pairs")."""
+    if get_entry(name).data == "pairs":
+        data = tiny_dataset(count=48, size=8, channels=2, classes=4)
+        data.extra["domains"] = (1, 1)
+        return data
+    return tiny_dataset(count=48, size=8, classes=4)
 
 
 def tiny_config(name, data):
@@ -67,7 +78,7 @@ def test_the_registry_holds_every_family():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_registered_model_keeps_the_contract(name, tmp_path):
-    data = tiny_dataset(count=48, size=8, classes=4)
+    data = tiny_data(name)
     config = tiny_config(name, data)
     train_defaults = get_entry(name).default_train_config()
 
@@ -118,8 +129,18 @@ def test_registered_model_keeps_the_contract(name, tmp_path):
         assert torch.equal(value, written[key].to(value.dtype)), key
     assert saved["model"] == name and model.registered_name == name
 
-    # samples of the right shape and range, reproducible by seed
+    # samples of the right shape and range, reproducible by seed (translation models: translations instead)
     shape = (config.channels, config.image_size, config.image_size)
+    if isinstance(model, Translator):
+        inputs = torch.rand(3, config.input_channels, 8, 8) * 2 - 1
+        translated = model.translate(inputs)
+        assert translated.shape == (3, config.output_channels, 8, 8) and torch.isfinite(translated).all()
+        assert torch.equal(translated, model.translate(inputs)) and translated.abs().max() <= 1
+        previews, columns = model.preview(data, 6)
+        assert previews.shape[0] == 6 and columns == 3
+        with pytest.raises(InputError, match="translates images"):
+            model.generate(2)
+        return
     first, again = model.generate(3, seed=5), model.generate(3, seed=5)
     assert first.shape == (3, *shape) and torch.isfinite(first).all()
     assert first.min() >= -1 and first.max() <= 1 and torch.equal(first, again)
@@ -197,6 +218,7 @@ INTERDEPENDENT = {
     GANConfig: ["loss=wasserstein", "gp_weight=10.0", "d_norm=none"],
     DiffusionConfig: ["timesteps=2000", "sample_steps=1500", "width=12", "heads=3"],
     CodecConfig: ["levels=3", "hyper_levels=2", "lambdas=[0.01, 0.02]"],
+    TranslationConfig: ["gan_weight=0.0", "l1_weight=10.0", "channels_a=1"],
 }
 
 

@@ -38,6 +38,7 @@ COMMANDS = {
     **{name: f"restore:{name}" for name in ("corrupt", "denoise", "robustness")},
     **{name: f"compress:{name}" for name in ("compress", "decompress")},
     "stylize": "translate:stylize",
+    "translate": "translate:translate",
 }
 
 

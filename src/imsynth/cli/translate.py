@@ -1,5 +1,5 @@
-"""``stylize``: example-based style transfer (names and options from the STYLIZERS table); one call into
-``imsynth.apps.stylize``."""
+"""``stylize`` (example-based style transfer; names and options from the STYLIZERS table) and ``translate``
+(a trained translation run); each one call into the apps."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import click
 
 from ..apps.stylize import STYLIZERS, stylize_path
+from ..apps.translate import translate_path
 from .options import DEVICE, given, method_choice, table_options
 
 
@@ -33,3 +34,22 @@ def stylize(content, style, out, method, device, **values):
     click.echo(
         json.dumps(stylize_path(content, style, out, method_name=method, device=device, **given(STYLIZERS, values)))
     )
+
+
+@click.command()
+@click.argument("source", type=click.Path())
+@click.option(
+    "-o", "out", required=True, type=click.Path(), help="output image, or a folder (ending in /) for a folder"
+)
+@click.option("--model", "run", required=True, type=click.Path(), help="a trained translation run (pix2pix)")
+@click.option("--direction", type=click.Choice(["a2b", "b2a"]), default="a2b", show_default=True)
+@DEVICE
+def translate(source, out, run, direction, device):
+    """Translate SOURCE (an image or a folder of images) from one domain to the other.
+
+    \b
+    Example:
+      imsynth train pix2pix --data "pairs:fashion-mnist~edges" --out runs/p2p --minutes 30
+      imsynth translate edges.png -o item.png --model runs/p2p
+    """
+    click.echo(json.dumps(translate_path(source, out, run, direction=direction, device=device)))

@@ -1,6 +1,6 @@
 """Generative models by name. Importing this package registers every model in ``MODEL_REGISTRY`` (a table)."""
 
-from . import codec, diffusion, gan, vae  # noqa: F401  (registers vae, beta-vae, beta-tcvae, cvae, dvae, defense-vae, dcgan, wgan-gp, sngan, ddpm, ddpm-cond, factorized, hyperprior)
+from . import codec, diffusion, gan, translation, vae  # noqa: F401  (registers every model)
 from .base import (
     MODEL_REGISTRY,
     GenerativeModel,
@@ -21,6 +21,7 @@ from .capabilities import (
     LikelihoodModel,
     Purifier,
     Representation,
+    Translator,
 )
 from .loading import load_run
 
@@ -38,6 +39,7 @@ __all__ = [
     "Purifier",
     "ModelEntry",
     "Representation",
+    "Translator",
     "build_model",
     "config_for_dataset",
     "fit_config_to_data",

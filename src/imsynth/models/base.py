@@ -118,6 +118,12 @@ class GenerativeModel(nn.Module):
         """Called with each logged row; a message here makes the engine's guard roll back (collapse signals)."""
         return None
 
+    def preview(self, dataset, count: int) -> tuple[torch.Tensor, int | None]:
+        """What the engine draws into ``samples/`` during training: (images NCHW in [-1, 1], images per row).
+        Default: ``count`` samples from fixed seeds; a translation model shows its test inputs translated."""
+        labels = self.class_labels(count, layout="rows")
+        return self.generate(count, seed=1234, labels=labels, progress=False), self.grid_columns(count)
+
     # -- using the model --------------------------------------------------------------------------
     def sample(
         self, count: int, *, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
@@ -226,7 +232,8 @@ class GenerativeModel(nn.Module):
 @dataclass(frozen=True)
 class ModelEntry:
     """A row of the model table: the method class, its config defaults and training defaults under one name,
-    and ``tiny``: overrides that make the smallest sensible model (the contract test trains every entry so)."""
+    and ``tiny``: overrides that make the smallest sensible model (the contract test trains every entry so).
+    ``data``: "images" (one domain) or "pairs" (two domains stacked on the channel axis, imsynth.data.pairs)."""
 
     name: str
     model_class: type[GenerativeModel]
@@ -234,6 +241,7 @@ class ModelEntry:
     description: str
     train_defaults: dict = field(default_factory=dict)
     tiny: dict = field(default_factory=dict)
+    data: str = "images"
 
     @property
     def options(self) -> tuple:
@@ -251,12 +259,19 @@ MODEL_REGISTRY: Table[ModelEntry] = Table("model", sort=True)
 
 
 def register_model(
-    name: str, *, description: str, train_defaults: dict | None = None, tiny: dict | None = None, **defaults
+    name: str,
+    *,
+    description: str,
+    train_defaults: dict | None = None,
+    tiny: dict | None = None,
+    data: str = "images",
+    **defaults,
 ):
     """Register ``cls`` under ``name`` with config defaults (several names may share one class)."""
 
     def decorate(cls: type[GenerativeModel]) -> type[GenerativeModel]:
-        MODEL_REGISTRY.add(ModelEntry(name, cls, defaults, description, dict(train_defaults or {}), dict(tiny or {})))
+        entry = ModelEntry(name, cls, defaults, description, dict(train_defaults or {}), dict(tiny or {}), data)
+        MODEL_REGISTRY.add(entry)
         return cls
 
     return decorate
@@ -293,14 +308,18 @@ def fit_config_to_data(config, *, channels: int, image_size: int, num_classes: i
 
 
 def config_for_dataset(config, dataset):
-    """``config`` with the data fields of ``dataset`` (an ``ImageDataset``: channels, size, classes, train size)."""
-    return fit_config_to_data(
+    """``config`` with the data fields of ``dataset`` (an ``ImageDataset``: channels, size, classes, train size;
+    for a two-domain dataset also the input domain's channels, where the config has ``channels_a``)."""
+    config = fit_config_to_data(
         config,
         channels=dataset.channels,
         image_size=dataset.image_size,
         num_classes=dataset.num_classes or 0,
         dataset_size=len(dataset.train_images),
     )
+    if "domains" in dataset.extra and "channels_a" in {f.name for f in dataclasses.fields(config)}:
+        config = dataclasses.replace(config, channels_a=dataset.extra["domains"][0])
+    return config
 
 
 def require(condition: bool, message: str) -> None:

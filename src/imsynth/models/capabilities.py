@@ -14,6 +14,7 @@ reads here what it must provide for each of them.
 | IterativeSampler  | sample/eval sampler options (--sampler, --steps, --eta, --guidance) |
 | Purifier          | denoise --model, robustness purification defences |
 | Codec             | compress / decompress, eval's rate-distortion   |
+| Translator        | translate (image-to-image models on two-domain data) |
 """
 
 from __future__ import annotations
@@ -131,3 +132,13 @@ class Codec(Protocol):
 
     def decompress(self, reader: Any, shape: tuple[int, int, int], quality: int, check: Any) -> torch.Tensor:
         """Read one image of ``shape`` (C, H, W) back from a ``SymbolReader``."""
+
+
+@runtime_checkable
+class Translator(Protocol):
+    """Maps images of one domain to another: ``translate(inputs, direction)`` with ``direction`` one of
+    ``directions`` ("a2b", and "b2a" for a two-way model); inputs (B, C, H, W) in [-1, 1] of any size."""
+
+    directions: tuple[str, ...]
+
+    def translate(self, inputs: torch.Tensor, direction: str = "a2b") -> torch.Tensor: ...

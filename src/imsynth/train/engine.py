@@ -405,16 +405,12 @@ class _Trainer:
     def save_samples(self) -> None:
         if not self.group.is_main:
             return
-        count = self.config.num_samples
-        labels = self.model.class_labels(count, layout="rows")
         self.model.eval()
         with self.ema.applied(self.model) if self.ema else contextlib.nullcontext():
-            images = self.model.generate(count, seed=1234, labels=labels, progress=False)
+            images, columns = self.model.preview(self.dataset, self.config.num_samples)
         self.model.train()
         scale = max(1, 128 // images.shape[-1]) if images.shape[-1] < 32 else 1
-        save_tensor_grid(
-            self.run / "samples" / f"step-{self.step:07d}.png", images, nrow=self.model.grid_columns(count), scale=scale
-        )
+        save_tensor_grid(self.run / "samples" / f"step-{self.step:07d}.png", images, nrow=columns, scale=scale)
 
     def run_loop(self) -> TrainResult:
         config = self.config
