@@ -104,8 +104,8 @@ def imsynth_points(run: str, images: list[np.ndarray], checks: list, label: str)
 
         def round_trip(image, quality=quality):
             data, estimate = codec.encode_with_estimate(image, quality)
-            payload_bits = 8 * len(parse(data)[1])
-            checks.append((estimate, payload_bits, len(data) - len(parse(data)[1]), label))
+            payload = len(parse(data)[1])
+            checks.append((estimate, 8 * payload, len(data) - payload, label))
             return len(data), codec.decode(data)
 
         points.append({"quality": quality, **measure(images, round_trip)})

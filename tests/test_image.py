@@ -189,3 +189,39 @@ def test_sizes_that_cannot_fit_are_refused_before_allocating():
         resize(np.zeros((8, 8), np.float32), scale=20000)
     with pytest.raises(InputError, match="GiB for its arrays"):
         check_allocation(10**15, where="samples")
+
+
+def test_file_pairs_mirror_folders_and_check_outputs_first(tmp_path):
+    from imsynth.image import file_pairs
+
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    for name in ("a.png", "sub/b.jpg", "notes.txt"):
+        (tmp_path / "in" / name).write_bytes(b"x")
+    pairs, out = file_pairs(tmp_path / "in", tmp_path / "out")
+    assert [(a.relative_to(tmp_path).as_posix(), b.relative_to(tmp_path).as_posix()) for a, b in pairs] == [
+        ("in/a.png", "out/a.png"),
+        ("in/sub/b.jpg", "out/sub/b.png"),
+    ]
+    assert out.is_dir()
+    single, _ = file_pairs(
+        tmp_path / "in" / "a.png", str(tmp_path / "dest") + "/", out_suffix=".isz", out_suffixes=(".isz",)
+    )
+    assert single[0][1] == tmp_path / "dest" / "a.isz"
+    with pytest.raises(InputError, match="needs an output folder"):
+        file_pairs(tmp_path / "in", tmp_path / "out.png")
+    with pytest.raises(InputError, match="unknown output format"):
+        file_pairs(tmp_path / "in" / "a.png", tmp_path / "a.gif")
+    with pytest.raises(InputError, match="no such file or folder"):
+        file_pairs(tmp_path / "missing", tmp_path / "o.png")
+
+
+def test_convert_channels_uses_luma_and_drops_alpha():
+    from imsynth.image import LUMA, convert_channels
+
+    rgba = np.random.default_rng(0).random((4, 5, 4)).astype(np.float32)
+    grey = convert_channels(rgba, 1)
+    assert grey.shape == (4, 5) and np.allclose(grey, rgba[:, :, :3] @ LUMA)
+    rgb = convert_channels(grey, 3)
+    assert rgb.shape == (4, 5, 3) and all(np.array_equal(rgb[:, :, c], grey) for c in range(3))
+    assert np.array_equal(convert_channels(rgba, 3), rgba[:, :, :3])
+    assert np.array_equal(convert_channels(np.stack([grey, grey], axis=2), 1), grey)  # grey + alpha

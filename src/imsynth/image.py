@@ -33,6 +33,8 @@ __all__ = [
     "check_allocation",
     "check_output",
     "check_pixels",
+    "convert_channels",
+    "file_pairs",
     "is_folder_output",
     "load_image",
     "make_grid",
@@ -111,6 +113,35 @@ def check_output(
     folder = path if is_folder else path.parent
     _writable_folder(folder)
     return path
+
+
+def file_pairs(
+    source: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    suffixes: Sequence[str] = tuple(IMAGE_SUFFIXES),
+    out_suffixes: Sequence[str] = tuple(IMAGE_SUFFIXES),
+    out_suffix: str = ".png",
+) -> tuple[list[tuple[Path, Path]], Path]:
+    """(input, output) paths for a command that maps files to files, every output checked before any work.
+
+    A file gives one pair: ``out`` itself, or ``out/STEM{out_suffix}`` when ``out`` is a folder (ends in '/' or
+    exists). A folder gives every file under it with one of ``suffixes`` (recursive, sorted), mirrored under the
+    output folder with ``out_suffix``."""
+    source = Path(source)
+    if not source.exists():
+        raise InputError(f"{source}: no such file or folder")
+    if not source.is_dir():
+        target = Path(out) / (source.stem + out_suffix) if is_folder_output(out) else Path(out)
+        return [(source, check_output(target, suffixes=out_suffixes))], Path(out)
+    files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+    if not files:
+        raise InputError(f"{source}: no {', '.join(sorted(suffixes))} files in this folder")
+    out = Path(out)
+    if not is_folder_output(out) and out.suffix:
+        raise InputError(f"{out}: a folder of inputs needs an output folder (end it with /)")
+    _writable_folder(out)
+    return [(file, (out / file.relative_to(source)).with_suffix(out_suffix)) for file in files], out
 
 
 def _writable_folder(folder: Path) -> None:
@@ -268,18 +299,35 @@ def _convert_float(pixels: np.ndarray, mode: str | None, path: Path) -> np.ndarr
     if mode is None:
         return pixels
     grey = pixels.ndim == 2
-    if mode == "L":
-        if grey:
-            return pixels
-        rgb = pixels[:, :, :3]
-        return (rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)).astype(np.float32)
-    if mode in ("RGB", "RGBA"):
-        rgb = np.repeat(pixels[:, :, None], 3, axis=2) if grey else pixels[:, :, :3]
-        if mode == "RGB":
-            return np.ascontiguousarray(rgb)
+    if mode in ("L", "RGB"):
+        return convert_channels(pixels, 1 if mode == "L" else 3)
+    if mode == "RGBA":
+        rgb = convert_channels(pixels, 3)
         alpha = pixels[:, :, 3:4] if not grey and pixels.shape[2] == 4 else np.ones_like(rgb[:, :, :1])
         return np.concatenate([rgb, alpha], axis=2)
     raise InputError(f"{path}: unknown mode {mode!r}; valid: L, RGB, RGBA")
+
+
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+"""Rec. 601 luma weights: the one RGB -> grey conversion (Pillow's "L" uses the same)."""
+
+
+def convert_channels(image: np.ndarray, channels: int) -> np.ndarray:
+    """A float HxW / HxWxC image as grey (``channels`` 1: HxW, luma of RGB) or RGB (3: grey repeated); alpha is
+    dropped. Other channel counts pass unchanged when they already match."""
+    image = np.asarray(image)
+    planes = image if image.ndim == 3 else image[:, :, None]
+    if planes.shape[2] in (2, 4):  # grey + alpha, RGB + alpha
+        planes = planes[:, :, : planes.shape[2] - 1]
+    if channels == 1:
+        grey = planes[:, :, 0] if planes.shape[2] == 1 else planes[:, :, :3] @ LUMA
+        return grey.astype(np.float32, copy=False)
+    if channels == 3:
+        rgb = np.repeat(planes, 3, axis=2) if planes.shape[2] == 1 else planes[:, :, :3]
+        return np.ascontiguousarray(rgb, dtype=np.float32)
+    if planes.shape[2] != channels:
+        raise InputError(f"cannot convert a {planes.shape[2]}-channel image to {channels} channels")
+    return planes
 
 
 def load_image(path: str | os.PathLike, *, mode: str | None = None) -> np.ndarray:

@@ -29,9 +29,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import InputError
-from ..image import IMAGE_SUFFIXES, atomic_path, check_output, is_folder_output, read_image, save_image
+from ..errors import ImsynthError, InputError
+from ..image import atomic_path, convert_channels, file_pairs, read_image, save_image, to_float
 from ..models import Codec, load_run
+from ..models.codec import default_quality
 from ..runtime.coding import Checksum, StreamError, SymbolReader, SymbolWriter
 from ..runtime.tensors import numpy_to_tensor, tensor_to_numpy
 
@@ -123,7 +124,8 @@ def parse(data: bytes) -> tuple[Header, bytes]:
 class ImageCodec:
     """A codec model ready to code: ``encode(image) -> bytes`` and ``decode(bytes) -> image``.
 
-    Images are numpy HxW (grey) or HxWx3 float in [0, 1] (as ``imsynth.image.read_image`` returns them) or uint8.
+    Images are numpy HxW (grey) or HxWx3, float in [0, 1] (as ``imsynth.image.read_image`` returns them), uint8
+    or uint16.
     A grey image coded by an RGB codec is coded as three equal planes and decoded back to grey."""
 
     def __init__(self, model: torch.nn.Module, *, name: str = "codec") -> None:
@@ -139,12 +141,10 @@ class ImageCodec:
 
     @property
     def default_quality(self) -> int:
-        return self.qualities // 2 + 1
+        return default_quality(self.qualities)
 
     def _tensor(self, image: np.ndarray) -> tuple[torch.Tensor, int]:
-        image = np.asarray(image)
-        if image.dtype == np.uint8:
-            image = image.astype(np.float32) / 255
+        image = to_float(image)  # uint8 / uint16 / float, as the class docstring allows
         if image.ndim == 3 and image.shape[2] == 1:
             image = image[..., 0]
         channels = 1 if image.ndim == 2 else image.shape[2]
@@ -156,10 +156,9 @@ class ImageCodec:
             raise InputError(f"image sides must be under {MAX_SIDE} pixels, got {image.shape[1]}x{image.shape[0]}")
         if channels == 3 and self.channels == 1:
             raise InputError("this codec codes grey images; the image is RGB (convert it to grey first)")
-        if channels == 1 and self.channels == 3:
-            image = np.repeat(image[..., None], 3, axis=2)
+        image = convert_channels(image, self.channels)
         device = next(self.model.parameters()).device
-        return numpy_to_tensor(np.clip(image, 0, 1).astype(np.float32)).to(device), channels
+        return numpy_to_tensor(np.clip(image, 0, 1)).to(device), channels
 
     def encode(self, image: np.ndarray, quality: int | None = None) -> bytes:
         """One image -> a complete stream (header, payload, CRC)."""
@@ -167,9 +166,7 @@ class ImageCodec:
 
     def encode_with_estimate(self, image: np.ndarray, quality: int | None = None) -> tuple[bytes, float]:
         """The stream and the model's rate estimate for its payload in bits (for checking file size = estimate)."""
-        quality = self.default_quality if quality is None else int(quality)
-        if not 1 <= quality <= self.qualities:
-            raise InputError(f"quality must be in 1..{self.qualities} for this codec, got {quality}")
+        quality = self.default_quality if quality is None else int(quality)  # the model checks the range
         tensor, channels = self._tensor(image)
         writer, check = SymbolWriter(), Checksum()
         estimate = self.model.compress(tensor, quality, writer, check)
@@ -204,35 +201,12 @@ def load_codec(run: str | os.PathLike, *, device: str = "auto") -> ImageCodec:
     return ImageCodec(model, name=str(run))
 
 
-def encode(image: np.ndarray, codec: ImageCodec, *, quality: int | None = None) -> bytes:
-    return codec.encode(image, quality)
-
-
-def decode(data: bytes, codec: ImageCodec) -> np.ndarray:
-    return codec.decode(data)
-
-
 # -- files and folders ----------------------------------------------------------------------------------
-
-
-def _pairs(source: Path, out: Path, suffixes, out_suffix: str | None) -> list[tuple[Path, Path]]:
-    """(input, output) paths for a file or every matching file under a folder (mirrored under ``out``)."""
-    if source.is_dir():
-        files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
-        if not files:
-            raise InputError(f"{source}: no {'/'.join(sorted(suffixes))} files found")
-        return [(f, (out / f.relative_to(source)).with_suffix(out_suffix or ".png")) for f in files]
-    if not source.is_file():
-        raise InputError(f"{source}: no such file or folder")
-    if is_folder_output(out):
-        return [(source, out / source.with_suffix(out_suffix or ".png").name)]
-    return [(source, out)]
 
 
 def compress_path(source, out, run, *, quality: int | None = None, device: str = "auto") -> dict:
     """Compress an image or a folder of images to ``.isz`` files; returns sizes and bits per pixel."""
-    source, out = Path(source), Path(out)
-    pairs = _pairs(source, out, set(IMAGE_SUFFIXES), SUFFIX)
+    pairs, out = file_pairs(source, out, out_suffixes=(SUFFIX,), out_suffix=SUFFIX)
     codec = load_codec(run, device=device)
     total_bytes = total_pixels = 0
     for image_path, target in pairs:
@@ -241,7 +215,6 @@ def compress_path(source, out, run, *, quality: int | None = None, device: str =
             data = codec.encode(image, quality)
         except InputError as error:
             raise InputError(f"{image_path}: {error}") from None
-        target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(target) as tmp:
             tmp.write_bytes(data)
         total_bytes += len(data)
@@ -263,7 +236,7 @@ def find_codec_run(data: bytes, runs: str | os.PathLike, *, device: str = "auto"
     for candidate in candidates:
         try:
             codec = load_codec(candidate, device=device)
-        except Exception:
+        except ImsynthError:  # not a run, not a codec, damaged: not the one
             continue
         if codec.fingerprint == header.fingerprint:
             return codec
@@ -274,10 +247,7 @@ def find_codec_run(data: bytes, runs: str | os.PathLike, *, device: str = "auto"
 
 def decompress_path(source, out, run=None, *, runs: str = "runs", device: str = "auto") -> dict:
     """Decompress an ``.isz`` file or a folder of them to images (the output suffix picks the format)."""
-    source, out = Path(source), Path(out)
-    pairs = _pairs(source, out, {SUFFIX}, None)
-    for _, target in pairs:
-        check_output(target)
+    pairs, out = file_pairs(source, out, suffixes=(SUFFIX,))
     codec = load_codec(run, device=device) if run is not None else None
     for stream_path, target in pairs:
         data = stream_path.read_bytes()
@@ -286,6 +256,5 @@ def decompress_path(source, out, run=None, *, runs: str = "runs", device: str = 
             image = codec.decode(data)
         except InputError as error:  # a StreamError too: name the file
             raise type(error)(f"{stream_path}: {error}") from None
-        target.parent.mkdir(parents=True, exist_ok=True)
         save_image(target, image)
     return {"files": len(pairs), "out": str(out)}

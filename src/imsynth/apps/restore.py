@@ -25,7 +25,7 @@ from ..classical.denoise import DENOISERS, denoise, noise_sigma
 from ..data import load_dataset
 from ..data.sources import IMAGE_SUFFIXES
 from ..errors import InputError
-from ..image import check_output, is_folder_output, output_depth, read_image, save_image
+from ..image import check_output, file_pairs, output_depth, read_image, save_image
 from ..models import Encoder, GenerativeModel, IterativeSampler, LatentModel, Purifier, load_run
 from ..runtime.tensors import numpy_to_tensor, tensor_to_numpy, uint8_to_nhwc
 from ..tables import method
@@ -147,22 +147,6 @@ def restore(
     return [denoise(image, name, **options) for image in bar]
 
 
-def _file_pairs(source: Path, out) -> tuple[list[tuple[Path, Path]], Path]:
-    """(input, output) paths for an image file (``out`` a file) or every image of a folder (``out`` a folder,
-    PNG files of the same stems), and ``out`` checked before any work."""
-    if not source.exists():
-        raise InputError(f"{source}: no such file or folder")
-    if not source.is_dir():
-        return [(source, check_output(out))], Path(out)
-    files = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise InputError(f"{source}: no images in this folder ({', '.join(sorted(IMAGE_SUFFIXES))})")
-    if not is_folder_output(out) and Path(out).suffix:
-        raise InputError(f"{out}: a folder of inputs needs an output folder (end it with /)")
-    out = check_output(out, folder_ok=True)
-    return [(file, out / (file.stem + ".png")) for file in files], out
-
-
 def score_restoration(restored: np.ndarray, clean: np.ndarray) -> dict:
     """Mean PSNR (dB) and SSIM of restored images against the clean ones (N x H x W x C, [0, 1])."""
     errors = ((restored.astype(np.float64) - clean) ** 2).reshape(len(clean), -1).mean(axis=1)
@@ -205,7 +189,7 @@ def denoise_path(
     **options,
 ) -> Path:
     """Restore an image file or every image of a folder into ``out`` (a file, or a folder for a folder)."""
-    pairs, out = _file_pairs(Path(source), out)
+    pairs, out = file_pairs(source, out)
     model = load_run(run, device=device)[0] if run is not None else None
     pictures = [read_image(file) for file, _ in pairs]
     if model is not None and len({image.shape for image, _ in pictures}) > 1:
@@ -231,7 +215,7 @@ def corrupt_path(
     originals and the labels (read it back with ``--data npz:OUT``); files and folders as images."""
     path = Path(source)
     if path.exists():
-        pairs, out = _file_pairs(path, out)
+        pairs, out = file_pairs(path, out)
         for index, (file, target) in enumerate(pairs):
             image, depth = read_image(file)
             damaged = corrupt(image, kind, severity, seed=seed + index)

@@ -3,8 +3,8 @@ classical texture transfer, in one table (``STYLIZERS``) and one call (``stylize
 
 Gatys et al. (2016) match Gram matrices of a pretrained VGG's features; those weights cannot be fetched here.
 Ustyuzhaninov et al. (2017) showed a single layer of random filters, taken at several scales, captures textures
-about as well. ``RandomFeatures`` is that network: one layer of ``width`` random filters with ReLU at each level of
-an average-pooling pyramid, He-initialised from a fixed seed. The image is optimised (Adam on its pixels, from
+about as well. ``imsynth.models.networks.RandomFeatures`` is that network: one layer of ``width`` random filters with ReLU at each
+level of an average-pooling pyramid, He-initialised from a fixed seed. The image is optimised (Adam on its pixels, from
 the content image) for ``strength`` x the style's Gram distance plus the content's feature distance, each
 normalised by the target's own size so ``strength`` means the same for any pair of images.
 
@@ -20,45 +20,14 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from ..classical._checks import check_image
-from ..classical.style import STYLIZERS, _match_channels
+from ..classical.style import STYLIZERS
 from ..errors import InputError
-from ..image import check_allocation, check_output, read_image, save_image
+from ..image import check_allocation, check_output, convert_channels, read_image, save_image
+from ..models.networks import RandomFeatures, gram
 from ..runtime.device import select_device
 from ..tables import method
-
-
-class RandomFeatures(nn.Module):
-    """Random single-layer features at ``scales`` pyramid levels (filter side 3 at full size, 5 below)."""
-
-    def __init__(self, channels: int, *, width: int = 128, scales: int = 4, seed: int = 0) -> None:
-        super().__init__()
-        generator = torch.Generator().manual_seed(seed)
-        self.layers = nn.ModuleList()
-        for level in range(scales):
-            side = 3 if level == 0 else 5
-            conv = nn.Conv2d(channels, width, side, padding=side // 2, padding_mode="replicate")
-            with torch.no_grad():
-                fan_in = channels * side * side
-                conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator) * (2 / fan_in) ** 0.5)
-                conv.bias.copy_(torch.randn(width, generator=generator) * 0.1)
-            conv.requires_grad_(False)
-            self.layers.append(conv)
-
-    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
-        features, level_input = [], images - 0.5  # centred, as the random filters expect zero-mean input
-        for level, conv in enumerate(self.layers):
-            if level:
-                level_input = F.avg_pool2d(level_input, 2, ceil_mode=True)
-            features.append(F.relu(conv(level_input)))
-        return features
-
-
-def gram(features: torch.Tensor) -> torch.Tensor:
-    flat = features.flatten(2)
-    return flat @ flat.transpose(1, 2) / flat.shape[-1]
 
 
 def _distances(features, targets_gram, targets_content, content_levels):
@@ -73,6 +42,12 @@ def _distances(features, targets_gram, targets_content, content_levels):
 
 
 CONTENT_LEVELS = (1, 2)
+
+
+def _channels(image: np.ndarray, channels: int) -> np.ndarray:
+    """HxWxC with ``channels`` planes (grey kept as one plane)."""
+    converted = convert_channels(image, channels)
+    return converted if converted.ndim == 3 else converted[:, :, None]
 
 
 def _tensor(image: np.ndarray, device) -> torch.Tensor:
@@ -105,7 +80,7 @@ def gram_transfer(
     if not flat and all(np.array_equal(style[:, :, 0], style[:, :, c]) for c in range(1, style.shape[2])):
         style, flat = style[:, :, 0], True
     channels = 1 if flat else style.shape[2]
-    content = _match_channels(content, channels)
+    content = _channels(content, channels)
     check_allocation(content.size * width * 4, where="style transfer features")
     torch_device = select_device(device)
     net = RandomFeatures(channels, width=width, scales=scales, seed=seed).to(torch_device)
@@ -137,12 +112,12 @@ def style_report(result, content, style, *, seed: int = 1) -> dict:
     channels = 1 if style.ndim == 2 else style.shape[2]
     net = RandomFeatures(channels, seed=seed)
     grams = [gram(f) for f in net(_tensor(style, "cpu"))]
-    content = _match_channels(check_image(content, where="content", min_side=4), channels)
+    content = _channels(check_image(content, where="content", min_side=4), channels)
     content_features = net(_tensor(content, "cpu"))
     levels = list(CONTENT_LEVELS)
     report = {}
     for name, image in (("result", result), ("content", content), ("style", style)):
-        image = _match_channels(check_image(image, where=name, min_side=4), channels)
+        image = _channels(check_image(image, where=name, min_side=4), channels)
         features = net(_tensor(image, "cpu"))
         if name == "style":  # compare like with like: the style image at the content's size
             resized = F.interpolate(_tensor(image, "cpu"), size=content.shape[:2], mode="bilinear", align_corners=False)

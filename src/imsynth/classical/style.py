@@ -18,25 +18,10 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..image import convert_channels
 from ..tables import Table, method
 from ._checks import channels_last, check_image
 from .texture import _min_cut_mask, _near_best
-
-
-def luminance(image: np.ndarray) -> np.ndarray:
-    """HxWxC -> HxW luminance (Rec. 601 weights for RGB, the mean otherwise), float32."""
-    image = channels_last(image)
-    if image.shape[2] >= 3:
-        return (image[:, :, :3] @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.float32)
-    return image.mean(axis=2).astype(np.float32)
-
-
-def _match_channels(content: np.ndarray, channels: int) -> np.ndarray:
-    content = channels_last(content)
-    if content.shape[2] == channels:
-        return content
-    grey = luminance(content)[:, :, None]
-    return np.repeat(grey, channels, axis=2)
 
 
 def texture_transfer(
@@ -66,8 +51,8 @@ def texture_transfer(
         raise InputError(f"block {block} is larger than the {style.shape[1]}x{style.shape[0]} style image")
     rng = np.random.default_rng(seed)
     height, width = content.shape[:2]
-    target = luminance(content)
-    source = luminance(style)
+    target = convert_channels(content, 1)
+    source = convert_channels(style, 1)
     target = (target - target.mean()) / (target.std() + 1e-6)
     source = (source - source.mean()) / (source.std() + 1e-6)
     result = None

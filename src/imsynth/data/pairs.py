@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError, InputError
+from ..image import LUMA
 from .base import DatasetSpec, ImageDataset, load_dataset, register, resize_uint8
 from .sources import IMAGE_SUFFIXES, load_folder
 
@@ -44,7 +45,7 @@ def _transform(images: torch.Tensor, name: str, seed: int) -> torch.Tensor:
         small = torch.nn.functional.interpolate(torch.from_numpy(array), scale_factor=0.25, mode="area")
         out = torch.nn.functional.interpolate(small, size=tuple(images.shape[-2:]), mode="bilinear").numpy()
     elif name == "grey":
-        weights = np.array([0.299, 0.587, 0.114], np.float32)[: array.shape[1]]
+        weights = LUMA[: array.shape[1]]
         out = (np.tensordot(weights / weights.sum(), array, axes=([0], [1])))[:, None]
     elif name == "holes":
         rng = np.random.default_rng(seed)

@@ -34,6 +34,7 @@ from ..runtime.coding import (
     scale_indices,
     snap_probabilities,
 )
+from ..runtime.tensors import pad_to_multiple
 from .base import DataShape, GenerativeModel, LossOutput, Noise, register_model, require
 
 LAMBDAS = [0.0018, 0.0035, 0.0067, 0.013, 0.025, 0.0483, 0.0932, 0.18]
@@ -174,6 +175,18 @@ def _bits(probability: torch.Tensor) -> torch.Tensor:
     return information(probability).flatten(1).sum(1)
 
 
+def quality_index(quality: int, qualities: int) -> int:
+    """Quality 1..``qualities`` (1: the lowest rate) -> its 0-based row; every codec checks it here."""
+    if not 1 <= int(quality) <= qualities:
+        raise InputError(f"quality must be in 1..{qualities} for this codec, got {quality}")
+    return int(quality) - 1
+
+
+def default_quality(qualities: int) -> int:
+    """The quality used when none is given: the middle one."""
+    return qualities // 2 + 1
+
+
 def quantise(latents: torch.Tensor) -> torch.Tensor:
     """The codec's one rounding: clamp to the coder's alphabet, round half to even."""
     return torch.round(latents.clamp(-ALPHABET, ALPHABET))
@@ -206,20 +219,20 @@ class LearnedCodec(GenerativeModel):
 
     @property
     def stride(self) -> int:
+        """Image pixels per latent pixel."""
         return 2**self.config.levels
 
+    @property
     def multiple(self) -> int:
         """Padded image sides are multiples of this."""
         return self.stride
 
     def _pad(self, images: torch.Tensor) -> torch.Tensor:
-        height, width = images.shape[-2:]
-        step = self.multiple()
-        pad_h, pad_w = -height % step, -width % step
-        if not (pad_h or pad_w):
-            return images
-        # replicate needs the pad to be smaller than... nothing: it repeats the edge, so 1x1 images work too
-        return F.pad(images, (0, pad_w, 0, pad_h), mode="replicate")
+        return pad_to_multiple(images, self.multiple)
+
+    def latent_size(self, height: int, width: int) -> tuple[int, int]:
+        """The latent's (height, width) for an image of that size (after padding)."""
+        return tuple(-(-side // self.multiple) * self.multiple // self.stride for side in (height, width))
 
     def check_images(self, shape: tuple[int, ...]) -> None:
         """A codec takes images of any size; only the channel count must match."""
@@ -259,21 +272,15 @@ class LearnedCodec(GenerativeModel):
         return latents + uniform(tuple(latents.shape)).to(latents) - 0.5
 
     # -- coding -----------------------------------------------------------------------------------
-    def quality_index(self, quality: int) -> int:
-        """Quality 1..Q (1: the lowest rate) -> the row of the gain tables."""
-        if not 1 <= int(quality) <= self.qualities:
-            raise InputError(f"quality must be in 1..{self.qualities} for this codec, got {quality}")
-        return int(quality) - 1
-
     def _latents(self, images: torch.Tensor, quality: int) -> torch.Tensor:
-        gain, _ = self._gains(torch.tensor([self.quality_index(quality)], device=images.device))
+        gain, _ = self._gains(torch.tensor([quality_index(quality, self.qualities)], device=images.device))
         # one memory layout for the latents whatever the caller's (a channels-last view of an HxWxC array picks
         # other convolution kernels, whose last bits differ from the decoder's)
         with torch.autocast(images.device.type, enabled=False):
             return quantise(self.analysis(self._pad(images.float().contiguous())) * gain).contiguous()
 
     def _decode(self, rounded: torch.Tensor, quality: int, size: tuple[int, int]) -> torch.Tensor:
-        _, inverse_gain = self._gains(torch.tensor([self.quality_index(quality)], device=rounded.device))
+        _, inverse_gain = self._gains(torch.tensor([quality_index(quality, self.qualities)], device=rounded.device))
         decoded = self.synthesis(rounded * inverse_gain)[..., : size[0], : size[1]]
         return decoded.clamp(-1, 1)
 
@@ -295,8 +302,7 @@ class LearnedCodec(GenerativeModel):
         self, reader: SymbolReader, shape: tuple[int, int, int], quality: int, check: Checksum
     ) -> torch.Tensor:
         """Read the symbols of one image of ``shape`` (C, H, W) and decode it to (1, C, H, W) in [-1, 1]."""
-        step = self.multiple()
-        height, width = (-(-side // step) * step // self.stride for side in shape[1:])
+        height, width = self.latent_size(*shape[1:])
         device = next(self.parameters()).device
         rounded = self._read(reader, (1, self.config.latent_channels, height, width), check).to(device)
         return self._decode(rounded, quality, shape[1:])
@@ -306,11 +312,11 @@ class LearnedCodec(GenerativeModel):
     def sample(
         self, count: int, *, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
     ) -> torch.Tensor:
-        side = -(-self.config.image_size // self.multiple()) * self.multiple() // self.stride
-        rounded = self._prior_sample((count, self.config.latent_channels, side, side), generator)
+        height, width = self.latent_size(self.config.image_size, self.config.image_size)
+        rounded = self._prior_sample((count, self.config.latent_channels, height, width), generator)
         device = next(self.parameters()).device
         size = (self.config.image_size, self.config.image_size)
-        return self._decode(rounded.to(device), self.qualities // 2 + 1, size)
+        return self._decode(rounded.to(device), default_quality(self.qualities), size)
 
 
 def _table_sample(tables: np.ndarray, shape: tuple[int, ...], generator: torch.Generator | None) -> torch.Tensor:
@@ -386,6 +392,7 @@ class HyperpriorCodec(LearnedCodec):
         self.hyper_synthesis = nn.Sequential(*hyper_synthesis)
         self.density = FactorizedDensity(n)
 
+    @property
     def multiple(self) -> int:
         return 2 ** (self.config.levels + self.config.hyper_levels)
 
@@ -409,33 +416,30 @@ class HyperpriorCodec(LearnedCodec):
         return _bits(self.density.likelihood(side)) + _bits(gaussian_likelihood(rounded, scales))
 
     @torch.no_grad()
-    def _cpu_scales(self, side: torch.Tensor) -> np.ndarray:
-        """Scales from the decoded side information on the CPU in float64: the only arithmetic the encoder and
-        the decoder must repeat identically."""
+    def _scale_indices(self, side: torch.Tensor, check: Checksum) -> np.ndarray:
+        """Scale-table indices for y from the decoded side information, computed on the CPU in float64 (the only
+        arithmetic the encoder and the decoder must repeat identically) and added to the checksum."""
         network = copy.deepcopy(self.hyper_synthesis).to("cpu", torch.float64)
-        return (SCALE_MIN + F.softplus(network(side.to("cpu", torch.float64)))).numpy()
+        indices = scale_indices((SCALE_MIN + F.softplus(network(side.to("cpu", torch.float64)))).numpy())
+        check.add(indices)
+        return indices
+
+    def _side_shape(self, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+        """The side information's shape for latents of ``shape`` (B, M, H, W)."""
+        step = 2**self.config.hyper_levels
+        return (shape[0], self.config.width, shape[2] // step, shape[3] // step)
 
     def _write(self, rounded: torch.Tensor, writer: SymbolWriter, check: Checksum) -> None:
         side = torch.round(self._side(rounded))
         _write_tables(side, self.density.tables(), writer, check)
-        indices = scale_indices(self._cpu_scales(side))
-        check.add(indices)
-        writer.gaussian(rounded[0].to("cpu", torch.int32).numpy(), indices)
+        writer.gaussian(rounded[0].to("cpu", torch.int32).numpy(), self._scale_indices(side, check))
 
     def _read(self, reader: SymbolReader, shape: tuple[int, ...], check: Checksum) -> torch.Tensor:
-        hyper_step = 2**self.config.hyper_levels
-        side_shape = (1, self.config.width, shape[2] // hyper_step, shape[3] // hyper_step)
-        side = _read_tables(reader, side_shape, self.density.tables(), check)
-        indices = scale_indices(self._cpu_scales(side))
-        check.add(indices)
-        return torch.from_numpy(reader.gaussian(indices).reshape(shape[1:])).float()[None]
+        side = _read_tables(reader, self._side_shape(shape), self.density.tables(), check)
+        return torch.from_numpy(reader.gaussian(self._scale_indices(side, check)).reshape(shape[1:])).float()[None]
 
     def _prior_sample(self, shape: tuple[int, ...], generator: torch.Generator | None) -> torch.Tensor:
-        hyper_step = 2**self.config.hyper_levels
-        batch, _, height, width = shape
-        side = _table_sample(
-            self.density.tables(), (batch, self.config.width, height // hyper_step, width // hyper_step), generator
-        )
+        side = _table_sample(self.density.tables(), self._side_shape(shape), generator)
         device = next(self.parameters()).device
         scales = self._scales(side.to(device)).cpu()
         return quantise(torch.randn(scales.shape, generator=generator) * scales)

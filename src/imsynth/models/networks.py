@@ -1,4 +1,5 @@
-"""Convolutional encoders and decoders that adapt to the image size (8 to 64+ px).
+"""Convolutional encoders and decoders that adapt to the image size (8 to 64+ px), the restoration head, and the
+fixed random multi-scale features that style transfer matches Gram statistics of.
 
 The number of stride-2 stages is the number of halvings that keep the feature map at least 4x4 and exact
 (28 -> 14 -> 7: two; 64 -> 4: four; 8 -> 4: one), so decoders mirror encoders with no cropping.
@@ -7,6 +8,7 @@ The number of stride-2 stages is the number of halvings that keep the feature ma
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh}
@@ -126,3 +128,34 @@ class RefineNet(nn.Module):
         coarse = self.up(self.down(skip))
         coarse = nn.functional.interpolate(coarse, size=skip.shape[-2:], mode="nearest")
         return self.out(torch.cat([skip, coarse], dim=1))
+
+
+class RandomFeatures(nn.Module):
+    """Random single-layer features at ``scales`` pyramid levels (filter side 3 at full size, 5 below)."""
+
+    def __init__(self, channels: int, *, width: int = 128, scales: int = 4, seed: int = 0) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        self.layers = nn.ModuleList()
+        for level in range(scales):
+            side = 3 if level == 0 else 5
+            conv = nn.Conv2d(channels, width, side, padding=side // 2, padding_mode="replicate")
+            with torch.no_grad():
+                fan_in = channels * side * side
+                conv.weight.copy_(torch.randn(conv.weight.shape, generator=generator) * (2 / fan_in) ** 0.5)
+                conv.bias.copy_(torch.randn(width, generator=generator) * 0.1)
+            conv.requires_grad_(False)
+            self.layers.append(conv)
+
+    def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
+        features, level_input = [], images - 0.5  # centred, as the random filters expect zero-mean input
+        for level, conv in enumerate(self.layers):
+            if level:
+                level_input = F.avg_pool2d(level_input, 2, ceil_mode=True)
+            features.append(F.relu(conv(level_input)))
+        return features
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    flat = features.flatten(2)
+    return flat @ flat.transpose(1, 2) / flat.shape[-1]

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
-from ..runtime.tensors import to_model
+from ..runtime.tensors import pad_to_multiple, to_model
 from .base import DataShape, GenerativeModel, LossOutput, Noise, register_model, require
 
 
@@ -144,10 +144,8 @@ class Pix2Pix(GenerativeModel):
                 f"model {self.registered_name!r} translates {self.config.input_channels}-channel images; "
                 f"got {inputs.shape[1]}"
             )
-        step = 2**self.levels
         height, width = inputs.shape[-2:]
-        padded = F.pad(inputs, (0, -width % step, 0, -height % step), mode="replicate")
-        return self.generator(padded)[..., :height, :width]
+        return self.generator(pad_to_multiple(inputs, 2**self.levels))[..., :height, :width]
 
     # -- training -----------------------------------------------------------------------------------
     def optimizer_groups(self) -> dict:

@@ -26,8 +26,9 @@ from ..errors import ConfigError, InputError
 from ..runtime.attacks import ZeroOne, pgd
 from ..runtime.classifier import load_feature_net
 from ..runtime.coding import scale_indices
+from ..runtime.tensors import pad_to_multiple
 from .base import DataShape, GenerativeModel, LossOutput, Noise, register_model, require
-from .codec import gaussian_likelihood, information, quantise
+from .codec import gaussian_likelihood, information, quality_index, quantise
 from .corruption import check_mix, corrupt_batch
 from .networks import ConvDecoder, ConvEncoder, RefineNet
 
@@ -273,16 +274,12 @@ class VAE(GenerativeModel):
     def _code_step(self, quality: int) -> float:
         if self.conditional:
             raise InputError(f"model {self.registered_name!r} needs class labels to decode; it cannot act as a codec")
-        if not 1 <= int(quality) <= self.qualities:
-            raise InputError(f"quality must be in 1..{self.qualities} for a VAE codec, got {quality}")
-        return VAE_CODEC_STEPS[int(quality) - 1]
+        return VAE_CODEC_STEPS[quality_index(quality, self.qualities)]
 
     def _tiles(self, images: torch.Tensor) -> torch.Tensor:
         """(1, C, H, W) of any size -> (T, C, s, s) tiles of the model's size (edges replicated), row-major."""
         side = self.config.image_size
-        height, width = images.shape[-2:]
-        padded = F.pad(images, (0, -width % side, 0, -height % side), mode="replicate")
-        tiles = padded.unfold(2, side, side).unfold(3, side, side)  # 1, C, rows, cols, s, s
+        tiles = pad_to_multiple(images, side).unfold(2, side, side).unfold(3, side, side)  # 1, C, rows, cols, s, s
         return tiles[0].permute(1, 2, 0, 3, 4).reshape(-1, images.shape[1], side, side)
 
     def _untile(self, tiles: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -296,33 +293,41 @@ class VAE(GenerativeModel):
         mean, _ = self.encode(self._tiles(images))
         return quantise(mean / step), step
 
+    @staticmethod
+    def _prior_bits(symbols: torch.Tensor, step: float) -> torch.Tensor:
+        """Bits of symbols (multiples of ``step``) under the prior N(0, 1): unit bins of a Gaussian of std 1/step."""
+        return information(gaussian_likelihood(symbols, torch.tensor(1 / step))).sum()
+
+    @staticmethod
+    def _prior_indices(count: int, step: float, check) -> np.ndarray:
+        index = scale_indices(np.array([1 / step]))
+        check.add(index)
+        return np.repeat(index, count)
+
     @torch.no_grad()
     def code(self, images: torch.Tensor, quality: int) -> tuple[torch.Tensor, torch.Tensor]:
         decoded, bits = [], []
         for image in images:
             symbols, step = self._symbols(image[None], quality)
             decoded.append(self._untile(self.decode(symbols * step), image.shape[-2:]))
-            bits.append(information(gaussian_likelihood(symbols, torch.tensor(1 / step))).sum())
+            bits.append(self._prior_bits(symbols, step))
         return torch.cat(decoded), torch.stack(bits)
 
     @torch.no_grad()
     def compress(self, images: torch.Tensor, quality: int, writer, check) -> float:
         symbols, step = self._symbols(images, quality)
-        indices = np.full(symbols.numel(), scale_indices(np.array([1 / step]))[0], dtype=np.int32)
-        check.add(indices[:1])
-        writer.gaussian(symbols.to("cpu", torch.int32).numpy(), indices)
-        return float(information(gaussian_likelihood(symbols, torch.tensor(1 / step))).sum())
+        writer.gaussian(symbols.to("cpu", torch.int32).numpy(), self._prior_indices(symbols.numel(), step, check))
+        return float(self._prior_bits(symbols, step))
 
     @torch.no_grad()
     def decompress(self, reader, shape: tuple[int, int, int], quality: int, check) -> torch.Tensor:
         step = self._code_step(quality)
         side = self.config.image_size
         count = -(-shape[1] // side) * -(-shape[2] // side) * self.config.latent_dim
-        indices = np.full(count, scale_indices(np.array([1 / step]))[0], dtype=np.int32)
-        check.add(indices[:1])
-        symbols = torch.from_numpy(reader.gaussian(indices)).float().reshape(-1, self.config.latent_dim)
+        symbols = torch.from_numpy(reader.gaussian(self._prior_indices(count, step, check))).float()
         device = next(self.parameters()).device
-        return self._untile(self.decode(symbols.to(device) * step), shape[1:])
+        latents = symbols.reshape(-1, self.config.latent_dim).to(device) * step
+        return self._untile(self.decode(latents), shape[1:])
 
     def refined(self, inputs: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
         """Decoder outputs corrected using the (damaged) ``inputs``; a plain VAE has no correction."""

@@ -26,9 +26,9 @@ ALPHABET = 255
 
 PROBABILITY_GRID = 2.0**-24
 
-# Gaussian scales are coded by index into this fixed table: 256 steps of 3.1% from 0.11 to 256 (CompressAI
-# uses 64 steps of 13%, which costs up to 0.02 bit per symbol; a step of 3.1% costs under 0.002), each
-# snapped to a multiple of 2^-16.
+# Gaussian scales are coded by index into this fixed table: 256 steps of 3.1% from 0.11 to 256, each snapped to
+# a multiple of 2^-16. Coding with a scale up to one step too large costs at most log(r) + 1/(2r^2) - 1/2 nats per
+# symbol (r the step ratio; computed, not measured): 0.02 bit for CompressAI's 64 steps of 13%, 0.0013 bit here.
 SCALES = np.round(np.exp(np.linspace(np.log(0.11), np.log(256.0), 256)) * 2.0**16) / 2.0**16
 SCALE_MIN = float(SCALES[0])
 

@@ -9,6 +9,7 @@ import os
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..errors import InputError
 from ..image import save_grid
@@ -16,6 +17,7 @@ from ..image import save_grid
 __all__ = [
     "from_model",
     "numpy_to_tensor",
+    "pad_to_multiple",
     "save_tensor_grid",
     "tensor_to_image",
     "tensor_to_numpy",
@@ -76,3 +78,11 @@ def from_model(images: torch.Tensor) -> torch.Tensor:
 def save_tensor_grid(path: str | os.PathLike, images: torch.Tensor, *, nrow: int | None = None, scale: int = 1):
     """Save NCHW [-1, 1] images as one grid picture."""
     return save_grid(path, tensor_to_numpy(images), nrow=nrow, scale=scale)
+
+
+def pad_to_multiple(images: torch.Tensor, multiple: int) -> torch.Tensor:
+    """NCHW images padded at the bottom and right, edges repeated, to sides that are multiples of ``multiple``
+    (crop the result back with ``[..., :height, :width]``). Repeating the edge works for any size, 1x1 included."""
+    height, width = images.shape[-2:]
+    pad_h, pad_w = -height % multiple, -width % multiple
+    return F.pad(images, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else images
