@@ -31,7 +31,7 @@ from imsynth.models import (
 from imsynth.models.codec import CodecConfig
 from imsynth.models.diffusion import DiffusionConfig
 from imsynth.models.gan import GANConfig
-from imsynth.models.translation import TranslationConfig
+from imsynth.models.translation import CycleGANConfig, TranslationConfig
 from imsynth.models.vae import DVAEConfig, VAEConfig
 from imsynth.runtime import runs
 from imsynth.runtime.coding import Checksum, SymbolReader, SymbolWriter
@@ -219,6 +219,7 @@ INTERDEPENDENT = {
     DiffusionConfig: ["timesteps=2000", "sample_steps=1500", "width=12", "heads=3"],
     CodecConfig: ["levels=3", "hyper_levels=2", "lambdas=[0.01, 0.02]"],
     TranslationConfig: ["gan_weight=0.0", "l1_weight=10.0", "channels_a=1"],
+    CycleGANConfig: ["identity_weight=0.0", "channels_a=1", "pool_size=0"],
 }
 
 

@@ -7,9 +7,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import InputError
 from ..image import IMAGE_SUFFIXES, atomic_path, check_output, is_folder_output, save_image
-from ..models import load_run
+from ..models import Translator, load_run
 from ..runtime.tensors import save_tensor_grid, tensor_to_uint8
+from ..train import run_dataset
 
 SAMPLE_OUTPUTS = (*IMAGE_SUFFIXES, ".npz")
 
@@ -38,10 +40,16 @@ def write_samples(
 ) -> Path:
     """``out`` ending in .png/.jpg/...: one grid; .npz: uint8 NxHxWxC ``images`` + ``labels``; ending in '/'
     or an existing folder: one PNG per sample. ``sampling``: sampler options for diffusion runs
-    (``sampler``, ``steps``, ``eta``, ``guidance``)."""
+    (``sampler``, ``steps``, ``eta``, ``guidance``). A translation run draws its test inputs translated instead:
+    rows of (input | output | target) for pix2pix, (input | output | cycle back) both ways for CycleGAN."""
     folder = is_folder_output(out)
     out = check_output(out, suffixes=SAMPLE_OUTPUTS, folder_ok=True)
     model, _ = load_run(run, device=device)
+    if isinstance(model, Translator):
+        if folder or out.suffix.lower() == ".npz":
+            raise InputError(f"{out}: a translation run writes a grid of its test translations (use a .png)")
+        images, columns = model.preview(run_dataset(run), count)
+        return save_tensor_grid(out, images, nrow=columns, scale=max(1, 96 // images.shape[-1]))
     labels = model.class_labels(count, class_index=class_index, layout="rows")
     images = model.generate(count, seed=seed, labels=labels, sampling=sampling)
     if folder:

@@ -1,4 +1,4 @@
-"""``translate``: images of one domain into the other with a trained translation run (pix2pix)."""
+"""``translate``: images of one domain into the other with a trained translation run (pix2pix, cyclegan)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from ..runtime.tensors import numpy_to_tensor, tensor_to_image
 def translate_images(model, images: list[np.ndarray], *, direction: str = "a2b") -> list[np.ndarray]:
     """Translate float [0, 1] images (HxW or HxWxC, any size; converted to the input domain's channels)."""
     if not isinstance(model, Translator):
-        raise InputError(f"model {getattr(model, 'registered_name', '?')!r} does not translate images (pix2pix does)")
+        raise InputError(
+            f"model {getattr(model, 'registered_name', '?')!r} does not translate images (pix2pix and cyclegan do)"
+        )
     channels = model.config.input_channels if direction == "a2b" else model.config.output_channels
     out_channels = model.config.output_channels if direction == "a2b" else model.config.input_channels
     device = next(model.parameters()).device

@@ -41,7 +41,13 @@ def stylize(content, style, out, method, device, **values):
 @click.option(
     "-o", "out", required=True, type=click.Path(), help="output image, or a folder (ending in /) for a folder"
 )
-@click.option("--model", "run", required=True, type=click.Path(), help="a trained translation run (pix2pix)")
+@click.option(
+    "--model",
+    "run",
+    required=True,
+    type=click.Path(),
+    help="a trained translation run (pix2pix: a2b; cyclegan: a2b or b2a)",
+)
 @click.option("--direction", type=click.Choice(["a2b", "b2a"]), default="a2b", show_default=True)
 @DEVICE
 def translate(source, out, run, direction, device):

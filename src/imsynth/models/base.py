@@ -114,6 +114,14 @@ class GenerativeModel(nn.Module):
         """Parameters the engine keeps an EMA of (None: all)."""
         return None
 
+    def training_state(self) -> dict[str, torch.Tensor]:
+        """Tensors that training needs to resume exactly but inference does not (a CycleGAN's pool of past
+        fakes): saved in the resume checkpoint, never in ``model.safetensors``."""
+        return {}
+
+    def load_training_state(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Restore what ``training_state`` returned (an empty dict for a checkpoint written without it)."""
+
     def health(self, logged: dict) -> str | None:
         """Called with each logged row; a message here makes the engine's guard roll back (collapse signals)."""
         return None

@@ -263,6 +263,7 @@ class _Trainer:
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         if self.ema:
             tensors.update({f"ema.{k}": v for k, v in self.ema.shadow.items()})
+        tensors.update({f"training.{k}": v for k, v in self.model.training_state().items()})
         meta: dict = {
             "step": self.step,
             "elapsed_seconds": self.elapsed_before + self.session_seconds(),
@@ -288,6 +289,9 @@ class _Trainer:
         tensors, meta = ckpt.load_state(self.run)
         source = self.run / ckpt.STATE
         ckpt.load_weights_into(self.model, {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, source)
+        self.model.load_training_state(
+            {k[9:]: v.to(self.device) for k, v in tensors.items() if k.startswith("training.")}
+        )
         if self.ema:
             params_by_name = dict(self.model.named_parameters())
             for name in self.ema.shadow:
