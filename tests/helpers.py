@@ -1,5 +1,6 @@
 """Small data builders and CLI helpers shared by tests."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -21,6 +22,25 @@ def tiny_dataset(count: int = 64, size: int = 8, channels: int = 1, classes: int
         test_labels=labels[: count // 4],
         class_names=[str(i) for i in range(classes)],
     )
+
+
+TINY_WORDS = (
+    ("the cat", "a dog", "my bird", "one fish"),
+    ("sees", "likes", "eats", "finds"),
+    ("the ball", "a tree", "the house", "some bread"),
+)
+
+
+def tiny_sentences(count: int = 64, seed: int = 0) -> list[str]:
+    """Sentences of a tiny grammar (subject, verb, object, full stop), for fast text tests."""
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(words) for words in TINY_WORDS) + " ." for _ in range(count)]
+
+
+def tiny_text_dataset(count: int = 64, options: str = "vocab=40&max_tokens=8", seed: int = 0):
+    from imsynth.data.text import text_dataset
+
+    return text_dataset("tiny-text", tiny_sentences(count, seed), options)
 
 
 def run_cli(capsys, *args):

@@ -21,7 +21,7 @@ from .metrics.disentanglement import factor_vae_score, mutual_information_gap
 from .metrics.features import extract_features, load_feature_net
 from .metrics.generative import compare_features
 from .metrics.inception import check_inception, inception_fid
-from .models import Codec, Encoder, LikelihoodModel, load_run
+from .models import Codec, Encoder, LikelihoodModel, TextGenerator, load_run
 from .runtime.tensors import to_model
 
 
@@ -71,6 +71,8 @@ def evaluate_run(
         check_inception(inception)
     started = time.perf_counter()
     model, saved = load_run(run, device=device)
+    if isinstance(model, TextGenerator):
+        return evaluate_text(model, saved, run, data, importance_samples, likelihood_images, started)
     data_name = data or saved["data"]["name"]
     dataset = load_dataset(data_name, image_size=model.config.image_size)
     if dataset.channels != model.config.channels:
@@ -115,5 +117,21 @@ def evaluate_run(
     if inception is not None:
         fake = model.generate(count, seed=seed) if fake is None else fake
         report["inception_fid"] = inception_fid(test_images[:count], fake, inception)
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    return report
+
+
+def evaluate_text(model, saved: dict, run, data: str | None, importance_samples: int, sentences: int, started) -> dict:
+    """A text run on its test split (the run's own tokenizer): NLL (importance-weighted with k samples for the
+    VAE, exact for the LM) and perplexity; for the VAE also ELBO, reconstruction, KL, mutual information and
+    active units."""
+    data_name = data or saved["data"]["name"]
+    dataset = load_dataset(data_name, tokenizer=model.tokenizer)
+    if dataset.modality != "text":
+        raise InputError(f"dataset {data_name!r} holds images; {run} is a text run")
+    tokens = dataset.test_images[:sentences].long().to(next(model.parameters()).device)
+    report = {"run": str(run), "model": saved["model"], "step": saved.get("step"), "data": data_name}
+    report.update(model.text_measures(tokens, importance_samples=importance_samples))
+    report["vocab_size"] = model.tokenizer.get_vocab_size()
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report

@@ -5,6 +5,7 @@ optimisers, EMA), except the budget and deterministic mode."""
 
 import dataclasses
 import itertools
+import math
 
 import pytest
 import torch
@@ -22,6 +23,7 @@ from imsynth.models import (
     LatentModel,
     LikelihoodModel,
     Representation,
+    TextGenerator,
     Translator,
     build_model,
     config_for_dataset,
@@ -31,18 +33,22 @@ from imsynth.models import (
 from imsynth.models.codec import CodecConfig
 from imsynth.models.diffusion import DiffusionConfig
 from imsynth.models.gan import GANConfig
+from imsynth.models.text import TextConfig
 from imsynth.models.translation import CycleGANConfig, TranslationConfig
 from imsynth.models.vae import DVAEConfig, VAEConfig
 from imsynth.runtime import runs
 from imsynth.runtime.coding import Checksum, SymbolReader, SymbolWriter
 from imsynth.train import train
-from tests.helpers import tiny_dataset
+from tests.helpers import tiny_dataset, tiny_text_dataset
 
 NAMES = MODEL_REGISTRY.names()
 
 
 def tiny_data(name):
-    """The tiny dataset an entry trains on: one domain, or two stacked on the channel axis (data="pairs")."""
+    """The tiny dataset an entry trains on: one domain, two stacked on the channel axis (data="pairs"), or token
+    rows of a tiny grammar (data="text")."""
+    if get_entry(name).data == "text":
+        return tiny_text_dataset(48)
     if get_entry(name).data == "pairs":
         data = tiny_dataset(count=48, size=8, channels=2, classes=4)
         data.extra["domains"] = (1, 1)
@@ -129,6 +135,17 @@ def test_registered_model_keeps_the_contract(name, tmp_path):
         assert torch.equal(value, written[key].to(value.dtype)), key
     assert saved["model"] == name and model.registered_name == name
 
+    # text models: sentences instead of images, reproducible by seed; measures on the test rows
+    if isinstance(model, TextGenerator):
+        assert model.tokenizer is not None
+        first = model.sample_tokens(3, generator=torch.Generator().manual_seed(5))
+        assert first == model.sample_tokens(3, generator=torch.Generator().manual_seed(5)) and len(first) == 3
+        assert all(0 <= i < config.vocab_size and len(row) <= config.max_length - 2 for row in first for i in row)
+        report = model.text_measures(data.test_images.long(), importance_samples=4)
+        assert math.isfinite(report["nll"]) and report["perplexity"] >= 1
+        with pytest.raises(InputError, match="makes text"):
+            model.generate(2)
+        return
     # samples of the right shape and range, reproducible by seed (translation models: translations instead)
     shape = (config.channels, config.image_size, config.image_size)
     if isinstance(model, Translator):
@@ -219,6 +236,7 @@ INTERDEPENDENT = {
     DiffusionConfig: ["timesteps=2000", "sample_steps=1500", "width=12", "heads=3"],
     CodecConfig: ["levels=3", "hyper_levels=2", "lambdas=[0.01, 0.02]"],
     TranslationConfig: ["gan_weight=0.0", "l1_weight=10.0", "channels_a=1"],
+    TextConfig: ["latent_dim=0", "decoder=transformer", "embed_dim=12", "heads=3"],
     CycleGANConfig: ["identity_weight=0.0", "channels_a=1", "pool_size=0"],
 }
 

@@ -27,6 +27,7 @@ COMMANDS = {
             "train",
             "sample",
             "explore",
+            "reconstruct",
             "inpaint",
             "probe",
             "augment",

@@ -16,13 +16,15 @@ from ..apps.explore import explore as run_explore
 from ..apps.inpaint import inpaint_file
 from ..apps.probe import linear_probe
 from ..apps.sampling import write_samples
+from ..apps.text import homotopy, load_text_run, sample_sentences, write_lines
+from ..apps.text import reconstruct as reconstruct_sentence
 from ..classical.inpainting import INPAINTING
 from ..config import to_dict
 from ..data import list_datasets, load_dataset
 from ..errors import InputError
 from ..evaluate import evaluate_run
 from ..metrics.features import describe_shipped, shipped_path, train_feature_net
-from ..models import MODEL_REGISTRY, load_run
+from ..models import MODEL_REGISTRY, TextGenerator, load_run
 from ..models.samplers import SAMPLERS
 from ..train import describe, train_from_options
 from .options import BIT_DEPTH, DEVICE, depth, given, method_choice, table_options
@@ -146,9 +148,9 @@ def train(
 @click.option(
     "-o",
     "out",
-    required=True,
     type=click.Path(),
-    help="grid.png, samples.npz (uint8 NxHxWxC + labels) or DIR/ (one PNG each)",
+    help="grid.png, samples.npz (uint8 NxHxWxC + labels) or DIR/ (one PNG each); text runs: sentences.txt "
+    "(default: printed)",
 )
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option("--class", "class_index", type=int, help="class to sample (conditional models)")
@@ -160,9 +162,14 @@ def train(
 @click.option("--steps", type=int, help="diffusion runs: sampling steps, 1..training timesteps (default 50)")
 @click.option("--eta", type=float, help="ddim: 0 deterministic .. 1 as stochastic as ddpm (default 0)")
 @click.option("--guidance", type=float, help="conditional diffusion runs: classifier-free guidance scale (1 = none)")
+@click.option("--temperature", type=float, help="text runs: softmax temperature (default 1)")
+@click.option(
+    "--top-p", type=float, help="text runs: nucleus sampling, the smallest token set of this mass (default 1)"
+)
+@click.option("--greedy", is_flag=True, help="text runs: the most likely token at every step")
 @DEVICE
-def sample(run, count, out, seed, class_index, sampler, steps, eta, guidance, device):
-    """Draw samples from a trained run.
+def sample(run, count, out, seed, class_index, sampler, steps, eta, guidance, temperature, top_p, greedy, device):
+    """Draw samples from a trained run: images, or sentences from a text run.
 
     \b
     Example:
@@ -171,10 +178,39 @@ def sample(run, count, out, seed, class_index, sampler, steps, eta, guidance, de
       imsynth sample runs/vae -n 1000 -o samples.npz
       imsynth sample runs/ddpm -n 64 -o grid.png --sampler ddim --steps 50
       imsynth sample runs/ddpm-cond -n 16 --class 3 --guidance 3.0 -o threes.png
+      imsynth sample runs/text-vae -n 10 --top-p 0.9
     """
+    model, _ = load_run(run, device=device)
+    if isinstance(model, TextGenerator):
+        lines = sample_sentences(
+            model, count, seed=seed, temperature=temperature or 1.0, top_p=top_p or 1.0, greedy=greedy
+        )
+        click.echo(str(write_lines(out, lines)) if out else "\n".join(lines))
+        return
+    if temperature is not None or top_p is not None or greedy:
+        raise InputError(f"{run}: --temperature, --top-p and --greedy apply to text runs; this is an image run")
+    if out is None:
+        raise InputError(f"{run}: an image run needs -o (grid.png, samples.npz or DIR/)")
     options = {"sampler": sampler, "steps": steps, "eta": eta, "guidance": guidance}
     path = write_samples(run, out, count=count, seed=seed, class_index=class_index, device=device, sampling=options)
     click.echo(str(path))
+
+
+@click.command()
+@click.argument("run", type=click.Path())
+@click.argument("sentence")
+@click.option("--samples", default=0, show_default=True, type=int, help="also decode this many posterior draws")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
+@DEVICE
+def reconstruct(run, sentence, samples, seed, device):
+    """Encode SENTENCE with a text-vae run and decode it again (greedy, from the posterior mean); prints JSON.
+
+    \b
+    Example:
+      imsynth reconstruct runs/text-vae "you will meet a tall, dark stranger."
+    """
+    model, _ = load_text_run(run, device=device, encoder=True)
+    click.echo(json.dumps(reconstruct_sentence(model, sentence, samples=samples, seed=seed)))
 
 
 @click.command("eval")
@@ -218,7 +254,9 @@ def evaluate(run, data_name, count, importance_samples, likelihood_images, featu
 
 @click.command()
 @click.argument("run", type=click.Path())
-@click.option("-o", "out", required=True, type=click.Path(), help="a .png grid or a .gif animation")
+@click.option("-o", "out", type=click.Path(), help="a .png grid or a .gif animation (image runs)")
+@click.option("--from", "start", help="text runs: the sentence the path starts at (default: a prior draw)")
+@click.option("--to", "end", help="text runs: the sentence it ends at (default: a prior draw)")
 @click.option(
     "--mode",
     default="slerp",
@@ -234,7 +272,7 @@ def evaluate(run, data_name, count, importance_samples, likelihood_images, featu
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option("--class", "class_index", type=int, help="class to explore (conditional models)")
 @DEVICE
-def explore(run, out, mode, rows, steps, frames, components, span, seed, class_index, device):
+def explore(run, out, start, end, mode, rows, steps, frames, components, span, seed, class_index, device):
     """Explore the latent space of a GAN, VAE or diffusion run: interpolations, random walks, principal
     directions (GAN/VAE). A diffusion run's latent is its initial noise, decoded by deterministic DDIM.
 
@@ -244,8 +282,17 @@ def explore(run, out, mode, rows, steps, frames, components, span, seed, class_i
       imsynth explore runs/dcgan -o walk.gif --mode walk --frames 60
       imsynth explore runs/vae -o directions.png --mode pca --components 8
       imsynth explore runs/ddpm -o ddim-slerp.png --mode slerp --rows 4 --steps 8
+      imsynth explore runs/text-vae --mode lerp --from "i love you." --to "go away." --steps 8
     """
     model, _ = load_run(run, device=device)
+    if isinstance(model, TextGenerator):
+        model, _ = load_text_run(run, device=device, encoder=True)
+        click.echo("\n".join(homotopy(model, start, end, steps=steps, mode=mode, seed=seed)))
+        return
+    if start is not None or end is not None:
+        raise InputError(f"{run}: --from and --to are sentences for text runs; this is an image run")
+    if out is None:
+        raise InputError(f"{run}: an image run needs -o (a .png grid or a .gif animation)")
     click.echo(
         json.dumps(
             run_explore(

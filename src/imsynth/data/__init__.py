@@ -1,12 +1,15 @@
 """Datasets by name (the ``REGISTRY`` table), all held in memory as uint8 tensors (see ``ImageDataset``)."""
 
-from . import pairs, photos, shapes, sources  # noqa: F401  (registers the datasets)
+from . import pairs, photos, shapes, sources, text  # noqa: F401  (registers the datasets)
 from .base import REGISTRY, DatasetSpec, ImageDataset, from_model, load_dataset, resize_uint8, to_model
+from .text import TextDataset, detokenize
 
 __all__ = [
     "REGISTRY",
     "DatasetSpec",
     "ImageDataset",
+    "TextDataset",
+    "detokenize",
     "from_model",
     "list_datasets",
     "load_dataset",

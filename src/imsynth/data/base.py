@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -37,6 +38,8 @@ class ImageDataset:
     factors_test: torch.Tensor | None = None
     extra: dict = field(default_factory=dict)
 
+    modality: ClassVar[str] = "images"  # "text": a TextDataset (imsynth.data.text)
+
     def __post_init__(self) -> None:
         for split, images in (("train", self.train_images), ("test", self.test_images)):
             if images.dtype != torch.uint8 or images.ndim != 4:
@@ -57,6 +60,10 @@ class ImageDataset:
     @property
     def image_size(self) -> int:
         return int(self.train_images.shape[2])
+
+    def to_batch(self, raw: torch.Tensor) -> torch.Tensor:
+        """Stored rows -> what models train on (images: float [-1, 1])."""
+        return to_model(raw)
 
 
 def resize_uint8(images: torch.Tensor, size: int, *, chunk: int = 4096) -> torch.Tensor:
@@ -105,27 +112,33 @@ def register(spec: DatasetSpec) -> DatasetSpec:
     return REGISTRY.add(spec)
 
 
-def load_dataset(name: str, *, image_size: int | None = None, limit: int | None = None) -> ImageDataset:
+def load_dataset(name: str, *, image_size: int | None = None, limit: int | None = None, tokenizer=None) -> ImageDataset:
     """Load a dataset by name: a registered name, ``folder:PATH`` or ``npz:PATH``.
 
     ``image_size`` resizes every image to a square of that side; ``limit`` keeps the first ``limit``
-    train and test images (handy for quick runs and tests).
+    train and test images (handy for quick runs and tests). Text datasets (``text:PATH``, ``fortunes``) take
+    options after ``?`` and ``tokenizer``: a trained ``tokenizers.Tokenizer`` to use instead of training one
+    (a run's own); they have no image size.
     """
     if image_size is not None and image_size < 4:
         raise InputError(f"--image-size must be at least 4, got {image_size}")
     prefix, _, argument = name.partition(":")
+    text = {"tokenizer": tokenizer} if tokenizer is not None else {}
+    bare, _, options = name.partition("?")
     if argument and prefix + ":" in REGISTRY:
-        dataset = REGISTRY.get(prefix + ":").loader(argument, image_size=image_size)
-    elif name in REGISTRY and not name.endswith(":"):
-        spec = REGISTRY.get(name)
+        dataset = REGISTRY.get(prefix + ":").loader(argument, image_size=image_size, **text)
+    elif bare in REGISTRY and not bare.endswith(":"):
+        spec = REGISTRY.get(bare)
         if not spec.available():
-            raise DataError(f"dataset {name!r} is not available here: {spec.where()}")
-        dataset = spec.loader(image_size=image_size, limit=limit)
+            raise DataError(f"dataset {bare!r} is not available here: {spec.where()}")
+        dataset = spec.loader(*([options] if options else []), image_size=image_size, limit=limit, **text)
     else:
         valid = ", ".join(sorted(spec.shown_name for spec in REGISTRY))
         raise InputError(f"unknown dataset {name!r}; valid: {valid}")
     if limit is not None:
         dataset = limit_dataset(dataset, limit)
+    if dataset.modality != "images":
+        return dataset
     if image_size is not None:
         dataset.train_images = resize_uint8(dataset.train_images, image_size)
         dataset.test_images = resize_uint8(dataset.test_images, image_size)

@@ -1,6 +1,6 @@
 """Generative models by name. Importing this package registers every model in ``MODEL_REGISTRY`` (a table)."""
 
-from . import codec, diffusion, gan, translation, vae  # noqa: F401  (registers every model)
+from . import codec, diffusion, gan, text, translation, vae  # noqa: F401  (registers every model)
 from .base import (
     MODEL_REGISTRY,
     GenerativeModel,
@@ -21,6 +21,8 @@ from .capabilities import (
     LikelihoodModel,
     Purifier,
     Representation,
+    SentenceEncoder,
+    TextGenerator,
     Translator,
 )
 from .loading import load_run
@@ -39,6 +41,8 @@ __all__ = [
     "Purifier",
     "ModelEntry",
     "Representation",
+    "SentenceEncoder",
+    "TextGenerator",
     "Translator",
     "build_model",
     "config_for_dataset",

@@ -70,6 +70,7 @@ class GenerativeModel(nn.Module):
 
     config_class: ClassVar[type]
     registered_name: ClassVar[str] = ""
+    modality: ClassVar[str] = "images"  # "text": trains on a TextDataset, makes sentences (imsynth.models.text)
 
     def __init__(self, config) -> None:
         super().__init__()
@@ -121,6 +122,10 @@ class GenerativeModel(nn.Module):
 
     def load_training_state(self, tensors: dict[str, torch.Tensor]) -> None:
         """Restore what ``training_state`` returned (an empty dict for a checkpoint written without it)."""
+
+    def advice(self, logged: dict, step: int) -> str | None:
+        """Called with each logged row; a message here is written to the log once (a warning, not a rollback)."""
+        return None
 
     def health(self, logged: dict) -> str | None:
         """Called with each logged row; a message here makes the engine's guard roll back (collapse signals)."""
@@ -241,7 +246,8 @@ class GenerativeModel(nn.Module):
 class ModelEntry:
     """A row of the model table: the method class, its config defaults and training defaults under one name,
     and ``tiny``: overrides that make the smallest sensible model (the contract test trains every entry so).
-    ``data``: "images" (one domain) or "pairs" (two domains stacked on the channel axis, imsynth.data.pairs)."""
+    ``data``: "images" (one domain), "pairs" (two domains stacked on the channel axis, imsynth.data.pairs) or
+    "text" (token rows of a TextDataset, imsynth.data.text)."""
 
     name: str
     model_class: type[GenerativeModel]
@@ -325,8 +331,11 @@ def config_for_dataset(config, dataset):
         num_classes=dataset.num_classes or 0,
         dataset_size=len(dataset.train_images),
     )
-    if "domains" in dataset.extra and "channels_a" in {f.name for f in dataclasses.fields(config)}:
+    fields = {f.name for f in dataclasses.fields(config)}
+    if "domains" in dataset.extra and "channels_a" in fields:
         config = dataclasses.replace(config, channels_a=dataset.extra["domains"][0])
+    if "vocab_size" in dataset.extra and "vocab_size" in fields:
+        config = dataclasses.replace(config, vocab_size=dataset.extra["vocab_size"])
     return config
 
 

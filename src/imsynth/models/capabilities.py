@@ -15,6 +15,8 @@ reads here what it must provide for each of them.
 | Purifier          | denoise --model, robustness purification defences |
 | Codec             | compress / decompress, eval's rate-distortion   |
 | Translator        | translate (image-to-image models on two-domain data) |
+| TextGenerator     | sample / eval of text runs (sentences, NLL, perplexity) |
+| SentenceEncoder   | reconstruct, explore --from/--to, eval's KL / MI / active units |
 """
 
 from __future__ import annotations
@@ -142,3 +144,25 @@ class Translator(Protocol):
     directions: tuple[str, ...]
 
     def translate(self, inputs: torch.Tensor, direction: str = "a2b") -> torch.Tensor: ...
+
+
+@runtime_checkable
+class TextGenerator(Protocol):
+    """Makes sentences: token ids through ``tokenizer`` (a ``tokenizers.Tokenizer``); ``text_measures`` reports
+    NLL and perplexity of token rows."""
+
+    tokenizer: Any
+
+    def sample_tokens(self, count: int, **options: Any) -> list[list[int]]: ...
+
+    def text_measures(self, tokens: torch.Tensor, *, importance_samples: int = 500) -> dict: ...
+
+
+@runtime_checkable
+class SentenceEncoder(Protocol):
+    """A code for a sentence: ``encode_tokens(rows)`` -> (mean, log_var) of (B, code_dim), decoded by
+    ``sample_tokens(count, z=codes)``."""
+
+    code_dim: int
+
+    def encode_tokens(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import from_dict
+from ..data.text import load_tokenizer
 from ..errors import CheckpointError, ImsynthError
 from ..runtime import runs
 from ..runtime.device import select_device
@@ -26,5 +27,7 @@ def load_run(run: str | Path, *, device: str = "cpu") -> tuple[GenerativeModel, 
     except ImsynthError as error:
         raise CheckpointError(f"{run}/config.json: {error}") from None
     runs.load_weights_into(model, runs.read_tensors(run / runs.WEIGHTS), run / runs.WEIGHTS)
+    if model.modality == "text":
+        model.tokenizer = load_tokenizer(run / runs.TOKENIZER)
     model.to(select_device(device)).eval()
     return model, saved

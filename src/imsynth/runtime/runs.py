@@ -23,11 +23,17 @@ CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 STATE = "state"
 METRICS = "metrics.jsonl"
+TOKENIZER = "tokenizer.json"  # text runs: the vocabulary their token ids index
 
 
 def write_json(path: Path, data: Any) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def read_json(path: Path) -> Any:

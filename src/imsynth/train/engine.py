@@ -27,12 +27,14 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..config import apply_overrides, from_dict, to_dict
-from ..data import ImageDataset, load_dataset
+from ..data import ImageDataset, detokenize, load_dataset
+from ..data.text import load_tokenizer
 from ..errors import Aborted, CheckpointError, ConfigError, InputError, TrainingError, TrainingStopped
 from ..models import GenerativeModel, build_model, config_for_dataset, get_entry
 from ..runtime import runs as ckpt
 from ..runtime.device import autocast_context, resolve_precision, select_device
-from ..runtime.tensors import save_tensor_grid, to_model
+from ..runtime.runs import TOKENIZER
+from ..runtime.tensors import save_tensor_grid
 from ..runtime.train_config import TrainConfig
 from . import distributed
 from .curves import plot_curves
@@ -231,6 +233,9 @@ class _Trainer:
         self.fid_tracker = FIDTracker.create(self) if config.fid_every else None
         self._permutation_epoch = -1
         self._permutation: torch.Tensor | None = None
+        self.advised: set[str] = set()
+        if dataset.modality == "text":
+            model.tokenizer = dataset.tokenizer
 
     def progress(self) -> float | None:
         """How far through its budget the run is: by steps when known, else by this session's wall time
@@ -253,8 +258,9 @@ class _Trainer:
         share = size // self.group.world_size
         start = position * size + self.group.rank * share
         index = self._permutation[start : start + share]
-        images = to_model(self.dataset.train_images[index]).to(self.device, non_blocking=True)
-        images = images.contiguous(memory_format=self.memory_format)
+        images = self.dataset.to_batch(self.dataset.train_images[index]).to(self.device, non_blocking=True)
+        if images.ndim == 4:
+            images = images.contiguous(memory_format=self.memory_format)
         labels = self.dataset.train_labels
         return images, (labels[index].to(self.device) if labels is not None else None)
 
@@ -380,6 +386,8 @@ class _Trainer:
 
     def write_config(self) -> None:
         data = self.dataset
+        if data.modality == "text" and not (self.run / TOKENIZER).exists():
+            ckpt.write_text(self.run / TOKENIZER, data.tokenizer.to_str())
         ckpt.write_json(
             self.run / ckpt.CONFIG,
             {
@@ -413,6 +421,10 @@ class _Trainer:
         with self.ema.applied(self.model) if self.ema else contextlib.nullcontext():
             images, columns = self.model.preview(self.dataset, self.config.num_samples)
         self.model.train()
+        if self.dataset.modality == "text":  # sentences, one per line
+            lines = [detokenize(self.dataset.tokenizer, ids) for ids in images]
+            ckpt.write_text(self.run / "samples" / f"step-{self.step:07d}.txt", "\n".join(lines) + "\n")
+            return
         scale = max(1, 128 // images.shape[-1]) if images.shape[-1] < 32 else 1
         save_tensor_grid(self.run / "samples" / f"step-{self.step:07d}.png", images, nrow=columns, scale=scale)
 
@@ -483,6 +495,10 @@ class _Trainer:
                         ckpt.append_metrics(self.run, last)
                     if bar is not None:
                         bar.set_postfix(loss=f"{last.get('loss', float('nan')):.4g}", img_s=f"{speed:.0f}")
+                    advice = self.model.advice(last, self.step)
+                    if advice and advice not in self.advised:
+                        self.advised.add(advice)
+                        self.log_event("advice", advice)
                     problem = self.model.health(last)
                     # every rank must take the same branch: rank 0's verdict decides
                     if distributed.shared_value(1.0 if problem else 0.0, self.group) > 0:
@@ -549,6 +565,8 @@ def run_dataset(run: str | Path, *, image_size: int | None = None, limit: int | 
     saved = ckpt.read_json(ckpt.require_run(run) / ckpt.CONFIG)
     try:
         data = saved["data"]
+        if (Path(run) / TOKENIZER).exists():  # a text run: its own vocabulary, not one trained anew
+            return load_dataset(data["name"], limit=limit, tokenizer=load_tokenizer(Path(run) / TOKENIZER))
         return load_dataset(data["name"], image_size=image_size or data["image_size"], limit=limit)
     except (KeyError, TypeError):
         raise CheckpointError(f"{run}/config.json: damaged (no data section)") from None
@@ -586,6 +604,9 @@ def train(
         if not resume:
             raise InputError("say which dataset to train on (--data NAME)")
         dataset = run_dataset(run)
+    if (entry.data == "text") != (dataset.modality == "text"):
+        wanted = "text (text:PATH or fortunes)" if entry.data == "text" else "images"
+        raise InputError(f"model {model_name} trains on {wanted}; {dataset.name} holds {dataset.modality}")
     if resume:
         saved = ckpt.read_json(ckpt.require_run(run) / ckpt.CONFIG)
         if saved.get("model") != model_name:
