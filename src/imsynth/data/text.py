@@ -219,6 +219,7 @@ def text_dataset(
 
 def load_text(argument: str, *, image_size=None, limit: int | None = None, tokenizer=None) -> TextDataset:
     path, _, options = argument.partition("?")
+    parse_options(f"text:{argument}", options)  # a bad option is named before the file is read
     return text_dataset(
         f"text:{argument}", _lines_of(Path(path).expanduser()), options, limit=limit, tokenizer=tokenizer
     )

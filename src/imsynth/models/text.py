@@ -43,7 +43,7 @@ class TextConfig(DataShape):
     dropout: float = 0.3  # on embeddings and decoder outputs
     word_dropout: float = 0.25
     kl_anneal: str = "cyclical"  # none | linear | cyclical
-    kl_warmup: int = 4000  # steps of the linear ramp, or of the four cyclical ramps together
+    kl_warmup: int = 2000  # steps of the linear ramp, or of the four cyclical ramps together
     free_bits: float = 0.125  # nats per latent dimension (0: off)
     bn_vae: bool = False
     bn_gamma: float = 0.6  # BN-VAE's fixed scale of the posterior means

@@ -496,8 +496,8 @@ class _Trainer:
                     if bar is not None:
                         bar.set_postfix(loss=f"{last.get('loss', float('nan')):.4g}", img_s=f"{speed:.0f}")
                     advice = self.model.advice(last, self.step)
-                    if advice and advice not in self.advised:
-                        self.advised.add(advice)
+                    if advice and advice.split(":")[0] not in self.advised:  # once per kind, whatever the numbers
+                        self.advised.add(advice.split(":")[0])
                         self.log_event("advice", advice)
                     problem = self.model.health(last)
                     # every rank must take the same branch: rank 0's verdict decides
