@@ -183,7 +183,12 @@ def sample(run, count, out, seed, class_index, sampler, steps, eta, guidance, te
     model, _ = load_run(run, device=device)
     if isinstance(model, TextGenerator):
         lines = sample_sentences(
-            model, count, seed=seed, temperature=temperature or 1.0, top_p=top_p or 1.0, greedy=greedy
+            model,
+            count,
+            seed=seed,
+            temperature=1.0 if temperature is None else temperature,
+            top_p=1.0 if top_p is None else top_p,
+            greedy=greedy,
         )
         click.echo(str(write_lines(out, lines)) if out else "\n".join(lines))
         return
