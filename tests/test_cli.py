@@ -48,10 +48,12 @@ def test_datasets_lists_every_dataset_with_availability(capsys):
         "digits",
         "fashion-mnist",
         "folder:PATH",
+        "fortunes",
         "npz:PATH",
         "pairs:NAME~TRANSFORM",
         "photos",
         "shapes",
+        "text:PATH[?vocab=N&max_tokens=N]",
         "unpaired:A,B",
     ]
     assert out.splitlines()[0].split()[1] == "yes"
@@ -161,7 +163,7 @@ def test_real_process_exit_codes_and_no_traceback(tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert (
         done.stderr.strip()
-        == "imsynth: error: unknown dataset 'nope'; valid: crops:PATH, digits, fashion-mnist, folder:PATH, npz:PATH, pairs:NAME~TRANSFORM, photos, shapes, unpaired:A,B"
+        == "imsynth: error: unknown dataset 'nope'; valid: crops:PATH, digits, fashion-mnist, folder:PATH, fortunes, npz:PATH, pairs:NAME~TRANSFORM, photos, shapes, text:PATH[?vocab=N&max_tokens=N], unpaired:A,B"
     )
     helped = subprocess.run(
         [sys.executable, "-m", "imsynth.cli", "train", "--help"], capture_output=True, text=True, timeout=120

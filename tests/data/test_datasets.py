@@ -42,7 +42,7 @@ def test_missing_fashion_mnist_says_where_it_looked(monkeypatch, tmp_path):
 def test_unknown_dataset_lists_the_valid_names():
     with pytest.raises(
         InputError,
-        match="valid: crops:PATH, digits, fashion-mnist, folder:PATH, npz:PATH, pairs:NAME~TRANSFORM, photos, shapes, unpaired:A,B",
+        match=r"valid: crops:PATH, digits, fashion-mnist, folder:PATH, fortunes, npz:PATH, pairs:NAME~TRANSFORM, photos, shapes, text:PATH\[\?vocab=N&max_tokens=N\], unpaired:A,B",
     ):
         load_dataset("cifar-1000")
 
