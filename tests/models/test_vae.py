@@ -72,6 +72,48 @@ def test_beta_scales_only_the_kl_term():
     assert float(b.loss - a.loss) == pytest.approx(3 * float(a.parts["kl"]), abs=1e-4)
 
 
+def test_kl_warmup_and_free_bits_shape_the_objective():
+    warm = tiny("vae", kl_warmup=100)
+    floored = tiny("vae", free_bits=5.0)
+    floored.load_state_dict(warm.state_dict())
+    images = torch.rand(4, 1, 8, 8) * 2 - 1
+    noise = lambda shape: torch.zeros(shape)
+    start, half, done = (warm.loss(images, step=s, noise=noise) for s in (0, 50, 100))
+    kl = float(start.parts["kl"])
+    assert float(start.loss - start.parts["recon"]) == pytest.approx(0.0, abs=1e-6)
+    assert float(half.loss - half.parts["recon"]) == pytest.approx(0.5 * kl, rel=1e-4)
+    assert float(done.loss - done.parts["recon"]) == pytest.approx(kl, rel=1e-4)
+    # a floor above every dimension's KL: the objective counts exactly floor x dimensions
+    out = floored.loss(images, noise=noise)
+    dims = floored.config.latent_dim
+    assert float(out.parts["kl"]) < 5.0 * dims
+    assert float(out.loss - out.parts["recon"]) == pytest.approx(5.0 * dims, rel=1e-5)
+
+
+def test_posterior_collapse_is_reported_once_naming_the_remedies(tmp_path):
+    """Injected collapse: a KL weight of 50 drives every code to the prior; the log says so once."""
+    import dataclasses
+
+    from imsynth.data import load_dataset
+    from imsynth.models import config_for_dataset
+    from imsynth.runtime import runs
+    from imsynth.train import train
+
+    data = load_dataset("digits")
+    entry = get_entry("vae")
+    config = dataclasses.replace(config_for_dataset(entry.default_config(), data), width=8, latent_dim=4, beta=50.0)
+    train_config = dataclasses.replace(
+        entry.default_train_config(), steps=160, batch_size=32, fid_every=0, sample_every=1000, log_every=10
+    )
+    train("vae", data, tmp_path / "run", model_config=config, train_config=train_config, quiet=True)
+    events = [row for row in runs.read_metrics(tmp_path / "run") if row.get("event") == "advice"]
+    assert len(events) == 1 and events[0]["step"] > 100
+    assert "posterior collapse" in events[0]["message"] and "kl_warmup" in events[0]["message"]
+    assert "free_bits" in events[0]["message"]
+    healthy = tiny("vae")
+    assert healthy.advice({"kl": 5.0}, 1000) is None and healthy.advice({"kl": 0.01}, 50) is None
+
+
 def test_capacity_objective_targets_a_rising_kl():
     model = tiny("beta-vae", capacity_max=20.0, capacity_steps=100, capacity_gamma=10.0)
     images = torch.rand(4, 1, 8, 8) * 2 - 1

@@ -25,9 +25,9 @@ from torch import nn
 from ..data.text import BOS, EOS, PAD, UNK
 from ..errors import InputError
 from .base import DataShape, GenerativeModel, LossOutput, Noise, register_model, require
+from .kl import ANNEALING, collapse_advice, free_bits_kl, kl_weight
 
 DECODERS = ("gru", "lstm", "transformer")
-ANNEALING = ("none", "linear", "cyclical")
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -262,21 +262,11 @@ class TextVAE(_SentenceModel):
         return mean, log_var.clamp(-12, 8)
 
     def kl_weight(self, step: int) -> float:
-        config = self.config
-        if config.kl_anneal == "none" or config.kl_warmup == 0:
-            return 1.0
-        if config.kl_anneal == "linear":
-            return min(1.0, step / config.kl_warmup)
-        period = config.kl_warmup / 4  # Fu et al.: four cycles, ramping over the first half of each
-        if step >= config.kl_warmup:
-            return 1.0
-        return min(1.0, (step % period) / (period / 2))
+        return kl_weight(step, self.config.kl_warmup, self.config.kl_anneal)
 
     def kl_term(self, kl: torch.Tensor) -> torch.Tensor:
         """Per-dimension KL (B, D) -> the objective's KL: free bits floor each dimension's batch mean."""
-        if self.config.free_bits > 0:
-            return kl.mean(0).clamp(min=self.config.free_bits).sum()
-        return kl.sum(1).mean()
+        return free_bits_kl(kl, self.config.free_bits)
 
     def loss(self, images, labels=None, *, step=0, noise=None, uniform=None) -> LossOutput:
         mean, log_var = self.encode_tokens(images)
@@ -299,13 +289,8 @@ class TextVAE(_SentenceModel):
         )
 
     def advice(self, logged: dict, step: int) -> str | None:
-        """Posterior collapse, once warm-up is over: the code carries (almost) nothing."""
-        if step > self.config.kl_warmup + 100 and float(logged.get("kl", 1.0)) < 0.1:
-            return (
-                f"posterior collapse: KL {float(logged['kl']):.3f} nats after warm-up; the decoder ignores the code "
-                "(remedies: --set word_dropout=0.3, free_bits=0.125, kl_anneal=cyclical, bn_vae=true)"
-            )
-        return None
+        remedies = "word_dropout=0.25, free_bits=0.125, kl_anneal=cyclical, bn_vae=true"
+        return collapse_advice(float(logged.get("kl", 1.0)), step, self.config.kl_warmup, remedies)
 
     @torch.no_grad()
     def text_measures(self, tokens: torch.Tensor, *, importance_samples: int = 500, batch_size: int = 64) -> dict:

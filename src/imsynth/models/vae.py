@@ -30,6 +30,7 @@ from ..runtime.tensors import pad_to_multiple
 from .base import DataShape, GenerativeModel, LossOutput, Noise, register_model, require
 from .codec import gaussian_likelihood, information, quality_index, quantise
 from .corruption import check_mix, corrupt_batch
+from .kl import collapse_advice, free_bits_kl, kl_weight
 from .networks import ConvDecoder, ConvEncoder, RefineNet
 
 LOG_2PI = math.log(2 * math.pi)
@@ -51,6 +52,11 @@ class VAEConfig(DataShape):
     total_correlation: bool = False
     alpha: float = 1.0
     gamma: float = 1.0
+    # remedies for posterior collapse (imsynth.models.kl): the KL's weight warmed up over kl_warmup steps
+    # (linear or cyclical), and each latent dimension's KL counted as at least free_bits nats
+    kl_warmup: int = 0
+    kl_anneal: Literal["linear", "cyclical"] = "linear"
+    free_bits: float = 0.0
 
     def __post_init__(self) -> None:
         require(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
@@ -61,6 +67,7 @@ class VAEConfig(DataShape):
             not (self.total_correlation and self.capacity_max > 0),
             "choose the capacity objective or total_correlation, not both",
         )
+        require(self.kl_warmup >= 0 and self.free_bits >= 0, "kl_warmup and free_bits must be >= 0")
 
 
 VAE_TINY = {"width": 8, "latent_dim": 4}
@@ -182,7 +189,8 @@ class VAE(GenerativeModel):
         latents = mean + torch.exp(0.5 * log_var) * epsilon
         decoded = self.decode_logits(latents, labels)
         log_px = self.log_likelihood(decoded, images)
-        kl = 0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var).sum(dim=1)  # KL(q(z|x) || N(0, I))
+        kl_dims = 0.5 * (mean.pow(2) + log_var.exp() - 1.0 - log_var)  # KL(q(z|x) || N(0, I)) per dimension
+        kl = kl_dims.sum(dim=1)
         reconstruction = -log_px.mean()
         parts = {"recon": reconstruction.detach(), "kl": kl.mean().detach(), "elbo": (log_px - kl).mean().detach()}
         restoration = self.restoration_loss(inputs, decoded, images)
@@ -199,8 +207,14 @@ class VAE(GenerativeModel):
             total = reconstruction + config.capacity_gamma * (kl.mean() - capacity).abs()
             parts["capacity"] = torch.tensor(capacity)
         else:
-            total = reconstruction + config.beta * kl.mean()
+            weight = kl_weight(step, config.kl_warmup, config.kl_anneal)
+            total = reconstruction + config.beta * weight * free_bits_kl(kl_dims, config.free_bits)
         return LossOutput(total, parts)
+
+    def advice(self, logged: dict, step: int) -> str | None:
+        if "kl" not in logged or self.config.capacity_max > 0:
+            return None
+        return collapse_advice(float(logged["kl"]), step, self.config.kl_warmup, "kl_warmup=2000, free_bits=0.25")
 
     def restoration_loss(self, inputs: torch.Tensor, decoded: torch.Tensor, images: torch.Tensor):
         """An extra reconstruction term for models that refine the decoder's output (None: a plain VAE)."""
