@@ -11,9 +11,10 @@ import json
 import math
 import types
 import typing
+from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
-from .errors import ConfigError
+from .errors import ConfigError, InputError
 
 C = TypeVar("C")
 
@@ -123,6 +124,11 @@ def _allows_none(annotation: Any) -> bool:
     return get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in get_args(annotation)
 
 
+def field_types(cls: type) -> dict[str, Any]:
+    """A config dataclass's fields and their type annotations (resolved)."""
+    return _field_types(cls)
+
+
 def parse_value(text: str, annotation: Any = Any, name: str = "value") -> Any:
     """Parse the right-hand side of ``key=value`` for a field of type ``annotation``: JSON where it fits (numbers,
     true, [1, 2]), yes/no/on/off for booleans, none/null only where the field accepts None, else the text itself
@@ -180,3 +186,19 @@ def apply_overrides(configs: dict[str, Any], assignments: list[str]) -> dict[str
         value = parse_value(raw, types_by_name[field_name], f"--set {key}")
         pending[owner][field_name] = _check_choices(cls, field_name, value, f"--set {key}")
     return {name: dataclasses.replace(cfg, **pending[name]) if pending[name] else cfg for name, cfg in configs.items()}
+
+
+def read_config_file(path: str | Path, model_name: str) -> list[str]:
+    """The ``key=value`` assignments of a config file for ``imsynth train --config`` (JSON: ``{"model": NAME,
+    "set": ["key=value", ...]}``, as ``imsynth tune`` writes best.json), checked to be for ``model_name``."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such config file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: not JSON ({error})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("set"), list):
+        raise InputError(f'{path}: not a config file (expected {{"model": ..., "set": ["key=value", ...]}})')
+    if data.get("model") not in (None, model_name):
+        raise InputError(f"{path}: a config for model {data['model']}, not {model_name}")
+    return [str(item) for item in data["set"]]

@@ -40,6 +40,7 @@ COMMANDS = {
     **{name: f"compress:{name}" for name in ("compress", "decompress")},
     "stylize": "translate:stylize",
     "translate": "translate:translate",
+    "tune": "tune:tune",
 }
 
 

@@ -19,7 +19,7 @@ from ..apps.sampling import write_samples
 from ..apps.text import homotopy, load_text_run, sample_sentences, write_lines
 from ..apps.text import reconstruct as reconstruct_sentence
 from ..classical.inpainting import INPAINTING
-from ..config import to_dict
+from ..config import read_config_file, to_dict
 from ..data import list_datasets, load_dataset
 from ..errors import InputError
 from ..evaluate import evaluate_run
@@ -90,6 +90,12 @@ def models() -> None:
     "then checked together)",
 )
 @click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="a config file (best.json of imsynth tune); its settings come first, --set after",
+)
+@click.option(
     "--dry-run", is_flag=True, help="check the options, data and model, print the resolved config, do not train"
 )
 @click.option("--quiet", is_flag=True, help="no progress bar")
@@ -107,6 +113,7 @@ def train(
     image_size,
     limit,
     assignments,
+    config_file,
     dry_run,
     quiet,
 ):
@@ -120,7 +127,10 @@ def train(
       imsynth train dcgan --out runs/wgan --set loss=wasserstein --set gp_weight=10 --set d_norm=none --dry-run
       torchrun --nproc_per_node 2 -m imsynth.cli train vae --data digits --out runs/ddp --steps 500
       imsynth train hyperprior --data photos --init runs/hp-gpu --out runs/hp-tuned --minutes 30
+      imsynth train dcgan --data fashion-mnist --config tune/best.json --out runs/tuned --minutes 30
     """
+    if config_file:
+        assignments = (*read_config_file(config_file, model), *assignments)
     result = train_from_options(
         model,
         out,

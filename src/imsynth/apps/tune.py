@@ -1,0 +1,386 @@
+"""``tune``: hyperparameter search for any registered model on Optuna, with the engine doing every trial.
+
+A study lives in one file: SQLite (``.db``/``.sqlite``, one process) or Optuna's journal file (any other name;
+several processes may share it), so a study interrupted by Ctrl-C or a crash resumes where it stopped: completed
+and pruned trials count towards ``--trials``. Trial 0 is the model's defaults (the baseline is always in the
+study); the rest are TPE's. Each trial trains for the same budget (steps or minutes) into ``OUT/trial-NNNN``.
+
+The objective, lower is better, follows the model's capabilities: a ``LikelihoodModel`` (every VAE) is scored by
+its test negative ELBO (nats per image, 500 test images), any other image model by the in-domain FID the engine
+tracks (``train.fid_every``), a text model by its validation NLL bound. The same measure, taken during
+training, feeds the pruner (median or Hyperband). The best configuration is written as ``OUT/best.json``,
+which ``imsynth train MODEL --config OUT/best.json`` accepts; with ``seeds`` it is retrained on that many seeds
+beside the defaults, and both means and spreads are reported.
+
+Search spaces: ``DEFAULT_SPACES`` per model family (documented in ``imsynth tune --help``), or a JSON file of
+``{"field": {"low": L, "high": H, "log": true} | {"choices": [...]}}``; fields are the model's config fields or
+``train.FIELD``, typed by the config: int fields get integers, float fields floats, the rest choices.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import statistics
+import typing
+import warnings
+from pathlib import Path
+
+import numpy as np
+import optuna
+import torch
+
+from ..config import apply_overrides, field_types
+from ..data import load_dataset
+from ..errors import ConfigError, ImsynthError, InputError
+from ..image import atomic_path
+from ..metrics.features import extract_features, load_feature_net
+from ..metrics.generative import frechet_distance
+from ..models import LikelihoodModel, TextGenerator, build_model, config_for_dataset, get_entry
+from ..runtime import runs
+from ..runtime.tensors import to_model
+from ..train import TrainConfig, train
+
+STUDY_NAME = "imsynth"
+PRUNERS = ("median", "hyperband", "none")
+
+_VAE = {
+    "train.lr": {"low": 3e-4, "high": 5e-3, "log": True},
+    "latent_dim": {"choices": [8, 16, 32, 64]},
+    "width": {"choices": [16, 32, 64]},
+    "train.batch_size": {"choices": [32, 64, 128]},
+    "kl_warmup": {"low": 0, "high": 2000},
+}
+_GAN = {
+    "g_lr": {"low": 5e-5, "high": 1e-3, "log": True},
+    "d_lr": {"low": 5e-5, "high": 1e-3, "log": True},
+    "g_width": {"choices": [32, 48, 64]},
+    "d_width": {"choices": [32, 48, 64]},
+    "latent_dim": {"choices": [64, 100, 128]},
+    "train.batch_size": {"choices": [32, 64, 128]},
+    "train.ema_decay": {"choices": [0.0, 0.99, 0.999]},
+}
+_DIFFUSION = {
+    "train.lr": {"low": 1e-4, "high": 3e-3, "log": True},
+    "width": {"choices": [16, 32, 48]},
+    "train.batch_size": {"choices": [32, 64, 128]},
+    "dropout": {"low": 0.0, "high": 0.2},
+}
+_TEXT = {
+    "train.lr": {"low": 3e-4, "high": 3e-3, "log": True},
+    "hidden": {"choices": [128, 256, 512]},
+    "word_dropout": {"low": 0.0, "high": 0.4},
+    "free_bits": {"low": 0.0, "high": 0.5},
+}
+# The default space of each model, by config family (a model's own entry wins)
+DEFAULT_SPACES = {
+    "VAEConfig": _VAE,
+    "DVAEConfig": _VAE,
+    "GANConfig": _GAN,
+    "DiffusionConfig": _DIFFUSION,
+    "TextConfig": _TEXT,
+}
+
+
+def default_space(model_name: str) -> dict:
+    family = get_entry(model_name).model_class.config_class.__name__
+    if family not in DEFAULT_SPACES:
+        raise InputError(f"model {model_name} has no default search space; give one with --space FILE")
+    space = dict(DEFAULT_SPACES[family])
+    if model_name == "text-lm":
+        space = {k: v for k, v in space.items() if k not in ("word_dropout", "free_bits")}
+    return space
+
+
+def read_space(path: str | Path) -> dict:
+    try:
+        space = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such search-space file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: not JSON ({error})") from None
+    if not isinstance(space, dict) or not space:
+        raise InputError(f"{path}: a search space is a JSON object of field -> range")
+    return space
+
+
+def _field_annotation(model_name: str, key: str):
+    entry = get_entry(model_name)
+    section, _, name = key.rpartition(".")
+    cls = TrainConfig if section == "train" else entry.model_class.config_class
+    types = field_types(cls)
+    if section not in ("", "train") or name not in types:
+        valid = sorted(types) + sorted(f"train.{f}" for f in field_types(TrainConfig))
+        raise InputError(f"search space: {key!r} is not a field of {model_name}'s config; valid: {', '.join(valid)}")
+    return types[name]
+
+
+def check_space(model_name: str, space: dict) -> dict:
+    """Each field's range, checked against the config's types: (kind, spec) with kind int | float | choice."""
+    checked = {}
+    for key, spec in space.items():
+        annotation = _field_annotation(model_name, key)
+        base = typing.get_origin(annotation) or annotation
+        if not isinstance(spec, dict):
+            raise InputError(f"search space: {key}: expected {{low, high}} or {{choices}}, got {spec!r}")
+        if "choices" in spec:
+            if not isinstance(spec["choices"], list) or not spec["choices"]:
+                raise InputError(f"search space: {key}: choices must be a non-empty list")
+            checked[key] = ("choice", spec)
+            continue
+        if base not in (int, float) or not {"low", "high"} <= set(spec):
+            raise InputError(f"search space: {key}: give low and high (numeric fields) or choices")
+        low, high = spec["low"], spec["high"]
+        if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (low, high)) or low >= high:
+            raise InputError(f"search space: {key}: impossible range low={low!r} high={high!r} (need low < high)")
+        if spec.get("log") and low <= 0:
+            raise InputError(f"search space: {key}: a log range needs low > 0, got {low}")
+        checked[key] = ("int" if base is int else "float", spec)
+    # every suggestion must make a valid config: try the range ends now rather than in trial 37
+    for corner in ("low", "high"):
+        values = {
+            key: spec["choices"][0] if kind == "choice" else (int(spec[corner]) if kind == "int" else spec[corner])
+            for key, (kind, spec) in checked.items()
+        }
+        try:
+            _configs(model_name, values)
+        except ConfigError as error:
+            raise InputError(f"search space: the {corner} ends give an invalid config: {error}") from None
+    return checked
+
+
+def _assignments(values: dict) -> list[str]:
+    return [f"{key}={json.dumps(value) if isinstance(value, (list, dict)) else value}" for key, value in values.items()]
+
+
+def _configs(model_name: str, values: dict) -> dict:
+    entry = get_entry(model_name)
+    return apply_overrides(
+        {"model": entry.default_config(), "train": entry.default_train_config()}, _assignments(values)
+    )
+
+
+def open_study(
+    study_path: str | Path, model_name: str, data: str, *, seed: int = 0, pruner: str = "median", steps: int = 0
+):
+    """The study in ``study_path`` (created if missing), checked to belong to this model and data."""
+    path = Path(study_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix in (".db", ".sqlite", ".sqlite3"):
+        storage = f"sqlite:///{path}"
+    else:
+        storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    if pruner == "median":
+        chosen = optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0)
+    elif pruner == "hyperband":
+        chosen = optuna.pruners.HyperbandPruner(min_resource=max(1, steps // 9), max_resource=max(steps, 1))
+    else:
+        chosen = optuna.pruners.NopPruner()
+    try:
+        study = optuna.create_study(
+            study_name=STUDY_NAME,
+            storage=storage,
+            load_if_exists=True,
+            direction="minimize",
+            sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=5),
+            pruner=chosen,
+        )
+    except Exception as error:  # sqlite/journal errors come in many types: corrupt, locked, not a study
+        raise InputError(f"{path}: cannot open the study ({type(error).__name__}: {str(error)[:120]})") from None
+    owner = study.user_attrs.get("model")
+    if owner is None:
+        study.set_user_attr("model", model_name)
+        study.set_user_attr("data", data)
+    elif owner != model_name or study.user_attrs.get("data") != data:
+        raise InputError(
+            f"{path}: the study belongs to model {owner} on {study.user_attrs.get('data')}, not {model_name} on {data}"
+        )
+    return study
+
+
+class _Scorer:
+    """The objective of a model, by its capabilities: validation NLL bound (text), test negative ELBO
+    (likelihood models: every VAE), or in-domain FID of 1,000 samples (the rest)."""
+
+    def __init__(self, model_name: str, dataset) -> None:
+        self.dataset = dataset
+        probe = build_model(model_name, config_for_dataset(get_entry(model_name).default_config(), dataset))
+        self.kind = (
+            "text" if isinstance(probe, TextGenerator) else "elbo" if isinstance(probe, LikelihoodModel) else "fid"
+        )
+        self.name = {"text": "validation nll bound", "elbo": "test -elbo", "fid": "fid"}[self.kind]
+        if self.kind == "fid":
+            self.net, _ = load_feature_net(dataset.name)
+            self.real = extract_features(self.net, dataset.test_images[:1000])
+
+    @torch.no_grad()
+    def __call__(self, model) -> float:
+        was_training = model.training
+        model.eval()
+        try:
+            device = next(model.parameters()).device
+            if self.kind == "text":
+                tokens = self.dataset.extra["validation"][:500].long().to(device)
+                report = model.text_measures(tokens, importance_samples=1)
+                return report.get("rec", report["nll"]) + report.get("kl", 0.0)
+            if self.kind == "elbo":
+                images = to_model(self.dataset.test_images[:500]).to(device)
+                return -float(model.likelihood(images, importance_samples=1)["elbo"])
+            fake = model.generate(1000, seed=4321, progress=False)
+            if not torch.isfinite(fake).all():
+                return float("inf")
+            return frechet_distance(self.real, extract_features(self.net, fake))
+        finally:
+            model.train(was_training)
+
+
+def _train_once(model_name, dataset, out, values, budget, scorer, *, seed=0, report=None, every=0) -> float:
+    configs = _configs(model_name, values)
+    train_config = dataclasses.replace(configs["train"], seed=seed, fid_every=0, **budget)
+    model = build_model(model_name, config_for_dataset(configs["model"], dataset))
+
+    def callback(step, _logged):
+        if report is not None and every and step % every == 0:
+            report(scorer(model), step)
+
+    train(model_name, dataset, out, model=model, train_config=train_config, quiet=True, callback=callback)
+    return scorer(model)
+
+
+def tune(
+    model_name: str,
+    data: str,
+    out: str | Path,
+    study_path: str | Path,
+    *,
+    trials: int = 20,
+    steps_per_trial: int | None = None,
+    minutes_per_trial: float | None = None,
+    space: dict | None = None,
+    pruner: str = "median",
+    reports: int = 4,
+    seeds: int = 0,
+    seed: int = 0,
+    limit: int | None = None,
+    log=print,
+) -> dict:
+    """Run (or resume) a study of ``trials`` trials; write best.json and the pictures into ``out``."""
+    if pruner not in PRUNERS:
+        raise InputError(f"unknown pruner {pruner!r}; valid: {', '.join(PRUNERS)}")
+    if (steps_per_trial is None) == (minutes_per_trial is None):
+        raise InputError("give one budget per trial: --steps-per-trial or --minutes-per-trial")
+    if trials < 1 or (steps_per_trial is not None and steps_per_trial < 1) or seeds < 0:
+        raise InputError("--trials and --steps-per-trial must be >= 1, --seeds >= 0")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # imsynth prints one line per trial itself
+    checked = check_space(model_name, space if space is not None else default_space(model_name))
+    dataset = load_dataset(data, limit=limit)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    budget = {"steps": steps_per_trial} if steps_per_trial else {"minutes": minutes_per_trial, "steps": None}
+    study = open_study(study_path, model_name, data, seed=seed, pruner=pruner, steps=steps_per_trial or 0)
+    scorer = _Scorer(model_name, dataset)
+    every = max(1, (steps_per_trial or 0) // reports) if steps_per_trial else 0
+    finished = [
+        t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    ]
+    if not study.trials:
+        study.enqueue_trial({}, user_attrs={"defaults": True})  # trial 0: the model as shipped
+
+    def objective(trial: optuna.Trial) -> float:
+        values = {}
+        for key, (kind, spec) in checked.items():
+            if trial.user_attrs.get("defaults"):
+                continue
+            if kind == "choice":
+                values[key] = trial.suggest_categorical(key, spec["choices"])
+            elif kind == "int":
+                values[key] = trial.suggest_int(key, int(spec["low"]), int(spec["high"]), log=bool(spec.get("log")))
+            else:
+                values[key] = trial.suggest_float(key, spec["low"], spec["high"], log=bool(spec.get("log")))
+        trial.set_user_attr("values", values)
+
+        def report(value, step):
+            trial.report(value, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"{scorer.name} {value:.4g} at step {step}")
+
+        try:
+            value = _train_once(
+                model_name,
+                dataset,
+                out / f"trial-{trial.number:04d}",
+                values,
+                budget,
+                scorer,
+                report=report,
+                every=every,
+            )
+        except ConfigError as error:  # a combination the config refuses: tell TPE it is bad, keep going
+            trial.set_user_attr("error", str(error))
+            raise optuna.TrialPruned(str(error)) from None
+        log(json.dumps({"trial": trial.number, scorer.name: round(value, 4), "values": values}))
+        return value
+
+    remaining = trials - len(finished)
+    if remaining > 0:
+        study.optimize(objective, n_trials=remaining, catch=())
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not complete:
+        raise ImsynthError("no trial completed (all were pruned or failed); widen the space or the budget")
+    best = min(complete, key=lambda t: t.value)
+    summary = {
+        "model": model_name,
+        "data": data,
+        "metric": scorer.name,
+        "best_value": best.value,
+        "best_trial": best.number,
+        "set": _assignments(best.user_attrs.get("values", {})),
+        "trials": {s.name.lower(): sum(t.state == s for t in study.trials) for s in optuna.trial.TrialState},
+        "budget": budget,
+    }
+    defaults = [t for t in complete if t.user_attrs.get("defaults")]
+    if defaults:
+        summary["default_value"] = defaults[0].value
+    runs.write_json(out / "best.json", summary)
+    summary["pictures"] = _pictures(study, out)
+    if seeds:
+        summary["seeds"] = {}
+        for label, values in (("best", best.user_attrs.get("values", {})), ("defaults", {})):
+            scores = [
+                _train_once(model_name, dataset, out / f"{label}-seed-{s}", values, budget, scorer, seed=s)
+                for s in range(seeds)
+            ]
+            summary["seeds"][label] = {
+                "values": scores,
+                "mean": statistics.fmean(scores),
+                "stdev": statistics.stdev(scores) if len(scores) > 1 else 0.0,
+            }
+        runs.write_json(out / "best.json", summary)
+    return summary
+
+
+def _pictures(study, out: Path) -> list[str]:
+    """Optuna's optimisation history and parameter importances (matplotlib), where they can be drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    for name, draw in (
+        ("history.png", optuna.visualization.matplotlib.plot_optimization_history),
+        ("importances.png", optuna.visualization.matplotlib.plot_param_importances),
+    ):
+        try:
+            with warnings.catch_warnings():  # "experimental" and few-trials notices: the picture says as much
+                warnings.simplefilter("ignore")
+                axes = draw(study)
+        except (ValueError, RuntimeError, ZeroDivisionError):  # importances need >= 2 trials with varied values
+            continue
+        figure = (axes.flat[0] if isinstance(axes, np.ndarray) else axes).figure
+        with atomic_path(out / name) as tmp:
+            figure.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+        plt.close(figure)
+        written.append(str(out / name))
+    return written

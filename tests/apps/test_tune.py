@@ -1,0 +1,132 @@
+"""imsynth tune: a tiny study end to end (one trial pruned by the median rule), resumed; best.json for train
+--config; every bad input of issue 16 that concerns the search."""
+
+import json
+
+import optuna
+import pytest
+
+from imsynth.apps import tune as tune_module
+from imsynth.apps.tune import check_space, default_space, tune
+from imsynth.errors import InputError
+from tests.helpers import assert_one_line_error, run_cli
+
+# trial 0 is the defaults; trial 1 draws this learning rate, too small to move: the median rule prunes it
+FROZEN = {"train.lr": {"choices": [1e-9]}, "train.warmup_steps": {"choices": [0]}}
+
+
+def test_tiny_study_prunes_resumes_and_writes_best(tmp_path):
+    study = tmp_path / "study.db"
+    first = tune(
+        "vae", "digits", tmp_path / "out", study, trials=2, steps_per_trial=40, space=FROZEN, log=lambda _: None
+    )
+    assert first["trials"]["complete"] == 1 and first["trials"]["pruned"] == 1
+    assert first["best_trial"] == 0 and first["set"] == [] and first["metric"] == "test -elbo"
+    assert first["best_value"] == first["default_value"] and 0 < first["best_value"] < 1e4
+    stored = optuna.load_study(study_name="imsynth", storage=f"sqlite:///{study}")
+    pruned = [t for t in stored.trials if t.state == optuna.trial.TrialState.PRUNED]
+    assert pruned[0].params == {"train.lr": 1e-9, "train.warmup_steps": 0}
+    assert max(pruned[0].intermediate_values) < 40  # pruned before its budget ran out (reports every 10 steps)
+    written = json.loads((tmp_path / "out" / "best.json").read_text())
+    assert written["model"] == "vae" and written["set"] == []
+    assert (tmp_path / "out" / "history.png").stat().st_size > 1000
+    # resumed: the two finished trials count, one more runs
+    again = tune(
+        "vae", "digits", tmp_path / "out", study, trials=3, steps_per_trial=40, space=FROZEN, log=lambda _: None
+    )
+    assert sum(again["trials"].values()) == 3
+
+
+def test_an_interrupted_study_resumes(tmp_path, monkeypatch):
+    study = tmp_path / "s.log"  # the journal storage
+    real = tune_module._train_once
+    calls = []
+
+    def crash_on_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tune_module, "_train_once", crash_on_second)
+    space = {"train.lr": {"low": 1e-3, "high": 2e-3}}
+    with pytest.raises(KeyboardInterrupt):
+        tune(
+            "vae", "digits", tmp_path / "o", study, trials=3, steps_per_trial=10, space=space, pruner="none", log=print
+        )
+    monkeypatch.setattr(tune_module, "_train_once", real)
+    done = tune(
+        "vae",
+        "digits",
+        tmp_path / "o",
+        study,
+        trials=3,
+        steps_per_trial=10,
+        space=space,
+        pruner="none",
+        log=lambda _: None,
+    )
+    assert done["trials"]["complete"] == 3 and done["trials"]["fail"] == 1
+
+
+def test_best_json_is_a_train_config(tmp_path, capsys):
+    best = tmp_path / "best.json"
+    best.write_text(json.dumps({"model": "vae", "set": ["latent_dim=5", "train.lr=0.002"]}))
+    code, out, err = run_cli(capsys, "train", "vae", "--config", str(best), "--out", str(tmp_path / "r"), "--dry-run")
+    assert code == 0, err
+    resolved = json.loads(out)
+    assert resolved["model_config"]["latent_dim"] == 5 and resolved["train"]["lr"] == 0.002
+    code, _, err = run_cli(capsys, "train", "dcgan", "--config", str(best), "--out", str(tmp_path / "r"), "--dry-run")
+    assert_one_line_error(code, err, "best.json", "a config for model vae, not dcgan")
+
+
+def test_default_spaces_are_valid_for_every_family():
+    for name in ("vae", "dcgan", "ddpm", "text-vae", "text-lm", "dvae"):
+        assert check_space(name, default_space(name))
+    with pytest.raises(InputError, match="no default search space"):
+        default_space("hyperprior")
+
+
+@pytest.mark.parametrize(
+    ("space", "fragment"),
+    [
+        ({"depth": {"low": 1, "high": 3}}, "'depth' is not a field of vae's config"),
+        ({"latent_dim": {"low": 8, "high": 8}}, "impossible range low=8 high=8"),
+        ({"train.lr": {"low": 0.0, "high": 0.1, "log": True}}, "a log range needs low > 0"),
+        ({"latent_dim": {"choices": []}}, "choices must be a non-empty list"),
+        ({"latent_dim": {"low": 0, "high": 4}}, "the low ends give an invalid config"),
+    ],
+)
+def test_bad_search_spaces(tmp_path, capsys, space, fragment):
+    path = tmp_path / "space.json"
+    path.write_text(json.dumps(space))
+    code, _, err = run_cli(
+        capsys,
+        "tune",
+        "vae",
+        "--data",
+        "digits",
+        "--study",
+        str(tmp_path / "s.db"),
+        "--out",
+        str(tmp_path / "o"),
+        "--steps-per-trial",
+        "5",
+        "--space",
+        str(path),
+    )
+    assert_one_line_error(code, err, fragment)
+
+
+def test_bad_studies_and_budgets(tmp_path, capsys):
+    study = tmp_path / "s.db"
+    tune("vae", "digits", tmp_path / "o", study, trials=1, steps_per_trial=5, log=lambda _: None)
+    args = ["--data", "digits", "--out", str(tmp_path / "o2"), "--steps-per-trial", "5", "--trials", "1"]
+    code, _, err = run_cli(capsys, "tune", "dcgan", "--study", str(study), *args)
+    assert_one_line_error(code, err, "s.db", "belongs to model vae on digits, not dcgan")
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(b"this is not sqlite" * 100)
+    code, _, err = run_cli(capsys, "tune", "vae", "--study", str(corrupt), *args)
+    assert_one_line_error(code, err, "corrupt.db", "cannot open the study")
+    code, _, err = run_cli(capsys, "tune", "vae", "--study", str(study), "--data", "digits", "--out", str(tmp_path))
+    assert_one_line_error(code, err, "give one budget per trial")
