@@ -286,6 +286,48 @@ def test_refuses_to_overwrite_a_run_and_rejects_bad_batch_sizes(tmp_path):
         train("cvae", data, tmp_path / "run", resume=True, quiet=True)
 
 
+def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, capsys):
+    """Checkpoints carry the SHA-256 of their tensors: a flipped byte in the newest one is caught on load, the one
+    before it is used (with a message), and the resumed run still ends equal to an uninterrupted one."""
+    data = tiny_dataset()
+    config = TrainConfig(steps=12, **FAST)
+    train("vae", data, tmp_path / "straight", model_config=small_vae(data), train_config=config, quiet=True)
+
+    def interrupt(step, _):
+        if step == 9:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # killed after the checkpoint at step 8
+        train(
+            "vae",
+            data,
+            tmp_path / "run",
+            model_config=small_vae(data),
+            train_config=config,
+            quiet=True,
+            callback=interrupt,
+        )
+    newest = tmp_path / "run/state/step-000000008.safetensors"
+    damaged = bytearray(newest.read_bytes())
+    damaged[-3] ^= 0xFF  # inside the tensor data: safetensors itself would load it
+    newest.write_bytes(bytes(damaged))
+    _, meta = ckpt.load_state(tmp_path / "run")
+    assert meta["step"] == 4
+    assert "step-000000008.safetensors: damaged (its SHA-256 differs" in capsys.readouterr().err
+    train("vae", data, tmp_path / "run", train_config=TrainConfig(steps=12), resume=True, quiet=True)
+    straight, resumed = (
+        load_file(tmp_path / "straight/model.safetensors"),
+        load_file(tmp_path / "run/model.safetensors"),
+    )
+    assert all(torch.equal(straight[name], resumed[name]) for name in straight)
+    for path in (tmp_path / "run/state").glob("step-*.safetensors"):
+        flipped = bytearray(path.read_bytes())
+        flipped[-3] ^= 0xFF
+        path.write_bytes(bytes(flipped))
+    with pytest.raises(CheckpointError, match="and no earlier state verifies"):
+        ckpt.load_state(tmp_path / "run")
+
+
 def test_damaged_or_mismatched_checkpoints_are_clear_errors(tmp_path):
     data = tiny_dataset()
     train(

@@ -7,8 +7,10 @@ A process killed while writing a checkpoint leaves ``latest.json`` pointing at t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -90,13 +92,22 @@ def require_run(path: str | os.PathLike) -> Path:
     return path
 
 
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def save_state(run: Path, step: int, tensors: dict[str, torch.Tensor], meta: dict, *, keep: int = 2) -> None:
-    """Write resume state for ``step``, then point ``latest.json`` at it, then prune old states."""
+    """Write resume state for ``step`` (tensors, then their SHA-256 in the meta file), then point ``latest.json``
+    at it, then prune old states."""
     folder = run / STATE
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"step-{step:09d}"
     write_tensors(folder / f"{stem}.safetensors", tensors)
-    write_json(folder / f"{stem}.json", meta)
+    write_json(folder / f"{stem}.json", {**meta, "tensors_sha256": file_digest(folder / f"{stem}.safetensors")})
     write_json(folder / "latest.json", {"step": step, "tensors": f"{stem}.safetensors", "meta": f"{stem}.json"})
     stems = sorted(p.stem for p in folder.glob("step-*.json"))
     for old in stems[:-keep]:
@@ -104,14 +115,42 @@ def save_state(run: Path, step: int, tensors: dict[str, torch.Tensor], meta: dic
             (folder / f"{old}{suffix}").unlink(missing_ok=True)
 
 
+def _verified_state(folder: Path, stem: str) -> tuple[dict[str, torch.Tensor], dict]:
+    meta = read_json(folder / f"{stem}.json")
+    tensors_path = folder / f"{stem}.safetensors"
+    if not tensors_path.is_file():
+        raise CheckpointError(f"{tensors_path}: missing")
+    expected = meta.get("tensors_sha256") if isinstance(meta, dict) else None
+    if expected is not None and file_digest(tensors_path) != expected:
+        raise CheckpointError(f"{tensors_path}: damaged (its SHA-256 differs from the one written with it)")
+    return read_tensors(tensors_path), meta
+
+
 def load_state(run: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """The newest resume state that verifies; a damaged newest one falls back to the one before, saying so."""
     folder = run / STATE
-    pointer = read_json(folder / "latest.json")
+    newest = None
     try:
-        tensors_name, meta_name = pointer["tensors"], pointer["meta"]
-    except (KeyError, TypeError):
-        raise CheckpointError(f"{folder / 'latest.json'}: damaged resume pointer") from None
-    return read_tensors(folder / tensors_name), read_json(folder / meta_name)
+        pointer = read_json(folder / "latest.json")
+        newest = Path(pointer["tensors"]).stem
+    except (KeyError, TypeError, CheckpointError):
+        pass  # a damaged or missing pointer: the states themselves are still there
+    stems = sorted((p.stem for p in folder.glob("step-*.json")), reverse=True)
+    if newest is not None:
+        stems = [newest] + [stem for stem in stems if stem != newest]
+    if not stems:
+        raise CheckpointError(f"{folder}: no resume state")
+    problems = []
+    for stem in stems:
+        try:
+            state = _verified_state(folder, stem)
+        except CheckpointError as error:
+            problems.append(str(error))
+            continue
+        if problems:
+            print(f"imsynth: {problems[0]}; resuming from {stem} instead", file=sys.stderr, flush=True)
+        return state
+    raise CheckpointError(problems[0] + " (and no earlier state verifies)")
 
 
 def append_metrics(run: Path, row: dict) -> None:
