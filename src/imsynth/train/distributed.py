@@ -37,7 +37,20 @@ def setup(device_type: str) -> ProcessGroup:
     if world_size <= 1:
         return ProcessGroup()
     if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
+        backend = "nccl" if device_type == "cuda" else "gloo"
+        if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True":
+            # Under torchrun every worker is a client of the agent's store, which outlives a restart: keep each
+            # restart's keys apart, or the restarted workers read the dead ones' addresses and cannot connect
+            store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), is_master=False)
+            attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+            dist.init_process_group(
+                backend,
+                store=dist.PrefixStore(f"imsynth/attempt-{attempt}", store),
+                rank=int(os.environ["RANK"]),
+                world_size=world_size,
+            )
+        else:
+            dist.init_process_group(backend=backend)
     return ProcessGroup(
         rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=int(os.environ.get("LOCAL_RANK", "0"))
     )

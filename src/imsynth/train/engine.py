@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -712,6 +713,10 @@ def train_from_options(
     validated once), budgets, and the dataset by name (the run's own when resuming without ``data``).
     ``dry_run`` checks everything, builds the model and returns the resolved configs without training."""
     entry = get_entry(model_name)
+    if int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0 and (Path(out) / ckpt.STATE / "latest.json").exists():
+        # torchrun --max-restarts restarted the workers after one failed: continue from the last complete
+        # checkpoint with the run's own config (the --set of the first attempt is in it), no person needed
+        resume, assignments, init = True, (), None
     if resume and assignments:
         raise InputError("--set cannot change a run being resumed; it continues with its own config.json")
     base = entry.default_config()
