@@ -266,3 +266,47 @@ def test_training_step_lowers_the_loss_on_one_image():
     with torch.no_grad():
         after = sum(float(loss()) for _ in range(5)) / 5
     assert after < 0.5 * before, (before, after)
+
+
+def _train_ddpm(tmp_path, **train_overrides):
+    from imsynth.data import load_dataset
+    from imsynth.models import config_for_dataset
+    from imsynth.train import train
+
+    data = load_dataset("digits", limit=256)
+    entry = get_entry("ddpm")
+    config = dataclasses.replace(
+        config_for_dataset(entry.default_config(), data), width=8, heads=1, timesteps=50, sample_steps=5, stall_after=60
+    )
+    train_config = dataclasses.replace(
+        entry.default_train_config(),
+        steps=100,
+        batch_size=32,
+        log_every=10,
+        fid_every=0,
+        sample_every=1000,
+        warmup_steps=0,
+        **train_overrides,
+    )
+    train("ddpm", data, tmp_path / "run", model_config=config, train_config=train_config, quiet=True)
+    from imsynth.runtime import runs
+
+    return [row for row in runs.read_metrics(tmp_path / "run") if row.get("event") == "advice"]
+
+
+def test_a_loss_that_stops_falling_is_reported(tmp_path):
+    """Injected failure: a learning rate of 1e-9 leaves the loss where it started; a healthy one is silent."""
+    events = _train_ddpm(tmp_path / "stuck", lr=1e-9)
+    assert len(events) == 1 and events[0]["message"].startswith("loss stopped falling") and events[0]["step"] >= 60
+    assert "train.lr" in events[0]["message"]
+    assert not [e for e in _train_ddpm(tmp_path / "healthy", lr=2e-3) if "loss" in e["message"]]
+
+
+def test_saturated_samples_are_reported(tmp_path, monkeypatch):
+    """Injected failure: samples all at +-1 (a sampler that diverged) while digits are mostly mid-grey and black."""
+    from imsynth.models.diffusion import Diffusion
+
+    monkeypatch.setattr(Diffusion, "preview", lambda self, dataset, count: (torch.sign(torch.randn(count, 1, 8, 8)), 8))
+    events = _train_ddpm(tmp_path, lr=2e-3)
+    saturated = [e for e in events if e["message"].startswith("samples saturate")]
+    assert len(saturated) == 1 and "100% of their pixels" in saturated[0]["message"]

@@ -52,6 +52,8 @@ class DiffusionConfig(DataShape):
     guidance: float = 1.0
     clip_denoised: bool = True  # clamp the x_0 estimate to [-1, 1] at every step
     sample_precision: Literal["auto", "fp32", "bf16"] = "auto"
+    # advice: after this many steps, a loss no lower than at the start is reported (0: never)
+    stall_after: int = 1000
 
     def __post_init__(self) -> None:
         require(self.width >= 8 and self.width % 4 == 0, "width must be a multiple of 4 and >= 8")
@@ -63,6 +65,7 @@ class DiffusionConfig(DataShape):
         require(1 <= self.sample_steps <= self.timesteps, "sample_steps must be between 1 and timesteps")
         require(0 <= self.eta <= 1, "eta must be in [0, 1]")
         require(all(m >= 1 for m in self.channel_multipliers), "channel_multipliers must be >= 1")
+        require(self.stall_after >= 0, "stall_after must be >= 0")
 
 
 # channels_last off: with GroupNorm it trained 1.3x slower than NCHW here (146 vs 191 img/s, bf16, 28 px)
@@ -114,6 +117,7 @@ class Diffusion(GenerativeModel):
             num_classes=classes,
         )
         self.schedule = NoiseSchedule(config.schedule, config.timesteps)
+        self._logged_losses: list[float] = []  # this session's logged losses, for the stalled-loss advice
 
     @property
     def latent_dim(self) -> int:
@@ -156,6 +160,23 @@ class Diffusion(GenerativeModel):
             "mse_late_t": per_image[late].mean().detach() if late.any() else per_image.new_tensor(0.0),
         }
         return LossOutput(per_image.mean(), parts)
+
+    def advice(self, logged: dict, step: int) -> str | None:
+        """A loss that has not fallen: after ``stall_after`` steps, the mean of the last five logged losses is
+        still at least 90% of the first three's (a learning rate far too high or too low, or broken data)."""
+        if "loss" not in logged:
+            return None
+        self._logged_losses.append(float(logged["loss"]))
+        start, recent = self._logged_losses[:3], self._logged_losses[-5:]
+        if not self.config.stall_after or step < self.config.stall_after or len(self._logged_losses) < 8:
+            return None
+        before, now = sum(start) / len(start), sum(recent) / len(recent)
+        if now >= 0.9 * before:
+            return (
+                f"loss stopped falling: {now:.4g} at step {step}, {before:.4g} at the start; check train.lr "
+                "(and the data)"
+            )
+        return None
 
     # -- the reverse process ------------------------------------------------------------------------
     def sampler(self, name: str | None = None, steps: int | None = None, eta: float | None = None) -> Sampler:

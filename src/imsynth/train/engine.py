@@ -31,7 +31,7 @@ from ..config import apply_overrides, from_dict, to_dict
 from ..data import ImageDataset, detokenize, load_dataset
 from ..data.text import load_tokenizer
 from ..errors import Aborted, CheckpointError, ConfigError, InputError, TrainingError, TrainingStopped
-from ..models import GenerativeModel, build_model, config_for_dataset, get_entry
+from ..models import GenerativeModel, Translator, build_model, config_for_dataset, get_entry
 from ..runtime import runs as ckpt
 from ..runtime.device import autocast_context, resolve_precision, select_device
 from ..runtime.runs import TOKENIZER
@@ -235,6 +235,7 @@ class _Trainer:
         self._permutation_epoch = -1
         self._permutation: torch.Tensor | None = None
         self.advised: set[str] = set()
+        self._real_saturation: float | None = None
         if dataset.modality == "text":
             model.tokenizer = dataset.tokenizer
 
@@ -426,8 +427,24 @@ class _Trainer:
             lines = [detokenize(self.dataset.tokenizer, ids) for ids in images]
             ckpt.write_text(self.run / "samples" / f"step-{self.step:07d}.txt", "\n".join(lines) + "\n")
             return
+        self.check_saturation(images)
         scale = max(1, 128 // images.shape[-1]) if images.shape[-1] < 32 else 1
         save_tensor_grid(self.run / "samples" / f"step-{self.step:07d}.png", images, nrow=columns, scale=scale)
+
+    def check_saturation(self, images: torch.Tensor) -> None:
+        """Advice when samples pile up at black and white far beyond the data (a diverging sampler or network)."""
+        if isinstance(self.model, Translator) or self.dataset.modality != "images":
+            return
+        if self._real_saturation is None:
+            real = self.dataset.train_images[:1000]
+            self._real_saturation = float(((real == 0) | (real == 255)).float().mean())
+        made = float((images.float().abs() >= 0.995).float().mean())
+        if made > self._real_saturation + 0.25 and "samples saturate" not in self.advised:
+            self.advised.add("samples saturate")
+            self.log_event(
+                "advice",
+                f"samples saturate: {made:.0%} of their pixels are black or white, the data's {self._real_saturation:.0%}",
+            )
 
     def run_loop(self) -> TrainResult:
         config = self.config
