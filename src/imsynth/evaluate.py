@@ -22,6 +22,7 @@ from .metrics.features import extract_features, load_feature_net
 from .metrics.generative import compare_features
 from .metrics.inception import check_inception, inception_fid
 from .models import Codec, Encoder, LikelihoodModel, TextGenerator, load_run
+from .runtime.classifier import SECOND
 from .runtime.tensors import to_model
 
 
@@ -110,6 +111,14 @@ def evaluate_run(
         quality["fid_floor_train_vs_test"] = compare_features(real, floor_reference)["fid"]
         quality.update(n=count, reference="test split", feature_net=info)
         report["sample_quality"] = quality
+        if feature_net is None:  # the dataset's second shipped network, another architecture trained apart
+            try:
+                second, second_info = load_feature_net(dataset.name, architecture=SECOND)
+            except ImsynthError:
+                pass
+            else:
+                other = compare_features(extract_features(second, test_images[:count]), extract_features(second, fake))
+                report["sample_quality_second"] = {"fid": other["fid"], "kid": other["kid"], "feature_net": second_info}
     if isinstance(model, Codec) and not model.conditional:
         report["rate_distortion"] = codec_curve(model, test_images[: min(count, 500)], device_of_model)
     if dataset.name == "shapes" and disentanglement and isinstance(model, Encoder):

@@ -130,3 +130,25 @@ def test_bad_studies_and_budgets(tmp_path, capsys):
     assert_one_line_error(code, err, "corrupt.db", "cannot open the study")
     code, _, err = run_cli(capsys, "tune", "vae", "--study", str(study), "--data", "digits", "--out", str(tmp_path))
     assert_one_line_error(code, err, "give one budget per trial")
+
+
+def test_the_best_config_and_the_defaults_are_retrained_over_seeds(tmp_path):
+    space = {"latent_dim": {"choices": [3]}}
+    summary = tune(
+        "vae",
+        "digits",
+        tmp_path / "o",
+        tmp_path / "s.db",
+        trials=2,
+        steps_per_trial=8,
+        space=space,
+        seeds=2,
+        pruner="none",
+        log=lambda _: None,
+    )
+    for label in ("best", "defaults"):
+        entry = summary["seeds"][label]
+        assert len(entry["values"]) == 2 and entry["mean"] == pytest.approx(sum(entry["values"]) / 2)
+        assert entry["stdev"] >= 0
+    assert summary["seeds"]["best"]["values"] != summary["seeds"]["defaults"]["values"] or summary["set"] == []
+    assert (tmp_path / "o" / "best-seed-1" / "model.safetensors").exists()

@@ -30,14 +30,20 @@ def test_shipped_feature_nets_record_their_test_accuracy(name, floor):
     assert extract_features(net, torch.zeros(3, 1, 28, 28, dtype=torch.uint8)).shape == (3, FEATURE_DIM)
 
 
-def test_training_a_feature_net_learns_and_saves(tmp_path):
+@pytest.mark.parametrize("architecture", ["vgg", "resnet"])
+def test_training_a_feature_net_learns_and_saves(tmp_path, architecture):
     data = tiny_dataset(count=128, size=8, classes=2)
     data.train_images[data.train_labels == 1] //= 4  # class 1 is dark: learnable
     data.test_images[data.test_labels == 1] //= 4
-    net, info = train_feature_net(data, tmp_path / "f.safetensors", epochs=15, batch_size=32, quiet=True)
+    net, info = train_feature_net(
+        data, tmp_path / "f.safetensors", epochs=15, batch_size=32, quiet=True, architecture=architecture
+    )
     assert info["test_accuracy"] >= 0.9
     reloaded, meta = load_feature_net("tiny", tmp_path / "f.safetensors")
-    assert meta["test_accuracy"] == pytest.approx(info["test_accuracy"])
+    assert meta["test_accuracy"] == pytest.approx(info["test_accuracy"]) and meta["architecture"] == architecture
+    assert reloaded.architecture == architecture
+    images = torch.randint(0, 256, (3, 1, 8, 8), dtype=torch.uint8)
+    assert torch.allclose(extract_features(reloaded, images), extract_features(net, images), atol=1e-4)
 
 
 def test_feature_net_errors():

@@ -26,6 +26,7 @@ from ..evaluate import evaluate_run
 from ..metrics.features import describe_shipped, shipped_path, train_feature_net
 from ..models import MODEL_REGISTRY, TextGenerator, load_run
 from ..models.samplers import SAMPLERS
+from ..runtime.classifier import ARCHITECTURES
 from ..train import describe, train_from_options
 from .options import BIT_DEPTH, DEVICE, depth, given, method_choice, table_options
 
@@ -426,14 +427,23 @@ def features() -> None:
 @click.option(
     "--adversarial-steps", default=7, show_default=True, type=click.IntRange(min=1), help="PGD steps per batch"
 )
+@click.option(
+    "--architecture",
+    type=click.Choice(ARCHITECTURES),
+    default="vgg",
+    show_default=True,
+    help="vgg: the first shipped network; resnet: the second (another architecture, trained independently)",
+)
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
 @click.option("--quiet", is_flag=True)
-def features_train(data_name, epochs, out, adversarial_eps, adversarial_steps, quiet):
+def features_train(data_name, epochs, out, adversarial_eps, adversarial_steps, architecture, seed, quiet):
     """Train a feature network (a classifier) on a dataset's train split and report test accuracy.
 
     \b
     Example:
       imsynth features train --data fashion-mnist --epochs 10
       imsynth features train --data fashion-mnist --adversarial-eps 0.1 --out robust.safetensors
+      imsynth features train --data fashion-mnist --architecture resnet --seed 1   # the second shipped network
     """
     if adversarial_eps < 0:
         raise InputError(f"--adversarial-eps must be >= 0, got {adversarial_eps}")
@@ -442,8 +452,10 @@ def features_train(data_name, epochs, out, adversarial_eps, adversarial_steps, q
     dataset = load_dataset(data_name)
     _, info = train_feature_net(
         dataset,
-        out or shipped_path(data_name),
+        out or shipped_path(data_name, architecture),
         epochs=epochs,
+        seed=seed,
+        architecture=architecture,
         quiet=quiet,
         adversarial_eps=adversarial_eps,
         adversarial_steps=adversarial_steps,

@@ -67,6 +67,7 @@ def train_feature_net(
     quiet: bool = False,
     adversarial_eps: float = 0.0,
     adversarial_steps: int = 7,
+    architecture: str = "vgg",
 ) -> tuple[FeatureNet, dict]:
     """Train the classifier on the train split, report test accuracy, save weights (atomically).
 
@@ -78,7 +79,8 @@ def train_feature_net(
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     flip = dataset.name != "digits" if flip is None else flip  # flipped digits are other symbols
-    net = FeatureNet(channels=dataset.channels, num_classes=dataset.num_classes).to(memory_format=torch.channels_last)
+    net = FeatureNet(channels=dataset.channels, num_classes=dataset.num_classes, architecture=architecture)
+    net = net.to(memory_format=torch.channels_last)
     steps_per_epoch = max(1, len(dataset.train_images) // batch_size)
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=5e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch)
@@ -116,8 +118,10 @@ def train_feature_net(
     bar.close()
     test_accuracy = accuracy(net, dataset.test_images, dataset.test_labels)
     info = {
-        "name": f"imsynth-featurenet-{dataset.name}",
+        "name": f"imsynth-featurenet-{dataset.name}" + ("" if architecture == "vgg" else f"-{architecture}"),
         "dataset": dataset.name,
+        "architecture": architecture,
+        "seed": seed,
         "test_accuracy": test_accuracy,
         "channels": dataset.channels,
         "num_classes": dataset.num_classes,
