@@ -216,3 +216,15 @@ def test_sample_draws_a_translation_grid(which, blur_run, cycle_run, tmp_path, c
     assert cells(grid.shape[0]) == 4  # pix2pix: n/3 rows; cyclegan: n/6 each way
     code, _, err = run_cli(capsys, "sample", str(out), "-n", "12", "-o", str(tmp_path / "s.npz"))
     assert_one_line_error(code, err, "s.npz", "writes a grid")
+
+
+def test_cyclegan_refuses_unequal_domains_with_the_identity_loss(tmp_path, capsys):
+    for index in range(4):
+        save_image(tmp_path / "a" / f"{index}.png", np.full((8, 8), index / 4))
+        save_image(tmp_path / "b" / f"{index}.png", np.full((8, 8, 3), index / 4))
+    data = f"pairs:folder:{tmp_path / 'a'},{tmp_path / 'b'}"
+    code, _, err = run_cli(capsys, "train", "cyclegan", "--data", data, "--out", str(tmp_path / "r"), "--steps", "1")
+    assert_one_line_error(
+        code, err, "identity loss needs domains with equal channels (got 1 and 3)", "identity_weight=0"
+    )
+    assert not (tmp_path / "r" / "state").exists()
