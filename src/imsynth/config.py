@@ -188,15 +188,20 @@ def apply_overrides(configs: dict[str, Any], assignments: list[str]) -> dict[str
     return {name: dataclasses.replace(cfg, **pending[name]) if pending[name] else cfg for name, cfg in configs.items()}
 
 
+def read_json_file(path: str | Path, what: str) -> Any:
+    """A user's JSON file (``what`` names it in errors: "config file", "search-space file")."""
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such {what}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: not JSON ({error})") from None
+
+
 def read_config_file(path: str | Path, model_name: str) -> list[str]:
     """The ``key=value`` assignments of a config file for ``imsynth train --config`` (JSON: ``{"model": NAME,
     "set": ["key=value", ...]}``, as ``imsynth tune`` writes best.json), checked to be for ``model_name``."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such config file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: not JSON ({error})") from None
+    data = read_json_file(path, "config file")
     if not isinstance(data, dict) or not isinstance(data.get("set"), list):
         raise InputError(f'{path}: not a config file (expected {{"model": ..., "set": ["key=value", ...]}})')
     if data.get("model") not in (None, model_name):

@@ -31,7 +31,7 @@ import numpy as np
 import optuna
 import torch
 
-from ..config import apply_overrides, field_types
+from ..config import apply_overrides, field_types, read_json_file
 from ..data import load_dataset
 from ..errors import ConfigError, ImsynthError, InputError
 from ..image import atomic_path
@@ -95,12 +95,7 @@ def default_space(model_name: str) -> dict:
 
 
 def read_space(path: str | Path) -> dict:
-    try:
-        space = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such search-space file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: not JSON ({error})") from None
+    space = read_json_file(path, "search-space file")
     if not isinstance(space, dict) or not space:
         raise InputError(f"{path}: a search space is a JSON object of field -> range")
     return space

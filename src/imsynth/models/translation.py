@@ -30,8 +30,34 @@ from .base import DataShape, GenerativeModel, LossOutput, Noise, register_model,
 
 
 @dataclass
-class TranslationConfig(DataShape):
-    channels_a: int = 0  # input domain's channels (the rest of ``channels`` is the output's); 0: half
+class TwoDomainShape(DataShape):
+    """The data fields of a translation model: ``channels`` of both domains stacked, ``channels_a`` of them A's."""
+
+    channels_a: int = 0  # domain A's (the input's) channels; the rest of ``channels`` is B's; 0: half
+
+    @property
+    def input_channels(self) -> int:
+        return self.channels_a or self.channels // 2
+
+    @property
+    def output_channels(self) -> int:
+        return self.channels - self.input_channels
+
+
+class TwoDomainModel(GenerativeModel):
+    """What pix2pix and CycleGAN share: the channel split of a two-domain batch, and no sampling."""
+
+    def split(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return images[:, : self.config.input_channels], images[:, self.config.input_channels :]
+
+    def sample(self, count: int, *, labels=None, generator=None) -> torch.Tensor:
+        raise InputError(
+            f"model {self.registered_name!r} translates images rather than sampling them: use imsynth translate"
+        )
+
+
+@dataclass
+class TranslationConfig(TwoDomainShape):
     width: int = 64  # U-Net base width
     levels: int = 0  # U-Net down-sampling levels (0: down to 4x4 at most, at most 6)
     d_width: int = 64
@@ -47,14 +73,6 @@ class TranslationConfig(DataShape):
         require(0 <= self.levels <= 8 and 1 <= self.d_layers <= 6, "levels in 0..8, d_layers in 1..6")
         require(self.l1_weight >= 0 and self.gan_weight >= 0, "l1_weight and gan_weight must be >= 0")
         require(self.l1_weight > 0 or self.gan_weight > 0, "one of l1_weight and gan_weight must be > 0")
-
-    @property
-    def input_channels(self) -> int:
-        return self.channels_a or self.channels // 2
-
-    @property
-    def output_channels(self) -> int:
-        return self.channels - self.input_channels
 
 
 class UNet(nn.Module):
@@ -124,7 +142,7 @@ class PatchGAN(nn.Module):
     description="pix2pix: paired A -> B translation, U-Net + PatchGAN, L1 + GAN (data: pairs:...)",
     train_defaults={"batch_size": 16, "ema_decay": 0.0, "warmup_steps": 0, "schedule": "constant"},
 )
-class Pix2Pix(GenerativeModel):
+class Pix2Pix(TwoDomainModel):
     config_class = TranslationConfig
     directions = ("a2b",)
 
@@ -138,8 +156,6 @@ class Pix2Pix(GenerativeModel):
         self.discriminator = PatchGAN(config.channels, config.d_width, config.d_layers)
 
     # -- data ---------------------------------------------------------------------------------------
-    def split(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return images[:, : self.config.input_channels], images[:, self.config.input_channels :]
 
     def translate(self, inputs: torch.Tensor, direction: str = "a2b") -> torch.Tensor:
         """Domain-A images (B, channels_a, H, W) in [-1, 1] of any size -> domain-B images."""
@@ -224,11 +240,6 @@ class Pix2Pix(GenerativeModel):
         return None
 
     # -- using the model ----------------------------------------------------------------------------
-    def sample(self, count: int, *, labels=None, generator=None) -> torch.Tensor:
-        raise InputError(
-            f"model {self.registered_name!r} translates images rather than sampling them: use imsynth translate"
-        )
-
     @torch.no_grad()
     def preview(self, dataset, count: int) -> tuple[torch.Tensor, int | None]:
         """Rows of (input, translation, target) for the first test pairs, shown in the output domain's channels."""
@@ -244,8 +255,7 @@ class Pix2Pix(GenerativeModel):
 
 
 @dataclass
-class CycleGANConfig(DataShape):
-    channels_a: int = 0  # domain A's channels (the rest of ``channels`` is B's); 0: half
+class CycleGANConfig(TwoDomainShape):
     width: int = 64  # generator base width
     blocks: int = 6  # residual blocks at the bottleneck (the paper: 6 below 256x256, 9 above)
     d_width: int = 64
@@ -262,14 +272,6 @@ class CycleGANConfig(DataShape):
         require(0 <= self.blocks <= 16 and 1 <= self.d_layers <= 6, "blocks in 0..16, d_layers in 1..6")
         require(self.cycle_weight >= 0 and self.identity_weight >= 0, "cycle and identity weights must be >= 0")
         require(self.pool_size >= 0, "pool_size must be >= 0")
-
-    @property
-    def input_channels(self) -> int:
-        return self.channels_a or self.channels // 2
-
-    @property
-    def output_channels(self) -> int:
-        return self.channels - self.input_channels
 
 
 class ResidualBlock(nn.Module):
@@ -336,7 +338,7 @@ def _least_squares(logits: torch.Tensor, target: float) -> torch.Tensor:
     "(data: unpaired:...)",
     train_defaults={"batch_size": 8, "ema_decay": 0.0, "warmup_steps": 0, "schedule": "constant"},
 )
-class CycleGAN(GenerativeModel):
+class CycleGAN(TwoDomainModel):
     config_class = CycleGANConfig
     directions = ("a2b", "b2a")
 
@@ -354,9 +356,6 @@ class CycleGAN(GenerativeModel):
         self.discriminator_a = PatchGAN(channels_a, config.d_width, config.d_layers, nn.InstanceNorm2d)
         self.discriminator_b = PatchGAN(channels_b, config.d_width, config.d_layers, nn.InstanceNorm2d)
         self.pools: dict[str, torch.Tensor | None] = {"a": None, "b": None}
-
-    def split(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return images[:, : self.config.input_channels], images[:, self.config.input_channels :]
 
     def translate(self, inputs: torch.Tensor, direction: str = "a2b") -> torch.Tensor:
         """Images of one domain (B, C, H, W) in [-1, 1] of any size -> the other domain's."""
@@ -496,9 +495,6 @@ class CycleGAN(GenerativeModel):
         return None
 
     # -- using the model ----------------------------------------------------------------------------
-    def sample(self, count: int, *, labels=None, generator=None) -> torch.Tensor:
-        raise InputError("model 'cyclegan' translates images rather than sampling them: use imsynth translate")
-
     @torch.no_grad()
     def preview(self, dataset, count: int) -> tuple[torch.Tensor, int | None]:
         """Rows of (input, translation, cycle back): the first test A images, then the first test B images."""
