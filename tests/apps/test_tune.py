@@ -9,6 +9,7 @@ import pytest
 from imsynth.apps import tune as tune_module
 from imsynth.apps.tune import check_space, default_space, tune
 from imsynth.errors import InputError
+from imsynth.runtime import runs
 from tests.helpers import assert_one_line_error, run_cli
 
 # trial 0 is the defaults; trial 1 draws this learning rate, too small to move: the median rule prunes it
@@ -26,7 +27,8 @@ def test_tiny_study_prunes_resumes_and_writes_best(tmp_path):
     stored = optuna.load_study(study_name="imsynth", storage=f"sqlite:///{study}")
     pruned = [t for t in stored.trials if t.state == optuna.trial.TrialState.PRUNED]
     assert pruned[0].params == {"train.lr": 1e-9, "train.warmup_steps": 0}
-    assert max(pruned[0].intermediate_values) < 40  # pruned before its budget ran out (reports every 10 steps)
+    # pruned before its budget ran out (reports at 1/4, 1/2, 3/4 of it)
+    assert max(row["step"] for row in runs.read_metrics(tmp_path / "out" / "trial-0001")) < 40
     written = json.loads((tmp_path / "out" / "best.json").read_text())
     assert written["model"] == "vae" and written["set"] == []
     assert (tmp_path / "out" / "history.png").stat().st_size > 1000
@@ -152,3 +154,19 @@ def test_the_best_config_and_the_defaults_are_retrained_over_seeds(tmp_path):
         assert entry["stdev"] >= 0
     assert summary["seeds"]["best"]["values"] != summary["seeds"]["defaults"]["values"] or summary["set"] == []
     assert (tmp_path / "o" / "best-seed-1" / "model.safetensors").exists()
+
+
+def test_a_minutes_budget_reports_at_shares_of_the_time(tmp_path):
+    summary = tune(
+        "vae",
+        "digits",
+        tmp_path / "o",
+        tmp_path / "s.db",
+        trials=1,
+        minutes_per_trial=0.05,
+        reports=3,
+        pruner="none",
+        log=lambda _: None,
+    )
+    stored = optuna.load_study(study_name="imsynth", storage=f"sqlite:///{tmp_path / 's.db'}")
+    assert summary["trials"]["complete"] == 1 and sorted(stored.trials[0].intermediate_values) == [1, 2]
