@@ -289,8 +289,9 @@ def evaluate(run, data_name, count, importance_samples, likelihood_images, featu
 @click.option("--class", "class_index", type=int, help="class to explore (conditional models)")
 @DEVICE
 def explore(run, out, start, end, mode, rows, steps, frames, components, span, seed, class_index, device):
-    """Explore the latent space of a GAN, VAE or diffusion run: interpolations, random walks, principal
-    directions (GAN/VAE). A diffusion run's latent is its initial noise, decoded by deterministic DDIM.
+    """Explore the latent space of a GAN, VAE, diffusion or text-vae run: interpolations, random walks, principal
+    directions (GAN/VAE). A diffusion run's latent is its initial noise, decoded by deterministic DDIM. A text-vae
+    run prints the sentences along the path between --from and --to (Bowman et al.'s homotopies).
 
     \b
     Example:
