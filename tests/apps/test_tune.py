@@ -19,7 +19,15 @@ FROZEN = {"train.lr": {"choices": [1e-9]}, "train.warmup_steps": {"choices": [0]
 def test_tiny_study_prunes_resumes_and_writes_best(tmp_path):
     study = tmp_path / "study.db"
     first = tune(
-        "vae", "digits", tmp_path / "out", study, trials=2, steps_per_trial=40, space=FROZEN, log=lambda _: None
+        "vae",
+        "digits",
+        tmp_path / "out",
+        study,
+        trials=2,
+        steps_per_trial=40,
+        space=FROZEN,
+        prune_after=1,
+        log=lambda _: None,
     )
     assert first["trials"]["complete"] == 1 and first["trials"]["pruned"] == 1
     assert first["best_trial"] == 0 and first["set"] == [] and first["metric"] == "test -elbo"
@@ -34,7 +42,15 @@ def test_tiny_study_prunes_resumes_and_writes_best(tmp_path):
     assert (tmp_path / "out" / "history.png").stat().st_size > 1000
     # resumed: the two finished trials count, one more runs
     again = tune(
-        "vae", "digits", tmp_path / "out", study, trials=3, steps_per_trial=40, space=FROZEN, log=lambda _: None
+        "vae",
+        "digits",
+        tmp_path / "out",
+        study,
+        trials=3,
+        steps_per_trial=40,
+        space=FROZEN,
+        prune_after=1,
+        log=lambda _: None,
     )
     assert sum(again["trials"].values()) == 3
 

@@ -159,7 +159,7 @@ def _configs(model_name: str, values: dict) -> dict:
 
 
 def open_study(
-    study_path: str | Path, model_name: str, data: str, *, seed: int = 0, pruner: str = "median", steps: int = 0
+    study_path: str | Path, model_name: str, data: str, *, seed: int = 0, pruner: str = "median", prune_after: int = 3
 ):
     """The study in ``study_path`` (created if missing), checked to belong to this model and data."""
     path = Path(study_path)
@@ -169,9 +169,12 @@ def open_study(
     else:
         storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
     if pruner == "median":
-        chosen = optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0)
+        # no verdict before ``prune_after`` trials have finished, nor at a trial's first report (1/4 of its
+        # budget): a first run of this study pruned every trial at 1/4 behind the defaults, some of them
+        # still warming up their KL term
+        chosen = optuna.pruners.MedianPruner(n_startup_trials=prune_after, n_warmup_steps=1)
     elif pruner == "hyperband":
-        chosen = optuna.pruners.HyperbandPruner(min_resource=max(1, steps // 9), max_resource=max(steps, 1))
+        chosen = optuna.pruners.HyperbandPruner(min_resource=1, max_resource=3)  # report indices 1..3
     else:
         chosen = optuna.pruners.NopPruner()
     try:
@@ -284,6 +287,7 @@ def tune(
     space: dict | None = None,
     pruner: str = "median",
     reports: int = 4,
+    prune_after: int = 3,
     seeds: int = 0,
     seed: int = 0,
     limit: int | None = None,
@@ -302,7 +306,7 @@ def tune(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     budget = {"steps": steps_per_trial} if steps_per_trial else {"minutes": minutes_per_trial, "steps": None}
-    study = open_study(study_path, model_name, data, seed=seed, pruner=pruner, steps=steps_per_trial or 0)
+    study = open_study(study_path, model_name, data, seed=seed, pruner=pruner, prune_after=prune_after)
     scorer = _Scorer(model_name, dataset)
     finished = [
         t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)

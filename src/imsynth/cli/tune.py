@@ -25,10 +25,17 @@ from ..models import MODEL_REGISTRY
 @click.option(
     "--out", "out", required=True, type=click.Path(file_okay=False), help="folder for trials, best.json, pictures"
 )
-@click.option("--steps-per-trial", type=int, help="each trial's budget in optimisation steps (pruning needs it)")
+@click.option("--steps-per-trial", type=int, help="each trial's budget in optimisation steps")
 @click.option("--minutes-per-trial", type=float, help="each trial's budget in wall time")
 @click.option("--space", "space_file", type=click.Path(dir_okay=False), help="search space JSON (default: the model's)")
 @click.option("--pruner", type=click.Choice(PRUNERS), default="median", show_default=True)
+@click.option(
+    "--prune-after",
+    default=3,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="median pruner: finished trials before any trial is pruned",
+)
 @click.option(
     "--seeds",
     default=0,
@@ -48,6 +55,7 @@ def tune(
     minutes_per_trial,
     space_file,
     pruner,
+    prune_after,
     seeds,
     limit,
     show_space,
@@ -78,6 +86,7 @@ def tune(
         minutes_per_trial=minutes_per_trial,
         space=read_space(space_file) if space_file else None,
         pruner=pruner,
+        prune_after=prune_after,
         seeds=seeds,
         limit=limit,
         log=lambda line: click.echo(line, err=True),
