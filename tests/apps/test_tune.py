@@ -35,6 +35,7 @@ def test_tiny_study_prunes_resumes_and_writes_best(tmp_path):
     stored = optuna.load_study(study_name="imsynth", storage=f"sqlite:///{study}")
     pruned = [t for t in stored.trials if t.state == optuna.trial.TrialState.PRUNED]
     assert pruned[0].params == {"train.lr": 1e-9, "train.warmup_steps": 0}
+    assert len(pruned[0].intermediate_values) >= 2  # never judged at its first report
     # pruned before its budget ran out (reports at 1/4, 1/2, 3/4 of it)
     assert max(row["step"] for row in runs.read_metrics(tmp_path / "out" / "trial-0001")) < 40
     written = json.loads((tmp_path / "out" / "best.json").read_text())

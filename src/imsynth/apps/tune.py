@@ -172,7 +172,7 @@ def open_study(
         # no verdict before ``prune_after`` trials have finished, nor at a trial's first report (1/4 of its
         # budget): a first run of this study pruned every trial at 1/4 behind the defaults, some of them
         # still warming up their KL term
-        chosen = optuna.pruners.MedianPruner(n_startup_trials=prune_after, n_warmup_steps=1)
+        chosen = optuna.pruners.MedianPruner(n_startup_trials=prune_after, n_warmup_steps=2)  # reports are 1, 2, 3
     elif pruner == "hyperband":
         chosen = optuna.pruners.HyperbandPruner(min_resource=1, max_resource=3)  # report indices 1..3
     else:
