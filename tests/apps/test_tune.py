@@ -187,3 +187,32 @@ def test_a_minutes_budget_reports_at_shares_of_the_time(tmp_path):
     )
     stored = optuna.load_study(study_name="imsynth", storage=f"sqlite:///{tmp_path / 's.db'}")
     assert summary["trials"]["complete"] == 1 and sorted(stored.trials[0].intermediate_values) == [1, 2]
+
+
+def test_a_locked_study_is_a_one_line_error(tmp_path, capsys):
+    import sqlite3
+
+    study = tmp_path / "s.db"
+    tune("vae", "digits", tmp_path / "o", study, trials=1, steps_per_trial=2, log=lambda _: None)
+    holder = sqlite3.connect(study, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process writing
+    try:
+        code, _, err = run_cli(
+            capsys,
+            "tune",
+            "vae",
+            "--data",
+            "digits",
+            "--study",
+            str(study),
+            "--out",
+            str(tmp_path / "o2"),
+            "--steps-per-trial",
+            "2",
+            "--trials",
+            "2",
+        )
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert_one_line_error(code, err, "s.db", "locked by another process")

@@ -187,7 +187,13 @@ def open_study(
             pruner=chosen,
         )
     except Exception as error:  # sqlite/journal errors come in many types: corrupt, locked, not a study
-        raise InputError(f"{path}: cannot open the study ({type(error).__name__}: {str(error)[:120]})") from None
+        detail = " ".join(str(error).split())  # SQLAlchemy's messages run over several lines
+        if "locked" in detail:
+            raise InputError(
+                f"{path}: the study is locked by another process (SQLite allows one writer; "
+                "share a study between processes with a journal file, any name but .db)"
+            ) from None
+        raise InputError(f"{path}: cannot open the study ({type(error).__name__}: {detail[:120]})") from None
     owner = study.user_attrs.get("model")
     if owner is None:
         study.set_user_attr("model", model_name)
