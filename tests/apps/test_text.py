@@ -84,7 +84,7 @@ def test_text_bad_inputs(text_run, vae_run, capsys, tmp_path):
     code, _, err = run_cli(capsys, "sample", str(run), "-n", "2", "--temperature", "0")
     assert_one_line_error(code, err, "temperature must be > 0")
     code, _, err = run_cli(capsys, "explore", str(run), "--mode", "walk")
-    assert_one_line_error(code, err, "text runs interpolate with --mode lerp or slerp")
+    assert_one_line_error(code, err, "unknown interpolation 'walk'; valid: lerp, slerp")
     # a text run for image commands
     save_image(tmp_path / "in.png", np.full((8, 8), 0.5))
     code, _, err = run_cli(

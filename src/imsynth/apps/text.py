@@ -3,7 +3,6 @@ and measure the model (NLL, perplexity, KL, mutual information, active units).""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import torch
@@ -13,24 +12,22 @@ from ..data.text import BOS, EOS, UNK
 from ..errors import InputError
 from ..image import atomic_path, check_output
 from ..models import SentenceEncoder, TextGenerator, load_run
+from ..models.vae import interpolate_latents
 
-INTERPOLATIONS = ("lerp", "slerp")
+
+def require_text_model(model, run, *, encoder: bool = False) -> None:
+    """A clear error for an image run given to a text command (or, with ``encoder``, a text run with no code)."""
+    if not isinstance(model, TextGenerator):
+        raise InputError(f"{run}: holds the image model {model.registered_name!r}; this command needs a text run")
+    if encoder and not isinstance(model, SentenceEncoder):
+        raise InputError(f"{run}: model {model.registered_name!r} has no sentence code; this command needs text-vae")
 
 
 def load_text_run(run: str | Path, *, device: str = "cpu", encoder: bool = False):
-    """The model of a text run; a clear error for an image run (or, with ``encoder``, a run with no code)."""
+    """The model of a text run, checked by ``require_text_model``."""
     model, saved = load_run(run, device=device)
-    if not isinstance(model, TextGenerator):
-        raise InputError(f"{run}: holds the image model {saved['model']!r}; this command needs a text run (text-vae)")
-    if encoder and not isinstance(model, SentenceEncoder):
-        raise InputError(f"{run}: model {saved['model']!r} has no sentence code; this command needs text-vae")
+    require_text_model(model, run, encoder=encoder)
     return model, saved
-
-
-def require_image_run(model, run, command: str) -> None:
-    """For image commands given a text run."""
-    if isinstance(model, TextGenerator):
-        raise InputError(f"{run}: holds a text model ({model.registered_name}); imsynth {command} needs an image run")
 
 
 def sample_sentences(
@@ -94,21 +91,11 @@ def reconstruct(model, sentence: str, *, samples: int = 0, seed: int = 0) -> dic
     return report
 
 
-def _slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
-    cosine = float((a * b).sum() / (a.norm() * b.norm()).clamp_min(1e-12))
-    omega = math.acos(max(-1.0, min(1.0, cosine)))
-    if omega < 1e-6:
-        return (1 - t) * a + t * b
-    return (math.sin((1 - t) * omega) * a + math.sin(t * omega) * b) / math.sin(omega)
-
-
 def homotopy(
     model, start: str | None, end: str | None, *, steps: int = 8, mode: str = "lerp", seed: int = 0
 ) -> list[str]:
     """Greedy decodings along the line (or great circle) between two sentences' codes (Bowman et al.'s
     homotopies); a missing end is a code drawn from the prior."""
-    if mode not in INTERPOLATIONS:
-        raise InputError(f"text runs interpolate with --mode {' or '.join(INTERPOLATIONS)}, not {mode!r}")
     if steps < 2:
         raise InputError(f"--steps must be >= 2, got {steps}")
     generator = torch.Generator().manual_seed(seed)
@@ -116,7 +103,5 @@ def homotopy(
         sentence_code(model, text)[0] if text else torch.randn(model.code_dim, generator=generator)
         for text in (start, end)
     ]
-    ts = [i / (steps - 1) for i in range(steps)]
-    path = [(1 - t) * ends[0] + t * ends[1] if mode == "lerp" else _slerp(ends[0], ends[1], t) for t in ts]
-    rows = model.sample_tokens(steps, z=torch.stack(path), greedy=True)
+    rows = model.sample_tokens(steps, z=interpolate_latents(*ends, steps, mode=mode), greedy=True)
     return [detokenize(model.tokenizer, ids) for ids in rows]

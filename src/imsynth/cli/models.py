@@ -16,7 +16,7 @@ from ..apps.explore import explore as run_explore
 from ..apps.inpaint import inpaint_file
 from ..apps.probe import linear_probe
 from ..apps.sampling import write_samples
-from ..apps.text import homotopy, load_text_run, sample_sentences, write_lines
+from ..apps.text import homotopy, load_text_run, require_text_model, sample_sentences, write_lines
 from ..apps.text import reconstruct as reconstruct_sentence
 from ..classical.inpainting import INPAINTING
 from ..config import read_config_file, to_dict
@@ -303,7 +303,7 @@ def explore(run, out, start, end, mode, rows, steps, frames, components, span, s
     """
     model, _ = load_run(run, device=device)
     if isinstance(model, TextGenerator):
-        model, _ = load_text_run(run, device=device, encoder=True)
+        require_text_model(model, run, encoder=True)
         click.echo("\n".join(homotopy(model, start, end, steps=steps, mode=mode, seed=seed)))
         return
     if start is not None or end is not None:

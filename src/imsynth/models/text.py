@@ -198,9 +198,6 @@ class _SentenceModel(GenerativeModel):
                 break
         return [[int(t) for t in row[1:] if t > EOS or t == UNK] for row in tokens.cpu()]
 
-    def health(self, logged: dict) -> str | None:
-        return None
-
 
 @register_model(
     "text-lm",
@@ -261,21 +258,14 @@ class TextVAE(_SentenceModel):
             mean = self.config.bn_gamma * self.mean_norm(mean) + self.mean_shift
         return mean, log_var.clamp(-12, 8)
 
-    def kl_weight(self, step: int) -> float:
-        return kl_weight(step, self.config.kl_warmup, self.config.kl_anneal)
-
-    def kl_term(self, kl: torch.Tensor) -> torch.Tensor:
-        """Per-dimension KL (B, D) -> the objective's KL: free bits floor each dimension's batch mean."""
-        return free_bits_kl(kl, self.config.free_bits)
-
     def loss(self, images, labels=None, *, step=0, noise=None, uniform=None) -> LossOutput:
         mean, log_var = self.encode_tokens(images)
         eps = noise(tuple(mean.shape)) if noise is not None else torch.randn_like(mean)
         z = mean + (0.5 * log_var).exp() * eps
         rec, count = self.token_nll(images, z, self.word_dropped(images, uniform))
         kl = 0.5 * (mean.square() + log_var.exp() - 1 - log_var)
-        beta = self.kl_weight(step)
-        loss = rec.mean() + beta * self.kl_term(kl)
+        beta = kl_weight(step, self.config.kl_warmup, self.config.kl_anneal)
+        loss = rec.mean() + beta * free_bits_kl(kl, self.config.free_bits)
         kl_sentence = kl.sum(1).mean()
         return LossOutput(
             loss,

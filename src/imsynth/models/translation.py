@@ -45,10 +45,44 @@ class TwoDomainShape(DataShape):
 
 
 class TwoDomainModel(GenerativeModel):
-    """What pix2pix and CycleGAN share: the channel split of a two-domain batch, and no sampling."""
+    """What pix2pix and CycleGAN share: the channel split of a two-domain batch, the checks of ``translate``'s
+    inputs, the generator/discriminator optimiser groups (Adam betas 0.5, 0.999 as in both papers; EMA over the
+    generators), and no sampling. A subclass names its modules in ``generators`` and ``discriminators``."""
+
+    directions: tuple[str, ...] = ("a2b",)
+    generators: tuple[str, ...] = ()
+    discriminators: tuple[str, ...] = ()
 
     def split(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return images[:, : self.config.input_channels], images[:, self.config.input_channels :]
+
+    def check_inputs(self, inputs: torch.Tensor, direction: str) -> None:
+        if direction not in self.directions:
+            raise InputError(f"model {self.registered_name!r} translates {' and '.join(self.directions)} only")
+        channels = self.config.input_channels if direction == "a2b" else self.config.output_channels
+        if inputs.shape[1] != channels:
+            raise InputError(
+                f"model {self.registered_name!r} translates {channels}-channel images {direction}; got {inputs.shape[1]}"
+            )
+
+    def _parameters_of(self, names: tuple[str, ...]) -> list[nn.Parameter]:
+        return [p for name in names for p in getattr(self, name).parameters()]
+
+    def optimizer_groups(self) -> dict:
+        config = self.config
+        return {
+            "generator": {"params": self._parameters_of(self.generators), "lr": config.g_lr, "betas": (0.5, 0.999)},
+            "discriminator": {
+                "params": self._parameters_of(self.discriminators),
+                "lr": config.d_lr,
+                "betas": (0.5, 0.999),
+            },
+        }
+
+    def ema_parameter_names(self) -> set[str]:
+        return {
+            f"{module}.{name}" for module in self.generators for name, _ in getattr(self, module).named_parameters()
+        }
 
     def sample(self, count: int, *, labels=None, generator=None) -> torch.Tensor:
         raise InputError(
@@ -144,7 +178,7 @@ class PatchGAN(nn.Module):
 )
 class Pix2Pix(TwoDomainModel):
     config_class = TranslationConfig
-    directions = ("a2b",)
+    generators, discriminators = ("generator",), ("discriminator",)
 
     def __init__(self, config: TranslationConfig) -> None:
         super().__init__(config)
@@ -159,31 +193,11 @@ class Pix2Pix(TwoDomainModel):
 
     def translate(self, inputs: torch.Tensor, direction: str = "a2b") -> torch.Tensor:
         """Domain-A images (B, channels_a, H, W) in [-1, 1] of any size -> domain-B images."""
-        if direction not in self.directions:
-            raise InputError(f"model {self.registered_name!r} translates {' and '.join(self.directions)} only")
-        if inputs.shape[1] != self.config.input_channels:
-            raise InputError(
-                f"model {self.registered_name!r} translates {self.config.input_channels}-channel images; "
-                f"got {inputs.shape[1]}"
-            )
+        self.check_inputs(inputs, direction)
         height, width = inputs.shape[-2:]
         return self.generator(pad_to_multiple(inputs, 2**self.levels))[..., :height, :width]
 
     # -- training -----------------------------------------------------------------------------------
-    def optimizer_groups(self) -> dict:
-        config = self.config
-        return {
-            "discriminator": {
-                "params": list(self.discriminator.parameters()),
-                "lr": config.d_lr,
-                "betas": (0.5, 0.999),
-            },
-            "generator": {"params": list(self.generator.parameters()), "lr": config.g_lr, "betas": (0.5, 0.999)},
-        }
-
-    def ema_parameter_names(self) -> set[str]:
-        return {name for name, _ in self.named_parameters() if name.startswith("generator.")}
-
     def loss(
         self,
         images: torch.Tensor,
@@ -341,6 +355,7 @@ def _least_squares(logits: torch.Tensor, target: float) -> torch.Tensor:
 class CycleGAN(TwoDomainModel):
     config_class = CycleGANConfig
     directions = ("a2b", "b2a")
+    generators, discriminators = ("generator_ab", "generator_ba"), ("discriminator_a", "discriminator_b")
 
     def __init__(self, config: CycleGANConfig) -> None:
         super().__init__(config)
@@ -359,36 +374,10 @@ class CycleGAN(TwoDomainModel):
 
     def translate(self, inputs: torch.Tensor, direction: str = "a2b") -> torch.Tensor:
         """Images of one domain (B, C, H, W) in [-1, 1] of any size -> the other domain's."""
-        if direction not in self.directions:
-            raise InputError(f"direction {direction!r}: cyclegan translates a2b and b2a")
-        channels = self.config.input_channels if direction == "a2b" else self.config.output_channels
-        if inputs.shape[1] != channels:
-            raise InputError(f"cyclegan's {direction} translates {channels}-channel images; got {inputs.shape[1]}")
+        self.check_inputs(inputs, direction)
         return (self.generator_ab if direction == "a2b" else self.generator_ba)(inputs)
 
     # -- training -----------------------------------------------------------------------------------
-    def optimizer_groups(self) -> dict:
-        config = self.config
-
-        def params(*modules):
-            return [p for module in modules for p in module.parameters()]
-
-        return {
-            "generator": {
-                "params": params(self.generator_ab, self.generator_ba),
-                "lr": config.g_lr,
-                "betas": (0.5, 0.999),
-            },
-            "discriminator": {
-                "params": params(self.discriminator_a, self.discriminator_b),
-                "lr": config.d_lr,
-                "betas": (0.5, 0.999),
-            },
-        }
-
-    def ema_parameter_names(self) -> set[str]:
-        return {name for name, _ in self.named_parameters() if name.startswith("generator_")}
-
     def training_state(self) -> dict[str, torch.Tensor]:
         return {f"pool_{key}": pool.detach().cpu() for key, pool in self.pools.items() if pool is not None}
 
