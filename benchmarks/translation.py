@@ -34,6 +34,7 @@ from imsynth.image import save_grid
 from imsynth.metrics.features import accuracy, extract_features, load_feature_net
 from imsynth.metrics.generative import compare_features
 from imsynth.models import load_run
+from imsynth.runtime.classifier import SECOND
 from imsynth.runtime.tensors import from_model, to_model
 
 DATA = "pairs:fashion-mnist~edges"
@@ -61,6 +62,8 @@ def pix2pix(args) -> None:
     test = data.test_images[: args.n]
     net, info = load_feature_net("fashion-mnist")
     real = extract_features(net, test[:, 1:])
+    second, _ = load_feature_net("fashion-mnist", architecture=SECOND)  # the verdict must not hang on one network
+    real_second = extract_features(second, test[:, 1:])
     results, grid = {}, [test[:8, :1]]
     for name, run in runs.items():
         model, saved = load_run(run)
@@ -69,14 +72,20 @@ def pix2pix(args) -> None:
             outputs = torch.cat([model.translate(inputs[i : i + 500]) for i in range(0, len(inputs), 500)])
         l1 = float((outputs - targets).abs().mean() / 2)  # on the [0, 1] scale
         fid = compare_features(real, extract_features(net, outputs))["fid"]
-        results[name] = {"l1": round(l1, 4), "fid": round(fid, 2), "steps": saved.get("step")}
+        fid_second = compare_features(real_second, extract_features(second, outputs))["fid"]
+        results[name] = {
+            "l1": round(l1, 4),
+            "fid": round(fid, 2),
+            "fid_second_network": round(fid_second, 2),
+            "steps": saved.get("step"),
+        }
         grid.append(from_model(outputs[:8]))
         print(json.dumps({name: results[name]}), flush=True)
     grid.append(test[:8, 1:])
     floor = compare_features(real, extract_features(net, data.train_images[: args.n, 1:]))["fid"]
     summary = {
         "data": DATA,
-        "minutes": args.minutes,
+        "minutes": json.loads((runs["pix2pix"] / "config.json").read_text())["train"]["minutes"],  # as trained
         "feature_net": info,
         "fid_floor_train_vs_test": round(floor, 2),
         **results,

@@ -322,9 +322,7 @@ def tune(
 
     def objective(trial: optuna.Trial) -> float:
         values = {}
-        for key, (kind, spec) in checked.items():
-            if trial.user_attrs.get("defaults"):
-                continue
+        for key, (kind, spec) in ({} if trial.user_attrs.get("defaults") else checked).items():
             if kind == "choice":
                 values[key] = trial.suggest_categorical(key, spec["choices"])
             elif kind == "int":
