@@ -286,6 +286,30 @@ def test_refuses_to_overwrite_a_run_and_rejects_bad_batch_sizes(tmp_path):
         train("cvae", data, tmp_path / "run", resume=True, quiet=True)
 
 
+def test_a_run_being_trained_cannot_be_trained_twice(tmp_path):
+    """Two trainings of one run folder (a second terminal, the studio, a resume started twice) would interleave
+    checkpoints: the second is refused in one line while the first holds the run, and a refused new run leaves
+    no folder behind."""
+    data = tiny_dataset()
+    kwargs = dict(model_config=small_vae(data), train_config=TrainConfig(steps=2, **FAST), quiet=True)
+    train("vae", data, tmp_path / "run", **kwargs)
+    with ckpt.writer_lock(tmp_path / "run"):  # what a training in another process holds
+        with pytest.raises(InputError, match=rf"run: another training is writing this run \(process {os.getpid()}\)"):
+            train("vae", data, tmp_path / "run", resume=True, quiet=True, train_config=TrainConfig(steps=4, **FAST))
+    train("vae", data, tmp_path / "run", resume=True, quiet=True, train_config=TrainConfig(steps=4, **FAST))
+    assert json.loads((tmp_path / "run" / ckpt.STATE / "latest.json").read_text())["step"] == 4
+    with pytest.raises(InputError, match="larger than the 64 training images"):
+        train(
+            "vae",
+            data,
+            tmp_path / "new",
+            model_config=small_vae(data),
+            quiet=True,
+            train_config=TrainConfig(steps=2, **{**FAST, "batch_size": 128}),
+        )
+    assert not (tmp_path / "new").exists()
+
+
 def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path, capsys):
     """Checkpoints carry the SHA-256 of their tensors: a flipped byte in the newest one is caught on load, the one
     before it is used (with a message), and the resumed run still ends equal to an uninterrupted one."""

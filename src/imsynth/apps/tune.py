@@ -62,6 +62,8 @@ _GAN = {
     "latent_dim": {"choices": [64, 100, 128]},
     "train.batch_size": {"choices": [32, 64, 128]},
     "train.ema_decay": {"choices": [0.0, 0.99, 0.999]},
+    # the losses that need no Lipschitz constraint, so every draw is a valid config
+    "loss": {"choices": ["non-saturating", "hinge", "least-squares"]},
 }
 _DIFFUSION = {
     "train.lr": {"low": 1e-4, "high": 3e-3, "log": True},

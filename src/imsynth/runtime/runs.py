@@ -7,6 +7,8 @@ A process killed while writing a checkpoint leaves ``latest.json`` pointing at t
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -18,7 +20,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, InputError
 from ..image import atomic_path
 
 CONFIG = "config.json"
@@ -26,6 +28,42 @@ WEIGHTS = "model.safetensors"
 STATE = "state"
 METRICS = "metrics.jsonl"
 TOKENIZER = "tokenizer.json"  # text runs: the vocabulary their token ids index
+LOCK = ".lock"  # held by the process training the run; the OS drops it when that process dies
+
+
+@contextlib.contextmanager
+def writer_lock(run: Path):
+    """Hold ``run`` for one training process: a second one (another terminal, the studio, a resume started
+    twice) gets a one-line error instead of interleaving checkpoints. An advisory ``flock``, so a process that
+    is killed cannot leave a stale lock behind."""
+    run = Path(run)
+    created = not run.exists()
+    run.mkdir(parents=True, exist_ok=True)
+    handle = open(run / LOCK, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        owner = handle.read().strip()
+        handle.close()
+        held_by = f" (process {owner})" if owner.isdigit() else ""
+        raise InputError(
+            f"{run}: another training is writing this run{held_by}; stop it first or choose another --out"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    try:
+        yield run
+    except BaseException:
+        if created and {p.name for p in run.iterdir()} <= {LOCK}:  # refused before writing: leave nothing
+            (run / LOCK).unlink()
+            run.rmdir()
+        raise
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
 
 
 def write_json(path: Path, data: Any) -> None:

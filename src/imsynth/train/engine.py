@@ -613,6 +613,17 @@ def train(
     ``TrainingStopped`` (exit code 130 / 143) saying how to resume. ``init`` names a run whose weights the new
     run starts from (fine-tuning; ``model_config`` must describe the same networks).
     """
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun rank 0 holds the run for every process
+        return _train(
+            model_name, dataset, out, model_config, train_config, resume, device, quiet, callback, model, init
+        )
+    with ckpt.writer_lock(Path(out)):
+        return _train(
+            model_name, dataset, out, model_config, train_config, resume, device, quiet, callback, model, init
+        )
+
+
+def _train(model_name, dataset, out, model_config, train_config, resume, device, quiet, callback, model, init):
     run = Path(out)
     if init is not None and resume:
         raise InputError("--init starts a new run from another run's weights; --resume continues this one: pick one")
