@@ -8,7 +8,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# torch first and pinned, so pip never resolves a multi-GB CUDA build for `torch>=2.4`.
 	$(PY) -m pip install -q torch==$(TORCH_VERSION)
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,studio]'
 	touch $@
 
 .PHONY: demo test install clean

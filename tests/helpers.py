@@ -61,3 +61,22 @@ def assert_one_line_error(code, err, *fragments):
     assert "Traceback" not in err
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
+
+
+def tiny_run(root, name, *, steps=20, **model_overrides):
+    """A run of ``name`` at its registry's tiny size, trained ``steps`` steps on the bundled digits."""
+    import dataclasses
+
+    from imsynth.data import load_dataset
+    from imsynth.models import config_for_dataset, get_entry
+    from imsynth.train import train
+
+    data = load_dataset("digits")
+    entry = get_entry(name)
+    config = dataclasses.replace(config_for_dataset(entry.default_config(), data), **{**entry.tiny, **model_overrides})
+    train_config = dataclasses.replace(
+        entry.default_train_config(), steps=steps, batch_size=32, fid_every=0, sample_every=1000, checkpoint_every=1000
+    )
+    out = root / name
+    train(name, data, out, model_config=config, train_config=train_config, quiet=True)
+    return out

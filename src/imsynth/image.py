@@ -33,6 +33,7 @@ __all__ = [
     "check_allocation",
     "check_output",
     "check_pixels",
+    "image_file_size",
     "convert_channels",
     "file_pairs",
     "is_folder_output",
@@ -239,6 +240,31 @@ def _read_sixteen_bit_colour(path: Path) -> np.ndarray:
     if pixels.ndim == 3:
         pixels = cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGBA if pixels.shape[2] == 4 else cv2.COLOR_BGR2RGB)
     return pixels.astype(np.float32) / 65535.0
+
+
+def image_file_size(path: str | os.PathLike, limit: int) -> tuple[int, int]:
+    """(width, height) of an image file, read from its header: a file of more than ``limit`` pixels is refused
+    before anything decodes it (a server's cap on uploads). ``ImageError`` names the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"{path}: no such image file")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path}: empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limit below decides
+            with Image.open(path) as opened:
+                width, height = opened.size
+    except Image.DecompressionBombError:
+        raise ImageError(f"{path}: image too large to decode safely") from None
+    except (OSError, SyntaxError, ValueError, TypeError, KeyError, IndexError, EOFError) as error:
+        raise ImageError(f"{path}: not a readable image ({error})") from None
+    if width * height > limit:
+        raise ImageError(
+            f"{path}: {width}x{height} is {width * height / 1e6:.1f} megapixels, more than the limit of "
+            f"{limit / 1e6:.1f}"
+        )
+    return width, height
 
 
 def read_image(path: str | os.PathLike, *, mode: str | None = None) -> tuple[np.ndarray, int]:

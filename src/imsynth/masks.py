@@ -31,3 +31,24 @@ def check_mask(
     if mask.all() and not allow_full:
         raise InputError(f"{where}: the mask covers the whole image; nothing is known to fill from")
     return mask
+
+
+def mask_from_strokes(layers: list[np.ndarray]) -> np.ndarray:
+    """A mask from brush strokes: RGBA layers (HxWx4, any dtype) as a paint program gives them; True wherever a
+    layer is not fully transparent. No stroke at all is an error rather than an empty mask."""
+    if not layers:
+        raise InputError("paint the hole with the brush first (no strokes)")
+    shapes = {np.asarray(layer).shape[:2] for layer in layers}
+    if len(shapes) != 1:
+        raise InputError(f"the stroke layers differ in size: {sorted(shapes)}")
+    mask = np.zeros(shapes.pop(), dtype=bool)
+    for layer in layers:
+        layer = np.asarray(layer)
+        mask |= (
+            layer[:, :, 3] > 0
+            if layer.ndim == 3 and layer.shape[2] == 4
+            else layer.reshape(mask.shape + (-1,)).any(axis=2)
+        )
+    if not mask.any():
+        raise InputError("paint the hole with the brush first (the strokes are empty)")
+    return mask

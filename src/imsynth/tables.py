@@ -35,6 +35,7 @@ class Option:
     help: str
     choices: tuple = ()
     optional: bool = False  # None is a valid value ("not given")
+    path: bool = False  # names a file on the machine: the CLI takes it, a web front end must not
 
     @property
     def flag(self) -> str:
@@ -87,10 +88,12 @@ def method(
     needs: tuple[str, ...] = (),
     tags: tuple[str, ...] = (),
     info: dict[str, Any] | None = None,
+    paths: tuple[str, ...] = (),
     **bound,
 ) -> Method:
     """A ``Method`` whose options (``name -> help`` or ``name -> (help, choices)``) take their types and defaults
-    from ``function``'s signature; ``bound`` keyword arguments are fixed (e.g. one function, several methods)."""
+    from ``function``'s signature; ``bound`` keyword arguments are fixed (e.g. one function, several methods);
+    ``paths`` names the options whose value is a file path."""
     signature = inspect.signature(function)
     try:
         hints = typing.get_type_hints(function)
@@ -103,7 +106,17 @@ def method(
         if parameter is None or parameter.default is inspect.Parameter.empty:
             raise TypeError(f"{function.__qualname__} has no keyword option {option_name!r} with a default")
         kind, literal, optional = _describe_type(hints.get(option_name, Any), parameter.default)
-        declared.append(Option(option_name, kind, parameter.default, help_text, tuple(choices) or literal, optional))
+        declared.append(
+            Option(
+                option_name,
+                kind,
+                parameter.default,
+                help_text,
+                tuple(choices) or literal,
+                optional,
+                option_name in paths,
+            )
+        )
     target = functools.partial(function, **bound) if bound else function
     return Method(
         name, target, description, tuple(declared), tuple(needs), frozenset(tags) | frozenset(needs), dict(info or {})

@@ -1,23 +1,6 @@
-import dataclasses
-
 import pytest
 
-from imsynth.models import config_for_dataset, get_entry
-from imsynth.train import train
-
-
-def _tiny_run(root, name, *, steps=20, **model_overrides):
-    from imsynth.data import load_dataset
-
-    data = load_dataset("digits")
-    entry = get_entry(name)
-    config = dataclasses.replace(config_for_dataset(entry.default_config(), data), **{**entry.tiny, **model_overrides})
-    train_config = dataclasses.replace(
-        entry.default_train_config(), steps=steps, batch_size=32, fid_every=0, sample_every=1000, checkpoint_every=1000
-    )
-    out = root / name
-    train(name, data, out, model_config=config, train_config=train_config, quiet=True)
-    return out
+from tests.helpers import tiny_run as _tiny_run
 
 
 @pytest.fixture(scope="session")

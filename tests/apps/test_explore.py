@@ -3,9 +3,18 @@ import pytest
 import torch
 from PIL import Image
 
-from imsynth.apps.explore import direction_codes, explore, interpolation_codes, principal_directions, random_walk_codes
+from imsynth.apps.explore import (
+    decode,
+    direction_codes,
+    explore,
+    interpolation_codes,
+    move_along,
+    principal_directions,
+    random_walk_codes,
+)
 from imsynth.errors import InputError
 from imsynth.models import load_run
+from imsynth.runtime.tensors import tensor_to_uint8
 from tests.helpers import assert_one_line_error, run_cli
 
 
@@ -108,3 +117,19 @@ def test_explore_gif_frames_and_cli(tmp_path, capsys, gan_run, cgan_run):
     code, _, err = run_cli(capsys, "explore", str(gan_run), "-o", str(tmp_path / "x.txt"))
     assert_one_line_error(code, err, "unknown output format (.txt); supported: .png")
     assert np.asarray(Image.open(tmp_path / "c.png")).std() > 0
+
+
+def test_move_along_is_the_pca_grid_at_one_slider_setting(gan_run):
+    """A slider per direction: moving direction 1 by +2 std gives the image the pca grid shows at the end of
+    row 1 (same seed), zero amounts give the row's start code unmoved, and too many amounts are refused."""
+    model, _ = load_run(gan_run)
+    directions = principal_directions(model, components=3, samples=300)
+    codes = direction_codes(model, directions, values=5, span=2.0)
+    row_end = tensor_to_uint8(decode(model, codes[9:10]))[0]
+    moved = move_along(model, directions, [0.0, 2.0])
+    assert moved.shape == row_end.shape and moved.dtype == np.uint8
+    assert np.abs(moved.astype(int) - row_end.astype(int)).max() <= 1
+    start = tensor_to_uint8(decode(model, codes[2:3]))[0]  # row 0 at its middle value: the code unmoved
+    assert np.array_equal(move_along(model, directions, [0.0, 0.0, 0.0]), start)
+    with pytest.raises(InputError, match="4 amounts for 3 directions"):
+        move_along(model, directions, [0, 0, 0, 0])

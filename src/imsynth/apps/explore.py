@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..errors import InputError
@@ -129,6 +130,21 @@ def direction_codes(
     steps = torch.linspace(-span, span, values)
     rows = [base + (steps[:, None] * std) * vector for vector, std in zip(directions.vectors, directions.latent_std)]
     return torch.cat(rows)
+
+
+def move_along(
+    model, directions: Directions, amounts, *, seed: int = 0, class_index: int | None = None
+) -> np.ndarray:
+    """One image (uint8 HxWxC): the code ``direction_codes`` starts from for ``seed``, moved ``amounts[i]``
+    latent standard deviations along direction ``i`` (a slider per direction in the studio)."""
+    _require_latent_model(model)
+    amounts = [float(a) for a in amounts]
+    if len(amounts) > len(directions.vectors):
+        raise InputError(f"{len(amounts)} amounts for {len(directions.vectors)} directions")
+    code = _codes(model, 1, torch.Generator().manual_seed(seed))[0]
+    for amount, vector, std in zip(amounts, directions.vectors, directions.latent_std):
+        code = code + amount * std * vector
+    return tensor_to_uint8(decode(model, code[None], _fixed_labels(model, class_index, 1)))[0]
 
 
 def explore(

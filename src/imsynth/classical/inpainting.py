@@ -66,6 +66,7 @@ for _entry in (
             "seed": "random seed",
             "source": "take patches from this image instead of the image itself",
         },
+        paths=("source",),
     ),
 ):
     INPAINTING.add(_entry)

@@ -41,6 +41,7 @@ COMMANDS = {
     "stylize": "translate:stylize",
     "translate": "translate:translate",
     "tune": "tune:tune",
+    "studio": "studio:studio",
 }
 
 

@@ -130,6 +130,44 @@ def require_run(path: str | os.PathLike) -> Path:
     return path
 
 
+def find_runs(root: str | os.PathLike, *, depth: int = 2) -> list[str]:
+    """Runs under ``root`` (folders holding config.json, up to ``depth`` levels down), as paths relative to it."""
+    root = Path(root)
+    found = []
+    for level in range(1, depth + 1):
+        for config in sorted(root.glob("/".join(["*"] * level) + "/" + CONFIG)):
+            found.append(config.parent.relative_to(root).as_posix())
+    return found
+
+
+def run_under(root: str | os.PathLike, name: str) -> Path:
+    """The run ``name`` inside ``root``; a name that leads outside it (``..``, an absolute path, a link out) is
+    refused, so a server that takes run names from a browser never reads or writes elsewhere."""
+    root = Path(root).resolve()
+    if not name or Path(name).is_absolute():
+        raise InputError(f"{name!r}: give a run folder inside {root}")
+    path = (root / name).resolve()
+    if not path.is_relative_to(root) or path == root:
+        raise InputError(f"{name}: outside the runs folder {root}")
+    return path
+
+
+def locked_by(run: str | os.PathLike) -> int | None:
+    """The process id holding ``run`` for training (see ``writer_lock``), or None when no training holds it."""
+    path = Path(run) / LOCK
+    if not path.is_file():
+        return None
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            owner = handle.read().strip()
+            return int(owner) if owner.isdigit() else -1
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
+
+
 def file_digest(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

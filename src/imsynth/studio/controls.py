@@ -1,0 +1,97 @@
+"""Controls built from the method tables: a method dropdown and one control per option, shown for the methods
+that take it and reset to the chosen method's default, so a method added to a table appears here with no
+studio code. Values go back to the library exactly as the CLI would send them (only what the user set)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..tables import Option, Table
+
+try:
+    import gradio as gr
+except ImportError:  # an optional extra: `pip install 'imsynth[studio]'`; serve() says so
+    gr = None
+
+
+@dataclass
+class MethodControls:
+    table: Table
+    method: Any  # the dropdown
+    options: dict[str, Any]  # option name -> control
+
+    @property
+    def inputs(self) -> list:
+        return [self.method, *self.options.values()]
+
+    def chosen(self, method: str, *values) -> dict:
+        """The options ``method`` takes that the user set, converted to their declared types."""
+        self.table.get(method)  # an unknown name is the table's one-line error
+        takes = {option.name: option for option in getattr(self.table.get(method), "options", ())}
+        chosen = {}
+        for name, value in zip(self.options, values):
+            if name not in takes or value is None or value == "":
+                continue
+            chosen[name] = _typed(takes[name], value)
+        return chosen
+
+
+def _typed(option: Option, value):
+    if option.type is bool:
+        return bool(value)
+    if option.type is int:
+        return int(round(float(value)))
+    if option.type is float:
+        return float(value)
+    return option.type(value)
+
+
+def _control(option: Option, visible: bool):
+    label, info = option.name.replace("_", " "), option.help
+    if option.choices:
+        return gr.Dropdown(
+            [str(c) for c in option.choices], value=_shown(option), label=label, info=info, visible=visible
+        )
+    if option.type is bool:
+        return gr.Checkbox(value=bool(option.default), label=label, info=info, visible=visible)
+    if option.type in (int, float):
+        return gr.Number(
+            value=option.default,
+            label=label + (" (empty: automatic)" if option.optional else ""),
+            info=info,
+            precision=0 if option.type is int else None,
+            visible=visible,
+        )
+    return gr.Textbox(value=option.default or "", label=label, info=info, visible=visible)
+
+
+def _shown(option: Option):
+    return None if option.default is None else str(option.default) if option.choices else option.default
+
+
+def method_controls(table: Table, *, default: str | None = None, label: str = "method") -> MethodControls:
+    """A dropdown of ``table``'s methods (their descriptions as its help) and every option of the family."""
+    names = table.names()
+    first = default or names[0]
+    method = gr.Dropdown(list(names), value=first, label=label, info=table.get(first).description)
+    controls = {}
+    for name, users in table.options().items():
+        option = users[0][1]
+        if option.path:  # a file on the server: never named from a browser
+            continue
+        owner = {entry.name: own for entry, own in users}
+        shown = owner.get(first, option)
+        controls[name] = _control(shown, visible=first in owner)
+    found = MethodControls(table, method, controls)
+
+    def switch(chosen: str):
+        entry = table.get(chosen)
+        takes = {option.name: option for option in getattr(entry, "options", ())}
+        return [gr.update(info=entry.description)] + [
+            gr.update(visible=True, value=_shown(takes[name])) if name in takes else gr.update(visible=False)
+            for name in controls
+        ]
+
+    method.change(switch, method, [method, *controls.values()], queue=False)
+    return found
