@@ -131,6 +131,20 @@ def _output(label: str, elem_id: str | None = None):
     return gr.Image(label=label, format="png", interactive=False, elem_id=elem_id)
 
 
+def _optional(label: str, value: str = "", elem_id: str | None = None):
+    """A number that may be left empty (the library's automatic value): gr.Number cannot be empty."""
+    return gr.Textbox(value, label=label, placeholder="automatic", elem_id=elem_id)
+
+
+def _parse(text, kind: type):
+    if text is None or str(text).strip() == "":
+        return None
+    try:
+        return kind(float(text)) if kind is int and float(text).is_integer() else kind(text)
+    except ValueError:
+        raise InputError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}") from None
+
+
 def _write_image(folder: Path, name: str, pixels: np.ndarray) -> Path:
     return save_image(folder / name, pixels.astype(np.float32) / 255.0)
 
@@ -228,7 +242,7 @@ def _classical_tab(state: StudioState, sample: dict, heavy: dict) -> None:
             result = _output("filled", "inpaint-result")
         with gr.Row():
             mask_upload = _upload("or a mask file (optional)", height=160, elem_id="inpaint-mask")
-            fill_controls = method_controls(INPAINTING, default="patchmatch")
+            fill_controls = method_controls(INPAINTING, default="patchmatch", elem_id="inpaint-method")
         button = gr.Button("Fill", variant="primary")
 
         @action
@@ -251,7 +265,7 @@ def _classical_tab(state: StudioState, sample: dict, heavy: dict) -> None:
         with gr.Row():
             width = gr.Number(192, label="width", precision=0)
             height = gr.Number(192, label="height", precision=0)
-            texture_controls = method_controls(TEXTURES, default="quilting")
+            texture_controls = method_controls(TEXTURES, default="quilting", elem_id="texture-method")
         button = gr.Button("Synthesise", variant="primary")
 
         @action
@@ -276,7 +290,7 @@ def _classical_tab(state: StudioState, sample: dict, heavy: dict) -> None:
             result = _output("resized", "resize-result")
         with gr.Row():
             scale = gr.Number(0.5, label="scale (0.5 halves)")
-            resize_controls = method_controls(RESAMPLING, default="bicubic")
+            resize_controls = method_controls(RESAMPLING, default="bicubic", elem_id="resize-method")
         button = gr.Button("Resize", variant="primary")
 
         @action
@@ -293,7 +307,7 @@ def _classical_tab(state: StudioState, sample: dict, heavy: dict) -> None:
             b = _upload("B", sample["blend_b"])
             mask = _upload("mask", sample["blend_mask"])
         with gr.Row():
-            levels = gr.Number(None, label="levels (empty: as many as fit)", precision=0)
+            levels = _optional("levels (empty: as many as fit)")
             result = _output("blended", "blend-result")
         button = gr.Button("Blend", variant="primary")
 
@@ -303,7 +317,7 @@ def _classical_tab(state: StudioState, sample: dict, heavy: dict) -> None:
             files = [
                 state.upload(p, what) for p, what in ((path_a, "image A"), (path_b, "image B"), (path_mask, "a mask"))
             ]
-            return str(blend_files(*files, out, levels=None if count in (None, "") else int(count)))
+            return str(blend_files(*files, out, levels=_parse(count, int)))
 
         button.click(blend, [a, b, mask, levels], result, **heavy)
 
@@ -320,7 +334,7 @@ def _deform_tab(state: StudioState, sample: dict, heavy: dict) -> None:
             result = _output("warped", "warp-result")
         with gr.Row():
             points = gr.Code(sample["warp_points"], language="json", label="points", elem_id="warp-points")
-            warp_controls = method_controls(WARPS, default="tps")
+            warp_controls = method_controls(WARPS, default="tps", elem_id="warp-method")
         with gr.Row():
             clear = gr.Button("Clear points")
             button = gr.Button("Warp", variant="primary")
@@ -427,9 +441,9 @@ def _describe(model) -> str:
 
 def _generate_tab(state: StudioState, heavy: dict, run_choices) -> None:
     with gr.Row():
-        run = gr.Dropdown(state.run_names(), label="run", scale=4)
+        run = gr.Dropdown(state.run_names(), value=None, label="run", scale=4, elem_id="generate-run")
         refresh = gr.Button("Refresh runs", scale=1)
-    about = gr.Markdown("")
+    about = gr.Markdown("", elem_id="generate-about")
     refresh.click(run_choices, None, run, queue=False)
 
     @action
@@ -442,24 +456,24 @@ def _generate_tab(state: StudioState, heavy: dict, run_choices) -> None:
         with gr.Row():
             count = gr.Slider(1, 256, value=64, step=1, label="images")
             seed = gr.Number(0, label="seed", precision=0)
-            class_index = gr.Number(None, label="class (conditional runs)", precision=0)
+            class_index = _optional("class (conditional runs)")
         with gr.Row():
             sampler = gr.Dropdown(["", *SAMPLERS.names()], value="", label="sampler (diffusion; empty: the run's)")
-            steps = gr.Number(None, label="sampling steps (diffusion)", precision=0)
-            guidance = gr.Number(None, label="guidance (conditional diffusion)")
+            steps = _optional("sampling steps (diffusion)")
+            guidance = _optional("guidance (conditional diffusion)")
         button = gr.Button("Sample", variant="primary")
         grid = _output("samples", "sample-result")
 
         @action
         def draw(name, n, s, c, chosen, k, g):
             out = state.scratch() / "samples.png"
-            sampling = {"sampler": chosen or None, "steps": None if k in (None, "") else int(k), "guidance": g}
+            sampling = {"sampler": chosen or None, "steps": _parse(k, int), "guidance": _parse(g, float)}
             path = write_samples(
                 state.run(name),
                 out,
                 count=int(n),
                 seed=int(s or 0),
-                class_index=None if c in (None, "") else int(c),
+                class_index=_parse(c, int),
                 device="cpu",
                 sampling=sampling,
             )
@@ -552,7 +566,9 @@ def _generate_tab(state: StudioState, heavy: dict, run_choices) -> None:
 # ----------------------------------------------------------------------------------------------------- restore
 def _restore_tab(state: StudioState, sample: dict, heavy: dict, run_choices) -> None:
     with gr.Row():
-        run = gr.Dropdown(state.run_names(), value=None, label="run (where the action uses a model)", scale=4)
+        run = gr.Dropdown(
+            state.run_names(), value=None, label="run (where the action uses a model)", scale=4, elem_id="restore-run"
+        )
         refresh = gr.Button("Refresh runs", scale=1)
     refresh.click(run_choices, None, run, queue=False)
 
@@ -567,12 +583,13 @@ def _restore_tab(state: StudioState, sample: dict, heavy: dict, run_choices) -> 
                 transforms=[],
                 label="image (paint the hole)",
                 height=420,
+                elem_id="model-fill-editor",
             )
             result = _output("filled", "model-fill-result")
         with gr.Row():
             mask_upload = _upload("or a mask file (optional)", height=160, elem_id="model-fill-mask")
-            model_fill_controls = method_controls(INPAINTING, default="patchmatch")
-            class_index = gr.Number(None, label="class (conditional runs)", precision=0)
+            model_fill_controls = method_controls(INPAINTING, default="patchmatch", elem_id="model-fill-method")
+            class_index = _optional("class (conditional runs)")
         button = gr.Button("Fill with the model", variant="primary")
 
         @action
@@ -586,7 +603,7 @@ def _restore_tab(state: StudioState, sample: dict, heavy: dict, run_choices) -> 
                 folder / "filled.png",
                 method=method,
                 run=state.run(name) if name else None,
-                class_index=None if c in (None, "") else int(c),
+                class_index=_parse(c, int),
                 device="cpu",
                 **model_fill_controls.chosen(method, *options),
             )
@@ -611,7 +628,7 @@ def _restore_tab(state: StudioState, sample: dict, heavy: dict, run_choices) -> 
             severity = gr.Slider(1, 5, value=3, step=1, label="severity")
             damage = gr.Button("Damage")
         with gr.Row():
-            denoise_controls = method_controls(DENOISERS, default="nl-means")
+            denoise_controls = method_controls(DENOISERS, default="nl-means", elem_id="denoise-method")
             use_model = gr.Checkbox(False, label="restore with the chosen run instead")
             button = gr.Button("Restore", variant="primary")
 
@@ -637,7 +654,7 @@ def _restore_tab(state: StudioState, sample: dict, heavy: dict, run_choices) -> 
             "(a generative run purifies for the `vae`, `gan` and `diffusion` defences)."
         )
         with gr.Row():
-            attack = method_controls(ATTACKS, default="fgsm", label="attack")
+            attack = method_controls(ATTACKS, default="fgsm", label="attack", elem_id="attack-method")
         with gr.Row():
             defence = gr.Dropdown(list(DEFENCES.names()), value="jpeg", label="defence", info=DEFENCES.help_text())
             images = gr.Number(100, label="test images", precision=0)
@@ -678,7 +695,7 @@ def _restore_tab(state: StudioState, sample: dict, heavy: dict, run_choices) -> 
             content = _upload("content", sample["astronaut_small"])
             style = _upload("style", sample["brick_small"])
             result = _output("stylised", "stylize-result")
-        style_controls = method_controls(STYLIZERS, default="quilt")
+        style_controls = method_controls(STYLIZERS, default="quilt", elem_id="stylize-method")
         button = gr.Button("Stylize", variant="primary")
         report = gr.JSON(label="measures")
 
@@ -703,7 +720,7 @@ def _restore_tab(state: StudioState, sample: dict, heavy: dict, run_choices) -> 
             source = _upload("image", elem_id="compress-image")
             result = _output("decoded from the file", "compress-result")
         with gr.Row():
-            quality = gr.Number(None, label="quality (empty: the run's default)", precision=0)
+            quality = _optional("quality (empty: the run's default)")
             button = gr.Button("Compress", variant="primary")
         size = gr.Markdown("", elem_id="compress-size")
         bitstream = gr.File(label="bitstream (.isz)", interactive=False)
@@ -716,7 +733,7 @@ def _restore_tab(state: StudioState, sample: dict, heavy: dict, run_choices) -> 
                 state.upload(path, "an image"),
                 folder / f"{stem}.isz",
                 state.run(name),
-                quality=None if q in (None, "") else int(q),
+                quality=_parse(q, int),
                 device="cpu",
             )
             decoded = decompress_path(coded["out"], folder / f"{stem}.png", state.run(name), device="cpu")
@@ -739,12 +756,12 @@ def _train_tab(state: StudioState, run_choices) -> None:
             allow_custom_value=True,
             info="or folder:PATH, npz:PATH, text:PATH on this machine",
         )
-        name = gr.Textbox("studio-vae", label="run name (a folder under the runs folder)")
+        name = gr.Textbox("studio-vae", label="run name (a folder under the runs folder)", elem_id="train-name")
     with gr.Row():
-        minutes = gr.Number(1.0, label="minutes (empty: use steps)")
-        steps = gr.Number(None, label="steps", precision=0)
+        minutes = _optional("minutes (empty: use steps)", "1", elem_id="train-minutes")
+        steps = _optional("steps", elem_id="train-steps")
         seed = gr.Number(0, label="seed", precision=0)
-    settings = gr.Textbox("", label="--set options, one KEY=VALUE per line", lines=3)
+    settings = gr.Textbox("", label="--set options, one KEY=VALUE per line", lines=3, elem_id="train-set")
     with gr.Row():
         start = gr.Button("Start", variant="primary")
         stop = gr.Button("Stop (writes a checkpoint)")
@@ -772,8 +789,8 @@ def _train_tab(state: StudioState, run_choices) -> None:
                 path,
                 resume=again,
                 data=None if again else chosen_data,
-                minutes=None if m in (None, "") else float(m),
-                steps=None if k in (None, "") else int(k),
+                minutes=_parse(m, float),
+                steps=_parse(k, int),
                 seed=None if again else int(s or 0),
                 assignments=() if again else assignments,
                 wait=3.0,
@@ -810,7 +827,8 @@ def _train_tab(state: StudioState, run_choices) -> None:
         return line, status["samples"], status["curves"], status.get("log", "")
 
     outputs = [progress, samples, curves, log]
-    start.click(begin, [model, data, name, minutes, steps, seed, settings], outputs)
+    # "multiple": a second click while the first start is still settling is answered (with the refusal)
+    start.click(begin, [model, data, name, minutes, steps, seed, settings], outputs, trigger_mode="multiple")
     resume.click(functools.partial(begin, again=True), [model, data, name, minutes, steps, seed, settings], outputs)
     stop.click(halt, name, outputs)
     timer.tick(show, name, outputs, queue=False)
@@ -819,11 +837,11 @@ def _train_tab(state: StudioState, run_choices) -> None:
 # -------------------------------------------------------------------------------------------------------- runs
 def _runs_tab(state: StudioState, heavy: dict, run_choices) -> None:
     with gr.Row():
-        run = gr.Dropdown(state.run_names(), label="run", scale=4)
+        run = gr.Dropdown(state.run_names(), value=None, label="run", scale=4, elem_id="runs-run")
         refresh = gr.Button("Refresh runs", scale=1)
     refresh.click(run_choices, None, run, queue=False)
     with gr.Row():
-        samples = gr.Image(label="latest samples", interactive=False)
+        samples = gr.Image(label="latest samples", interactive=False, elem_id="runs-samples")
         curves = gr.Image(label="curves", interactive=False)
     with gr.Row():
         config = gr.JSON(label="config.json")

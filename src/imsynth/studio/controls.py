@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import InputError
 from ..tables import Option, Table
 
 try:
@@ -38,13 +39,19 @@ class MethodControls:
 
 
 def _typed(option: Option, value):
-    if option.type is bool:
-        return bool(value)
-    if option.type is int:
-        return int(round(float(value)))
-    if option.type is float:
-        return float(value)
-    return option.type(value)
+    try:
+        if option.type is bool:
+            return bool(value)
+        if option.type is int:
+            number = float(value)
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        return option.type(value)
+    except ValueError:
+        raise InputError(
+            f"{option.name}: {value!r} is not {'a whole number' if option.type is int else 'a number'}"
+        ) from None
 
 
 def _control(option: Option, visible: bool):
@@ -55,10 +62,18 @@ def _control(option: Option, visible: bool):
         )
     if option.type is bool:
         return gr.Checkbox(value=bool(option.default), label=label, info=info, visible=visible)
+    if option.type in (int, float) and option.optional:  # gr.Number cannot be left empty ("automatic")
+        return gr.Textbox(
+            value="" if option.default is None else str(option.default),
+            label=label,
+            info=info,
+            placeholder="automatic",
+            visible=visible,
+        )
     if option.type in (int, float):
         return gr.Number(
             value=option.default,
-            label=label + (" (empty: automatic)" if option.optional else ""),
+            label=label,
             info=info,
             precision=0 if option.type is int else None,
             visible=visible,
@@ -67,14 +82,18 @@ def _control(option: Option, visible: bool):
 
 
 def _shown(option: Option):
-    return None if option.default is None else str(option.default) if option.choices else option.default
+    if option.default is None:
+        return "" if option.optional and not option.choices else None
+    return str(option.default) if option.choices or option.optional else option.default
 
 
-def method_controls(table: Table, *, default: str | None = None, label: str = "method") -> MethodControls:
+def method_controls(
+    table: Table, *, default: str | None = None, label: str = "method", elem_id: str | None = None
+) -> MethodControls:
     """A dropdown of ``table``'s methods (their descriptions as its help) and every option of the family."""
     names = table.names()
     first = default or names[0]
-    method = gr.Dropdown(list(names), value=first, label=label, info=table.get(first).description)
+    method = gr.Dropdown(list(names), value=first, label=label, info=table.get(first).description, elem_id=elem_id)
     controls = {}
     for name, users in table.options().items():
         option = users[0][1]

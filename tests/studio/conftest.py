@@ -1,0 +1,80 @@
+"""A studio served by the test on a free port, and a headless Chromium (Debian's; Playwright cannot download its
+own browser here) that records every request the page makes."""
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import tiny_run
+
+pytest.importorskip("gradio", reason="the studio extra is not installed: pip install '.[studio]'")
+CHROMIUM = os.environ.get("IMSYNTH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(os.environ.get("IMSYNTH_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts")) / "studio"
+MAX_MEGAPIXELS = 1.0  # small, so the pixel cap can be tested with a small file
+MAX_UPLOAD_MB = 2.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def studio_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    tiny_run(root, "vae", steps=30, latent_dim=4)
+    return root
+
+
+@pytest.fixture(scope="module")
+def studio(studio_runs):
+    from imsynth.studio import serve
+
+    page, url = serve(
+        str(studio_runs),
+        port=free_port(),
+        block=False,
+        max_megapixels=MAX_MEGAPIXELS,
+        max_upload_mb=MAX_UPLOAD_MB,
+    )
+    yield url, page
+    for job in page.imsynth_state.jobs.values():
+        job.stop()
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.skip("no chromium here: apt-get install chromium (.ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, studio):
+    """A fresh page on the studio; afterwards, every request it made must have gone to the studio itself."""
+    url, _ = studio
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    opened = context.new_page()
+    requests = []
+    opened.on("request", lambda request: requests.append(request.url))
+    opened.goto(url)
+    opened.get_by_role("tab", name="Classical").wait_for(timeout=30000)
+    yield opened
+    context.close()
+    elsewhere = [u for u in requests if not u.startswith((url.rstrip("/"), "blob:" + url.rstrip("/"), "data:"))]
+    assert requests and not elsewhere, elsewhere
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

@@ -1,0 +1,246 @@
+"""The studio in a real browser: each tab's main action makes its output, bad input shows the library's message
+in the page and the server keeps serving, and no request leaves the machine (checked after every test)."""
+
+import io
+import json
+import re
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from imsynth.apps.classical import texture_file
+from imsynth.image import load_image
+from tests.studio.conftest import MAX_MEGAPIXELS, screenshot
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("studio")]
+
+
+def open_tab(page, *names):
+    for name in names:
+        page.get_by_role("tab", name=name, exact=True).click()
+
+
+def click(page, name):
+    page.get_by_role("button", name=name, exact=True).filter(visible=True).first.click()
+
+
+def result(page, elem_id, timeout=90_000) -> np.ndarray:
+    """The image a component shows, fetched from the server as the browser got it."""
+    image = page.locator(f"#{elem_id} img").first
+    image.wait_for(timeout=timeout)
+    data = page.request.get(image.get_attribute("src")).body()
+    return np.asarray(Image.open(io.BytesIO(data)))
+
+
+def upload(page, elem_id, path):
+    page.locator(f"#{elem_id} input[type=file]").first.set_input_files(str(path))
+    page.locator(f"#{elem_id} img[src*='{path.name}']").first.wait_for(timeout=30_000)
+
+
+def expect_error(page, fragment, timeout=60_000):
+    try:
+        page.get_by_text(fragment, exact=False).first.wait_for(timeout=timeout)
+    except Exception:
+        screenshot(page, "failed-" + "".join(c if c.isalnum() else "-" for c in fragment)[:40])
+        raise
+
+
+def choose(page, elem_id, option):
+    page.locator(f"#{elem_id} input").first.click()
+    page.get_by_role("option", name=option, exact=True).first.click()
+
+
+def fill(page, elem_id, text):
+    page.locator(f"#{elem_id} textarea, #{elem_id} input").first.fill(text)
+
+
+def set_code(page, elem_id, text):
+    editor = page.locator(f"#{elem_id} .cm-content").first
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    editor.fill(text)
+
+
+def test_classical_tab_fills_synthesises_resizes_and_blends_like_the_library(page, studio, tmp_path):
+    _, served = studio
+    filled = None
+    click(page, "Fill")  # the preloaded astronaut with its preloaded stroke, PatchMatch
+    filled = result(page, "inpaint-result")
+    assert filled.shape == (512, 512, 3)
+    screenshot(page, "classical-inpaint")
+    open_tab(page, "Texture")
+    click(page, "Synthesise")
+    shown = result(page, "texture-result")
+    # the same call from Python gives the same pixels: the studio adds nothing of its own
+    sample = served.imsynth_state.work / "examples" / "brick-96.png"
+    expected = load_image(texture_file(sample, tmp_path / "t.png", size=(192, 192), method="quilting"))
+    assert shown.shape == (192, 192) and np.array_equal(shown, np.round(expected * 255).astype(np.uint8))
+    screenshot(page, "classical-texture")
+    open_tab(page, "Resize")
+    click(page, "Resize")
+    assert result(page, "resize-result").shape == (256, 256)
+    open_tab(page, "Blend")
+    click(page, "Blend")
+    assert result(page, "blend-result").shape == (400, 400, 3)
+
+
+def test_deform_tab_places_points_by_clicking_and_warps_animates_morphs(page):
+    open_tab(page, "Deform")
+    code = "document.querySelector('#warp-points .cm-content').innerText"
+    click(page, "Clear points")
+    page.wait_for_function(f"() => {code}.includes('\"src\": []')", timeout=10_000)
+    image = page.locator("#warp-image img").first
+    box = image.bounding_box()
+    for (fx, fy), done in (((0.25, 0.25), '\"dst\": []'), ((0.3, 0.3), '\"dst\": [[')):  # a pair: from, then to
+        page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+        page.wait_for_function(f"() => {code}.includes('{done}') && !{code}.includes('\"src\": []')", timeout=10_000)
+    points = json.loads(page.locator("#warp-points .cm-content").inner_text())
+    assert len(points["src"]) == len(points["dst"]) == 1
+    (x0, y0), (x1, y1) = points["src"][0], points["dst"][0]
+    assert 100 < x0 < 160 and 100 < y0 < 160 and x1 > x0 and y1 > y0  # image pixels, not screen pixels
+    choose(page, "warp-method", "swirl")  # a method that needs no points: the table says so
+    click(page, "Warp")
+    assert result(page, "warp-result").shape == (512, 512, 3)
+    screenshot(page, "deform-warp")
+    open_tab(page, "Animate")
+    click(page, "Animate")
+    result(page, "animate-result")
+    open_tab(page, "Morph")
+    click(page, "Morph")
+    assert result(page, "morph-result").shape[:2] == (400, 400)
+    screenshot(page, "deform-morph")
+
+
+def test_generate_tab_samples_explores_and_moves_along_directions(page):
+    open_tab(page, "Generate")
+    choose(page, "generate-run", "vae")
+    page.get_by_text("latent space").first.wait_for(timeout=30_000)  # the run's capabilities, read from it
+    click(page, "Sample")
+    grid = result(page, "sample-result")
+    assert grid.shape[0] > 8 * 8 and grid.shape[1] > 8 * 8  # 64 digits in a grid
+    screenshot(page, "generate-sample")
+    open_tab(page, "Explore")
+    click(page, "Explore")
+    result(page, "explore-result")
+    open_tab(page, "Directions")
+    click(page, "Find directions")
+    result(page, "directions-result")
+    screenshot(page, "generate-directions")
+
+
+def test_restore_tab_denoises_stylises_compresses_and_fills_with_a_model(page, tmp_path):
+    open_tab(page, "Restore and edit")
+    choose(page, "restore-run", "vae")
+    open_tab(page, "Corrupt and denoise")
+    click(page, "Damage")
+    page.locator("#denoise-damaged img").first.wait_for(timeout=30_000)
+    click(page, "Restore")
+    assert result(page, "denoise-result").shape == (128, 128)
+    screenshot(page, "restore-denoise")
+    open_tab(page, "Stylize")
+    choose(page, "stylize-method", "quilt")
+    click(page, "Stylize")
+    result(page, "stylize-result")
+    open_tab(page, "Compress")
+    digit = tmp_path / "digit.png"
+    Image.fromarray((np.indices((8, 8)).sum(0) * 16).astype(np.uint8)).save(digit)
+    upload(page, "compress-image", digit)
+    click(page, "Compress")
+    assert result(page, "compress-result").shape == (8, 8)
+    page.locator("#compress-size").get_by_text("bits per pixel").wait_for(timeout=30_000)
+    screenshot(page, "restore-compress")
+    open_tab(page, "Model inpainting")
+    mask = tmp_path / "mask.png"
+    hole = np.zeros((8, 8), dtype=np.uint8)
+    hole[2:5, 2:5] = 255
+    Image.fromarray(hole).save(mask)
+    page.locator("#model-fill-editor input[type=file]").first.set_input_files(str(digit))
+    upload(page, "model-fill-mask", mask)
+    choose(page, "model-fill-method", "gan")
+    click(page, "Fill with the model")
+    assert result(page, "model-fill-result").shape == (8, 8)
+
+
+def test_train_tab_starts_refuses_a_second_start_stops_and_lists_the_run(page, studio):
+    _, served = studio
+    open_tab(page, "Train")
+    fill(page, "train-name", "studio-vae")
+    fill(page, "train-minutes", "")
+    fill(page, "train-steps", "100000")
+    fill(page, "train-set", "width=8\nlatent_dim=4\ntrain.log_every=5\ntrain.sample_every=20")
+    click(page, "Start")
+    page.locator("#train-progress").get_by_text(re.compile("^training")).first.wait_for(timeout=60_000)
+    click(page, "Start")
+    expect_error(page, "already training here")
+    deadline = time.time() + 120
+    while time.time() < deadline and served.imsynth_state.jobs:
+        status = next(iter(served.imsynth_state.jobs.values())).status()
+        if status["step"] >= 20:
+            break
+        time.sleep(0.5)
+    page.locator("#train-progress").get_by_text("step").first.wait_for(timeout=10_000)
+    screenshot(page, "train")
+    click(page, "Stop (writes a checkpoint)")
+    page.locator("#train-progress").get_by_text(re.compile("^not training")).first.wait_for(timeout=120_000)
+    assert (served.imsynth_state.runs_root / "studio-vae" / "state" / "latest.json").is_file()
+    open_tab(page, "Runs")
+    click(page, "Refresh runs")
+    choose(page, "runs-run", "vae")
+    page.locator("#runs-samples img").first.wait_for(timeout=30_000)
+    page.locator("#runs-metrics").locator("visible=true").first.wait_for()
+    click(page, "Evaluate (imsynth eval)")
+    page.locator("#runs-metrics").get_by_text("sample_quality").first.wait_for(timeout=120_000)
+    screenshot(page, "runs")
+
+
+def test_bad_input_shows_the_message_in_the_page_writes_nothing_and_the_server_keeps_serving(page, studio, tmp_path):
+    _, served = studio
+    runs_before = sorted(p.name for p in served.imsynth_state.runs_root.iterdir())
+    open_tab(page, "Texture")
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    page.locator("#texture-sample input[type=file]").first.set_input_files(str(corrupt))
+    page.wait_for_timeout(1500)
+    click(page, "Synthesise")
+    expect_error(page, "not a readable image")
+    text = tmp_path / "notes.png"
+    text.write_text("these are words, not pixels\n")
+    page.locator("#texture-sample input[type=file]").first.set_input_files(str(text))
+    page.wait_for_timeout(1500)
+    click(page, "Synthesise")
+    expect_error(page, "notes.png: not a readable image")
+    big = tmp_path / "big.png"
+    Image.fromarray(np.zeros((1000, int(MAX_MEGAPIXELS * 1e6 / 1000) + 50), dtype=np.uint8)).save(big)
+    upload(page, "texture-sample", big)
+    click(page, "Synthesise")
+    expect_error(page, "more than the limit of 1.0")
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(b"\x89PNG\r\n\x1a\n" + np.random.default_rng(0).bytes(3 * 1024 * 1024))
+    page.locator("#texture-sample input[type=file]").first.set_input_files(str(huge))
+    expect_error(page, "exceed")  # the upload cap (2 MB here): Gradio refuses the file
+    screenshot(page, "bad-input")
+    # a mask of the wrong size
+    open_tab(page, "Inpaint")
+    small_mask = tmp_path / "mask.png"
+    Image.fromarray(np.full((10, 12), 255, dtype=np.uint8)).save(small_mask)
+    upload(page, "inpaint-mask", small_mask)
+    click(page, "Fill")
+    expect_error(page, "mask is 12x10 (WxH) but the image is 512x512")
+    # points that do not parse
+    open_tab(page, "Deform")
+    set_code(page, "warp-points", '{"src": [[1, 2]], "dst": ')
+    click(page, "Warp")
+    expect_error(page, "points.json")
+    # a run folder outside --runs
+    open_tab(page, "Train")
+    fill(page, "train-name", "../outside")
+    click(page, "Start")
+    expect_error(page, "outside the runs folder")
+    # nothing was written, and the server still answers
+    assert sorted(p.name for p in served.imsynth_state.runs_root.iterdir()) == runs_before
+    open_tab(page, "Classical", "Resize")
+    click(page, "Resize")
+    assert result(page, "resize-result").shape == (256, 256)
