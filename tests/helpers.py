@@ -63,19 +63,25 @@ def assert_one_line_error(code, err, *fragments):
         assert fragment in lines[0], (fragment, lines[0])
 
 
-def tiny_run(root, name, *, steps=20, **model_overrides):
-    """A run of ``name`` at its registry's tiny size, trained ``steps`` steps on the bundled digits."""
+def tiny_run(root, name, *, steps=20, data=None, **model_overrides):
+    """A run of ``name`` at its registry's tiny size, trained ``steps`` steps on ``data`` (default: the bundled
+    digits)."""
     import dataclasses
 
     from imsynth.data import load_dataset
     from imsynth.models import config_for_dataset, get_entry
     from imsynth.train import train
 
-    data = load_dataset("digits")
+    data = data if data is not None else load_dataset("digits")
     entry = get_entry(name)
     config = dataclasses.replace(config_for_dataset(entry.default_config(), data), **{**entry.tiny, **model_overrides})
     train_config = dataclasses.replace(
-        entry.default_train_config(), steps=steps, batch_size=32, fid_every=0, sample_every=1000, checkpoint_every=1000
+        entry.default_train_config(),
+        steps=steps,
+        batch_size=min(32, len(data.train_images)),
+        fid_every=0,
+        sample_every=1000,
+        checkpoint_every=1000,
     )
     out = root / name
     train(name, data, out, model_config=config, train_config=train_config, quiet=True)

@@ -94,7 +94,7 @@ def test_deform_tab_places_points_by_clicking_and_warps_animates_morphs(page):
     page.wait_for_function(f"() => {code}.includes('\"src\": []')", timeout=10_000)
     image = page.locator("#warp-image img").first
     box = image.bounding_box()
-    for (fx, fy), done in (((0.25, 0.25), '\"dst\": []'), ((0.3, 0.3), '\"dst\": [[')):  # a pair: from, then to
+    for (fx, fy), done in (((0.25, 0.25), '"dst": []'), ((0.3, 0.3), '"dst": [[')):  # a pair: from, then to
         page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
         page.wait_for_function(f"() => {code}.includes('{done}') && !{code}.includes('\"src\": []')", timeout=10_000)
     points = json.loads(page.locator("#warp-points .cm-content").inner_text())
@@ -162,6 +162,22 @@ def test_restore_tab_denoises_stylises_compresses_and_fills_with_a_model(page, t
     choose(page, "model-fill-method", "gan")
     click(page, "Fill with the model")
     assert result(page, "model-fill-result").shape == (8, 8)
+
+
+def test_restore_tab_translates_and_measures_purification(page, tmp_path):
+    open_tab(page, "Restore and edit")
+    choose(page, "restore-run", "pix2pix")
+    open_tab(page, "Translate")
+    digit = tmp_path / "digit.png"
+    Image.fromarray((np.indices((8, 8)).sum(0) * 16).astype(np.uint8)).save(digit)
+    upload(page, "translate-image", digit)
+    click(page, "Translate")
+    assert result(page, "translate-result").shape == (8, 8)
+    open_tab(page, "Purification")
+    fill(page, "purify-images", "40")
+    click(page, "Measure")
+    page.locator("#purify-report").get_by_text("adaptive").first.wait_for(timeout=120_000)
+    screenshot(page, "restore-purification")
 
 
 def test_train_tab_starts_refuses_a_second_start_stops_and_lists_the_run(page, studio):

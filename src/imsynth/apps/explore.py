@@ -132,9 +132,7 @@ def direction_codes(
     return torch.cat(rows)
 
 
-def move_along(
-    model, directions: Directions, amounts, *, seed: int = 0, class_index: int | None = None
-) -> np.ndarray:
+def move_along(model, directions: Directions, amounts, *, seed: int = 0, class_index: int | None = None) -> np.ndarray:
     """One image (uint8 HxWxC): the code ``direction_codes`` starts from for ``seed``, moved ``amounts[i]``
     latent standard deviations along direction ``i`` (a slider per direction in the studio)."""
     _require_latent_model(model)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -96,6 +97,14 @@ class StudioState:
         return runs.find_runs(self.runs_root)
 
 
+def _tidy(message: str) -> str:
+    """Name files as the user knows them: an upload by its own name, not Gradio's cache folder, and a file the
+    studio wrote (points.json, image.png) by its name, not the scratch folder."""
+    for root in (gr.utils.get_upload_folder() + "/", tempfile.gettempdir() + "/imsynth-studio-"):
+        message = re.sub(re.escape(root) + r"[^/\s'\"]*/(?:tmp[^/\s'\"]+/)?", "", message)
+    return message
+
+
 def action(function):
     """Library errors become the page's error message (one line); the server keeps serving."""
 
@@ -104,7 +113,7 @@ def action(function):
         try:
             return function(*args, **kwargs)
         except ImsynthError as error:
-            raise gr.Error(str(error), print_exception=False) from None
+            raise gr.Error(_tidy(str(error)), print_exception=False) from None
         except gr.Error:
             raise
         except Exception as error:  # a bug, not the user's mistake: say so, keep the traceback on the console
@@ -657,9 +666,9 @@ def _restore_tab(state: StudioState, sample: dict, heavy: dict, run_choices) -> 
             attack = method_controls(ATTACKS, default="fgsm", label="attack", elem_id="attack-method")
         with gr.Row():
             defence = gr.Dropdown(list(DEFENCES.names()), value="jpeg", label="defence", info=DEFENCES.help_text())
-            images = gr.Number(100, label="test images", precision=0)
+            images = gr.Number(100, label="test images", precision=0, elem_id="purify-images")
         button = gr.Button("Measure", variant="primary")
-        report = gr.JSON(label="robust accuracy")
+        report = gr.JSON(label="robust accuracy", elem_id="purify-report")
 
         @action
         def measure(name, chosen_defence, count, attack_name, *options):
