@@ -1,0 +1,53 @@
+"""Starting the studio: safe defaults, clear errors, password and upload caps (no browser needed)."""
+
+import urllib.error
+import urllib.request
+
+import pytest
+
+from imsynth.errors import InputError
+from imsynth.studio import app, controls, serve
+from tests.helpers import assert_one_line_error, run_cli
+from tests.studio.conftest import free_port
+
+pytestmark = pytest.mark.xdist_group("studio")
+
+
+def test_bad_limits_and_a_missing_extra_are_one_line_errors(capsys, monkeypatch, tmp_path):
+    code, _, err = run_cli(capsys, "studio", "--runs", str(tmp_path), "--jobs", "0")
+    assert code == 2 and "--jobs" in err
+    code, _, err = run_cli(capsys, "studio", "--runs", str(tmp_path), "--max-megapixels", "0")
+    assert_one_line_error(code, err, "--max-upload-mb and --max-megapixels must be > 0")
+    monkeypatch.setattr(app, "gr", None)
+    with pytest.raises(InputError, match=r"the studio needs Gradio: pip install 'imsynth\[studio\]'"):
+        app.build_studio(tmp_path)
+    monkeypatch.setattr(controls, "gr", None)
+
+
+def test_another_host_warns_and_a_password_guards_every_page(capsys, tmp_path):
+    page, url = serve(str(tmp_path), host="0.0.0.0", port=free_port(), password="s3cret", block=False)
+    try:
+        assert "warning: serving on 0.0.0.0" in capsys.readouterr().err
+        local = url.replace("0.0.0.0", "127.0.0.1")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(local + "config", timeout=10)
+        assert refused.value.code == 401
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        with pytest.raises(urllib.error.HTTPError):
+            opener.open(local + "login", data=b"username=imsynth&password=wrong", timeout=10)
+        opener.open(local + "login", data=b"username=imsynth&password=s3cret", timeout=10)
+        with opener.open(local + "config", timeout=10) as answer:  # signed in: the page's config is served
+            assert answer.status == 200 and b"imsynth studio" in answer.read()
+    finally:
+        page.close()
+
+
+def test_a_taken_port_is_a_one_line_error(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(InputError, match=f"cannot serve on 127.0.0.1:{port}"):
+            serve(str(tmp_path), port=port, block=False)
