@@ -8,7 +8,7 @@ import pytest
 
 from imsynth.apps import tune as tune_module
 from imsynth.apps.tune import check_space, default_space, tune
-from imsynth.errors import InputError
+from imsynth.errors import InputError, TrainingStopped
 from imsynth.runtime import runs
 from tests.helpers import assert_one_line_error, run_cli
 
@@ -63,16 +63,17 @@ def test_an_interrupted_study_resumes(tmp_path, monkeypatch):
 
     def crash_on_second(*args, **kwargs):
         calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
+        if len(calls) == 2:  # what the engine raises on Ctrl-C, after writing the trial run's checkpoint
+            raise TrainingStopped("SIGINT: stopped at step 3; continue with: imsynth train ...", signum=2)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(tune_module, "_train_once", crash_on_second)
     space = {"train.lr": {"low": 1e-3, "high": 2e-3}}
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(TrainingStopped, match="stopped in trial 1; .* run the same imsynth tune command again") as hit:
         tune(
             "vae", "digits", tmp_path / "o", study, trials=3, steps_per_trial=10, space=space, pruner="none", log=print
         )
+    assert hit.value.exit_code == 130
     monkeypatch.setattr(tune_module, "_train_once", real)
     done = tune(
         "vae",

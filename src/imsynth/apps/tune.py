@@ -34,7 +34,7 @@ import torch
 
 from ..config import apply_overrides, field_types, read_json_file
 from ..data import load_dataset
-from ..errors import ConfigError, ImsynthError, InputError
+from ..errors import ConfigError, ImsynthError, InputError, TrainingStopped
 from ..image import atomic_path
 from ..metrics.features import extract_features, load_feature_net
 from ..metrics.generative import frechet_distance
@@ -352,6 +352,12 @@ def tune(
         except ConfigError as error:  # a combination the config refuses: tell TPE it is bad, keep going
             trial.set_user_attr("error", str(error))
             raise optuna.TrialPruned(str(error)) from None
+        except TrainingStopped as stopped:  # Ctrl-C / SIGTERM: the study, not the trial's run, is what resumes
+            raise TrainingStopped(
+                f"stopped in trial {trial.number}; finished trials are kept in {study_path}: run the same "
+                "imsynth tune command again to go on",
+                signum=stopped.exit_code - 128,
+            ) from None
         log(json.dumps({"trial": trial.number, scorer.name: round(value, 4), "values": values}))
         return value
 
