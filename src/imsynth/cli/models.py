@@ -24,7 +24,7 @@ from ..data import list_datasets, load_dataset
 from ..errors import InputError
 from ..evaluate import evaluate_run
 from ..metrics.features import describe_shipped, shipped_path, train_feature_net
-from ..models import MODEL_REGISTRY, TextGenerator, load_run
+from ..models import MODEL_REGISTRY, TextGenerator, get_preset, load_run, presets_for
 from ..models.samplers import SAMPLERS
 from ..runtime.classifier import ARCHITECTURES
 from ..train import describe, train_from_options
@@ -60,6 +60,9 @@ def models() -> None:
             if k not in ("channels", "image_size", "num_classes", "dataset_size")
         }
         click.echo(f"{'':<12} {json.dumps(shown)}")
+        for preset in presets_for(name):
+            click.echo(f"{'':<12} --preset {preset.budget}: {' '.join(preset.settings)}")
+            click.echo(f"{'':<12}   ({preset.description})")
 
 
 @click.command()
@@ -91,6 +94,10 @@ def models() -> None:
     "then checked together)",
 )
 @click.option(
+    "--preset",
+    help="settings tuned for a budget, e.g. cpu-30min (see `imsynth models`); --config and --set come after",
+)
+@click.option(
     "--config",
     "config_file",
     type=click.Path(dir_okay=False),
@@ -114,6 +121,7 @@ def train(
     image_size,
     limit,
     assignments,
+    preset,
     config_file,
     dry_run,
     quiet,
@@ -129,9 +137,12 @@ def train(
       torchrun --nproc_per_node 2 -m imsynth.cli train vae --data digits --out runs/ddp --steps 500
       imsynth train hyperprior --data photos --init runs/hp-gpu --out runs/hp-tuned --minutes 30
       imsynth train dcgan --data fashion-mnist --config tune/best.json --out runs/tuned --minutes 30
+      imsynth train vae --data fashion-mnist --preset cpu-30min --out runs/vae-cpu --minutes 30
     """
     if config_file:
         assignments = (*read_config_file(config_file, model), *assignments)
+    if preset:
+        assignments = (*get_preset(model, preset).settings, *assignments)
     result = train_from_options(
         model,
         out,

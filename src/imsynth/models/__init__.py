@@ -26,10 +26,13 @@ from .capabilities import (
     Translator,
 )
 from .loading import load_run
+from .presets import PRESETS, Preset, get_preset, presets_for
 
 __all__ = [
     "Codec",
     "MODEL_REGISTRY",
+    "PRESETS",
+    "Preset",
     "Encoder",
     "GenerativeModel",
     "Inpainter",
@@ -48,5 +51,7 @@ __all__ = [
     "config_for_dataset",
     "fit_config_to_data",
     "get_entry",
+    "get_preset",
     "load_run",
+    "presets_for",
 ]

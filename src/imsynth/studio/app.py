@@ -44,7 +44,17 @@ from ..errors import ImsynthError, InputError
 from ..evaluate import evaluate_run
 from ..image import image_file_size, save_image
 from ..masks import mask_from_strokes
-from ..models import MODEL_REGISTRY, Codec, LatentFeatures, LatentModel, TextGenerator, Translator, load_run
+from ..models import (
+    MODEL_REGISTRY,
+    PRESETS,
+    Codec,
+    LatentFeatures,
+    LatentModel,
+    TextGenerator,
+    Translator,
+    get_preset,
+    load_run,
+)
 from ..models.samplers import SAMPLERS
 from ..runtime import runs
 from ..runtime.attacks import ATTACKS
@@ -770,7 +780,16 @@ def _train_tab(state: StudioState, run_choices) -> None:
         minutes = _optional("minutes (empty: use steps)", "1", elem_id="train-minutes")
         steps = _optional("steps", elem_id="train-steps")
         seed = gr.Number(0, label="seed", precision=0)
-    settings = gr.Textbox("", label="--set options, one KEY=VALUE per line", lines=3, elem_id="train-set")
+    with gr.Row():
+        preset = gr.Dropdown(
+            ["", *sorted({p.budget for p in PRESETS})],
+            value="",
+            label="preset (settings tuned for a budget; see `imsynth models`)",
+            scale=1,
+        )
+        settings = gr.Textbox(
+            "", label="--set options, one KEY=VALUE per line (after the preset)", lines=3, elem_id="train-set", scale=3
+        )
     with gr.Row():
         start = gr.Button("Start", variant="primary")
         stop = gr.Button("Stop (writes a checkpoint)")
@@ -786,13 +805,15 @@ def _train_tab(state: StudioState, run_choices) -> None:
         return runs.run_under(state.runs_root, (text or "").strip())
 
     @action
-    def begin(chosen_model, chosen_data, text, m, k, s, lines, again=False):
+    def begin(chosen_model, chosen_data, text, m, k, s, budget, lines, again=False):
         path = run_path(text)
         with state.lock:
             job = state.jobs.get(path)
             if job is not None and job.running:
                 raise InputError(f"{path}: this run is already training here; stop it first")
             assignments = [line.strip() for line in (lines or "").splitlines() if line.strip()]
+            if budget:
+                assignments = [*get_preset(chosen_model, budget).settings, *assignments]
             state.jobs[path] = start_training(
                 chosen_model,
                 path,
@@ -837,8 +858,10 @@ def _train_tab(state: StudioState, run_choices) -> None:
 
     outputs = [progress, samples, curves, log]
     # "multiple": a second click while the first start is still settling is answered (with the refusal)
-    start.click(begin, [model, data, name, minutes, steps, seed, settings], outputs, trigger_mode="multiple")
-    resume.click(functools.partial(begin, again=True), [model, data, name, minutes, steps, seed, settings], outputs)
+    start.click(begin, [model, data, name, minutes, steps, seed, preset, settings], outputs, trigger_mode="multiple")
+    resume.click(
+        functools.partial(begin, again=True), [model, data, name, minutes, steps, seed, preset, settings], outputs
+    )
     stop.click(halt, name, outputs)
     timer.tick(show, name, outputs, queue=False)
 

@@ -1,0 +1,52 @@
+"""Presets: settings chosen for a compute budget by ``imsynth tune``, one table row per model and budget.
+
+A model's defaults are chosen for a GPU at thousands of steps; on a laptop's CPU in half an hour other settings
+win (a higher learning rate, a smaller batch, a narrower network). A preset is the tuned answer, written once
+here with where it came from; ``imsynth train MODEL --preset NAME`` applies it before ``--config`` and ``--set``,
+and ``imsynth models`` lists it. The numbers behind each row are in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import InputError
+from ..tables import Table
+
+
+@dataclass(frozen=True)
+class Preset:
+    model: str
+    budget: str  # e.g. "cpu-30min"
+    settings: tuple[str, ...]  # key=value, as --set takes them
+    description: str  # how the settings were chosen and what they measured
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}/{self.budget}"
+
+
+PRESETS: Table[Preset] = Table("preset", sort=True)
+for _preset in (
+    Preset(
+        "vae",
+        "cpu-30min",
+        ("train.lr=1.4e-3", "latent_dim=8", "width=64", "train.batch_size=32", "kl_warmup=1058"),
+        "imsynth tune on Fashion-MNIST, 7 trials x 800 steps on 2 CPU cores: test -ELBO 248.6 +- 0.3 against the "
+        "defaults' 250.6 +- 0.1 (2 seeds each)",
+    ),
+):
+    PRESETS.add(_preset)
+
+
+def presets_for(model: str) -> list[Preset]:
+    return [preset for preset in PRESETS if preset.model == model]
+
+
+def get_preset(model: str, budget: str) -> Preset:
+    """The preset ``budget`` of ``model``; an unknown one names the model's presets."""
+    name = f"{model}/{budget}"
+    if name not in PRESETS:
+        known = ", ".join(p.budget for p in presets_for(model)) or "none yet"
+        raise InputError(f"model {model} has no preset {budget!r}; its presets: {known}")
+    return PRESETS.get(name)
