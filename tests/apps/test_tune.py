@@ -172,6 +172,25 @@ def test_the_best_config_and_the_defaults_are_retrained_over_seeds(tmp_path):
         assert entry["stdev"] >= 0
     assert summary["set"] == ["latent_dim=3"] or summary["best_trial"] == 0  # best.json holds the winner's settings
     assert (tmp_path / "o" / "best-seed-1" / "model.safetensors").exists()
+    # asked again with a third seed (as after a stop during the seed runs): finished seeds are scored as they
+    # are, not trained again, and give the same numbers; only the new seed trains
+    (tmp_path / "o" / "defaults-seed-1" / "tune.json").unlink()  # as if killed before it finished
+    again = tune(
+        "vae",
+        "digits",
+        tmp_path / "o",
+        tmp_path / "s.db",
+        trials=2,
+        steps_per_trial=8,
+        space=space,
+        seeds=3,
+        pruner="none",
+        log=lambda _: None,
+    )
+    for label in ("best", "defaults"):
+        assert len(again["seeds"][label]["values"]) == 3
+    assert again["seeds"]["best"]["values"][:2] == pytest.approx(summary["seeds"]["best"]["values"], rel=1e-5)
+    assert again["seeds"]["defaults"]["values"][0] == pytest.approx(summary["seeds"]["defaults"]["values"][0], rel=1e-5)
 
 
 def test_a_minutes_budget_reports_at_shares_of_the_time(tmp_path):

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from imsynth.apps.classical import texture_file
+from imsynth.apps.compress import compress_path
 from imsynth.image import load_image
 from tests.studio.conftest import MAX_MEGAPIXELS, screenshot
 
@@ -131,7 +132,8 @@ def test_generate_tab_samples_explores_and_moves_along_directions(page):
     screenshot(page, "generate-directions")
 
 
-def test_restore_tab_denoises_stylises_compresses_and_fills_with_a_model(page, tmp_path):
+def test_restore_tab_denoises_stylises_compresses_and_fills_with_a_model(page, studio, tmp_path):
+    _, served = studio
     open_tab(page, "Restore and edit")
     choose(page, "restore-run", "vae")
     open_tab(page, "Corrupt and denoise")
@@ -152,6 +154,10 @@ def test_restore_tab_denoises_stylises_compresses_and_fills_with_a_model(page, t
     assert result(page, "compress-result").shape == (8, 8)
     page.locator("#compress-size").get_by_text("bits per pixel").wait_for(timeout=30_000)
     screenshot(page, "restore-compress")
+    stream = compress_path(digit, tmp_path / "digit.isz", served.imsynth_state.runs_root / "vae")["out"]
+    page.locator("#decompress-file input[type=file]").first.set_input_files(stream)
+    click(page, "Decompress")  # the run that wrote it is found by its weights' fingerprint
+    assert result(page, "decompress-result").shape == (8, 8)
     open_tab(page, "Model inpainting")
     mask = tmp_path / "mask.png"
     hole = np.zeros((8, 8), dtype=np.uint8)
@@ -228,6 +234,12 @@ def test_bad_input_shows_the_message_in_the_page_writes_nothing_and_the_server_k
     page.wait_for_timeout(1500)
     click(page, "Synthesise")
     expect_error(page, "notes.png: not a readable image")
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    page.locator("#texture-sample input[type=file]").first.set_input_files(str(empty))
+    page.wait_for_timeout(1500)
+    click(page, "Synthesise")
+    expect_error(page, "empty")
     big = tmp_path / "big.png"
     Image.fromarray(np.zeros((1000, int(MAX_MEGAPIXELS * 1e6 / 1000) + 50), dtype=np.uint8)).save(big)
     upload(page, "texture-sample", big)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 import statistics
 import time
 import typing
@@ -38,7 +39,7 @@ from ..errors import ConfigError, ImsynthError, InputError, TrainingStopped
 from ..image import atomic_path
 from ..metrics.features import extract_features, load_feature_net
 from ..metrics.generative import frechet_distance
-from ..models import LikelihoodModel, TextGenerator, build_model, config_for_dataset, get_entry
+from ..models import LikelihoodModel, TextGenerator, build_model, config_for_dataset, get_entry, load_run
 from ..runtime import runs
 from ..runtime.classifier import SECOND
 from ..runtime.tensors import to_model
@@ -283,6 +284,25 @@ def _train_once(model_name, dataset, out, values, budget, scorer, *, seed=0, rep
     return scorer(model), model
 
 
+def _seed_run(model_name, dataset, out: Path, values, budget, scorer, seed):
+    """A seed's retraining: a run a previous attempt finished with these settings (recorded in tune.json once it
+    is done) is scored as it is, so a study stopped during its seed runs resumes there; anything else there (an
+    unfinished run, another best configuration's) is trained again."""
+    record = {"values": values, "budget": budget, "seed": seed}
+    try:
+        done = runs.read_json(out / "tune.json") == json.loads(json.dumps(record))
+    except ImsynthError:
+        done = False
+    if done:
+        model, _ = load_run(out, device="cpu")
+        return scorer(model), model
+    if out.exists():
+        shutil.rmtree(out)
+    value, model = _train_once(model_name, dataset, out, values, budget, scorer, seed=seed)
+    runs.write_json(out / "tune.json", record)
+    return value, model
+
+
 def tune(
     model_name: str,
     data: str,
@@ -388,9 +408,7 @@ def tune(
         for label, values in (("best", best.user_attrs.get("values", {})), ("defaults", {})):
             scores, seconds = [], []
             for s in range(seeds):
-                value, model = _train_once(
-                    model_name, dataset, out / f"{label}-seed-{s}", values, budget, scorer, seed=s
-                )
+                value, model = _seed_run(model_name, dataset, out / f"{label}-seed-{s}", values, budget, scorer, s)
                 scores.append(value)
                 seconds.append(scorer.second_fid(model))
             summary["seeds"][label] = {

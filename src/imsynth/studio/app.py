@@ -40,6 +40,7 @@ from ..classical.resample import RESAMPLING
 from ..classical.texture import TEXTURES
 from ..classical.warp import WARPS
 from ..data import REGISTRY as DATASETS
+from ..data import list_datasets
 from ..errors import ImsynthError, InputError
 from ..evaluate import evaluate_run
 from ..image import image_file_size, save_image
@@ -70,8 +71,9 @@ footer {display: none !important}
 class StudioState:
     """What the server keeps between requests: where runs and scratch files live, the limits, the jobs."""
 
-    def __init__(self, runs_root: Path, work: Path, max_pixels: int) -> None:
+    def __init__(self, runs_root: Path, work: Path, max_pixels: int, jobs: int = 1) -> None:
         self.runs_root = runs_root
+        self.jobs_limit = jobs  # heavy actions at once, and trainings at once
         self.work = work
         self.max_pixels = max_pixels
         self.jobs: dict[Path, TrainingJob] = {}
@@ -213,7 +215,7 @@ def build_studio(runs_root: str | os.PathLike = "runs", *, max_pixels: int = 16_
     root = Path(runs_root).resolve()
     root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="imsynth-studio-"))
-    state = StudioState(root, work, max_pixels)
+    state = StudioState(root, work, max_pixels, jobs)
     sample = examples.write_examples(work / "examples")
     heavy = dict(concurrency_limit=jobs, concurrency_id="work")
 
@@ -760,6 +762,20 @@ def _restore_tab(state: StudioState, sample: dict, heavy: dict, run_choices) -> 
             return decoded["out"], note, coded["out"]
 
         button.click(squeeze, [run, source, quality], [result, size, bitstream], **heavy)
+        gr.Markdown("Decompress an `.isz` file: the run whose weights wrote it is found among the runs.")
+        with gr.Row():
+            stream = gr.File(label=".isz file", file_types=[".isz"], elem_id="decompress-file")
+            unpacked = _output("decompressed", "decompress-result")
+        unpack = gr.Button("Decompress")
+
+        @action
+        def expand(path):
+            if not path:
+                raise InputError("give an .isz file")
+            out = state.scratch() / (Path(path).stem + ".png")
+            return decompress_path(path, out, runs=str(state.runs_root), device="cpu")["out"]
+
+        unpack.click(expand, stream, unpacked, **heavy)
 
 
 # ------------------------------------------------------------------------------------------------------- train
@@ -794,6 +810,12 @@ def _train_tab(state: StudioState, run_choices) -> None:
         start = gr.Button("Start", variant="primary")
         stop = gr.Button("Stop (writes a checkpoint)")
         resume = gr.Button("Resume")
+    with gr.Accordion("Datasets on this machine (imsynth datasets)", open=False):
+        gr.Dataframe(
+            [[row["name"], "yes" if row["available"] else "no", row["size"], row["where"]] for row in list_datasets()],
+            headers=["dataset", "here", "size", "where (or how to get it)"],
+            interactive=False,
+        )
     progress = gr.Markdown("", elem_id="train-progress")
     with gr.Row():
         samples = gr.Image(label="latest samples", interactive=False)
@@ -811,6 +833,12 @@ def _train_tab(state: StudioState, run_choices) -> None:
             job = state.jobs.get(path)
             if job is not None and job.running:
                 raise InputError(f"{path}: this run is already training here; stop it first")
+            running = sum(job.running for job in state.jobs.values())
+            if running >= state.jobs_limit:
+                raise InputError(
+                    f"{running} training(s) already running (the studio's limit, --jobs {state.jobs_limit}); "
+                    "stop one first"
+                )
             assignments = [line.strip() for line in (lines or "").splitlines() if line.strip()]
             if budget:
                 assignments = [*get_preset(chosen_model, budget).settings, *assignments]

@@ -1,0 +1,141 @@
+"""The studio's targets, timed in a real browser (Debian's chromium, headless) against the library doing the same
+work in the same run: first paint after start, a PatchMatch inpainting round trip on a 512x512 photograph, and a
+64-image sample grid from a trained VAE.
+
+    python benchmarks/studio.py --runs runs --run fm-vae [--repeats 5]
+
+``--run`` names a VAE run under ``--runs`` (e.g. ``imsynth train vae --data fashion-mnist --out runs/fm-vae``).
+The studio is started as ``imsynth studio`` in a child process, as a user starts it; "first paint" is the time
+from that start until the page's tabs are visible. Round trips are timed from the click until the result image
+is shown (upload of the inputs, the library call, the PNG written and fetched, the page updated); the peer is the
+same library call timed in this process, so ``ratio`` is the studio's overhead factor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _round_trip(page, button: str, elem_id: str) -> float:
+    image = page.locator(f"#{elem_id} img").first
+    before = image.get_attribute("src") if image.count() else None
+    started = time.perf_counter()
+    page.get_by_role("button", name=button, exact=True).filter(visible=True).first.click()
+    page.wait_for_function(
+        "([id, old]) => { const img = document.querySelector('#' + id + ' img');"
+        " return img && img.complete && img.naturalWidth > 0 && img.src !== old; }",
+        arg=[elem_id, before],
+        timeout=120_000,
+    )
+    return time.perf_counter() - started
+
+
+def _library_inpaint(repeats: int) -> float:
+    import skimage.data
+
+    from imsynth.classical.inpainting import INPAINTING
+
+    image = skimage.data.astronaut().astype(np.float32) / 255
+    yy, xx = np.mgrid[:512, :512]
+    mask = ((xx - 330) / 46.0) ** 2 + ((yy - 120) / 30.0) ** 2 <= 1  # the studio's preloaded stroke
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        INPAINTING.get("patchmatch")(image, mask)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _library_sample(run: Path, repeats: int, tmp: Path) -> float:
+    from imsynth.apps.sampling import write_samples
+
+    times = []
+    for index in range(repeats):
+        started = time.perf_counter()
+        write_samples(run, tmp / f"grid-{index}.png", count=64, device="cpu")
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", default="runs")
+    parser.add_argument("--run", required=True, help="a VAE run under --runs")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    started = time.perf_counter()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "imsynth.cli", "studio", "--runs", args.runs, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    report: dict = {}
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=args.chromium, headless=True)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            while True:
+                try:
+                    page.goto(url, timeout=2000)
+                    break
+                except Exception:
+                    if time.perf_counter() - started > 120 or server.poll() is not None:
+                        raise SystemExit("the studio did not start") from None
+                    time.sleep(0.05)
+            page.get_by_role("tab", name="Classical").wait_for(timeout=60_000)
+            report["first_paint_s"] = round(time.perf_counter() - started, 2)
+            inpaint = [_round_trip(page, "Fill", "inpaint-result") for _ in range(args.repeats)]
+            page.get_by_role("tab", name="Generate", exact=True).click()
+            page.locator("#generate-run input").first.click()
+            page.get_by_role("option", name=args.run, exact=True).first.click()
+            sample = [_round_trip(page, "Sample", "sample-result") for _ in range(args.repeats)]
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(30)
+    tmp = Path(args.runs) / ".studio-benchmark"
+    tmp.mkdir(exist_ok=True)
+    library_inpaint = _library_inpaint(args.repeats)
+    library_sample = _library_sample(Path(args.runs) / args.run, args.repeats, tmp)
+    shutil.rmtree(tmp, ignore_errors=True)
+    report.update(
+        inpaint_patchmatch_512_s={"studio": round(statistics.median(inpaint), 3), "library": round(library_inpaint, 3)},
+        sample_grid_64_s={"studio": round(statistics.median(sample), 3), "library": round(library_sample, 3)},
+        first_inpaint_s=round(inpaint[0], 3),
+        first_sample_s=round(sample[0], 3),
+        repeats=args.repeats,
+        run=args.run,
+    )
+    for key in ("inpaint_patchmatch_512_s", "sample_grid_64_s"):
+        report[key]["ratio"] = round(report[key]["studio"] / report[key]["library"], 2)
+    report["targets"] = {
+        "first_paint <= 5 s": report["first_paint_s"] <= 5,
+        "inpaint round trip <= 2 s": report["inpaint_patchmatch_512_s"]["studio"] <= 2,
+        "64-image grid <= 2 s": report["sample_grid_64_s"]["studio"] <= 2,
+    }
+    print(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()
