@@ -189,8 +189,9 @@ def test_the_best_config_and_the_defaults_are_retrained_over_seeds(tmp_path):
     )
     for label in ("best", "defaults"):
         assert len(again["seeds"][label]["values"]) == 3
-    assert again["seeds"]["best"]["values"][:2] == pytest.approx(summary["seeds"]["best"]["values"], rel=1e-5)
-    assert again["seeds"]["defaults"]["values"][0] == pytest.approx(summary["seeds"]["defaults"]["values"][0], rel=1e-5)
+    # the same weights, scored after loading (where the training model used matmul convolutions): float noise only
+    assert again["seeds"]["best"]["values"][:2] == pytest.approx(summary["seeds"]["best"]["values"], rel=1e-4)
+    assert again["seeds"]["defaults"]["values"][0] == pytest.approx(summary["seeds"]["defaults"]["values"][0], rel=1e-4)
 
 
 def test_a_minutes_budget_reports_at_shares_of_the_time(tmp_path):
