@@ -32,7 +32,10 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _round_trip(page, button: str, elem_id: str) -> float:
+def _round_trip(page, button: str, elem_id: str, seed_field: str, seed: int) -> float:
+    """Click and wait for the new result. Each repeat sets another seed: Gradio names files by their content, so
+    an identical result would keep the same address and could not be told from the previous one."""
+    page.locator(f"#{seed_field} input").first.fill(str(seed))
     image = page.locator(f"#{elem_id} img").first
     before = image.get_attribute("src") if image.count() else None
     started = time.perf_counter()
@@ -105,11 +108,13 @@ def main() -> None:
                     time.sleep(0.05)
             page.get_by_role("tab", name="Classical").wait_for(timeout=60_000)
             report["first_paint_s"] = round(time.perf_counter() - started, 2)
-            inpaint = [_round_trip(page, "Fill", "inpaint-result") for _ in range(args.repeats)]
+            inpaint = [
+                _round_trip(page, "Fill", "inpaint-result", "inpaint-method-seed", i) for i in range(args.repeats)
+            ]
             page.get_by_role("tab", name="Generate", exact=True).click()
             page.locator("#generate-run input").first.click()
             page.get_by_role("option", name=args.run, exact=True).first.click()
-            sample = [_round_trip(page, "Sample", "sample-result") for _ in range(args.repeats)]
+            sample = [_round_trip(page, "Sample", "sample-result", "sample-seed", i) for i in range(args.repeats)]
             browser.close()
     finally:
         server.terminate()

@@ -203,7 +203,7 @@ def test_train_tab_starts_refuses_a_second_start_stops_and_lists_the_run(page, s
         if status["step"] >= 20:
             break
         time.sleep(0.5)
-    page.locator("#train-progress").get_by_text("step").first.wait_for(timeout=10_000)
+    page.locator("#train-samples img").first.wait_for(timeout=30_000)  # the run's newest grid, shown live
     screenshot(page, "train")
     click(page, "Stop (writes a checkpoint)")
     page.locator("#train-progress").get_by_text(re.compile("^not training")).first.wait_for(timeout=120_000)

@@ -476,7 +476,7 @@ def _generate_tab(state: StudioState, heavy: dict, run_choices) -> None:
     with gr.Tab("Sample"):
         with gr.Row():
             count = gr.Slider(1, 256, value=64, step=1, label="images")
-            seed = gr.Number(0, label="seed", precision=0)
+            seed = gr.Number(0, label="seed", precision=0, elem_id="sample-seed")
             class_index = _optional("class (conditional runs)")
         with gr.Row():
             sampler = gr.Dropdown(["", *SAMPLERS.names()], value="", label="sampler (diffusion; empty: the run's)")
@@ -818,7 +818,7 @@ def _train_tab(state: StudioState, run_choices) -> None:
         )
     progress = gr.Markdown("", elem_id="train-progress")
     with gr.Row():
-        samples = gr.Image(label="latest samples", interactive=False)
+        samples = gr.Image(label="latest samples", interactive=False, elem_id="train-samples")
         curves = gr.Image(label="curves", interactive=False)
     log = gr.Textbox(label="log", lines=6, max_lines=12)
     timer = gr.Timer(2.0)

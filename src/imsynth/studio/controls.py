@@ -54,14 +54,19 @@ def _typed(option: Option, value):
         ) from None
 
 
-def _control(option: Option, visible: bool):
+def _control(option: Option, visible: bool, elem_id: str | None = None):
     label, info = option.name.replace("_", " "), option.help
     if option.choices:
         return gr.Dropdown(
-            [str(c) for c in option.choices], value=_shown(option), label=label, info=info, visible=visible
+            [str(c) for c in option.choices],
+            value=_shown(option),
+            label=label,
+            info=info,
+            visible=visible,
+            elem_id=elem_id,
         )
     if option.type is bool:
-        return gr.Checkbox(value=bool(option.default), label=label, info=info, visible=visible)
+        return gr.Checkbox(value=bool(option.default), label=label, info=info, visible=visible, elem_id=elem_id)
     if option.type in (int, float) and option.optional:  # gr.Number cannot be left empty ("automatic")
         return gr.Textbox(
             value="" if option.default is None else str(option.default),
@@ -69,6 +74,7 @@ def _control(option: Option, visible: bool):
             info=info,
             placeholder="automatic",
             visible=visible,
+            elem_id=elem_id,
         )
     if option.type in (int, float):
         return gr.Number(
@@ -77,8 +83,9 @@ def _control(option: Option, visible: bool):
             info=info,
             precision=0 if option.type is int else None,
             visible=visible,
+            elem_id=elem_id,
         )
-    return gr.Textbox(value=option.default or "", label=label, info=info, visible=visible)
+    return gr.Textbox(value=option.default or "", label=label, info=info, visible=visible, elem_id=elem_id)
 
 
 def _shown(option: Option):
@@ -101,7 +108,7 @@ def method_controls(
             continue
         owner = {entry.name: own for entry, own in users}
         shown = owner.get(first, option)
-        controls[name] = _control(shown, visible=first in owner)
+        controls[name] = _control(shown, visible=first in owner, elem_id=elem_id and f"{elem_id}-{name}")
     found = MethodControls(table, method, controls)
 
     def switch(chosen: str):
