@@ -8,7 +8,7 @@ DEFERRED_IMPORTS = {
     "imageio": "GIF and MP4 writing",
     "imageio_ffmpeg": "MP4 writing (ships the ffmpeg binary)",
     "matplotlib": "training curves and plots (0.5 s to import)",
-    "scipy": "scattered-data interpolation and Delaunay meshes (the resize command does not need them)",
+    "scipy": "scattered-data interpolation, Delaunay meshes, shot noise's Poisson quantiles (start-up of every command)",
     "skimage": "projective/similarity transform estimation in warps",
     "sklearn": "the bundled digits dataset (1 s to import)",
     "torch_fidelity": "optional: standard Inception FID from locally present weights",

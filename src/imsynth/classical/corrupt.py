@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from scipy.stats import poisson
 
 from ..errors import InputError
 from ..tables import Table, method
@@ -46,6 +45,8 @@ def gaussian(image, rng, *, sigma: float) -> np.ndarray:
 def shot(image, rng, *, photons: float) -> np.ndarray:
     # one uniform field drives every severity (inverse CDF), so for a seed the counts at more photons are the
     # same draw at a finer scale
+    from scipy.stats import poisson  # scipy.stats costs 0.3-0.8 s to import; only shot noise needs it
+
     uniform = rng.random(image.shape)
     return (poisson.ppf(uniform, np.maximum(image, 0) * photons) / photons).astype(np.float32)
 
