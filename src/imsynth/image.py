@@ -242,14 +242,19 @@ def _read_sixteen_bit_colour(path: Path) -> np.ndarray:
     return pixels.astype(np.float32) / 65535.0
 
 
-def image_file_size(path: str | os.PathLike, limit: int) -> tuple[int, int]:
-    """(width, height) of an image file, read from its header: a file of more than ``limit`` pixels is refused
-    before anything decodes it (a server's cap on uploads). ``ImageError`` names the file."""
+def _existing_file(path: str | os.PathLike) -> Path:
     path = Path(path)
     if not path.is_file():
         raise ImageError(f"{path}: no such image file")
     if path.stat().st_size == 0:
         raise ImageError(f"{path}: empty file (0 bytes)")
+    return path
+
+
+def image_file_size(path: str | os.PathLike, limit: int) -> tuple[int, int]:
+    """(width, height) of an image file, read from its header: a file of more than ``limit`` pixels is refused
+    before anything decodes it (a server's cap on uploads). ``ImageError`` names the file."""
+    path = _existing_file(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limit below decides
@@ -276,11 +281,7 @@ def read_image(path: str | os.PathLike, *, mode: str | None = None) -> tuple[np.
     transparency). Raises ``ImageError`` naming the file for missing, empty, corrupt, truncated or oversized
     images.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ImageError(f"{path}: no such image file")
-    if path.stat().st_size == 0:
-        raise ImageError(f"{path}: empty file (0 bytes)")
+    path = _existing_file(path)
     try:
         with warnings.catch_warnings():
             # Pillow warns before the hard limit; treat any bomb warning as an error too.

@@ -1,6 +1,7 @@
 """imsynth tune: a tiny study end to end (one trial pruned by the median rule), resumed; best.json for train
 --config; every bad input of issue 16 that concerns the search."""
 
+import functools
 import json
 
 import optuna
@@ -153,19 +154,19 @@ def test_bad_studies_and_budgets(tmp_path, capsys):
 
 
 def test_the_best_config_and_the_defaults_are_retrained_over_seeds(tmp_path):
-    space = {"latent_dim": {"choices": [3]}}
-    summary = tune(
+    study = functools.partial(
+        tune,
         "vae",
         "digits",
         tmp_path / "o",
         tmp_path / "s.db",
         trials=2,
         steps_per_trial=8,
-        space=space,
-        seeds=2,
+        space={"latent_dim": {"choices": [3]}},
         pruner="none",
         log=lambda _: None,
     )
+    summary = study(seeds=2)
     for label in ("best", "defaults"):
         entry = summary["seeds"][label]
         assert len(entry["values"]) == 2 and entry["mean"] == pytest.approx(sum(entry["values"]) / 2)
@@ -175,18 +176,7 @@ def test_the_best_config_and_the_defaults_are_retrained_over_seeds(tmp_path):
     # asked again with a third seed (as after a stop during the seed runs): finished seeds are scored as they
     # are, not trained again, and give the same numbers; only the new seed trains
     (tmp_path / "o" / "defaults-seed-1" / "tune.json").unlink()  # as if killed before it finished
-    again = tune(
-        "vae",
-        "digits",
-        tmp_path / "o",
-        tmp_path / "s.db",
-        trials=2,
-        steps_per_trial=8,
-        space=space,
-        seeds=3,
-        pruner="none",
-        log=lambda _: None,
-    )
+    again = study(seeds=3)
     for label in ("best", "defaults"):
         assert len(again["seeds"][label]["values"]) == 3
     # the same weights, scored after loading (where the training model used matmul convolutions): float noise only

@@ -65,11 +65,12 @@ def page(browser, studio):
     """A fresh page on the studio; afterwards, every request it made must have gone to the studio itself."""
     url, _ = studio
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(90_000)  # generous: the other test worker may be loading both cores
     opened = context.new_page()
     requests = []
     opened.on("request", lambda request: requests.append(request.url))
     opened.goto(url)
-    opened.get_by_role("tab", name="Classical").wait_for(timeout=30000)
+    opened.get_by_role("tab", name="Classical").wait_for(timeout=120_000)
     yield opened
     context.close()
     elsewhere = [u for u in requests if not u.startswith((url.rstrip("/"), "blob:" + url.rstrip("/"), "data:"))]

@@ -53,6 +53,12 @@ def choose(page, elem_id, option):
     page.get_by_role("option", name=option, exact=True).first.click()
 
 
+def ramp(path, size=8):
+    """A small grey image the size of the tiny runs' data."""
+    Image.fromarray((np.indices((size, size)).sum(0) * (255 // (2 * size))).astype(np.uint8)).save(path)
+    return path
+
+
 def fill(page, elem_id, text):
     page.locator(f"#{elem_id} textarea, #{elem_id} input").first.fill(text)
 
@@ -147,8 +153,7 @@ def test_restore_tab_denoises_stylises_compresses_and_fills_with_a_model(page, s
     click(page, "Stylize")
     result(page, "stylize-result")
     open_tab(page, "Compress")
-    digit = tmp_path / "digit.png"
-    Image.fromarray((np.indices((8, 8)).sum(0) * 16).astype(np.uint8)).save(digit)
+    digit = ramp(tmp_path / "digit.png")
     upload(page, "compress-image", digit)
     click(page, "Compress")
     assert result(page, "compress-result").shape == (8, 8)
@@ -174,8 +179,7 @@ def test_restore_tab_translates_and_measures_purification(page, tmp_path):
     open_tab(page, "Restore and edit")
     choose(page, "restore-run", "pix2pix")
     open_tab(page, "Translate")
-    digit = tmp_path / "digit.png"
-    Image.fromarray((np.indices((8, 8)).sum(0) * 16).astype(np.uint8)).save(digit)
+    digit = ramp(tmp_path / "digit.png")
     upload(page, "translate-image", digit)
     click(page, "Translate")
     assert result(page, "translate-result").shape == (8, 8)

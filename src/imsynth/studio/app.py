@@ -166,6 +166,21 @@ def _parse(text, kind: type):
         raise InputError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}") from None
 
 
+def _hole_editor(elem_id: str, value, *, brush: int, height: int):
+    """An image to paint the hole on: its strokes (any layer, one fixed colour) become the mask."""
+    return gr.ImageEditor(
+        value=value,
+        type="numpy",
+        image_mode="RGBA",
+        sources=["upload"],
+        brush=gr.Brush(colors=["#ff0040"], color_mode="fixed", default_size=brush),
+        transforms=[],
+        label="image (paint the hole)",
+        height=height,
+        elem_id=elem_id,
+    )
+
+
 def _write_image(folder: Path, name: str, pixels: np.ndarray) -> Path:
     return save_image(folder / name, pixels.astype(np.float32) / 255.0)
 
@@ -249,16 +264,11 @@ def _classical_tab(state: StudioState, sample: dict, heavy: dict) -> None:
     with gr.Tab("Inpaint"):
         gr.Markdown("Paint the hole with the brush (or upload a mask: nonzero = hole), pick a method, fill.")
         with gr.Row():
-            editor = gr.ImageEditor(
-                value={"background": sample["astronaut"], "layers": [sample["astronaut_strokes"]], "composite": None},
-                type="numpy",
-                image_mode="RGBA",
-                sources=["upload"],
-                brush=gr.Brush(colors=["#ff0040"], color_mode="fixed", default_size=24),
-                transforms=[],
-                label="image (paint the hole)",
+            editor = _hole_editor(
+                "inpaint-editor",
+                {"background": sample["astronaut"], "layers": [sample["astronaut_strokes"]], "composite": None},
+                brush=24,
                 height=560,
-                elem_id="inpaint-editor",
             )
             result = _output("filled", "inpaint-result")
         with gr.Row():
@@ -596,16 +606,7 @@ def _restore_tab(state: StudioState, sample: dict, heavy: dict, run_choices) -> 
     with gr.Tab("Model inpainting"):
         gr.Markdown("Fill a painted hole with a trained model (a GAN, VAE or diffusion run of the image's size).")
         with gr.Row():
-            editor = gr.ImageEditor(
-                type="numpy",
-                image_mode="RGBA",
-                sources=["upload"],
-                brush=gr.Brush(colors=["#ff0040"], color_mode="fixed", default_size=4),
-                transforms=[],
-                label="image (paint the hole)",
-                height=420,
-                elem_id="model-fill-editor",
-            )
+            editor = _hole_editor("model-fill-editor", None, brush=4, height=420)
             result = _output("filled", "model-fill-result")
         with gr.Row():
             mask_upload = _upload("or a mask file (optional)", height=160, elem_id="model-fill-mask")
