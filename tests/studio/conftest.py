@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import tiny_dataset, tiny_run
+from tests.helpers import tiny_dataset, tiny_run, tiny_text_dataset
 
 pytest.importorskip("gradio", reason="the studio extra is not installed: pip install '.[studio]'")
 CHROMIUM = os.environ.get("IMSYNTH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
@@ -28,6 +28,7 @@ def studio_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     tiny_run(root, "vae", steps=30, latent_dim=4)
     tiny_run(root, "pix2pix", steps=5, data=tiny_dataset(count=48, size=8, channels=2))  # two domains of 8x8
+    tiny_run(root, "text-vae", steps=5, data=tiny_text_dataset(48))
     return root
 
 

@@ -138,6 +138,19 @@ def test_generate_tab_samples_explores_and_moves_along_directions(page):
     screenshot(page, "generate-directions")
 
 
+def test_generate_tab_writes_sentences_from_a_text_run(page):
+    open_tab(page, "Generate")
+    choose(page, "generate-run", "text-vae")
+    open_tab(page, "Text")
+    click(page, "Sample sentences")
+    page.wait_for_function("() => document.querySelector('#text-result textarea').value.split('\\n').length == 10")
+    fill(page, "homotopy-from", "the cat sees the ball .")
+    fill(page, "homotopy-to", "a dog eats some bread .")
+    click(page, "Homotopy")
+    page.wait_for_function("() => document.querySelector('#homotopy-result textarea').value.split('\\n').length == 8")
+    screenshot(page, "generate-text")
+
+
 def test_restore_tab_denoises_stylises_compresses_and_fills_with_a_model(page, studio, tmp_path):
     _, served = studio
     open_tab(page, "Restore and edit")

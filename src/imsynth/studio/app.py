@@ -30,7 +30,7 @@ from ..apps.restore import corrupt_path, denoise_path
 from ..apps.robustness import DEFENCES, evaluate_robustness
 from ..apps.sampling import write_samples
 from ..apps.stylize import STYLIZERS, stylize_path
-from ..apps.text import load_text_run, reconstruct, sample_sentences
+from ..apps.text import homotopy, load_text_run, reconstruct, sample_sentences
 from ..apps.translate import translate_path
 from ..classical.animate import MORPHS
 from ..classical.corrupt import CORRUPTIONS
@@ -577,6 +577,16 @@ def _generate_tab(state: StudioState, heavy: dict, run_choices) -> None:
         sentence = gr.Textbox("you will meet a tall, dark stranger.", label="a sentence to reconstruct")
         again = gr.Button("Reconstruct")
         rebuilt = gr.JSON(label="reconstruction")
+        with gr.Row():
+            start = gr.Textbox(
+                "there is no time like the present.", label="from (empty: a random code)", elem_id="homotopy-from"
+            )
+            end = gr.Textbox(
+                "you will be successful in your work.", label="to (empty: a random code)", elem_id="homotopy-to"
+            )
+            way = gr.Radio(["lerp", "slerp"], value="lerp", label="path")
+        walk = gr.Button("Homotopy")
+        path = gr.Textbox(label="sentences along the path", lines=8, elem_id="homotopy-result")
 
         @action
         def speak(name, n, s, t, p, g):
@@ -590,8 +600,14 @@ def _generate_tab(state: StudioState, heavy: dict, run_choices) -> None:
             model, _ = load_text_run(state.run(name), device="cpu", encoder=True)
             return reconstruct(model, text, samples=3)
 
+        @action
+        def between(name, first, last, chosen):
+            model, _ = load_text_run(state.run(name), device="cpu", encoder=True)
+            return "\n".join(homotopy(model, first or None, last or None, steps=8, mode=chosen))
+
         button.click(speak, [run, count, seed, temperature, top_p, greedy], sentences, **heavy)
         again.click(echo, [run, sentence], rebuilt, **heavy)
+        walk.click(between, [run, start, end, way], path, **heavy)
 
 
 # ----------------------------------------------------------------------------------------------------- restore
