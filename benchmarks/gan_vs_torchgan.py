@@ -3,6 +3,7 @@
     pip install --no-deps torchgan==0.1.0     # beside our torch; never let pip resolve another torch
     python benchmarks/gan_vs_torchgan.py throughput [--batch 64] [--steps 60]
     python benchmarks/gan_vs_torchgan.py race --minutes 30 [--threads 1]
+    python benchmarks/gan_vs_torchgan.py race --minutes 30 --threads 1 --architecture imsynth --preset cpu-30min
 
 torchgan imports torchvision at module level, but only uses it to save image grids and for an Inception
 classifier we never call; PyPI's torchvision does not work with this torch, so this script installs a small
@@ -305,6 +306,7 @@ def race(args) -> None:
         batch=args.batch,
         architecture=args.architecture,
         imsynth_overrides=args.set,
+        preset=args.preset,
     )
     print(json.dumps(report))
 
@@ -329,8 +331,15 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="race with --architecture imsynth: override our dcgan's config (e.g. g_width=32)",
     )
+    parser.add_argument(
+        "--preset", help="race with --architecture imsynth: a preset of our dcgan (e.g. cpu-30min), before --set"
+    )
     parser.add_argument("--out", default="runs/gan-race")
     args = parser.parse_args()
+    if args.preset:
+        from imsynth.models import get_preset
+
+        args.set = [*get_preset("dcgan", args.preset).settings, *args.set]
     if args.phase == "throughput":
         throughput(args)
     else:
