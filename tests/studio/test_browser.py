@@ -73,7 +73,6 @@ def set_code(page, elem_id, text):
 
 def test_classical_tab_fills_synthesises_resizes_and_blends_like_the_library(page, studio, tmp_path):
     _, served = studio
-    filled = None
     click(page, "Fill")  # the preloaded astronaut with its preloaded stroke, PatchMatch
     filled = result(page, "inpaint-result")
     assert filled.shape == (512, 512, 3)

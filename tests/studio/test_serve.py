@@ -6,7 +6,7 @@ import urllib.request
 import pytest
 
 from imsynth.errors import InputError
-from imsynth.studio import app, controls, serve
+from imsynth.studio import app, serve
 from tests.helpers import assert_one_line_error, run_cli
 from tests.studio.conftest import free_port
 
@@ -21,7 +21,6 @@ def test_bad_limits_and_a_missing_extra_are_one_line_errors(capsys, monkeypatch,
     monkeypatch.setattr(app, "gr", None)
     with pytest.raises(InputError, match=r"the studio needs Gradio: pip install 'imsynth\[studio\]'"):
         app.build_studio(tmp_path)
-    monkeypatch.setattr(controls, "gr", None)
 
 
 def test_another_host_warns_and_a_password_guards_every_page(capsys, tmp_path):

@@ -13,10 +13,10 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import ImsynthError, InputError
 from ..runtime import runs
 
 
@@ -27,7 +27,6 @@ class TrainingJob:
     run: Path
     command: list[str]
     process: subprocess.Popen
-    started: float = field(default_factory=time.time)
 
     @property
     def log(self) -> Path:
@@ -99,7 +98,8 @@ def start_training(
     while time.time() < deadline and job.running:
         time.sleep(0.1)
     if not job.running and job.process.returncode == 2:
-        raise InputError(_tail(log).strip().splitlines()[-1].removeprefix("imsynth: error: "))
+        said = _tail(log).strip().splitlines() or [f"imsynth train exited with code 2; see {log}"]
+        raise InputError(said[-1].removeprefix("imsynth: error: "))
     return job
 
 
@@ -112,7 +112,7 @@ def run_status(run: str | os.PathLike) -> dict:
     if runs.is_run(run):
         try:
             train = runs.read_json(run / runs.CONFIG).get("train", {})
-        except Exception:  # a config being written: report no budget this time
+        except ImsynthError:  # damaged: the status shows no budget rather than failing the page
             train = {}
         budget = {key: train[key] for key in ("steps", "epochs", "minutes") if train.get(key) is not None}
     samples = sorted((run / "samples").glob("step-*.png"), key=lambda path: path.stat().st_mtime)

@@ -234,7 +234,7 @@ def build_studio(runs_root: str | os.PathLike = "runs", *, max_pixels: int = 16_
     sample = examples.write_examples(work / "examples")
     heavy = dict(concurrency_limit=jobs, concurrency_id="work")
 
-    def run_choices(kind=None):
+    def run_choices():
         names = state.run_names()
         return gr.Dropdown(choices=names, value=names[0] if names else None)
 

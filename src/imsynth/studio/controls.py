@@ -28,7 +28,7 @@ class MethodControls:
 
     def chosen(self, method: str, *values) -> dict:
         """The options ``method`` takes that the user set, converted to their declared types."""
-        self.table.get(method)  # an unknown name is the table's one-line error
+        # table.get: an unknown name is the table's one-line error
         takes = {option.name: option for option in getattr(self.table.get(method), "options", ())}
         chosen = {}
         for name, value in zip(self.options, values):

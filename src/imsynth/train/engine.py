@@ -613,11 +613,8 @@ def train(
     ``TrainingStopped`` (exit code 130 / 143) saying how to resume. ``init`` names a run whose weights the new
     run starts from (fine-tuning; ``model_config`` must describe the same networks).
     """
-    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun rank 0 holds the run for every process
-        return _train(
-            model_name, dataset, out, model_config, train_config, resume, device, quiet, callback, model, init
-        )
-    with ckpt.writer_lock(Path(out)):
+    main = int(os.environ.get("RANK", "0")) == 0  # under torchrun rank 0 holds the run for every process
+    with ckpt.writer_lock(Path(out)) if main else contextlib.nullcontext():
         return _train(
             model_name, dataset, out, model_config, train_config, resume, device, quiet, callback, model, init
         )
