@@ -28,6 +28,8 @@ from .errors import ImageError, InputError
 
 __all__ = [
     "IMAGE_SUFFIXES",
+    "READABLE_SUFFIXES",
+    "image_files",
     "MAX_PIXELS",
     "atomic_path",
     "check_allocation",
@@ -51,7 +53,8 @@ __all__ = [
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
-# suffix -> Pillow format; the formats that hold 16 bits per channel
+# suffix -> Pillow format: every image file imsynth writes; it reads these and READ_ONLY_SUFFIXES (a GIF would
+# lose colours to a palette, PPM/PGM are inputs from other tools). The one list of image suffixes.
 IMAGE_SUFFIXES = {
     ".png": "PNG",
     ".jpg": "JPEG",
@@ -61,6 +64,8 @@ IMAGE_SUFFIXES = {
     ".bmp": "BMP",
     ".webp": "WEBP",
 }
+READ_ONLY_SUFFIXES = (".gif", ".ppm", ".pgm")
+READABLE_SUFFIXES = (*IMAGE_SUFFIXES, *READ_ONLY_SUFFIXES)
 SIXTEEN_BIT_SUFFIXES = (".png", ".tif", ".tiff")
 # Outputs larger than this are refused before anything is allocated (Pillow refuses to *read* images over
 # 2 x its MAX_IMAGE_PIXELS, 179 MP, so a larger output could not even be opened again).
@@ -116,11 +121,19 @@ def check_output(
     return path
 
 
+def image_files(
+    root: str | os.PathLike, *, suffixes: Sequence[str] = READABLE_SUFFIXES, recursive: bool = True
+) -> list[Path]:
+    """The image files under ``root`` (recursive unless told), sorted: the one folder scan of the package."""
+    found = Path(root).rglob("*") if recursive else Path(root).iterdir()
+    return sorted(p for p in found if p.is_file() and p.suffix.lower() in suffixes)
+
+
 def file_pairs(
     source: str | os.PathLike,
     out: str | os.PathLike,
     *,
-    suffixes: Sequence[str] = tuple(IMAGE_SUFFIXES),
+    suffixes: Sequence[str] = READABLE_SUFFIXES,
     out_suffixes: Sequence[str] = tuple(IMAGE_SUFFIXES),
     out_suffix: str = ".png",
 ) -> tuple[list[tuple[Path, Path]], Path]:
@@ -135,7 +148,7 @@ def file_pairs(
     if not source.is_dir():
         target = Path(out) / (source.stem + out_suffix) if is_folder_output(out) else Path(out)
         return [(source, check_output(target, suffixes=out_suffixes))], Path(out)
-    files = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+    files = image_files(source, suffixes=suffixes)
     if not files:
         raise InputError(f"{source}: no {', '.join(sorted(suffixes))} files in this folder")
     out = Path(out)

@@ -13,6 +13,7 @@ default is written once, in the function; the table adds only the help text.
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import types
 import typing
@@ -22,7 +23,7 @@ from typing import Any, Generic, Literal, TypeVar, get_args, get_origin
 
 from .errors import InputError
 
-__all__ = ["Method", "Option", "Table", "method"]
+__all__ = ["REQUIRED", "Action", "Method", "Option", "Param", "Table", "method", "resolve"]
 
 
 @dataclass(frozen=True)
@@ -191,3 +192,182 @@ class Table(Generic[E]):
     def help_text(self) -> str:
         """One line per entry: ``name: description``."""
         return "; ".join(f"{entry.name}: {entry.description}" for entry in self)  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------------------------------------------ actions
+REQUIRED = inspect.Parameter.empty  # the default of a parameter the user must give
+
+# what an action takes and makes, beyond plain values: the CLI reads them as paths or text, the studio shows an
+# upload, an editor or the run chooser for each
+KINDS = ("image", "mask", "folder", "clip", "run", "text", "npz", "bitstream", "json", "points", "path", "out")
+
+
+def resolve(reference: str) -> Any:
+    """``"module:NAME"`` under ``imsynth`` -> the object, imported now (tables are read lazily, so listing the
+    actions never imports torch)."""
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(f"imsynth.{module}"), name)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of an action: the function's keyword ``name`` and what the CLI and the studio need to offer it.
+
+    ``choices`` are values, or ``"module:TABLE"``: a method table whose names are the choices and (with
+    ``options``) whose methods' options become parameters too, passed as keyword arguments (``options="**"``) or
+    as one dict keyword (``options="defence_options"``), their flags prefixed by ``prefix``."""
+
+    name: str
+    type: type = str
+    default: Any = None
+    help: str = ""
+    kind: str | None = None
+    choices: tuple | str = ()
+    low: float | None = None
+    high: float | None = None
+    flag: str | None = None  # the CLI's spelling (default --name)
+    positional: bool = False
+    options: str | None = None
+    prefix: str = ""
+    convert: Callable[[str], Any] | None = None  # text -> value, for values that are not plain numbers (WxH)
+    studio: bool = True  # False: a path on the server, which a browser must not name
+    example: Any = None  # what the studio shows first: a bundled example's name for an image, else a value
+    needs: frozenset[str] = frozenset()  # capabilities of the run that make this parameter mean something
+    joined: str | None = None  # several table names in one value, joined by this ("shot+jpeg")
+
+    def __post_init__(self) -> None:
+        if self.kind is not None and self.kind not in KINDS:
+            raise ValueError(f"parameter {self.name}: unknown kind {self.kind!r}; valid: {', '.join(KINDS)}")
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    @property
+    def cli_flag(self) -> str:
+        return self.flag or "--" + self.name.replace("_", "-")
+
+    @property
+    def table(self) -> Table | None:
+        """The method table the choices come from (None for plain choices)."""
+        found = resolve(self.choices) if isinstance(self.choices, str) else None
+        return found if isinstance(found, Table) else None
+
+    def values(self) -> tuple:
+        """The allowed values, read from their table or tuple where referenced; () when any value goes."""
+        if isinstance(self.choices, str):
+            found = resolve(self.choices)
+            return found.names() if isinstance(found, Table) else tuple(found)
+        return tuple(self.choices)
+
+    def check(self, value: Any) -> Any:
+        """``value`` converted to the parameter's type and checked against its choices and range; the one message
+        for the CLI and the studio."""
+        if value is None or (value == "" and self.type is not str):
+            if self.required:
+                raise InputError(f"{self.cli_flag}: give a value")
+            return None
+        if self.convert is not None and isinstance(value, str):
+            return self.convert(value)
+        table = self.table
+        if table is not None:  # the table's own message for an unknown name
+            names = str(value).split(self.joined) if self.joined else [value]
+            for name in names:
+                table.get(name)
+            return value
+        allowed = self.values()
+        if allowed:
+            match = next((choice for choice in allowed if str(choice) == str(value)), None)
+            if match is None:
+                raise InputError(f"{self.cli_flag}: {value!r} is not one of {', '.join(map(str, allowed))}")
+            return match
+        value = _as_type(self, value)
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            kind = "an integer" if self.type is int else "a number"
+            if self.low is not None and self.high is not None:
+                bounds = f"from {self.low:g} to {self.high:g}"
+            else:
+                bounds = f">= {self.low:g}" if self.low is not None else f"<= {self.high:g}"
+            raise InputError(f"{self.cli_flag} must be {kind} {bounds}, got {value!r}")
+        return value
+
+
+def _as_type(param: Param, value: Any) -> Any:
+    if param.type is bool:
+        return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+    try:
+        if param.type is int:
+            number = float(value)
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        return param.type(value)
+    except (TypeError, ValueError):
+        kind = {int: "a whole number", float: "a number"}.get(param.type, param.type.__name__)
+        raise InputError(f"{param.cli_flag}: {value!r} is not {kind}") from None
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing a user does, declared once: the CLI command, the studio's controls and the docs are made from it,
+    and the Python API is ``function`` itself (``"module:function"`` under ``imsynth``, imported when used).
+
+    ``output`` says what the function returns: ``path`` (printed as it is), ``json`` (a dict, printed as JSON),
+    ``lines`` (a list of strings, one per line); ``makes`` is the kind of file it writes (image, gif, text...).
+    ``needs`` are capabilities (``imsynth.models.capabilities``) a run must declare for the action to apply;
+    ``group`` is the studio's tab group ("" keeps it out of the studio)."""
+
+    name: str
+    target: str
+    summary: str
+    params: tuple[Param, ...]
+    description: str = ""
+    examples: tuple[str, ...] = ()
+    output: Literal["path", "json", "lines"] = "path"
+    makes: str = "image"
+    needs: frozenset[str] = frozenset()
+    group: str = ""
+    button: str = ""
+    studio_suffix: str = ".png"  # the file the studio asks the action to write
+
+    @property
+    def function(self) -> Callable:
+        return resolve(self.target)
+
+    def param(self, name: str) -> Param:
+        return next(param for param in self.params if param.name == name)
+
+    def defaults(self) -> dict[str, Any]:
+        return {param.name: param.default for param in self.params if not param.required}
+
+    def bind(self, values: dict[str, Any], options: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Keyword arguments for ``function``: ``values`` (by parameter name; missing ones take their defaults)
+        checked by the table, and each table parameter's method options (``options[param.name]``: the ones the user
+        set) checked by that table against the chosen method."""
+        unknown = set(values) - {param.name for param in self.params}
+        if unknown:
+            raise InputError(f"{self.name}: unknown parameter(s) {', '.join(sorted(unknown))}")
+        bound: dict[str, Any] = {}
+        for param in self.params:
+            given = values.get(param.name)
+            value = param.check(param.default if given is None and not param.required else given)
+            bound[param.name] = value
+            chosen = (options or {}).get(param.name) or {}
+            if param.options is None or (not chosen and value is None):
+                continue
+            table = param.table
+            checked = table.check_options(value, chosen) if value is not None else dict(chosen)
+            if param.options == "**":
+                bound.update(checked)
+            else:
+                bound[param.options] = checked
+        return bound
+
+    def __call__(self, **values):
+        """Run the action from Python with the table's checks (method options as plain keywords)."""
+        plain = {key: value for key, value in values.items() if key in {p.name for p in self.params}}
+        rest = {key: value for key, value in values.items() if key not in plain}
+        owner = next((p.name for p in self.params if p.options == "**"), None)
+        if rest and owner is None:
+            raise InputError(f"{self.name}: unknown parameter(s) {', '.join(sorted(rest))}")
+        return self.function(**self.bind(plain, {owner: rest} if rest else None))

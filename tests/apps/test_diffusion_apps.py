@@ -89,7 +89,7 @@ def test_guided_class_samples_from_the_conditional_run(cddpm_run, tmp_path, caps
 @pytest.mark.parametrize(
     "options,fragments",
     [
-        (["--sampler", "heun"], ["'heun' is not one of 'ddpm', 'ddim'"]),
+        (["--sampler", "heun"], ["unknown sampler 'heun'; valid: ddpm, ddim"]),
         (["--steps", "0"], ["--steps must be between 1 and the 100 training timesteps, got 0"]),
         (["--steps", "101"], ["--steps must be between 1 and the 100 training timesteps, got 101"]),
         (["--guidance", "3"], ["guidance needs a class-conditional run"]),

@@ -118,7 +118,7 @@ def test_inpaint_cli_gan_and_harmonic_with_bad_inputs(tmp_path, capsys, gan_run,
     assert code == 0, err
     cases = [
         (["--method", "gan"], "needs --model RUN"),
-        (["--method", "smudge"], "'smudge' is not one of 'fill-constant'"),
+        (["--method", "smudge"], "unknown inpainting method 'smudge'; valid: fill-constant"),
         (["--method", "gan", "--model", str(cgan_run)], "class-conditional: say which class"),
         (["--method", "gan", "--model", str(cgan_run), "--class", "12"], "class must be in 0..9, got 12"),
     ]

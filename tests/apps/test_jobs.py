@@ -37,7 +37,10 @@ def test_train_command_is_the_cli_call():
 def test_a_background_run_reports_progress_stops_with_a_checkpoint_and_resumes(tmp_path):
     run = tmp_path / "vae"
     job = start_training("vae", run, data="digits", steps=100000, assignments=TINY)
-    assert _wait(job, lambda: run_status(run)["step"] >= 20), job.status()["log"]
+    # wait for what is asserted below: the grid of step 20 is written after step 20's row is logged
+    assert _wait(job, lambda: run_status(run)["step"] >= 20 and run_status(run)["samples"] is not None), job.status()[
+        "log"
+    ]
     # the run is held while it trains: a second start is refused before any process starts
     with pytest.raises(InputError, match="another training is writing this run"):
         start_training("vae", run, resume=True)

@@ -129,3 +129,26 @@ def augmentation_value(
         "classification_accuracy_score": cas,
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def augment(
+    run,
+    out=None,
+    *,
+    count: int = 10000,
+    evaluate: bool = False,
+    real: int = 1000,
+    generated: int = 5000,
+    steps: int = 600,
+    seed: int = 0,
+    device: str = "auto",
+) -> dict:
+    """Write ``count`` generated images to ``out`` and/or (``evaluate``) measure their value as training data."""
+    if out is None and not evaluate:
+        raise InputError("say what to do: -o OUT to write the set, --evaluate to measure it, or both")
+    done: dict = {}
+    if out is not None:
+        done["out"] = str(write_generated_dataset(run, out, count=count, seed=seed, device=device))
+    if evaluate:
+        done |= augmentation_value(run, real=real, generated=generated, steps=steps, seed=seed, device=device)
+    return done

@@ -21,9 +21,10 @@ import torch
 
 from ..errors import InputError
 from ..image import check_allocation, check_output, save_gif
-from ..models import LatentFeatures, LatentModel
+from ..models import LatentFeatures, LatentModel, TextGenerator, load_run
 from ..models.vae import interpolate_latents
 from ..runtime.tensors import save_tensor_grid, tensor_to_uint8
+from .text import homotopy, require_text_model
 
 MODES = ("lerp", "slerp", "walk", "pca")
 
@@ -209,3 +210,43 @@ def _fixed_labels(model, class_index: int | None, count: int) -> torch.Tensor | 
     if class_index is None and model.conditional:
         class_index = 0
     return model.class_labels(count, class_index=class_index)
+
+
+def explore_run(
+    run,
+    out=None,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    mode: str = "slerp",
+    rows: int = 6,
+    steps: int = 8,
+    frames: int = 48,
+    components: int = 8,
+    span: float = 2.0,
+    seed: int = 0,
+    class_index: int | None = None,
+    device: str = "auto",
+) -> dict | list[str]:
+    """``explore`` for a run folder: an image run writes ``out``; a text-vae run returns the sentences along the
+    path between ``start`` and ``end`` (a prior draw where missing)."""
+    model, _ = load_run(run, device=device)
+    if isinstance(model, TextGenerator):
+        require_text_model(model, run, encoder=True)
+        return homotopy(model, start, end, steps=steps, mode=mode, seed=seed)
+    if start is not None or end is not None:
+        raise InputError(f"{run}: --from and --to are sentences for text runs; this is an image run")
+    if out is None:
+        raise InputError(f"{run}: an image run needs -o (a .png grid or a .gif animation)")
+    return explore(
+        model,
+        out,
+        mode=mode,
+        rows=rows,
+        steps=steps,
+        frames=frames,
+        components=components,
+        span=span,
+        seed=seed,
+        class_index=class_index,
+    )

@@ -23,9 +23,8 @@ from tqdm import tqdm
 from ..classical.corrupt import corrupt
 from ..classical.denoise import DENOISERS, denoise, noise_sigma
 from ..data import load_dataset
-from ..data.sources import IMAGE_SUFFIXES
 from ..errors import InputError
-from ..image import check_output, file_pairs, output_depth, read_image, save_image
+from ..image import READABLE_SUFFIXES, check_output, file_pairs, output_depth, read_image, save_image
 from ..models import Encoder, GenerativeModel, IterativeSampler, LatentModel, Purifier, load_run
 from ..runtime.tensors import numpy_to_tensor, tensor_to_numpy, uint8_to_nhwc
 from ..tables import method
@@ -221,7 +220,7 @@ def corrupt_path(
             damaged = corrupt(image, kind, severity, seed=seed + index)
             save_image(target, damaged, bit_depth=output_depth(target, bit_depth, depth))
         return out
-    if path.suffix.lower() in IMAGE_SUFFIXES or "/" in source:
+    if path.suffix.lower() in READABLE_SUFFIXES or "/" in source:
         raise InputError(f"{source}: no such file or folder")
     data = load_dataset(source, limit=limit)
     out = check_output(str(out).removeprefix("npz:"), suffixes=(".npz",))
@@ -241,3 +240,12 @@ def corrupt_path(
     labels = payload.pop("labels", None)
     write_npz(out, payload.pop("images"), None if labels is None else torch.from_numpy(labels), **payload)
     return out
+
+
+def denoise_source(
+    source, out, *, method_name=None, run=None, device: str = "auto", bit_depth: int | str | None = None, **options
+) -> Path | dict:
+    """``denoise_dataset`` for an ``npz:`` source (returns PSNR/SSIM), else ``denoise_path``."""
+    if str(source).startswith("npz:"):
+        return denoise_dataset(str(source), out, method_name=method_name, run=run, device=device, **options)
+    return denoise_path(source, out, method_name=method_name, run=run, device=device, bit_depth=bit_depth, **options)

@@ -9,9 +9,10 @@ import torch
 
 from ..errors import InputError
 from ..image import IMAGE_SUFFIXES, atomic_path, check_output, is_folder_output, save_image
-from ..models import Translator, load_run
+from ..models import TextGenerator, Translator, load_run
 from ..runtime.tensors import save_tensor_grid, tensor_to_uint8
 from ..train import run_dataset
+from .text import sample_sentences, write_lines
 
 SAMPLE_OUTPUTS = (*IMAGE_SUFFIXES, ".npz")
 
@@ -60,3 +61,40 @@ def write_samples(
         return write_npz(out, tensor_to_uint8(images), labels)
     scale = max(1, 96 // images.shape[-1])
     return save_tensor_grid(out, images, nrow=model.grid_columns(count, class_index), scale=scale)
+
+
+def sample(
+    run,
+    out=None,
+    *,
+    count: int = 64,
+    seed: int = 0,
+    class_index: int | None = None,
+    sampler: str | None = None,
+    steps: int | None = None,
+    eta: float | None = None,
+    guidance: float | None = None,
+    temperature: float | None = None,
+    top_p: float | None = None,
+    greedy: bool = False,
+    device: str = "auto",
+) -> Path | list[str]:
+    """Samples of any run: an image run writes ``out`` (see ``write_samples``); a text run returns its sentences,
+    or writes them to ``out`` (.txt) when given."""
+    model, _ = load_run(run, device=device)
+    if isinstance(model, TextGenerator):
+        lines = sample_sentences(
+            model,
+            count,
+            seed=seed,
+            temperature=1.0 if temperature is None else temperature,
+            top_p=1.0 if top_p is None else top_p,
+            greedy=greedy,
+        )
+        return write_lines(out, lines) if out else lines
+    if temperature is not None or top_p is not None or greedy:
+        raise InputError(f"{run}: --temperature, --top-p and --greedy apply to text runs; this is an image run")
+    if out is None:
+        raise InputError(f"{run}: an image run needs -o (grid.png, samples.npz or DIR/)")
+    options = {"sampler": sampler, "steps": steps, "eta": eta, "guidance": guidance}
+    return write_samples(run, out, count=count, seed=seed, class_index=class_index, device=device, sampling=options)

@@ -105,3 +105,9 @@ def homotopy(
     ]
     rows = model.sample_tokens(steps, z=interpolate_latents(*ends, steps, mode=mode), greedy=True)
     return [detokenize(model.tokenizer, ids) for ids in rows]
+
+
+def reconstruct_run(run, sentence: str, *, samples: int = 0, seed: int = 0, device: str = "auto") -> dict:
+    """``reconstruct`` for a text-vae run folder."""
+    model, _ = load_text_run(run, device=device, encoder=True)
+    return reconstruct(model, sentence, samples=samples, seed=seed)

@@ -1,7 +1,8 @@
 """The ``imsynth`` command line. It parses options and calls the public API; it holds no logic.
 
-Commands live in two modules loaded on demand: ``classical`` (never imports torch, so ``imsynth resize`` starts
-in a fraction of a second) and ``models`` (everything that touches a network). Exit codes: 0 success, 2 bad
+Every action of the action table (``imsynth.apps.actions``) is a command made from its row (``actions``), which
+imports the action's function only when it runs, so ``imsynth resize`` never imports torch; the few commands that
+are not actions (train, tune, datasets, models, features, demo, studio) live in modules loaded on demand. Exit codes: 0 success, 2 bad
 input (one line on stderr, no traceback), 1 internal error or a failure of the work itself (a diverged training
 run), 128 + N when a signal N stopped training (130 Ctrl-C, 143 SIGTERM). IMSYNTH_DEBUG=1 shows tracebacks.
 """
@@ -14,32 +15,14 @@ import sys
 
 import click
 
+from ..apps.actions import ACTIONS
 from ..errors import ImsynthError
+from .actions import action_command
 
-# command -> "module:function" of this package that defines it (imported only when the command runs)
+# the commands that are not actions: command -> "module:function" of this package (imported on first use); every
+# action of imsynth.apps.actions is a command too, made from its row
 COMMANDS = {
-    **{name: f"classical:{name}" for name in ("texture", "resize", "blend", "warp", "animate", "morph")},
-    **{
-        name: f"models:{name}"
-        for name in (
-            "datasets",
-            "models",
-            "train",
-            "sample",
-            "explore",
-            "reconstruct",
-            "inpaint",
-            "probe",
-            "augment",
-            "features",
-            "demo",
-        )
-    },
-    "eval": "models:evaluate",
-    **{name: f"restore:{name}" for name in ("corrupt", "denoise", "robustness")},
-    **{name: f"compress:{name}" for name in ("compress", "decompress")},
-    "stylize": "translate:stylize",
-    "translate": "translate:translate",
+    **{name: f"models:{name}" for name in ("datasets", "models", "train", "features", "demo")},
     "tune": "tune:tune",
     "studio": "studio:studio",
 }
@@ -49,9 +32,11 @@ class LazyGroup(click.Group):
     """A click group whose commands are imported on first use (click's documented lazy-loading pattern)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted({*COMMANDS, *ACTIONS.names()})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in ACTIONS:
+            return action_command(ACTIONS.get(name))
         if name not in COMMANDS:
             return None
         module, function = COMMANDS[name].split(":")

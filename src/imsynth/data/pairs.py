@@ -23,9 +23,9 @@ import numpy as np
 import torch
 
 from ..errors import DataError, InputError
-from ..image import LUMA
+from ..image import LUMA, image_files
 from .base import DatasetSpec, ImageDataset, load_dataset, register, resize_uint8
-from .sources import IMAGE_SUFFIXES, load_folder
+from .sources import load_folder
 
 TRANSFORMS = ("edges", "blur", "down", "grey", "holes")
 
@@ -97,7 +97,7 @@ def _paired_folders(argument: str, image_size: int | None) -> ImageDataset:
         root = Path(folder)
         if not root.is_dir():
             raise DataError(f"{root}: no such folder")
-        stems.append({p.stem: p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES})
+        stems.append({p.stem: p for p in image_files(root, recursive=False)})
     only_a, only_b = sorted(set(stems[0]) - set(stems[1])), sorted(set(stems[1]) - set(stems[0]))
     if only_a or only_b:
         detail = (

@@ -19,8 +19,8 @@ import torch
 from PIL import Image
 
 from ..errors import DataError
+from ..image import image_files
 from .base import DatasetSpec, ImageDataset, register
-from .sources import IMAGE_SUFFIXES
 
 SHORT_SIDES = (640, 1280, 2560)
 DEFAULT_CROP = 128
@@ -131,7 +131,7 @@ def load_crops(path: str, *, image_size: int | None = None, crops_per_photo: int
     root = Path(path)
     if not root.is_dir():
         raise DataError(f"{root}: no such folder")
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = image_files(root)
     if not files:
         raise DataError(f"{root}: no image files found")
     size = image_size or DEFAULT_CROP

@@ -14,10 +14,8 @@ import torch
 from PIL import Image
 
 from ..errors import DataError
-from ..image import load_image
+from ..image import READABLE_SUFFIXES, image_files, load_image
 from .base import DatasetSpec, ImageDataset, register, split_indices
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 
 # ---------------------------------------------------------------------------------------------- digits
 
@@ -185,9 +183,9 @@ def load_folder(path: str, *, image_size: int | None = None) -> ImageDataset:
     root = Path(path)
     if not root.is_dir():
         raise DataError(f"{root}: no such folder")
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = image_files(root)
     if not files:
-        raise DataError(f"{root}: no image files found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+        raise DataError(f"{root}: no image files found (looked for {', '.join(sorted(READABLE_SUFFIXES))})")
     pictures = [load_image(file) for file in files]
     colour = any(p.ndim == 3 for p in pictures)
     if image_size is None:
