@@ -131,7 +131,10 @@ def test_corrupt_path_seeds_each_file_and_refuses_a_file_for_a_folder(tmp_path):
 @pytest.mark.parametrize(
     "args, fragments",
     [
-        (["corrupt", "X.png", "-o", "y.png", "--kind", "fog"], ["no such file", "unknown dataset", "unknown corruption"]),
+        (
+            ["corrupt", "X.png", "-o", "y.png", "--kind", "fog"],
+            ["no such file", "unknown dataset", "unknown corruption"],
+        ),
         (["corrupt", "digits", "-o", "y.npz", "--kind", "fog"], ["unknown corruption 'fog'"]),
         (["corrupt", "digits", "-o", "y.npz", "--severity", "9"], ["severity must be an integer from 0 to 5"]),
         (["corrupt", "digits", "-o", "y.png"], [".npz"]),

@@ -55,9 +55,7 @@ def _click_params(param: Param) -> list[click.Parameter]:
     if param.type is bool:
         switch = param.cli_flag + "/--no-" + param.cli_flag[2:] if param.default else param.cli_flag
         return [
-            click.Option(
-                [switch, param.name], is_flag=True, default=param.default, show_default=True, help=param.help
-            )
+            click.Option([switch, param.name], is_flag=True, default=param.default, show_default=True, help=param.help)
         ]
     found = [
         click.Option(
