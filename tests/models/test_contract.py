@@ -272,3 +272,19 @@ def test_set_keeps_the_string_none_and_refuses_unknown_table_names():
         apply_overrides({"model": entry.default_config()}, ["loss=wasserstein", "d_norm=none"])
     with pytest.raises(ConfigError, match="finite number"):
         apply_overrides({"train": entry.default_train_config()}, ["train.lr=NaN"])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_declared_capabilities_are_the_protocols_the_model_keeps(name):
+    """A family's ``capabilities`` (read by the actions and the studio without loading a run) hold: every declared
+    Protocol is kept by a built model, and every Protocol it keeps is declared."""
+    from imsynth.models import build_model, capabilities
+
+    data = tiny_data(name)
+    model = build_model(name, tiny_config(name, data))
+    declared = type(model).capabilities
+    assert declared and declared <= set(capabilities.CAPABILITIES), declared
+    for capability, protocol in capabilities.CAPABILITIES.items():
+        if protocol is not None:
+            assert isinstance(model, getattr(capabilities, protocol)) == (capability in declared), (name, capability)
+    assert ("image" in declared) == (model.modality == "images")

@@ -25,7 +25,7 @@ from ..classical.denoise import DENOISERS, denoise, noise_sigma
 from ..data import load_dataset
 from ..errors import InputError
 from ..image import READABLE_SUFFIXES, check_output, file_pairs, output_depth, read_image, save_image
-from ..models import Encoder, GenerativeModel, IterativeSampler, LatentModel, Purifier, load_run
+from ..models import GenerativeModel, load_run
 from ..runtime.tensors import numpy_to_tensor, tensor_to_numpy, uint8_to_nhwc
 from ..tables import method
 from .inversion import invert
@@ -38,7 +38,7 @@ def _to_batch(images: np.ndarray, model: GenerativeModel) -> torch.Tensor:
 
 
 def restore_encode_decode(images: np.ndarray, *, model: GenerativeModel, batch_size: int = 256) -> np.ndarray:
-    if not (isinstance(model, Encoder) and isinstance(model, Purifier)):
+    if not {"encoder", "purifier"} <= model.capabilities:
         raise InputError(f"model {model.registered_name!r} has no encoder; use --method projection or diffusion")
     batch = _to_batch(images, model)
     with torch.no_grad():
@@ -49,7 +49,7 @@ def restore_encode_decode(images: np.ndarray, *, model: GenerativeModel, batch_s
 def restore_projection(
     images: np.ndarray, *, model: GenerativeModel, steps: int = 200, restarts: int = 4, seed: int = 0
 ) -> np.ndarray:
-    if not isinstance(model, LatentModel) or isinstance(model, IterativeSampler):
+    if "latent" not in model.capabilities or "iterative-sampler" in model.capabilities:
         raise InputError(f"model {model.registered_name!r} has no generator latent to project onto")
     return tensor_to_numpy(invert(model, _to_batch(images, model), steps=steps, restarts=restarts, seed=seed).images)
 
@@ -63,7 +63,7 @@ def restore_diffusion(
     seed: int = 0,
     batch_size: int = 256,
 ) -> np.ndarray:
-    if not (isinstance(model, Purifier) and isinstance(model, IterativeSampler)):
+    if not {"purifier", "iterative-sampler"} <= model.capabilities:
         raise InputError(f"model {model.registered_name!r} is not a diffusion run; use --method encode-decode")
     if strength is None:
         strength = float(np.median([noise_sigma(image) for image in images]))
@@ -111,11 +111,12 @@ DENOISERS.add(
 
 def method_for(model: GenerativeModel) -> str:
     """The restoration a run supports: encode-decode for encoders, diffusion for diffusion runs, else projection."""
-    if isinstance(model, Encoder) and isinstance(model, Purifier):
+    declared = model.capabilities
+    if {"encoder", "purifier"} <= declared:
         return "encode-decode"
-    if isinstance(model, IterativeSampler) and isinstance(model, Purifier):
+    if {"iterative-sampler", "purifier"} <= declared:
         return "diffusion"
-    if isinstance(model, LatentModel):
+    if "latent" in declared:
         return "projection"
     raise InputError(f"model {model.registered_name!r} cannot restore images")
 

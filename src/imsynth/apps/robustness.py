@@ -34,7 +34,7 @@ from ..classical.corrupt import jpeg
 from ..classical.denoise import median
 from ..data import load_dataset
 from ..errors import InputError
-from ..models import Encoder, GenerativeModel, IterativeSampler, LatentModel, Purifier, load_run
+from ..models import GenerativeModel, load_run
 from ..runtime.attacks import ATTACKS, Purified, ZeroOne, attack
 from ..runtime.classifier import load_feature_net
 from ..tables import Table, method
@@ -87,7 +87,7 @@ def _model_input(model: GenerativeModel, images: torch.Tensor) -> torch.Tensor:
 
 
 def vae_defence(*, model: GenerativeModel) -> Defence:
-    if not (isinstance(model, Encoder) and isinstance(model, Purifier)):
+    if not {"encoder", "purifier"} <= model.capabilities:
         raise InputError(f"model {model.registered_name!r} has no encoder; the vae defence needs a VAE run")
 
     def purify(images: torch.Tensor) -> torch.Tensor:
@@ -97,7 +97,7 @@ def vae_defence(*, model: GenerativeModel) -> Defence:
 
 
 def gan_defence(*, model: GenerativeModel, steps: int = 100, restarts: int = 4, seed: int = 0) -> Defence:
-    if not isinstance(model, LatentModel) or isinstance(model, IterativeSampler):
+    if "latent" not in model.capabilities or "iterative-sampler" in model.capabilities:
         raise InputError(f"model {model.registered_name!r} has no generator latent; the gan defence needs a GAN run")
 
     def purify(images: torch.Tensor) -> torch.Tensor:
@@ -109,7 +109,7 @@ def gan_defence(*, model: GenerativeModel, steps: int = 100, restarts: int = 4, 
 
 
 def diffusion_defence(*, model: GenerativeModel, strength: float | None = None, steps: int | None = None) -> Defence:
-    if not (isinstance(model, Purifier) and isinstance(model, IterativeSampler)):
+    if not {"purifier", "iterative-sampler"} <= model.capabilities:
         raise InputError(f"model {model.registered_name!r} is not a diffusion run")
 
     def purify(images: torch.Tensor) -> torch.Tensor:

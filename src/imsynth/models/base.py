@@ -71,6 +71,8 @@ class GenerativeModel(nn.Module):
     config_class: ClassVar[type]
     registered_name: ClassVar[str] = ""
     modality: ClassVar[str] = "images"  # "text": trains on a TextDataset, makes sentences (imsynth.models.text)
+    # what the family can do, declared (names in imsynth.models.capabilities.CAPABILITIES); actions read it
+    capabilities: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config) -> None:
         super().__init__()

@@ -26,6 +26,26 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+CAPABILITIES = {
+    # a family declares these in ``capabilities`` (a class attribute); the contract test checks each declared
+    # Protocol holds, and each Protocol that holds is declared
+    "latent": "LatentModel",
+    "latent-features": "LatentFeatures",
+    "encoder": "Encoder",
+    "representation": "Representation",
+    "inpainter": "Inpainter",
+    "likelihood": "LikelihoodModel",
+    "iterative-sampler": "IterativeSampler",
+    "purifier": "Purifier",
+    "codec": "Codec",
+    "translator": "Translator",
+    "text": "TextGenerator",
+    "sentence-encoder": "SentenceEncoder",
+    # no Protocol: what the family makes
+    "sample": None,  # imsynth sample draws from it (images, sentences, or a translation preview)
+    "image": None,  # it works on images
+}
+
 
 @runtime_checkable
 class LatentModel(Protocol):

@@ -198,6 +198,8 @@ class LearnedCodec(GenerativeModel):
     Subclasses define ``_entropy(latents, uniform)`` (training rate), ``_estimate_bits(y_hat)`` (the forward
     pass's rate at the rounded latents), ``_write``/``_read`` (the symbols) and ``_prior_sample``."""
 
+    capabilities = frozenset({"image", "codec"})
+
     config_class = CodecConfig
 
     def __init__(self, config: CodecConfig) -> None:

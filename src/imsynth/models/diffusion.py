@@ -100,6 +100,7 @@ DIFFUSION_TINY = {"width": 8, "timesteps": 100, "sample_steps": 5, "sample_preci
 )
 class Diffusion(GenerativeModel):
     config_class = DiffusionConfig
+    capabilities = frozenset({"sample", "image", "latent", "inpainter", "iterative-sampler", "purifier"})
     sample_batch_size = 100  # images per sampling batch (a progress update each)
 
     def __init__(self, config: DiffusionConfig, *, network: torch.nn.Module | None = None) -> None:

@@ -187,6 +187,7 @@ GAN_TRAINING = dict(
 )
 class GAN(GenerativeModel):
     config_class = GANConfig
+    capabilities = frozenset({"sample", "image", "latent", "latent-features", "representation"})
 
     def __init__(
         self, config: GANConfig, *, generator: nn.Module | None = None, discriminator: nn.Module | None = None

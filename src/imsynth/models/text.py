@@ -113,6 +113,8 @@ def _targets(tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Te
 class _SentenceModel(GenerativeModel):
     """What the VAE and the LM share: the decoder, the reconstruction term, sampling."""
 
+    capabilities = frozenset({"sample", "text"})
+
     config_class = TextConfig
     modality = "text"
 
@@ -236,6 +238,8 @@ class TextLM(_SentenceModel):
     train_defaults={"batch_size": 32, "lr": 1e-3, "precision": "fp32", "fid_every": 0, "grad_clip": 5.0},
 )
 class TextVAE(_SentenceModel):
+    capabilities = _SentenceModel.capabilities | {"sentence-encoder"}
+
     def __init__(self, config: TextConfig) -> None:
         super().__init__(config)
         require(config.latent_dim >= 1, "text-vae needs latent_dim >= 1 (text-lm is the model without a code)")

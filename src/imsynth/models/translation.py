@@ -49,6 +49,8 @@ class TwoDomainModel(GenerativeModel):
     inputs, the generator/discriminator optimiser groups (Adam betas 0.5, 0.999 as in both papers; EMA over the
     generators), and no sampling. A subclass names its modules in ``generators`` and ``discriminators``."""
 
+    capabilities = frozenset({"sample", "image", "translator"})
+
     directions: tuple[str, ...] = ("a2b",)
     generators: tuple[str, ...] = ()
     discriminators: tuple[str, ...] = ()

@@ -91,6 +91,9 @@ VAE_CODEC_STEPS = (1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125)
 @register_model("cvae", tiny=VAE_TINY, description="class-conditional VAE", conditional=True)
 class VAE(GenerativeModel):
     config_class = VAEConfig
+    capabilities = frozenset(
+        {"sample", "image", "latent", "latent-features", "encoder", "representation", "likelihood", "purifier", "codec"}
+    )
 
     def __init__(
         self, config: VAEConfig, *, encoder: nn.Module | None = None, decoder: nn.Module | None = None
