@@ -199,14 +199,14 @@ REQUIRED = inspect.Parameter.empty  # the default of a parameter the user must g
 
 # what an action takes and makes, beyond plain values: the CLI reads them as paths or text, the studio shows an
 # upload, an editor or the run chooser for each
-KINDS = ("image", "mask", "folder", "clip", "run", "text", "npz", "bitstream", "json", "points", "path", "out")
+KINDS = ("image", "mask", "folder", "clip", "run", "runs", "text", "npz", "bitstream", "json", "points", "path", "out")
 
 
 def resolve(reference: str) -> Any:
-    """``"module:NAME"`` under ``imsynth`` -> the object, imported now (tables are read lazily, so listing the
-    actions never imports torch)."""
+    """``"package.module:NAME"`` -> the object, imported now (tables are read lazily, so listing the actions
+    never imports torch)."""
     module, _, name = reference.partition(":")
-    return getattr(importlib.import_module(f"imsynth.{module}"), name)
+    return getattr(importlib.import_module(module), name)
 
 
 @dataclass(frozen=True)
@@ -310,12 +310,12 @@ def _as_type(param: Param, value: Any) -> Any:
 @dataclass(frozen=True)
 class Action:
     """One thing a user does, declared once: the CLI command, the studio's controls and the docs are made from it,
-    and the Python API is ``function`` itself (``"module:function"`` under ``imsynth``, imported when used).
+    and the Python API is ``function`` itself (``target``, ``"package.module:function"``, imported when used).
 
     ``output`` says what the function returns: ``path`` (printed as it is), ``json`` (a dict, printed as JSON),
     ``lines`` (a list of strings, one per line); ``makes`` is the kind of file it writes (image, gif, text...).
     ``needs`` are capabilities (``imsynth.models.capabilities``) a run must declare for the action to apply;
-    ``group`` is the studio's tab group ("" keeps it out of the studio)."""
+    ``groups`` are the studio's tab groups it appears in (none keeps it out of the studio)."""
 
     name: str
     target: str
@@ -326,7 +326,7 @@ class Action:
     output: Literal["path", "json", "lines"] = "path"
     makes: str = "image"
     needs: frozenset[str] = frozenset()
-    group: str = ""
+    groups: tuple[str, ...] = ()
     button: str = ""
     studio_suffix: str = ".png"  # the file the studio asks the action to write
 

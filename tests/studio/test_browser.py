@@ -73,6 +73,7 @@ def set_code(page, elem_id, text):
 
 def test_classical_tab_fills_synthesises_resizes_and_blends_like_the_library(page, studio, tmp_path):
     _, served = studio
+    open_tab(page, "Inpaint")
     click(page, "Fill")  # the preloaded astronaut with its preloaded stroke, PatchMatch
     filled = result(page, "inpaint-result")
     assert filled.shape == (512, 512, 3)
@@ -123,7 +124,7 @@ def test_deform_tab_places_points_by_clicking_and_warps_animates_morphs(page):
 def test_generate_tab_samples_explores_and_moves_along_directions(page):
     open_tab(page, "Generate")
     choose(page, "generate-run", "vae")
-    page.get_by_text("latent space").first.wait_for(timeout=30_000)  # the run's capabilities, read from it
+    page.get_by_text("latent-features").first.wait_for(timeout=30_000)  # the run's declared capabilities
     click(page, "Sample")
     grid = result(page, "sample-result")
     assert grid.shape[0] > 8 * 8 and grid.shape[1] > 8 * 8  # 64 digits in a grid
@@ -140,13 +141,16 @@ def test_generate_tab_samples_explores_and_moves_along_directions(page):
 def test_generate_tab_writes_sentences_from_a_text_run(page):
     open_tab(page, "Generate")
     choose(page, "generate-run", "text-vae")
-    open_tab(page, "Text")
-    click(page, "Sample sentences")
-    page.wait_for_function("() => document.querySelector('#text-result textarea').value.split('\\n').length == 10")
-    fill(page, "homotopy-from", "the cat sees the ball .")
-    fill(page, "homotopy-to", "a dog eats some bread .")
-    click(page, "Homotopy")
-    page.wait_for_function("() => document.querySelector('#homotopy-result textarea').value.split('\\n').length == 8")
+    page.get_by_text("sentence-encoder").first.wait_for(timeout=30_000)
+    open_tab(page, "Sample")
+    fill(page, "sample-count", "10")
+    click(page, "Sample")
+    page.wait_for_function("() => document.querySelector('#sample-lines textarea').value.split('\\n').length == 10")
+    open_tab(page, "Explore")
+    fill(page, "explore-start", "the cat sees the ball .")
+    fill(page, "explore-end", "a dog eats some bread .")
+    click(page, "Explore")
+    page.wait_for_function("() => document.querySelector('#explore-lines textarea').value.split('\\n').length == 8")
     screenshot(page, "generate-text")
 
 
@@ -154,9 +158,12 @@ def test_restore_tab_denoises_stylises_compresses_and_fills_with_a_model(page, s
     _, served = studio
     open_tab(page, "Restore and edit")
     choose(page, "restore-run", "vae")
-    open_tab(page, "Corrupt and denoise")
+    open_tab(page, "Corrupt")
     click(page, "Damage")
-    page.locator("#denoise-damaged img").first.wait_for(timeout=30_000)
+    damaged = result(page, "corrupt-result")
+    Image.fromarray(damaged).save(tmp_path / "damaged.png")
+    open_tab(page, "Denoise")
+    upload(page, "denoise-source", tmp_path / "damaged.png")
     click(page, "Restore")
     assert result(page, "denoise-result").shape == (128, 128)
     screenshot(page, "restore-denoise")
@@ -166,25 +173,27 @@ def test_restore_tab_denoises_stylises_compresses_and_fills_with_a_model(page, s
     result(page, "stylize-result")
     open_tab(page, "Compress")
     digit = ramp(tmp_path / "digit.png")
-    upload(page, "compress-image", digit)
+    upload(page, "compress-source", digit)
     click(page, "Compress")
-    assert result(page, "compress-result").shape == (8, 8)
-    page.locator("#compress-size").get_by_text("bits per pixel").wait_for(timeout=30_000)
+    page.locator("#compress-report").get_by_text("bpp").first.wait_for(timeout=60_000)
+    page.locator("#compress-file").get_by_text("compress.isz").first.wait_for(timeout=30_000)
     screenshot(page, "restore-compress")
     stream = compress_path(digit, tmp_path / "digit.isz", served.imsynth_state.runs_root / "vae")["out"]
-    page.locator("#decompress-file input[type=file]").first.set_input_files(stream)
+    open_tab(page, "Decompress")
+    page.locator("#decompress-source input[type=file]").first.set_input_files(stream)
     click(page, "Decompress")  # the run that wrote it is found by its weights' fingerprint
     assert result(page, "decompress-result").shape == (8, 8)
-    open_tab(page, "Model inpainting")
+    open_tab(page, "Inpaint with a run")
     mask = tmp_path / "mask.png"
     hole = np.zeros((8, 8), dtype=np.uint8)
     hole[2:5, 2:5] = 255
     Image.fromarray(hole).save(mask)
-    page.locator("#model-fill-editor input[type=file]").first.set_input_files(str(digit))
-    upload(page, "model-fill-mask", mask)
-    choose(page, "model-fill-method", "gan")
-    click(page, "Fill with the model")
-    assert result(page, "model-fill-result").shape == (8, 8)
+    page.locator("#restore-inpaint-editor input[type=file]").first.set_input_files(str(digit))
+    upload(page, "restore-inpaint-mask", mask)
+    choose(page, "restore-inpaint-method", "gan")
+    page.locator("#restore-inpaint-run input").first.check()
+    click(page, "Fill")
+    assert result(page, "restore-inpaint-result").shape == (8, 8)
 
 
 def test_restore_tab_translates_and_measures_purification(page, tmp_path):
@@ -192,13 +201,13 @@ def test_restore_tab_translates_and_measures_purification(page, tmp_path):
     choose(page, "restore-run", "pix2pix")
     open_tab(page, "Translate")
     digit = ramp(tmp_path / "digit.png")
-    upload(page, "translate-image", digit)
+    upload(page, "translate-source", digit)
     click(page, "Translate")
     assert result(page, "translate-result").shape == (8, 8)
-    open_tab(page, "Purification")
-    fill(page, "purify-images", "40")
+    open_tab(page, "Robustness")
+    fill(page, "robustness-images", "40")
     click(page, "Measure")
-    page.locator("#purify-report").get_by_text("adaptive").first.wait_for(timeout=120_000)
+    page.locator("#robustness-report").get_by_text("adaptive").first.wait_for(timeout=120_000)
     screenshot(page, "restore-purification")
 
 
@@ -229,8 +238,11 @@ def test_train_tab_starts_refuses_a_second_start_stops_and_lists_the_run(page, s
     choose(page, "runs-run", "vae")
     page.locator("#runs-samples img").first.wait_for(timeout=30_000)
     page.locator("#runs-metrics").locator("visible=true").first.wait_for()
-    click(page, "Evaluate (imsynth eval)")
-    page.locator("#runs-metrics").get_by_text("sample_quality").first.wait_for(timeout=120_000)
+    fill(page, "eval-n", "300")
+    fill(page, "eval-importance_samples", "20")
+    fill(page, "eval-likelihood_images", "100")
+    click(page, "Evaluate")
+    page.locator("#eval-report").get_by_text("sample_quality").first.wait_for(timeout=120_000)
     screenshot(page, "runs")
 
 

@@ -66,48 +66,48 @@ RUN_ARGUMENT = Param("run", default=REQUIRED, help="a trained run", kind="run", 
 register_action(
     Action(
         "texture",
-        "apps.classical:texture_file",
+        "imsynth.apps.classical:texture_file",
         "Synthesise a texture of --size from a SAMPLE image.",
         (
             _input("sample_path", help_text="the sample texture", example="brick"),
             _out("output image"),
             Param("size", default=REQUIRED, help="WIDTHxHEIGHT of the result", convert=_size, example="192x192"),
-            Param("method", default="quilting", choices="classical.texture:TEXTURES", options="**"),
+            Param("method", default="quilting", choices="imsynth.classical.texture:TEXTURES", options="**"),
             BIT_DEPTH,
         ),
         examples=(
             "imsynth texture brick.png -o wall.png --size 256x256 --method quilting --block 24",
             "imsynth texture grass.png -o lawn.png --size 512x256 --method multiscale --seed 3",
         ),
-        group="classical",
+        groups=("classical",),
         button="Synthesise",
     )
 )
 register_action(
     Action(
         "resize",
-        "apps.classical:resize_file",
+        "imsynth.apps.classical:resize_file",
         "Resize IMAGE (pixel centres at i + 0.5; anti-aliased when shrinking).",
         (
             _input("image_path", example="camera"),
             _out("output image"),
             Param("scale", float, None, "factor for both sides (0.5 halves)", example=0.5),
             Param("size", default=None, help="WIDTHxHEIGHT instead of --scale", convert=_size),
-            Param("method", default="bicubic", choices="classical.resample:RESAMPLING"),
+            Param("method", default="bicubic", choices="imsynth.classical.resample:RESAMPLING"),
             BIT_DEPTH,
         ),
         examples=(
             "imsynth resize photo.png -o half.png --scale 0.5 --method area",
             "imsynth resize icon.png -o big.png --size 512x512 --method lanczos",
         ),
-        group="classical",
+        groups=("classical",),
         button="Resize",
     )
 )
 register_action(
     Action(
         "blend",
-        "apps.classical:blend_files",
+        "imsynth.apps.classical:blend_files",
         "Multiband (Laplacian pyramid) blend: B where MASK is nonzero, A elsewhere.",
         (
             _input("a_path", help_text="image A", example="blend_a"),
@@ -118,19 +118,19 @@ register_action(
             BIT_DEPTH,
         ),
         examples=("imsynth blend apple.png orange.png left-half.png -o orapple.png --levels 6",),
-        group="classical",
+        groups=("classical",),
         button="Blend",
     )
 )
 register_action(
     Action(
         "warp",
-        "apps.classical:warp_file",
+        "imsynth.apps.classical:warp_file",
         "Warp IMAGE so control points move from src to dst (coordinates (x, y) in pixels).",
         (
             _input("image_path", example="astronaut"),
             _out("output image"),
-            Param("method", default="tps", choices="classical.warp:WARPS", options="**"),
+            Param("method", default="tps", choices="imsynth.classical.warp:WARPS", options="**"),
             Param(
                 "points_path",
                 default=None,
@@ -144,14 +144,14 @@ register_action(
             "imsynth warp face.png -o bent.png --method mls-rigid --points drag.json",
             "imsynth warp photo.png -o swirl.png --method swirl --strength 4",
         ),
-        group="deform",
+        groups=("deform",),
         button="Warp",
     )
 )
 register_action(
     Action(
         "animate",
-        "apps.classical:animate_file",
+        "imsynth.apps.classical:animate_file",
         "Animate IMAGE by warping it through keyframed control points.",
         (
             _input("image_path", example="astronaut_small"),
@@ -163,7 +163,7 @@ register_action(
         ),
         examples=("imsynth animate face.png --keyframes nod.json -o nod.gif",),
         makes="gif",
-        group="deform",
+        groups=("deform",),
         button="Animate",
         studio_suffix=".gif",
     )
@@ -171,14 +171,14 @@ register_action(
 register_action(
     Action(
         "morph",
-        "apps.classical:morph_files",
+        "imsynth.apps.classical:morph_files",
         "Morph image A into B (B is resized to A's size when they differ).",
         (
             _input("a_path", help_text="image A", example="morph_a"),
             _input("b_path", help_text="image B", example="morph_b"),
             _out("OUT.gif, OUT.mp4 or a folder/ of PNG frames"),
             Param("frames", int, 30, "frames of the morph", low=2),
-            Param("method", default=None, choices="classical.animate:MORPHS"),
+            Param("method", default=None, choices="imsynth.classical.animate:MORPHS"),
             Param(
                 "points_path", default=None, help='JSON {"a": [[x, y], ...], "b": [...]}', kind="json", flag="--points"
             ),
@@ -197,7 +197,7 @@ register_action(
             "imsynth morph a.png b.png -o morph.mp4 --lines features.json --method beier-neely",
         ),
         makes="gif",
-        group="deform",
+        groups=("deform",),
         button="Morph",
         studio_suffix=".gif",
     )
@@ -205,13 +205,19 @@ register_action(
 register_action(
     Action(
         "inpaint",
-        "apps.inpaint:inpaint_file",
+        "imsynth.apps.inpaint:inpaint_file",
         "Fill the hole of IMAGE where MASK (a PNG, nonzero = hole) is set.",
         (
             _input("image_path", example="astronaut"),
             _input("mask_path", "mask", "nonzero = hole"),
             _out("output image"),
-            Param("method", default=REQUIRED, choices="classical.inpainting:INPAINTING", options="**"),
+            Param(
+                "method",
+                default=REQUIRED,
+                choices="imsynth.classical.inpainting:INPAINTING",
+                options="**",
+                example="patchmatch",
+            ),
             _run("trained run for the model methods"),
             Param("class_index", int, None, "the image's class (conditional models)", flag="--class"),
             BIT_DEPTH,
@@ -223,7 +229,7 @@ register_action(
             "imsynth inpaint photo.png hole.png -o filled.png --method patchmatch --source grass.png",
             "imsynth inpaint scan16.png hole.png -o filled.png --method biharmonic   (16 bits in, 16 bits out)",
         ),
-        group="classical",
+        groups=("classical", "restore"),
         button="Fill",
     )
 )
@@ -232,7 +238,7 @@ register_action(
 register_action(
     Action(
         "sample",
-        "apps.sampling:sample",
+        "imsynth.apps.sampling:sample",
         "Draw samples from a trained run: images, or sentences from a text run.",
         (
             RUN_ARGUMENT,
@@ -247,7 +253,7 @@ register_action(
             Param(
                 "sampler",
                 default=None,
-                choices="models.samplers:SAMPLERS",
+                choices="imsynth.models.samplers:SAMPLERS",
                 help="diffusion runs (default: the run's own, ddim)",
                 needs=ITERATIVE,
             ),
@@ -297,14 +303,14 @@ register_action(
             "imsynth sample runs/text-vae -n 10 --top-p 0.9",
         ),
         needs=frozenset({"sample"}),
-        group="generate",
+        groups=("generate",),
         button="Sample",
     )
 )
 register_action(
     Action(
         "explore",
-        "apps.explore:explore_run",
+        "imsynth.apps.explore:explore_run",
         "Explore the latent space of a GAN, VAE, diffusion or text-vae run: interpolations, random walks, principal "
         "directions (GAN/VAE).",
         (
@@ -327,7 +333,7 @@ register_action(
             Param(
                 "mode",
                 default="slerp",
-                choices="apps.explore:MODES",
+                choices="imsynth.apps.explore:MODES",
                 help="interpolation, random walk, or principal directions (GANSpace-like)",
             ),
             Param("rows", int, 6, "grid rows (interpolations or walks)", low=1, needs=IMAGE),
@@ -348,15 +354,15 @@ register_action(
             "imsynth explore runs/ddpm -o ddim-slerp.png --mode slerp --rows 4 --steps 8",
             'imsynth explore runs/text-vae --mode lerp --from "i love you." --to "go away." --steps 8',
         ),
-        needs=frozenset({"latent"}),
-        group="generate",
+        needs=frozenset({"sample"}),
+        groups=("generate",),
         button="Explore",
     )
 )
 register_action(
     Action(
         "reconstruct",
-        "apps.text:reconstruct_run",
+        "imsynth.apps.text:reconstruct_run",
         "Encode SENTENCE with a text-vae run and decode it again (greedy, from the posterior mean).",
         (
             RUN_ARGUMENT,
@@ -368,14 +374,14 @@ register_action(
         examples=('imsynth reconstruct runs/text-vae "you will meet a tall, dark stranger."',),
         makes="json",
         needs=frozenset({"sentence-encoder"}),
-        group="generate",
+        groups=("generate",),
         button="Reconstruct",
     )
 )
 register_action(
     Action(
         "eval",
-        "evaluate:evaluate_run",
+        "imsynth.evaluate:evaluate_run",
         "Print one JSON object with every metric that applies to RUN.",
         (
             RUN_ARGUMENT,
@@ -401,12 +407,13 @@ register_action(
         ),
         examples=("imsynth eval runs/vae --n 5000 --k 500",),
         makes="json",
+        button="Evaluate",
     )
 )
 register_action(
     Action(
         "probe",
-        "apps.probe:linear_probe",
+        "imsynth.apps.probe:linear_probe",
         "Linear-probe accuracy of a run's frozen features (GAN discriminator, VAE encoder), against the same network "
         "untrained and raw pixels.",
         (
@@ -424,7 +431,7 @@ register_action(
 register_action(
     Action(
         "augment",
-        "apps.augment:augment",
+        "imsynth.apps.augment:augment",
         "Generated images as training data: write them as a dataset and/or measure their value.",
         (
             RUN_ARGUMENT,
@@ -451,7 +458,7 @@ register_action(
 register_action(
     Action(
         "corrupt",
-        "apps.restore:corrupt_path",
+        "imsynth.apps.restore:corrupt_path",
         "Damage SOURCE (an image, a folder of images, or a dataset name) reproducibly.",
         (
             _input("source", help_text="an image, a folder or a dataset name", example="camera_small"),
@@ -460,7 +467,7 @@ register_action(
                 "kind",
                 default="gaussian",
                 help="a corruption; a+b applies both in order",
-                choices="classical.corrupt:CORRUPTIONS",
+                choices="imsynth.classical.corrupt:CORRUPTIONS",
                 joined="+",
             ),
             Param("severity", int, 3, "0 (none) to 5", low=0, high=5),
@@ -475,20 +482,26 @@ register_action(
             "imsynth corrupt scans/ -o noisy/ --kind shot+jpeg --severity 2",
             "imsynth corrupt fashion-mnist -o rain3.npz --kind rain --severity 3",
         ),
-        group="restore",
+        groups=("restore",),
         button="Damage",
     )
 )
 register_action(
     Action(
         "denoise",
-        "apps.restore:denoise_source",
+        "imsynth.apps.restore:denoise_source",
         "Restore SOURCE (an image, a folder of images, or npz:FILE from `imsynth corrupt`): a classical method, or a "
         "trained run (--model).",
         (
             _input("source", help_text="an image, a folder, or npz:FILE"),
             _out("output image, folder for a folder, .npz for npz:"),
-            Param("method_name", default=None, choices="classical.denoise:DENOISERS", options="**", flag="--method"),
+            Param(
+                "method_name",
+                default=None,
+                choices="imsynth.classical.denoise:DENOISERS",
+                options="**",
+                flag="--method",
+            ),
             _run("trained run for the model methods"),
             BIT_DEPTH,
             DEVICE,
@@ -503,14 +516,14 @@ register_action(
             "imsynth corrupt fashion-mnist -o rain.npz --kind rain && imsynth denoise npz:rain.npz -o out.npz "
             "--model runs/dvae",
         ),
-        group="restore",
+        groups=("restore",),
         button="Restore",
     )
 )
 register_action(
     Action(
         "robustness",
-        "apps.robustness:evaluate_robustness",
+        "imsynth.apps.robustness:evaluate_robustness",
         "Accuracy of a classifier under attack, with and without a purification defence; prints one JSON object.",
         (
             Param(
@@ -522,12 +535,14 @@ register_action(
             Param(
                 "defence",
                 default="none",
-                choices="apps.robustness:DEFENCES",
+                choices="imsynth.apps.robustness:DEFENCES",
                 options="defence_options",
                 prefix="defence",
             ),
             _run("trained run for the model defences"),
-            Param("attack_name", default="pgd", choices="runtime.attacks:ATTACKS", options="**", flag="--attack"),
+            Param(
+                "attack_name", default="pgd", choices="imsynth.runtime.attacks:ATTACKS", options="**", flag="--attack"
+            ),
             Param("data", default=None, help="test data (default: the classifier's dataset)", studio=False),
             Param("images", int, 500, "test images attacked", low=1),
             Param("adaptive", bool, True, "also attack through the defence (BPDA/EOT)"),
@@ -545,14 +560,14 @@ register_action(
             "imsynth robustness --classifier robust.safetensors --attack cw-l2 --images 200",
         ),
         makes="json",
-        group="restore",
+        groups=("restore",),
         button="Measure",
     )
 )
 register_action(
     Action(
         "compress",
-        "apps.compress:compress_path",
+        "imsynth.apps.compress:compress_path",
         "Compress SOURCE (an image or a folder of images) into .isz streams with a trained codec.",
         (
             _input("source", help_text="an image or a folder"),
@@ -569,7 +584,7 @@ register_action(
         ),
         makes="json",
         needs=frozenset({"codec"}),
-        group="restore",
+        groups=("restore",),
         button="Compress",
         studio_suffix=".isz",
     )
@@ -577,7 +592,7 @@ register_action(
 register_action(
     Action(
         "decompress",
-        "apps.compress:decompress_path",
+        "imsynth.apps.compress:decompress_path",
         "Decompress SOURCE (an .isz file or a folder of them) back to images.",
         (
             _input("source", "bitstream", "an .isz file or a folder of them"),
@@ -587,8 +602,7 @@ register_action(
                 "runs",
                 default="runs",
                 help="without --model: find the run here by fingerprint",
-                kind="path",
-                studio=False,
+                kind="runs",
             ),
             DEVICE,
         ),
@@ -599,14 +613,14 @@ register_action(
             "imsynth decompress packed/ -o unpacked/",
         ),
         makes="json",
-        group="restore",
+        groups=("restore",),
         button="Decompress",
     )
 )
 register_action(
     Action(
         "translate",
-        "apps.translate:translate_path",
+        "imsynth.apps.translate:translate_path",
         "Translate SOURCE (an image or a folder of images) from one domain to the other.",
         (
             _input("source", help_text="an image or a folder"),
@@ -621,20 +635,22 @@ register_action(
         ),
         makes="json",
         needs=frozenset({"translator"}),
-        group="restore",
+        groups=("restore",),
         button="Translate",
     )
 )
 register_action(
     Action(
         "stylize",
-        "apps.stylize:stylize_path",
+        "imsynth.apps.stylize:stylize_path",
         "Redraw CONTENT in the look of STYLE, with no pretrained network.",
         (
             _input("content_path", help_text="the content image", example="astronaut_small"),
             _input("style_path", help_text="the style image", example="brick_small"),
             _out("output image"),
-            Param("method_name", default="gram", choices="apps.stylize:STYLIZERS", options="**", flag="--method"),
+            Param(
+                "method_name", default="gram", choices="imsynth.apps.stylize:STYLIZERS", options="**", flag="--method"
+            ),
             DEVICE,
         ),
         description="gram optimises the image against Gram statistics of random multi-scale features (Gatys et al. "
@@ -645,7 +661,7 @@ register_action(
             "imsynth stylize photo.png bricks.png -o quilted.png --method quilt --block 32",
         ),
         makes="json",
-        group="restore",
+        groups=("restore",),
         button="Stylize",
     )
 )

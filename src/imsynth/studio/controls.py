@@ -4,6 +4,7 @@ studio code. Values go back to the library exactly as the CLI would send them (o
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,8 @@ class MethodControls:
 
     def chosen(self, method: str, *values) -> dict:
         """The options ``method`` takes that the user set, converted to their declared types."""
+        if not method:
+            return {}
         # table.get: an unknown name is the table's one-line error
         takes = {option.name: option for option in getattr(self.table.get(method), "options", ())}
         chosen = {}
@@ -95,23 +98,35 @@ def _shown(option: Option):
 
 
 def method_controls(
-    table: Table, *, default: str | None = None, label: str = "method", elem_id: str | None = None
+    table: Table,
+    *,
+    default: str | None = None,
+    label: str = "method",
+    elem_id: str | None = None,
+    usable: Callable[[Any], bool] | None = None,
+    optional: bool = False,
 ) -> MethodControls:
-    """A dropdown of ``table``'s methods (their descriptions as its help) and every option of the family."""
-    names = table.names()
-    first = default or names[0]
-    method = gr.Dropdown(list(names), value=first, label=label, info=table.get(first).description, elem_id=elem_id)
+    """A dropdown of ``table``'s methods (those ``usable`` keeps; with ``optional`` an empty first choice: the
+    library's automatic method) with their descriptions as its help, and every option of those methods."""
+    entries = [entry for entry in table if usable is None or usable(entry)]
+    names = [entry.name for entry in entries]
+    first = default if default in names else ("" if optional else names[0])
+    described = table.get(first).description if first else "empty: the automatic choice"
+    method = gr.Dropdown(([""] if optional else []) + names, value=first, label=label, info=described, elem_id=elem_id)
     controls = {}
     for name, users in table.options().items():
-        option = users[0][1]
-        if option.path:  # a file on the server: never named from a browser
+        users = [(entry, option) for entry, option in users if entry.name in names]
+        if not users or users[0][1].path:  # a file on the server: never named from a browser
             continue
+        option = users[0][1]
         owner = {entry.name: own for entry, own in users}
         shown = owner.get(first, option)
         controls[name] = _control(shown, visible=first in owner, elem_id=elem_id and f"{elem_id}-{name}")
     found = MethodControls(table, method, controls)
 
     def switch(chosen: str):
+        if not chosen:
+            return [gr.update(info="empty: the automatic choice")] + [gr.update(visible=False) for _ in controls]
         entry = table.get(chosen)
         takes = {option.name: option for option in getattr(entry, "options", ())}
         return [gr.update(info=entry.description)] + [

@@ -1,0 +1,106 @@
+"""The action table: one row makes the CLI command and the studio's form, with the same defaults, choices and
+refusals; over the whole table, the declared defaults are the functions' own and no two parameters share a flag."""
+
+import inspect
+
+import click
+import pytest
+
+from imsynth.apps.actions import ACTIONS
+from imsynth.cli import cli
+from imsynth.cli.actions import action_command
+from imsynth.errors import InputError
+from imsynth.tables import REQUIRED, Action, Param
+from tests.helpers import assert_one_line_error, run_cli
+
+
+def toy(image_path, out, *, colour="red", strength=2, method="nearest", **options):
+    return {"colour": colour, "strength": strength, "method": method, **options}
+
+
+TOY = Action(
+    "toy-action",
+    "tests.apps.test_actions:toy",
+    "A toy action registered by a test.",
+    (
+        Param("image_path", default=REQUIRED, kind="image", positional=True),
+        Param("out", default=REQUIRED, kind="out", flag="-o"),
+        Param("colour", default="red", choices=("red", "green", "blue"), help="a colour"),
+        Param("strength", int, 2, "how strong", low=1, high=5),
+        Param("method", default="nearest", choices="imsynth.classical.resample:RESAMPLING", options="**"),
+    ),
+    makes="json",
+    groups=("classical",),
+    button="Toy",
+)
+
+
+@pytest.fixture
+def registered():
+    ACTIONS.add(TOY)
+    yield TOY
+    del ACTIONS._entries[TOY.name]
+
+
+def _config_components(page) -> list[dict]:
+    return [component.get("props", {}) for component in page.get_config_file()["components"]]
+
+
+def test_a_toy_action_appears_in_the_cli_and_the_studio_with_the_same_defaults_and_choices(
+    registered, capsys, tmp_path
+):
+    code, out, _ = run_cli(capsys, "--help")
+    assert code == 0 and "toy-action" in out and "A toy action registered by a test." in out
+    code, out, _ = run_cli(capsys, "toy-action", "--help")
+    assert code == 0 and "[default: red]" in out and "[default: 2]" in out and "[red|green|blue]" in out
+    assert "[nearest|bilinear|bicubic|lanczos|area]" in out
+    pytest.importorskip("gradio")
+    from imsynth.studio import build_studio
+
+    page = build_studio(str(tmp_path / "runs"))
+    try:
+        props = {
+            p.get("elem_id"): p for p in _config_components(page) if (p.get("elem_id") or "").startswith("toy-action-")
+        }
+        assert props["toy-action-colour"]["value"] == "red"
+        assert [c[0] for c in props["toy-action-colour"]["choices"]] == ["red", "green", "blue"]
+        assert props["toy-action-strength"]["value"] == 2
+        assert props["toy-action-method"]["value"] == "nearest"
+        assert [c[0] for c in props["toy-action-method"]["choices"]] == list(
+            ACTIONS.get("resize").param("method").values()
+        )
+    finally:
+        page.close()
+
+
+def test_the_table_refuses_a_value_out_of_range_or_choices_with_one_message(registered, capsys, tmp_path):
+    code, _, err = run_cli(capsys, "toy-action", "x.png", "-o", str(tmp_path / "y.json"), "--strength", "9")
+    assert_one_line_error(code, err, "--strength must be an integer from 1 to 5, got 9")
+    with pytest.raises(InputError, match="--strength must be an integer from 1 to 5, got 9"):
+        registered.bind({"image_path": "x.png", "out": "y", "strength": "9"})  # what the studio sends
+    code, _, err = run_cli(capsys, "toy-action", "x.png", "-o", "y", "--colour", "mauve")
+    assert_one_line_error(code, err, "--colour: 'mauve' is not one of red, green, blue")
+    code, out, _ = run_cli(capsys, "toy-action", "x.png", "-o", "y", "--strength", "4")
+    assert code == 0 and '"strength": 4' in out and '"colour": "red"' in out
+
+
+@pytest.mark.parametrize("name", ACTIONS.names())
+def test_every_actions_defaults_are_its_functions_and_its_flags_are_distinct(name):
+    action = ACTIONS.get(name)
+    signature = inspect.signature(action.function)
+    for param in action.params:
+        declared = signature.parameters.get(param.name)
+        assert declared is not None, (name, param.name)  # the table names the function's own keywords
+        if declared.default is not inspect.Parameter.empty and not param.required:
+            assert declared.default == param.default or declared.default is None, (name, param.name)
+        if param.required:
+            assert declared.default is inspect.Parameter.empty or declared.kind is inspect.Parameter.KEYWORD_ONLY
+    command = action_command(action)
+    flags = [flag for option in command.params if isinstance(option, click.Option) for flag in option.opts]
+    assert len(flags) == len(set(flags)), sorted(flags)
+    defaults = {p.name: p.default for p in command.params if isinstance(p, click.Option)}
+    for param in (p for p in action.params if not p.positional):  # the CLI takes the table's default (None from click means "the table's")
+        assert defaults[param.name] in (None, param.default), (name, param.name)
+    given = {p.name: p.values()[0] if p.choices else p.example or "x" for p in action.params if p.required}
+    bound = action.bind(given)
+    assert {p.name: bound[p.name] for p in action.params if not p.required} == action.defaults()
