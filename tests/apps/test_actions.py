@@ -7,7 +7,6 @@ import click
 import pytest
 
 from imsynth.apps.actions import ACTIONS
-from imsynth.cli import cli
 from imsynth.cli.actions import action_command
 from imsynth.errors import InputError
 from imsynth.tables import REQUIRED, Action, Param
@@ -99,7 +98,8 @@ def test_every_actions_defaults_are_its_functions_and_its_flags_are_distinct(nam
     flags = [flag for option in command.params if isinstance(option, click.Option) for flag in option.opts]
     assert len(flags) == len(set(flags)), sorted(flags)
     defaults = {p.name: p.default for p in command.params if isinstance(p, click.Option)}
-    for param in (p for p in action.params if not p.positional):  # the CLI takes the table's default (None from click means "the table's")
+    # the CLI takes the table's default (None from click means "the table's")
+    for param in (p for p in action.params if not p.positional):
         assert defaults[param.name] in (None, param.default), (name, param.name)
     given = {p.name: p.values()[0] if p.choices else p.example or "x" for p in action.params if p.required}
     bound = action.bind(given)

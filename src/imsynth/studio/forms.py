@@ -94,9 +94,7 @@ def action_form(action: Action, state, sample: dict, heavy: dict, run=None, *, p
                         inputs.append(editor)
                         readers.append((1, _editor_reader(param, editor)))
                         continue
-                    component = upload(
-                        param.help or param.name, sample.get(param.example), elem_id=_id(name, param)
-                    )
+                    component = upload(param.help or param.name, sample.get(param.example), elem_id=_id(name, param))
                     inputs.append(component)
                     readers.append((1, _upload_reader(param, state)))
                 elif param.kind in FILE_KINDS:
