@@ -263,7 +263,7 @@ class Param:
     def check(self, value: Any) -> Any:
         """``value`` converted to the parameter's type and checked against its choices and range; the one message
         for the CLI and the studio."""
-        if value is None or (value == "" and self.type is not str):
+        if value is None or (value == "" and (self.type is not str or self.convert or self.choices)):
             if self.required:
                 raise InputError(f"{self.cli_flag}: give a value")
             return None

@@ -95,7 +95,7 @@ def test_classical_tab_fills_synthesises_resizes_and_blends_like_the_library(pag
 
 
 def test_deform_tab_places_points_by_clicking_and_warps_animates_morphs(page):
-    open_tab(page, "Deform")
+    open_tab(page, "Deform", "Warp")
     code = "document.querySelector('#warp-points .cm-content').innerText"
     click(page, "Clear points")
     page.wait_for_function(f"() => {code}.includes('\"src\": []')", timeout=10_000)

@@ -7,6 +7,7 @@ Values go through ``Action.bind``, the CLI's checks, so a value out of range or 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,8 +142,9 @@ def action_form(action: Action, state, sample: dict, heavy: dict, run=None, *, p
                 inputs.append(component)
                 readers.append((1, _value_reader(param, tables, methods)))
                 if param.kind == "points" and images:
-                    clicked = inputs[0]
-                    clicked.select(_add_point, component, component, queue=False)
+                    inputs[0].select(_add_point, component, component, queue=False)
+                    clear = gr.Button("Clear points")
+                    clear.click(lambda: json.dumps({"src": [], "dst": []}), None, component, queue=False)
         button = gr.Button(action.button or title(action), variant="primary", elem_id=f"{name}-button")
 
     def run_action(*values):
