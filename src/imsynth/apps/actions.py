@@ -137,6 +137,7 @@ register_action(
                 help='JSON {"src": [[x, y], ...], "dst": [[x, y], ...]}',
                 kind="points",
                 flag="--points",
+                example="warp_points",
             ),
             BIT_DEPTH,
         ),
@@ -156,7 +157,12 @@ register_action(
         (
             _input("image_path", example="astronaut_small"),
             Param(
-                "keyframes_path", default=REQUIRED, help="keyframes JSON (see docs)", kind="json", flag="--keyframes"
+                "keyframes_path",
+                default=REQUIRED,
+                help="keyframes JSON (see docs)",
+                kind="json",
+                flag="--keyframes",
+                example="keyframes",
             ),
             _out("OUT.gif, OUT.mp4 or a folder/ of PNG frames"),
             Param("fps", float, None, "frames per second (default: the keyframe file's, else 12)", low=0),
