@@ -125,6 +125,7 @@ def test_generate_tab_samples_explores_and_moves_along_directions(page):
     open_tab(page, "Generate")
     choose(page, "generate-run", "vae")
     page.get_by_text("latent-features").first.wait_for(timeout=30_000)  # the run's declared capabilities
+    open_tab(page, "Sample")
     click(page, "Sample")
     grid = result(page, "sample-result")
     assert grid.shape[0] > 8 * 8 and grid.shape[1] > 8 * 8  # 64 digits in a grid
