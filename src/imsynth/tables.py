@@ -23,7 +23,7 @@ from typing import Any, Generic, Literal, TypeVar, get_args, get_origin
 
 from .errors import InputError
 
-__all__ = ["REQUIRED", "Action", "Method", "Option", "Param", "Table", "method", "resolve"]
+__all__ = ["REQUIRED", "Action", "Method", "Option", "Param", "Table", "method", "resolve", "typed"]
 
 
 @dataclass(frozen=True)
@@ -263,10 +263,10 @@ class Param:
     def check(self, value: Any) -> Any:
         """``value`` converted to the parameter's type and checked against its choices and range; the one message
         for the CLI and the studio."""
-        if value is None or (value == "" and (self.type is not str or self.convert or self.choices)):
+        if value is None or value == "":  # not given (an empty box in the studio)
             if self.required:
                 raise InputError(f"{self.cli_flag}: give a value")
-            return None
+            return self.default
         if self.convert is not None and isinstance(value, str):
             return self.convert(value)
         table = self.table
@@ -281,7 +281,7 @@ class Param:
             if match is None:
                 raise InputError(f"{self.cli_flag}: {value!r} is not one of {', '.join(map(str, allowed))}")
             return match
-        value = _as_type(self, value)
+        value = typed(self.type, value, self.cli_flag)
         if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
             kind = "an integer" if self.type is int else "a number"
             if self.low is not None and self.high is not None:
@@ -292,19 +292,21 @@ class Param:
         return value
 
 
-def _as_type(param: Param, value: Any) -> Any:
-    if param.type is bool:
+def typed(kind: type, value: Any, where: str) -> Any:
+    """``value`` (text from a form or a command line, or already typed) as ``kind``; an ``InputError`` naming
+    ``where`` when it is not one. The one conversion of the CLI, the studio and the method options."""
+    if kind is bool:
         return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
     try:
-        if param.type is int:
+        if kind is int:
             number = float(value)
             if not number.is_integer():
                 raise ValueError
             return int(number)
-        return param.type(value)
+        return kind(value)
     except (TypeError, ValueError):
-        kind = {int: "a whole number", float: "a number"}.get(param.type, param.type.__name__)
-        raise InputError(f"{param.cli_flag}: {value!r} is not {kind}") from None
+        described = {int: "a whole number", float: "a number"}.get(kind, kind.__name__)
+        raise InputError(f"{where}: {value!r} is not {described}") from None
 
 
 @dataclass(frozen=True)
@@ -349,8 +351,7 @@ class Action:
             raise InputError(f"{self.name}: unknown parameter(s) {', '.join(sorted(unknown))}")
         bound: dict[str, Any] = {}
         for param in self.params:
-            given = values.get(param.name)
-            value = param.check(param.default if given is None and not param.required else given)
+            value = param.check(values.get(param.name))
             bound[param.name] = value
             chosen = (options or {}).get(param.name) or {}
             if param.options is None or (not chosen and value is None):

@@ -90,10 +90,9 @@ def test_every_actions_defaults_are_its_functions_and_its_flags_are_distinct(nam
     for param in action.params:
         declared = signature.parameters.get(param.name)
         assert declared is not None, (name, param.name)  # the table names the function's own keywords
-        if declared.default is not inspect.Parameter.empty and not param.required:
-            assert declared.default == param.default or declared.default is None, (name, param.name)
-        if param.required:
-            assert declared.default is inspect.Parameter.empty or declared.kind is inspect.Parameter.KEYWORD_ONLY
+        # the table's default is the function's own; a required parameter has none in the function either
+        expected = inspect.Parameter.empty if param.required else param.default
+        assert declared.default == expected, (name, param.name, declared.default, expected)
     command = action_command(action)
     flags = [flag for option in command.params if isinstance(option, click.Option) for flag in option.opts]
     assert len(flags) == len(set(flags)), sorted(flags)

@@ -130,7 +130,7 @@ register_action(
         (
             _input("image_path", example="astronaut"),
             _out("output image"),
-            Param("method", default="tps", choices="imsynth.classical.warp:WARPS", options="**"),
+            Param("method", default=REQUIRED, choices="imsynth.classical.warp:WARPS", options="**", example="tps"),
             Param(
                 "points_path",
                 default=None,

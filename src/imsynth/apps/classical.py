@@ -25,7 +25,7 @@ def texture_file(
     size: tuple[int, int],
     method: str = "quilting",
     seed: int = 0,
-    bit_depth: int | str | None = None,
+    bit_depth: int | str = "auto",
     **options,
 ) -> Path:
     out = check_output(out)
@@ -44,7 +44,7 @@ def resize_file(
     scale: float | None = None,
     size: tuple[int, int] | None = None,
     method: str = "bicubic",
-    bit_depth: int | str | None = None,
+    bit_depth: int | str = "auto",
 ) -> Path:
     if (scale is None) == (size is None):
         raise InputError("give exactly one of --scale or --size")
@@ -55,9 +55,7 @@ def resize_file(
     )
 
 
-def blend_files(
-    a_path, b_path, mask_path, out, *, levels: int | None = None, bit_depth: int | str | None = None
-) -> Path:
+def blend_files(a_path, b_path, mask_path, out, *, levels: int | None = None, bit_depth: int | str = "auto") -> Path:
     out = check_output(out)
     (a, depth_a), (b, depth_b) = read_image(a_path), read_image(b_path)
     if a.shape != b.shape:
@@ -74,7 +72,7 @@ def blend_files(
     return save_image(out, result, bit_depth=output_depth(out, bit_depth, max(depth_a, depth_b)))
 
 
-def warp_file(image_path, out, *, method: str, points_path=None, bit_depth: int | str | None = None, **options) -> Path:
+def warp_file(image_path, out, *, method: str, points_path=None, bit_depth: int | str = "auto", **options) -> Path:
     entry = WARPS.get(method)
     WARPS.check_options(method, options)
     out = check_output(out)

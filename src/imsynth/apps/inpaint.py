@@ -162,7 +162,7 @@ def inpaint_file(
     run=None,
     class_index: int | None = None,
     device: str = "auto",
-    bit_depth: int | str | None = None,
+    bit_depth: int | str = "auto",
     **options,
 ) -> Path:
     """Read, check once, fill, write atomically at the input's bit depth (or ``bit_depth``). ``options`` are the

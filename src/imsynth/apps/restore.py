@@ -185,7 +185,7 @@ def denoise_path(
     method_name: str | None = None,
     run=None,
     device: str = "auto",
-    bit_depth: int | str | None = None,
+    bit_depth: int | str = "auto",
     **options,
 ) -> Path:
     """Restore an image file or every image of a folder into ``out`` (a file, or a folder for a folder)."""
@@ -208,7 +208,7 @@ def corrupt_path(
     severity: int = 3,
     seed: int = 0,
     limit: int | None = None,
-    bit_depth: int | str | None = None,
+    bit_depth: int | str = "auto",
 ) -> Path:
     """Damage an image file, a folder of images, or a dataset (a name ``imsynth datasets`` lists). A dataset is
     written as an ``.npz`` holding the damaged ``images``/``images_test``, the ``clean``/``clean_test``
@@ -244,7 +244,7 @@ def corrupt_path(
 
 
 def denoise_source(
-    source, out, *, method_name=None, run=None, device: str = "auto", bit_depth: int | str | None = None, **options
+    source, out, *, method_name=None, run=None, device: str = "auto", bit_depth: int | str = "auto", **options
 ) -> Path | dict:
     """``denoise_dataset`` for an ``npz:`` source (returns PSNR/SSIM), else ``denoise_path``."""
     if str(source).startswith("npz:"):

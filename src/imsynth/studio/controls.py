@@ -8,8 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InputError
-from ..tables import Option, Table
+from ..tables import Option, Table, typed
 
 try:
     import gradio as gr
@@ -37,24 +36,8 @@ class MethodControls:
         for name, value in zip(self.options, values):
             if name not in takes or value is None or value == "":
                 continue
-            chosen[name] = _typed(takes[name], value)
+            chosen[name] = typed(takes[name].type, value, takes[name].name)
         return chosen
-
-
-def _typed(option: Option, value):
-    try:
-        if option.type is bool:
-            return bool(value)
-        if option.type is int:
-            number = float(value)
-            if not number.is_integer():
-                raise ValueError
-            return int(number)
-        return option.type(value)
-    except ValueError:
-        raise InputError(
-            f"{option.name}: {value!r} is not {'a whole number' if option.type is int else 'a number'}"
-        ) from None
 
 
 def _control(option: Option, visible: bool, elem_id: str | None = None):

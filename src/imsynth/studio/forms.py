@@ -73,8 +73,6 @@ def action_form(action: Action, state, sample: dict, heavy: dict, run=None, *, p
     readers: list[tuple[int, Callable]] = []  # (how many inputs it reads, reader(values, folder, chosen) -> None)
     inputs: list = []
     form = Form(action, None)
-    given: dict[str, Any] = {}
-    options: dict[str, dict] = {}
     tables = {param.name: param.table for param in action.params if param.table is not None}
     methods = {param.name: param for param in action.params if param.table is not None}
     images = [param for param in action.params if param.kind == "image"]
@@ -102,7 +100,7 @@ def action_form(action: Action, state, sample: dict, heavy: dict, run=None, *, p
                     component = gr.File(label=param.help or param.name, elem_id=_id(name, param))
                     inputs.append(component)
                     readers.append((1, _file_reader(param)))
-            results = _outputs(action)
+            results = _outputs(action, name)
         if painted is not None:
             mask = upload("or a mask file (optional)", None, height=160, elem_id=f"{name}-mask")
             inputs.append(mask)
@@ -149,9 +147,8 @@ def action_form(action: Action, state, sample: dict, heavy: dict, run=None, *, p
 
     def run_action(*values):
         folder = state.scratch()
-        given.clear()
-        options.clear()
-        chosen = {}
+        chosen: dict[str, Any] = {}
+        options: dict[str, dict] = {}
         position = 0
         for count, reader in readers:
             reader(values[position : position + count], folder, chosen)
@@ -172,17 +169,17 @@ def action_form(action: Action, state, sample: dict, heavy: dict, run=None, *, p
     return form
 
 
-def _outputs(action: Action) -> dict[str, Any]:
+def _outputs(action: Action, name: str) -> dict[str, Any]:
     made = {}
     has_out = any(param.kind == "out" for param in action.params)
     if has_out and action.studio_suffix in SHOWN_AS_IMAGE:
-        made["image"] = output_image(action.button or action.name, f"{action.name}-result")
+        made["image"] = output_image(action.button or action.name, f"{name}-result")
     elif has_out:
-        made["file"] = gr.File(label="written file", interactive=False, elem_id=f"{action.name}-file")
+        made["file"] = gr.File(label="written file", interactive=False, elem_id=f"{name}-file")
     if any("text" in param.needs for param in action.params):
-        made["lines"] = gr.Textbox(label="sentences", lines=8, interactive=False, elem_id=f"{action.name}-lines")
+        made["lines"] = gr.Textbox(label="sentences", lines=8, interactive=False, elem_id=f"{name}-lines")
     if action.makes == "json":
-        made["json"] = gr.JSON(label="result", elem_id=f"{action.name}-report")
+        made["json"] = gr.JSON(label="result", elem_id=f"{name}-report")
     return made
 
 

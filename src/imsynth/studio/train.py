@@ -15,6 +15,7 @@ from ..data import list_datasets
 from ..errors import ImsynthError, InputError
 from ..models import MODEL_REGISTRY, PRESETS, get_preset
 from ..runtime import runs
+from ..tables import typed
 from .controls import gr
 from .forms import action_form
 from .widgets import guarded, optional_number
@@ -89,8 +90,8 @@ def train_tab(state, run_choices) -> None:
                 path,
                 resume=again,
                 data=None if again else chosen_data,
-                minutes=_number(m, float),
-                steps=_number(k, int),
+                minutes=None if not m else typed(float, m, "minutes"),
+                steps=None if not k else typed(int, k, "steps"),
                 seed=None if again else int(s or 0),
                 assignments=() if again else assignments,
                 wait=3.0,
@@ -163,12 +164,3 @@ def runs_tab(state, heavy: dict, run_choices):
 
     run.change(report, run, [samples, curves, config, events, metrics])
     return evaluation
-
-
-def _number(text, kind: type):
-    if text is None or str(text).strip() == "":
-        return None
-    try:
-        return kind(float(text)) if kind is int and float(text).is_integer() else kind(text)
-    except ValueError:
-        raise InputError(f"{text!r} is not {'a whole number' if kind is int else 'a number'}") from None
