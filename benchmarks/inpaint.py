@@ -32,7 +32,7 @@ from imsynth.classical.inpainting import INPAINTING
 from imsynth.errors import InputError
 from imsynth.image import to_float
 
-CLASSICAL_METHODS = [name for name in INPAINTING.names() if name not in INPAINTING.names(tag="model")]
+CLASSICAL_METHODS = list(INPAINTING.names())
 IMAGES = ("astronaut", "coffee", "brick", "grass", "gravel")
 
 

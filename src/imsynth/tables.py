@@ -135,6 +135,16 @@ class Table(Generic[E]):
         self.sort = sort  # list names alphabetically (else in the order they were added)
         self._entries: dict[str, E] = {}
 
+    @classmethod
+    def union(cls, family: str, *tables: Table) -> Table:
+        """A table of every entry of ``tables`` (each stays in its own table): e.g. the classical inpainting
+        methods and the model ones, which live in a higher layer, offered by one command."""
+        joined: Table = cls(family)
+        for table in tables:
+            for entry in table._entries.values():
+                joined.add(entry)
+        return joined
+
     def add(self, entry: E) -> E:
         name = entry.name  # type: ignore[attr-defined]
         if name in self._entries:

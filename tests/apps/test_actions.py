@@ -103,3 +103,16 @@ def test_every_actions_defaults_are_its_functions_and_its_flags_are_distinct(nam
     given = {p.name: p.values()[0] if p.choices else p.example or "x" for p in action.params if p.required}
     bound = action.bind(given)
     assert {p.name: bound[p.name] for p in action.params if not p.required} == action.defaults()
+
+
+def test_a_fresh_process_offers_the_model_methods_that_live_above_the_classical_tables():
+    """The choices are read from the apps-level tables, so a command run on its own (nothing else imported
+    first) still offers the model methods; reading the classical tables alone lost them."""
+    import subprocess
+    import sys
+
+    for command, method in (("inpaint", "|gan|"), ("denoise", "|encode-decode|")):
+        shown = subprocess.run(
+            [sys.executable, "-m", "imsynth.cli", command, "--help"], capture_output=True, text=True, check=True
+        ).stdout
+        assert method in shown, (command, shown)

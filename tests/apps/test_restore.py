@@ -7,7 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from imsynth.apps.restore import corrupt_path, denoise_path, method_for, restore, score_restoration
+from imsynth.apps.purify import method_for
+from imsynth.apps.restore import corrupt_path, denoise_path, restore, score_restoration
 from imsynth.apps.robustness import DEFENCES, evaluate_robustness, make_defence
 from imsynth.classical.corrupt import corrupt
 from imsynth.data import load_dataset

@@ -121,11 +121,6 @@ def test_deform_tab_places_points_by_clicking_and_warps_animates_morphs(page):
     screenshot(page, "deform-morph")
 
 
-@pytest.mark.xfail(
-    run=False,
-    reason="issue 25: the studio's forms are now generated from the action table; this flow "
-    "failed its first run after the change (see the issue note) and is not yet fixed",
-)
 def test_generate_tab_samples_explores_and_moves_along_directions(page):
     open_tab(page, "Generate")
     choose(page, "generate-run", "vae")
@@ -160,11 +155,6 @@ def test_generate_tab_writes_sentences_from_a_text_run(page):
     screenshot(page, "generate-text")
 
 
-@pytest.mark.xfail(
-    run=False,
-    reason="issue 25: the studio's forms are now generated from the action table; this flow "
-    "failed its first run after the change (see the issue note) and is not yet fixed",
-)
 def test_restore_tab_denoises_stylises_compresses_and_fills_with_a_model(page, studio, tmp_path):
     _, served = studio
     open_tab(page, "Restore and edit")
@@ -187,7 +177,12 @@ def test_restore_tab_denoises_stylises_compresses_and_fills_with_a_model(page, s
     upload(page, "compress-source", digit)
     click(page, "Compress")
     page.locator("#compress-report").get_by_text("bpp").first.wait_for(timeout=60_000)
-    page.locator("#compress-file").get_by_text("compress.isz").first.wait_for(timeout=30_000)
+    try:
+        page.locator("#compress-file").get_by_text(".isz").first.wait_for(timeout=30_000)  # the bitstream to download
+    except Exception:
+        screenshot(page, "failed-compress-file")
+        print(page.locator("#compress-file").inner_html())
+        raise
     screenshot(page, "restore-compress")
     stream = compress_path(digit, tmp_path / "digit.isz", served.imsynth_state.runs_root / "vae")["out"]
     open_tab(page, "Decompress")
@@ -207,11 +202,6 @@ def test_restore_tab_denoises_stylises_compresses_and_fills_with_a_model(page, s
     assert result(page, "restore-inpaint-result").shape == (8, 8)
 
 
-@pytest.mark.xfail(
-    run=False,
-    reason="issue 25: the studio's forms are now generated from the action table; this flow "
-    "failed its first run after the change (see the issue note) and is not yet fixed",
-)
 def test_restore_tab_translates_and_measures_purification(page, tmp_path):
     open_tab(page, "Restore and edit")
     choose(page, "restore-run", "pix2pix")
@@ -221,6 +211,7 @@ def test_restore_tab_translates_and_measures_purification(page, tmp_path):
     click(page, "Translate")
     assert result(page, "translate-result").shape == (8, 8)
     open_tab(page, "Robustness")
+    choose(page, "robustness-attack", "fgsm")
     fill(page, "robustness-images", "40")
     click(page, "Measure")
     page.locator("#robustness-report").get_by_text("adaptive").first.wait_for(timeout=120_000)
@@ -262,11 +253,6 @@ def test_train_tab_starts_refuses_a_second_start_stops_and_lists_the_run(page, s
     screenshot(page, "runs")
 
 
-@pytest.mark.xfail(
-    run=False,
-    reason="issue 25: the studio's forms are now generated from the action table; this flow "
-    "failed its first run after the change (see the issue note) and is not yet fixed",
-)
 def test_bad_input_shows_the_message_in_the_page_writes_nothing_and_the_server_keeps_serving(page, studio, tmp_path):
     _, served = studio
     runs_before = sorted(p.name for p in served.imsynth_state.runs_root.iterdir())
@@ -307,7 +293,7 @@ def test_bad_input_shows_the_message_in_the_page_writes_nothing_and_the_server_k
     click(page, "Fill")
     expect_error(page, "mask is 12x10 (WxH) but the image is 512x512")
     # points that do not parse
-    open_tab(page, "Deform")
+    open_tab(page, "Deform", "Warp")
     set_code(page, "warp-points", '{"src": [[1, 2]], "dst": ')
     click(page, "Warp")
     expect_error(page, "points.json")

@@ -220,7 +220,7 @@ register_action(
             Param(
                 "method",
                 default=REQUIRED,
-                choices="imsynth.classical.inpainting:INPAINTING",
+                choices="imsynth.apps.inpaint:INPAINT_METHODS",
                 options="**",
                 example="patchmatch",
             ),
@@ -504,7 +504,7 @@ register_action(
             Param(
                 "method_name",
                 default=None,
-                choices="imsynth.classical.denoise:DENOISERS",
+                choices="imsynth.apps.restore:RESTORERS",
                 options="**",
                 flag="--method",
             ),

@@ -22,7 +22,7 @@ from ..masks import check_mask, load_mask
 from ..metrics.features import load_feature_net
 from ..models import GenerativeModel, Inpainter, LatentModel, load_run
 from ..runtime.tensors import numpy_to_tensor, tensor_to_image
-from ..tables import method
+from ..tables import Table, method
 from .inversion import inpaint_with_model
 
 
@@ -71,7 +71,10 @@ def inpaint_with_diffusion(
     return np.where(mask.reshape(mask.shape + (1,) * (image.ndim - 2)), result, image).astype(np.float32)
 
 
-INPAINTING.add(
+# the model methods: a table of their own (the classical table holds only what needs no run), and the union of the
+# two, which ``imsynth inpaint`` offers
+MODEL_INPAINTING: Table = Table("inpainting method")
+MODEL_INPAINTING.add(
     method(
         "gan",
         inpaint_with_gan,
@@ -80,7 +83,7 @@ INPAINTING.add(
         needs=("model",),
     )
 )
-INPAINTING.add(
+MODEL_INPAINTING.add(
     method(
         "diffusion",
         inpaint_with_diffusion,
@@ -94,13 +97,14 @@ INPAINTING.add(
         needs=("model",),
     )
 )
+INPAINT_METHODS = Table.union(INPAINTING.family, INPAINTING, MODEL_INPAINTING)
 
 
 def _check_model_use(method: str, needs_model: bool, model_given: bool) -> None:
     if needs_model and not model_given:
         raise InputError(f"--method {method} needs --model RUN (a trained run directory)")
     if model_given and not needs_model:
-        raise InputError(f"--model applies to the model methods ({', '.join(INPAINTING.names(tag='model'))})")
+        raise InputError(f"--model applies to the model methods ({', '.join(INPAINT_METHODS.names(tag='model'))})")
 
 
 def _fill(entry, image: np.ndarray, mask: np.ndarray, model, labels, feature_net, options: dict) -> np.ndarray:
@@ -123,9 +127,9 @@ def inpaint_array(
     **options,
 ) -> np.ndarray:
     """Fill ``mask`` (True = hole) of ``image`` (HxW or HxWxC float [0, 1]) by the named method; ``options`` are
-    the method's own (see ``INPAINTING.get(method).options``)."""
-    entry = INPAINTING.get(method)
-    INPAINTING.check_options(method, options)
+    the method's own (see ``INPAINT_METHODS.get(method).options``)."""
+    entry = INPAINT_METHODS.get(method)
+    INPAINT_METHODS.check_options(method, options)
     _check_model_use(method, "model" in entry.needs, model is not None)
     if model is not None:
         mask = check_mask(mask, image.shape, where=where)
@@ -167,8 +171,8 @@ def inpaint_file(
 ) -> Path:
     """Read, check once, fill, write atomically at the input's bit depth (or ``bit_depth``). ``options`` are the
     method's own; ``source`` (patchmatch) is an image path here."""
-    entry = INPAINTING.get(method)
-    INPAINTING.check_options(method, options)
+    entry = INPAINT_METHODS.get(method)
+    INPAINT_METHODS.check_options(method, options)
     _check_model_use(method, "model" in entry.needs, run is not None)
     if class_index is not None and run is None:
         raise InputError("--class says the image's class to a model: it needs --model RUN")

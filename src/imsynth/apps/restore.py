@@ -1,6 +1,7 @@
-"""Restoration: classical denoisers and trained runs, one table (``DENOISERS``), on arrays, files and folders.
+"""Restoration: classical denoisers and the purifiers of trained runs (``imsynth.apps.purify``, the same ones the
+robustness defences use), one table (``RESTORERS``), on arrays, files and folders.
 
-Model methods (``needs`` = model) take a batch (N, H, W, C) float [0, 1] and a loaded run:
+Model methods (``needs`` = model) take a loaded run:
 - ``encode-decode``: a VAE's posterior mean decoded (any run with an encoder; the denoising VAE ``dvae`` is
   trained for exactly this);
 - ``projection``: the closest image the generator can make, by inversion from the damaged image (Defense-GAN's
@@ -27,98 +28,25 @@ from ..errors import InputError
 from ..image import READABLE_SUFFIXES, check_output, file_pairs, output_depth, read_image, save_image
 from ..models import GenerativeModel, load_run
 from ..runtime.tensors import numpy_to_tensor, tensor_to_numpy, uint8_to_nhwc
-from ..tables import method
-from .inversion import invert
+from ..tables import Table
+from .purify import PURIFIERS, method_for
 from .sampling import write_npz
 
-
-def _to_batch(images: np.ndarray, model: GenerativeModel) -> torch.Tensor:
-    model.check_images((images.shape[-1], *images.shape[1:3]))  # a batch N x H x W x C
-    return numpy_to_tensor(images).to(next(model.parameters()).device)
+# the classical denoisers and the purifiers of trained runs: ``imsynth denoise``'s methods
+RESTORERS = Table.union(DENOISERS.family, DENOISERS, PURIFIERS)
 
 
-def restore_encode_decode(images: np.ndarray, *, model: GenerativeModel, batch_size: int = 256) -> np.ndarray:
-    if not {"encoder", "purifier"} <= model.capabilities:
-        raise InputError(f"model {model.registered_name!r} has no encoder; use --method projection or diffusion")
-    batch = _to_batch(images, model)
+def _purified(images: np.ndarray, entry, model: GenerativeModel, options: dict, batch_size: int = 256) -> np.ndarray:
+    """A purifier over a batch (N, H, W, C) float [0, 1]. A diffusion purifier not told the damage gets it
+    measured from the images (the median noise estimate; at least 0.02 so t* > 0)."""
+    if entry.option("strength") is not None and options.get("strength") is None:
+        options = {**options, "strength": max(float(np.median([noise_sigma(image) for image in images])), 0.02)}
+    model.check_images((images.shape[-1], *images.shape[1:3]))
+    batch = (numpy_to_tensor(images).to(next(model.parameters()).device) + 1) / 2
+    purify = entry(model=model, **options).purify
     with torch.no_grad():
-        out = [model.purify(batch[i : i + batch_size]) for i in range(0, len(batch), batch_size)]
-    return tensor_to_numpy(torch.cat(out))
-
-
-def restore_projection(
-    images: np.ndarray, *, model: GenerativeModel, steps: int = 200, restarts: int = 4, seed: int = 0
-) -> np.ndarray:
-    if "latent" not in model.capabilities or "iterative-sampler" in model.capabilities:
-        raise InputError(f"model {model.registered_name!r} has no generator latent to project onto")
-    return tensor_to_numpy(invert(model, _to_batch(images, model), steps=steps, restarts=restarts, seed=seed).images)
-
-
-def restore_diffusion(
-    images: np.ndarray,
-    *,
-    model: GenerativeModel,
-    strength: float | None = None,
-    steps: int | None = None,
-    seed: int = 0,
-    batch_size: int = 256,
-) -> np.ndarray:
-    if not {"purifier", "iterative-sampler"} <= model.capabilities:
-        raise InputError(f"model {model.registered_name!r} is not a diffusion run; use --method encode-decode")
-    if strength is None:
-        strength = float(np.median([noise_sigma(image) for image in images]))
-    batch = _to_batch(images, model)
-    generator = torch.Generator().manual_seed(seed)
-    out = [
-        model.purify(batch[i : i + batch_size], strength=max(strength, 0.02), steps=steps, generator=generator)
-        for i in range(0, len(batch), batch_size)
-    ]
-    return tensor_to_numpy(torch.cat(out))
-
-
-MODEL = ("model",)
-DENOISERS.add(
-    method(
-        "encode-decode",
-        restore_encode_decode,
-        "decode a VAE run's posterior mean (--model; dvae runs are trained for it)",
-        needs=MODEL,
-    )
-)
-DENOISERS.add(
-    method(
-        "projection",
-        restore_projection,
-        "invert a GAN run from the damaged image, keep G(z) (--model)",
-        options={"steps": "inversion steps", "restarts": "random starts, best kept", "seed": "random seed"},
-        needs=MODEL,
-    )
-)
-DENOISERS.add(
-    method(
-        "diffusion",
-        restore_diffusion,
-        "noise a diffusion run's input to t* and denoise back (--model; SDEdit/DiffPure)",
-        options={
-            "strength": "damage as a noise std on the 0-1 scale, sets t* (default: estimated)",
-            "steps": "reverse steps from t* (default: the run's sample steps x t*/T)",
-            "seed": "random seed",
-        },
-        needs=MODEL,
-    )
-)
-
-
-def method_for(model: GenerativeModel) -> str:
-    """The restoration a run supports: encode-decode for encoders, diffusion for diffusion runs, else projection."""
-    declared = model.capabilities
-    if {"encoder", "purifier"} <= declared:
-        return "encode-decode"
-    if {"iterative-sampler", "purifier"} <= declared:
-        return "diffusion"
-    if "latent" in declared:
-        return "projection"
-    raise InputError(f"model {model.registered_name!r} cannot restore images")
+        out = torch.cat([purify(batch[i : i + batch_size]) for i in range(0, len(batch), batch_size)])
+    return tensor_to_numpy(out * 2 - 1)
 
 
 def restore(
@@ -132,14 +60,14 @@ def restore(
     """Restore images (a list of HxW/HxWxC float [0, 1], or an N x H x W x C array) by ``method_name`` (default:
     ``nl-means``, or the run's own method when ``model`` is given). Returns a list, shapes as given."""
     name = method_name or (method_for(model) if model is not None else "nl-means")
-    entry = DENOISERS.get(name)
-    DENOISERS.check_options(name, options)
+    entry = RESTORERS.get(name)
+    RESTORERS.check_options(name, options)
     if "model" in entry.needs:
         if model is None:
             raise InputError(f"method {name!r} needs a trained run: give --model RUN")
         shapes = [np.shape(image) for image in images]
         batch = np.stack([image[:, :, None] if np.ndim(image) == 2 else image for image in images]).astype(np.float32)
-        out = entry(batch, model=model, **options)
+        out = _purified(batch, entry, model, options)
         return [result.reshape(shape) for result, shape in zip(out, shapes)]
     if model is not None:
         raise InputError(f"method {name!r} is classical; drop --model (or choose a model method)")

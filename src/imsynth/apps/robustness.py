@@ -21,10 +21,10 @@ images. Accuracies on a random defence are averaged over its randomness once per
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -38,16 +38,9 @@ from ..models import GenerativeModel, load_run
 from ..runtime.attacks import ATTACKS, Purified, ZeroOne, attack
 from ..runtime.classifier import load_feature_net
 from ..tables import Table, method
-from .inversion import invert
+from .purify import PURIFIERS, Purification
 
 Purify = Callable[[torch.Tensor], torch.Tensor]
-
-
-@dataclass(frozen=True)
-class Defence:
-    purify: Purify
-    differentiable: bool
-    random: bool
 
 
 def _per_image(images: torch.Tensor, function: Callable[[np.ndarray], np.ndarray]) -> torch.Tensor:
@@ -57,65 +50,28 @@ def _per_image(images: torch.Tensor, function: Callable[[np.ndarray], np.ndarray
     return torch.from_numpy(out).permute(0, 3, 1, 2).to(images)
 
 
-def no_defence() -> Defence:
-    return Defence(lambda images: images, differentiable=True, random=False)
+def no_defence() -> Purification:
+    return Purification(lambda images: images, differentiable=True, random=False)
 
 
-def jpeg_defence(*, quality: int = 75) -> Defence:
+def jpeg_defence(*, quality: int = 75) -> Purification:
     if not 1 <= quality <= 100:
         raise InputError(f"--quality must be in 1..100, got {quality}")
     # the JPEG corruption's round trip (8 bits, OpenCV's encoder)
-    return Defence(lambda images: _per_image(images, lambda x: jpeg(x, None, quality=quality)), False, False)
+    return Purification(lambda images: _per_image(images, lambda x: jpeg(x, None, quality=quality)), False, False)
 
 
-def median_defence(*, size: int = 3) -> Defence:
+def median_defence(*, size: int = 3) -> Purification:
     if size not in (3, 5):
         raise InputError(f"--size must be 3 or 5 for the median defence, got {size}")
-    return Defence(lambda images: _per_image(images, lambda x: median(x, size=size)), False, False)
+    return Purification(lambda images: _per_image(images, lambda x: median(x, size=size)), False, False)
 
 
-def bit_depth_defence(*, bits: int = 3) -> Defence:
+def bit_depth_defence(*, bits: int = 3) -> Purification:
     if not 1 <= bits <= 8:
         raise InputError(f"--bits must be in 1..8, got {bits}")
     levels = 2**bits - 1
-    return Defence(lambda images: torch.round(images * levels) / levels, differentiable=False, random=False)
-
-
-def _model_input(model: GenerativeModel, images: torch.Tensor) -> torch.Tensor:
-    model.check_images(tuple(images.shape[1:]))
-    return images.to(next(model.parameters()).device) * 2 - 1
-
-
-def vae_defence(*, model: GenerativeModel) -> Defence:
-    if not {"encoder", "purifier"} <= model.capabilities:
-        raise InputError(f"model {model.registered_name!r} has no encoder; the vae defence needs a VAE run")
-
-    def purify(images: torch.Tensor) -> torch.Tensor:
-        return ((model.purify(_model_input(model, images)) + 1) / 2).to(images)
-
-    return Defence(purify, differentiable=True, random=False)
-
-
-def gan_defence(*, model: GenerativeModel, steps: int = 100, restarts: int = 4, seed: int = 0) -> Defence:
-    if "latent" not in model.capabilities or "iterative-sampler" in model.capabilities:
-        raise InputError(f"model {model.registered_name!r} has no generator latent; the gan defence needs a GAN run")
-
-    def purify(images: torch.Tensor) -> torch.Tensor:
-        with torch.enable_grad():
-            made = invert(model, _model_input(model, images), steps=steps, restarts=restarts, seed=seed).images
-        return ((made + 1) / 2).to(images)
-
-    return Defence(purify, differentiable=False, random=False)
-
-
-def diffusion_defence(*, model: GenerativeModel, strength: float | None = None, steps: int | None = None) -> Defence:
-    if not {"purifier", "iterative-sampler"} <= model.capabilities:
-        raise InputError(f"model {model.registered_name!r} is not a diffusion run")
-
-    def purify(images: torch.Tensor) -> torch.Tensor:
-        return ((model.purify(_model_input(model, images), strength=strength, steps=steps) + 1) / 2).to(images)
-
-    return Defence(purify, differentiable=False, random=True)
+    return Purification(lambda images: torch.round(images * levels) / levels, differentiable=False, random=False)
 
 
 MODEL = ("model",)
@@ -124,11 +80,20 @@ DEFENCES.add(method("none", no_defence, "no defence (the classifier alone)"))
 DEFENCES.add(method("jpeg", jpeg_defence, "JPEG re-encoding", options={"quality": "JPEG quality"}))
 DEFENCES.add(method("median", median_defence, "median filter", options={"size": "window side (3 or 5)"}))
 DEFENCES.add(method("bit-depth", bit_depth_defence, "bit-depth reduction", options={"bits": "bits kept"}))
-DEFENCES.add(method("vae", vae_defence, "VAE encode-decode (--model: vae, dvae or defense-vae run)", needs=MODEL))
+# the model defences are the purifiers of imsynth.apps.purify under their attack-literature names; a GAN projection
+# is cheaper here (100 inversion steps, not restoration's 200): it runs once per attack step under BPDA
+DEFENCES.add(
+    method(
+        "vae",
+        PURIFIERS.get("encode-decode").function,
+        "VAE encode-decode (--model: vae, dvae or defense-vae run)",
+        needs=MODEL,
+    )
+)
 DEFENCES.add(
     method(
         "gan",
-        gan_defence,
+        functools.partial(PURIFIERS.get("projection").function, steps=100),
         "Defense-GAN: project onto a GAN run's range by inversion (--model)",
         options={"steps": "inversion steps", "restarts": "random starts", "seed": "inversion seed"},
         needs=MODEL,
@@ -137,15 +102,19 @@ DEFENCES.add(
 DEFENCES.add(
     method(
         "diffusion",
-        diffusion_defence,
+        PURIFIERS.get("diffusion").function,
         "DiffPure: diffuse to t* and denoise with a diffusion run (--model)",
-        options={"strength": "noise std (0-1 scale) that sets t* (default: the run's, 0.1)", "steps": "reverse steps"},
+        options={
+            "strength": "noise std (0-1 scale) that sets t* (default: the run's, 0.1)",
+            "steps": "reverse steps",
+            "seed": "noise seed",
+        },
         needs=MODEL,
     )
 )
 
 
-def make_defence(name: str, *, model: GenerativeModel | None = None, **options) -> Defence:
+def make_defence(name: str, *, model: GenerativeModel | None = None, **options) -> Purification:
     entry = DEFENCES.get(name)
     DEFENCES.check_options(name, options)
     if "model" in entry.needs:
