@@ -12,7 +12,7 @@ samples (the shipped feature network), a text model by its validation NLL bound.
 which ``imsynth train MODEL --config OUT/best.json`` accepts; with ``seeds`` it is retrained on that many seeds
 beside the defaults, and both means and spreads are reported.
 
-Search spaces: ``DEFAULT_SPACES`` per model family (documented in ``imsynth tune --help``), or a JSON file of
+Search spaces: each model config's ``search_space`` (documented in ``imsynth tune --help``), or a JSON file of
 ``{"field": {"low": L, "high": H, "log": true} | {"choices": [...]}}``; fields are the model's config fields or
 ``train.FIELD``, typed by the config: int fields get integers, float fields floats, the rest choices.
 """
@@ -48,53 +48,12 @@ from ..train import TrainConfig, train
 STUDY_NAME = "imsynth"
 PRUNERS = ("median", "hyperband", "none")
 
-_VAE = {
-    "train.lr": {"low": 3e-4, "high": 5e-3, "log": True},
-    "latent_dim": {"choices": [8, 16, 32, 64]},
-    "width": {"choices": [16, 32, 64]},
-    "train.batch_size": {"choices": [32, 64, 128]},
-    "kl_warmup": {"low": 0, "high": 2000},
-}
-_GAN = {
-    "g_lr": {"low": 5e-5, "high": 1e-3, "log": True},
-    "d_lr": {"low": 5e-5, "high": 1e-3, "log": True},
-    "g_width": {"choices": [32, 48, 64]},
-    "d_width": {"choices": [32, 48, 64]},
-    "latent_dim": {"choices": [64, 100, 128]},
-    "train.batch_size": {"choices": [32, 64, 128]},
-    "train.ema_decay": {"choices": [0.0, 0.99, 0.999]},
-    # the losses that need no Lipschitz constraint, so every draw is a valid config
-    "loss": {"choices": ["non-saturating", "hinge", "least-squares"]},
-}
-_DIFFUSION = {
-    "train.lr": {"low": 1e-4, "high": 3e-3, "log": True},
-    "width": {"choices": [16, 32, 48]},
-    "train.batch_size": {"choices": [32, 64, 128]},
-    "dropout": {"low": 0.0, "high": 0.2},
-}
-_TEXT = {
-    "train.lr": {"low": 3e-4, "high": 3e-3, "log": True},
-    "hidden": {"choices": [128, 256, 512]},
-    "word_dropout": {"low": 0.0, "high": 0.4},
-    "free_bits": {"low": 0.0, "high": 0.5},
-}
-# The default space of each model, by config family (a model's own entry wins)
-DEFAULT_SPACES = {
-    "VAEConfig": _VAE,
-    "DVAEConfig": _VAE,
-    "GANConfig": _GAN,
-    "DiffusionConfig": _DIFFUSION,
-    "TextConfig": _TEXT,
-}
-
 
 def default_space(model_name: str) -> dict:
-    family = get_entry(model_name).model_class.config_class.__name__
-    if family not in DEFAULT_SPACES:
+    """The search space the model declares (its config family's, or its own registration's)."""
+    space = get_entry(model_name).search_space
+    if not space:
         raise InputError(f"model {model_name} has no default search space; give one with --space FILE")
-    space = dict(DEFAULT_SPACES[family])
-    if model_name == "text-lm":
-        space = {k: v for k, v in space.items() if k not in ("word_dropout", "free_bits")}
     return space
 
 

@@ -38,6 +38,10 @@ class DataShape:
     dataset_size: int = 0
     conditional: bool = False  # class-conditional: needs a labelled dataset (num_classes >= 2)
 
+    # what ``imsynth tune`` searches by default: "field" or "train.field" -> {"low", "high"[, "log"]} or
+    # {"choices": [...]}; a family with none cannot be tuned without --space
+    search_space: ClassVar[dict] = {}
+
 
 @dataclass
 class LossOutput:
@@ -258,6 +262,11 @@ class ModelEntry:
     train_defaults: dict = field(default_factory=dict)
     tiny: dict = field(default_factory=dict)
     data: str = "images"
+    space: dict | None = None  # this name's search space where it differs from its config family's
+
+    @property
+    def search_space(self) -> dict:
+        return dict(self.model_class.config_class.search_space if self.space is None else self.space)
 
     @property
     def options(self) -> tuple:
@@ -281,12 +290,15 @@ def register_model(
     train_defaults: dict | None = None,
     tiny: dict | None = None,
     data: str = "images",
+    search_space: dict | None = None,
     **defaults,
 ):
     """Register ``cls`` under ``name`` with config defaults (several names may share one class)."""
 
     def decorate(cls: type[GenerativeModel]) -> type[GenerativeModel]:
-        entry = ModelEntry(name, cls, defaults, description, dict(train_defaults or {}), dict(tiny or {}), data)
+        entry = ModelEntry(
+            name, cls, defaults, description, dict(train_defaults or {}), dict(tiny or {}), data, search_space
+        )
         MODEL_REGISTRY.add(entry)
         return cls
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 
@@ -32,6 +32,12 @@ from .unet import UNet
 
 @dataclass
 class DiffusionConfig(DataShape):
+    search_space: ClassVar[dict] = {
+        "train.lr": {"low": 1e-4, "high": 3e-3, "log": True},
+        "width": {"choices": [16, 32, 48]},
+        "train.batch_size": {"choices": [32, 64, 128]},
+        "dropout": {"low": 0.0, "high": 0.2},
+    }
     width: int = 32
     channel_multipliers: tuple[int, ...] = ()  # () = by image size (unet.default_multipliers)
     blocks_per_level: int = 1

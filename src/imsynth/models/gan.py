@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -42,6 +42,7 @@ class GANLoss:
     generator: Callable[[torch.Tensor], torch.Tensor]  # fake logits -> loss
     needs_lipschitz: bool = False  # unbounded critic: needs a gradient penalty or spectral norm
     d_loss_floor_applies: bool = True  # "D loss near 0" means D wins (not for a critic whose loss goes negative)
+    searched: bool = True  # offered by imsynth tune's default space
     options: tuple = ()
 
 
@@ -58,6 +59,7 @@ for _loss in (
         "the original minimax game (G minimises log(1 - D(G(z))))",
         lambda real, fake: F.softplus(-real).mean() + F.softplus(fake).mean(),
         lambda fake: -F.softplus(fake).mean(),
+        searched=False,  # G's gradient vanishes while D wins early (Goodfellow et al.): a wasted trial
     ),
     GANLoss(
         "hinge",
@@ -85,6 +87,17 @@ for _loss in (
 
 @dataclass
 class GANConfig(DataShape):
+    search_space: ClassVar[dict] = {
+        "g_lr": {"low": 5e-5, "high": 1e-3, "log": True},
+        "d_lr": {"low": 5e-5, "high": 1e-3, "log": True},
+        "g_width": {"choices": [32, 48, 64]},
+        "d_width": {"choices": [32, 48, 64]},
+        "latent_dim": {"choices": [64, 100, 128]},
+        "train.batch_size": {"choices": [32, 64, 128]},
+        "train.ema_decay": {"choices": [0.0, 0.99, 0.999]},
+        # the losses that need no Lipschitz constraint, so every draw is a valid config
+        "loss": {"choices": [n for n, loss in GAN_LOSSES.items() if loss.searched and not loss.needs_lipschitz]},
+    }
     architecture: Literal["dcgan", "resnet"] = "dcgan"
     latent_dim: int = 128
     g_width: int = 64

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -33,6 +34,12 @@ LOG_2PI = math.log(2 * math.pi)
 
 @dataclass
 class TextConfig(DataShape):
+    search_space: ClassVar[dict] = {
+        "train.lr": {"low": 3e-4, "high": 3e-3, "log": True},
+        "hidden": {"choices": [128, 256, 512]},
+        "word_dropout": {"low": 0.0, "high": 0.4},
+        "free_bits": {"low": 0.0, "high": 0.5},
+    }
     vocab_size: int = 0  # from the dataset's tokenizer
     embed_dim: int = 256
     hidden: int = 256
@@ -204,6 +211,8 @@ class _SentenceModel(GenerativeModel):
 @register_model(
     "text-lm",
     data="text",
+    # no code: word dropout and free bits mean nothing here
+    search_space={k: v for k, v in TextConfig.search_space.items() if k not in ("word_dropout", "free_bits")},
     latent_dim=0,
     word_dropout=0.0,
     free_bits=0.0,

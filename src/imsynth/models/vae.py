@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import torch
@@ -38,6 +38,13 @@ LOG_2PI = math.log(2 * math.pi)
 
 @dataclass
 class VAEConfig(DataShape):
+    search_space: ClassVar[dict] = {
+        "train.lr": {"low": 3e-4, "high": 5e-3, "log": True},
+        "latent_dim": {"choices": [8, 16, 32, 64]},
+        "width": {"choices": [16, 32, 64]},
+        "train.batch_size": {"choices": [32, 64, 128]},
+        "kl_warmup": {"low": 0, "high": 2000},
+    }
     latent_dim: int = 16
     width: int = 32
     activation: Literal["silu", "relu", "leaky_relu"] = "silu"
