@@ -30,7 +30,12 @@ def click(page, name):
 def result(page, elem_id, timeout=90_000) -> np.ndarray:
     """The image a component shows, fetched from the server as the browser got it."""
     image = page.locator(f"#{elem_id} img").first
-    image.wait_for(timeout=timeout)
+    try:
+        image.wait_for(timeout=timeout)
+    except Exception as error:
+        screenshot(page, f"failed-{elem_id}")  # the page as it was
+        said = page.locator(".toast-body").all_inner_texts()  # an error toast says why
+        raise AssertionError(f"no image in #{elem_id}; the page says {said}") from error
     data = page.request.get(image.get_attribute("src")).body()
     return np.asarray(Image.open(io.BytesIO(data)))
 
@@ -190,6 +195,8 @@ def test_restore_tab_denoises_stylises_compresses_and_fills_with_a_model(page, s
     hole[2:5, 2:5] = 255
     Image.fromarray(hole).save(mask)
     page.locator("#restore-inpaint-editor input[type=file]").first.set_input_files(str(digit))
+    # the editor has the image once its empty-state prompt is gone (under load this takes a while)
+    page.locator("#restore-inpaint-editor").get_by_text("Upload an image").wait_for(state="hidden", timeout=30_000)
     upload(page, "restore-inpaint-mask", mask)
     choose(page, "restore-inpaint-method", "gan")
     page.locator("#restore-inpaint-run input").first.check()

@@ -70,6 +70,8 @@ def action_form(action: Action, state, sample: dict, heavy: dict, run=None, *, p
     Element ids: ``PREFIX-PARAM`` for a control, ``PREFIX-result`` / ``-report`` / ``-lines`` / ``-file`` for
     the outputs (``PREFIX``: the action's name, or ``prefix`` where it appears a second time)."""
     name = prefix or action.name
+    if prefix:  # a second appearance works on the user's own images (a run's size): no bundled examples
+        sample = {}
     readers: list[tuple[int, Callable]] = []  # (how many inputs it reads, reader(values, folder, chosen) -> None)
     inputs: list = []
     form = Form(action, None)
@@ -86,10 +88,10 @@ def action_form(action: Action, state, sample: dict, heavy: dict, run=None, *, p
                     continue
                 if param.kind in ("image", "mask") and not (param.kind == "mask" and param is painted):
                     if painted is not None and param is images[0]:
-                        example = {"background": sample.get(param.example), "composite": None}
+                        background = sample.get(param.example)
                         strokes = sample.get(f"{param.example}_strokes")
-                        example["layers"] = [strokes] if strokes else []
-                        editor = hole_editor(f"{name}-editor", example, brush=24, height=480)
+                        example = {"background": background, "layers": [strokes] if strokes else [], "composite": None}
+                        editor = hole_editor(f"{name}-editor", example if background else None, brush=24, height=480)
                         inputs.append(editor)
                         readers.append((1, _editor_reader(param, editor)))
                         continue
