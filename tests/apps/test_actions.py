@@ -81,6 +81,14 @@ def test_the_table_refuses_a_value_out_of_range_or_choices_with_one_message(regi
     assert_one_line_error(code, err, "--colour: 'mauve' is not one of red, green, blue")
     code, out, _ = run_cli(capsys, "toy-action", "x.png", "-o", "y", "--strength", "4")
     assert code == 0 and '"strength": 4' in out and '"colour": "red"' in out
+    # from Python, the row runs the function with the same checks; method options are plain keywords
+    assert registered(image_path="x.png", out="y", strength=4, method="area") == {
+        "colour": "red",
+        "strength": 4,
+        "method": "area",
+    }
+    with pytest.raises(InputError, match="--colour: 'mauve' is not one of"):
+        registered(image_path="x.png", out="y", colour="mauve")
 
 
 @pytest.mark.parametrize("name", ACTIONS.names())

@@ -214,6 +214,7 @@ def test_restore_tab_translates_and_measures_purification(page, tmp_path):
     assert result(page, "translate-result").shape == (8, 8)
     open_tab(page, "Robustness")
     choose(page, "robustness-attack", "fgsm")
+    choose(page, "robustness-defence", "jpeg")  # a defence, so the adaptive attack runs too
     fill(page, "robustness-images", "40")
     click(page, "Measure")
     page.locator("#robustness-report").get_by_text("adaptive").first.wait_for(timeout=120_000)
