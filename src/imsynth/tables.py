@@ -324,8 +324,8 @@ class Action:
     """One thing a user does, declared once: the CLI command, the studio's controls and the docs are made from it,
     and the Python API is ``function`` itself (``target``, ``"package.module:function"``, imported when used).
 
-    ``output`` says what the function returns: ``path`` (printed as it is), ``json`` (a dict, printed as JSON),
-    ``lines`` (a list of strings, one per line); ``makes`` is the kind of file it writes (image, gif, text...).
+    The function returns a path, a dict (``reports``: shown as JSON) or a list of lines; the CLI prints each as
+    it is.
     ``needs`` are capabilities (``imsynth.models.capabilities``) a run must declare for the action to apply;
     ``groups`` are the studio's tab groups it appears in (none keeps it out of the studio)."""
 
@@ -335,8 +335,7 @@ class Action:
     params: tuple[Param, ...]
     description: str = ""
     examples: tuple[str, ...] = ()
-    output: Literal["path", "json", "lines"] = "path"
-    makes: str = "image"
+    reports: bool = False
     needs: frozenset[str] = frozenset()
     groups: tuple[str, ...] = ()
     button: str = ""

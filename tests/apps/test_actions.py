@@ -28,7 +28,7 @@ TOY = Action(
         Param("strength", int, 2, "how strong", low=1, high=5),
         Param("method", default="nearest", choices="imsynth.classical.resample:RESAMPLING", options="**"),
     ),
-    makes="json",
+    reports=True,
     groups=("classical",),
     button="Toy",
 )

@@ -168,7 +168,6 @@ register_action(
             Param("fps", float, None, "frames per second (default: the keyframe file's, else 12)", low=0),
         ),
         examples=("imsynth animate face.png --keyframes nod.json -o nod.gif",),
-        makes="gif",
         groups=("deform",),
         button="Animate",
         studio_suffix=".gif",
@@ -202,7 +201,6 @@ register_action(
             "imsynth morph cat.png dog.png -o morph.gif --frames 30 --points pairs.json",
             "imsynth morph a.png b.png -o morph.mp4 --lines features.json --method beier-neely",
         ),
-        makes="gif",
         groups=("deform",),
         button="Morph",
         studio_suffix=".gif",
@@ -378,7 +376,7 @@ register_action(
             DEVICE,
         ),
         examples=('imsynth reconstruct runs/text-vae "you will meet a tall, dark stranger."',),
-        makes="json",
+        reports=True,
         needs=frozenset({"sentence-encoder"}),
         groups=("generate",),
         button="Reconstruct",
@@ -412,7 +410,7 @@ register_action(
             DEVICE,
         ),
         examples=("imsynth eval runs/vae --n 5000 --k 500",),
-        makes="json",
+        reports=True,
         button="Evaluate",
     )
 )
@@ -430,7 +428,7 @@ register_action(
             DEVICE,
         ),
         examples=("imsynth probe runs/dcgan --train-images 10000",),
-        makes="json",
+        reports=True,
         needs=frozenset({"representation"}),
     )
 )
@@ -455,7 +453,7 @@ register_action(
             "imsynth train vae --data npz:generated.npz --out runs/on-generated",
             "imsynth augment runs/cgan --evaluate --real 1000 --generated 5000",
         ),
-        makes="json",
+        reports=True,
         needs=frozenset({"sample"}),
     )
 )
@@ -565,7 +563,7 @@ register_action(
             "imsynth robustness --defence diffusion --model runs/ddpm --defence-strength 0.15 --attack pgd --eot 4",
             "imsynth robustness --classifier robust.safetensors --attack cw-l2 --images 200",
         ),
-        makes="json",
+        reports=True,
         groups=("restore",),
         button="Measure",
     )
@@ -588,7 +586,7 @@ register_action(
             "imsynth compress photo.png -o photo.isz --model runs/hp --quality 4",
             "imsynth compress scans/ -o packed/ --model runs/hp",
         ),
-        makes="json",
+        reports=True,
         needs=frozenset({"codec"}),
         groups=("restore",),
         button="Compress",
@@ -618,7 +616,7 @@ register_action(
             "imsynth decompress photo.isz -o photo.png --model runs/hp",
             "imsynth decompress packed/ -o unpacked/",
         ),
-        makes="json",
+        reports=True,
         groups=("restore",),
         button="Decompress",
     )
@@ -639,7 +637,7 @@ register_action(
             'imsynth train pix2pix --data "pairs:fashion-mnist~edges" --out runs/p2p --minutes 30',
             "imsynth translate edges.png -o item.png --model runs/p2p",
         ),
-        makes="json",
+        reports=True,
         needs=frozenset({"translator"}),
         groups=("restore",),
         button="Translate",
@@ -666,7 +664,7 @@ register_action(
             "imsynth stylize photo.png bricks.png -o bricky.png --method gram --strength 10",
             "imsynth stylize photo.png bricks.png -o quilted.png --method quilt --block 32",
         ),
-        makes="json",
+        reports=True,
         groups=("restore",),
         button="Stylize",
     )

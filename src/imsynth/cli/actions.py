@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -129,13 +128,12 @@ def _help_text(action: Action) -> str:
     return text
 
 
-def action_command(action: Action, *, run: Callable[[Action, dict], Any] | None = None) -> click.Command:
-    """The click command of ``action``; ``run(action, kwargs)`` calls it (default: its function)."""
+def action_command(action: Action) -> click.Command:
+    """The click command of ``action``: its values checked by the table, then its function called."""
 
     def callback(**values):
         options = _chosen_options(action, values)
-        bound = action.bind(values, options)
-        click.echo(show(run(action, bound) if run else action.function(**bound)))
+        click.echo(show(action.function(**action.bind(values, options))))
 
     params = [made for param in action.params for made in _click_params(param)]
     return click.Command(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..image import IMAGE_SUFFIXES
 from ..tables import Action, Param
 from .controls import gr, method_controls
 from .widgets import (
@@ -29,7 +30,7 @@ from .widgets import (
 
 __all__ = ["Form", "action_form", "title"]
 
-SHOWN_AS_IMAGE = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".tif", ".tiff", ".bmp")
+SHOWN_AS_IMAGE = (*IMAGE_SUFFIXES, ".gif")  # what the page shows as a picture (a GIF animates)
 FILE_KINDS = ("bitstream", "npz", "clip")
 
 
@@ -180,7 +181,7 @@ def _outputs(action: Action, name: str) -> dict[str, Any]:
         made["file"] = gr.File(label="written file", interactive=False, elem_id=f"{name}-file")
     if any("text" in param.needs for param in action.params):
         made["lines"] = gr.Textbox(label="sentences", lines=8, interactive=False, elem_id=f"{name}-lines")
-    if action.makes == "json":
+    if action.reports:
         made["json"] = gr.JSON(label="result", elem_id=f"{name}-report")
     return made
 
