@@ -272,7 +272,7 @@ def test_warp_animate_and_morph_commands(tmp_path, capsys):
             ["short.json", "tps needs at least 3 point pairs"],
         ),
         (["animate", "a.png", "--keyframes", "backwards.json", "-o", "x.gif"], ["backwards.json", "increase strictly"]),
-        (["morph", "a.png", "a.png", "-o", "m.gif", "--frames", "1"], ["at least 2 frames"]),
+        (["morph", "a.png", "a.png", "-o", "m.gif", "--frames", "1"], ["--frames must be an integer >= 2, got 1"]),
         (["morph", "a.png", "a.png", "-o", "m.gif", "--method", "mesh"], ["needs --points"]),
     ],
 )

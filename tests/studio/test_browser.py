@@ -64,6 +64,22 @@ def ramp(path, size=8):
     return path
 
 
+def upload_to_editor(page, elem_id, path, tries=3):
+    """Give the image editor a file and wait until it shows it (its empty-state prompt gone). Under load a file
+    set while the freshly opened tab is still mounting was seen to be dropped (the prompt stayed for 30 s), so
+    the upload is given again, as a user would."""
+    prompt = page.locator(f"#{elem_id}").get_by_text("Upload an image")
+    for attempt in range(tries):
+        page.locator(f"#{elem_id} input[type=file]").first.set_input_files(str(path))
+        try:
+            prompt.wait_for(state="hidden", timeout=20_000)
+            return
+        except Exception:
+            if attempt == tries - 1:
+                screenshot(page, f"failed-{elem_id}")
+                raise
+
+
 def fill(page, elem_id, text):
     page.locator(f"#{elem_id} textarea, #{elem_id} input").first.fill(text)
 
@@ -194,9 +210,7 @@ def test_restore_tab_denoises_stylises_compresses_and_fills_with_a_model(page, s
     hole = np.zeros((8, 8), dtype=np.uint8)
     hole[2:5, 2:5] = 255
     Image.fromarray(hole).save(mask)
-    page.locator("#restore-inpaint-editor input[type=file]").first.set_input_files(str(digit))
-    # the editor has the image once its empty-state prompt is gone (under load this takes a while)
-    page.locator("#restore-inpaint-editor").get_by_text("Upload an image").wait_for(state="hidden", timeout=30_000)
+    upload_to_editor(page, "restore-inpaint-editor", digit)
     upload(page, "restore-inpaint-mask", mask)
     choose(page, "restore-inpaint-method", "gan")
     page.locator("#restore-inpaint-run input").first.check()
