@@ -2,19 +2,22 @@
 work in the same run: first paint after start, a PatchMatch inpainting round trip on a 512x512 photograph, and a
 64-image sample grid from a trained VAE.
 
-    python benchmarks/studio.py --runs runs --run fm-vae [--repeats 5]
+    python benchmarks/studio.py --runs runs --run fm-vae [--repeats 5] [--load 2]
 
 ``--run`` names a VAE run under ``--runs`` (e.g. ``imsynth train vae --data fashion-mnist --out runs/fm-vae``).
 The studio is started as ``imsynth studio`` in a child process, as a user starts it; "first paint" is the time
 from that start until the page's tabs are visible. Round trips are timed from the click until the result image
 is shown (upload of the inputs, the library call, the PNG written and fetched, the page updated); the peer is the
-same library call timed in this process, so ``ratio`` is the studio's overhead factor.
+same library call timed in this process, so ``ratio`` is the studio's overhead factor. ``--load N`` runs N
+CPU-bound trainings (``imsynth train vae``, one thread each) for the whole measurement, as a user training while
+using the studio would.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import socket
 import statistics
@@ -82,7 +85,40 @@ def main() -> None:
     parser.add_argument("--run", required=True, help="a VAE run under --runs")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
+    parser.add_argument("--load", type=int, default=0, help="CPU-bound trainings running meanwhile")
     args = parser.parse_args()
+    loads = _start_load(args.load, Path(args.runs))
+    try:
+        report = _measure(args)
+    finally:
+        for process in loads:
+            process.terminate()
+        for process in loads:
+            process.wait(60)
+        shutil.rmtree(Path(args.runs) / ".studio-load", ignore_errors=True)
+    report["load"] = args.load
+    print(json.dumps(report, indent=1))
+
+
+def _start_load(count: int, runs: Path) -> list[subprocess.Popen]:
+    """``count`` trainings on one thread each; returns when they are training (their first step is logged)."""
+    loads = []
+    for index in range(count):
+        out = runs / ".studio-load" / f"load-{index}"
+        shutil.rmtree(out, ignore_errors=True)
+        command = [sys.executable, "-m", "imsynth.cli", "train", "vae", "--data", "digits", "--out", str(out)]
+        command += ["--steps", "1000000", "--quiet", "--set", "train.log_every=1"]
+        environment = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        loads.append(subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    for index in range(count):
+        metrics = runs / ".studio-load" / f"load-{index}" / "metrics.jsonl"
+        deadline = time.time() + 120
+        while time.time() < deadline and not (metrics.is_file() and metrics.stat().st_size > 0):
+            time.sleep(0.2)
+    return loads
+
+
+def _measure(args) -> dict:
     from playwright.sync_api import sync_playwright
 
     port = _free_port()
@@ -108,6 +144,7 @@ def main() -> None:
                     time.sleep(0.05)
             page.get_by_role("tab", name="Classical").wait_for(timeout=60_000)
             report["first_paint_s"] = round(time.perf_counter() - started, 2)
+            page.get_by_role("tab", name="Inpaint", exact=True).click()
             inpaint = [
                 _round_trip(page, "Fill", "inpaint-result", "inpaint-method-seed", i) for i in range(args.repeats)
             ]
@@ -135,11 +172,11 @@ def main() -> None:
     for key in ("inpaint_patchmatch_512_s", "sample_grid_64_s"):
         report[key]["ratio"] = round(report[key]["studio"] / report[key]["library"], 2)
     report["targets"] = {
-        "first_paint <= 5 s": report["first_paint_s"] <= 5,
+        "first_paint <= 3 s": report["first_paint_s"] <= 3,
         "inpaint round trip <= 2 s": report["inpaint_patchmatch_512_s"]["studio"] <= 2,
         "64-image grid <= 2 s": report["sample_grid_64_s"]["studio"] <= 2,
     }
-    print(json.dumps(report, indent=1))
+    return report
 
 
 if __name__ == "__main__":

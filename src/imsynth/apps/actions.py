@@ -17,7 +17,7 @@ from ..tables import REQUIRED, Action, Param, Table
 
 __all__ = ["ACTIONS", "register_action"]
 
-ACTIONS: Table[Action] = Table("action", sort=True)
+ACTIONS: Table[Action] = Table("action")  # in the order written: the studio shows its tabs so
 
 
 def register_action(action: Action) -> Action:
@@ -63,6 +63,39 @@ def _input(name: str, kind: str = "image", help_text: str = "", example: str | N
 RUN_ARGUMENT = Param("run", default=REQUIRED, help="a trained run", kind="run", positional=True)
 
 # ------------------------------------------------------------------------------------------------ classical
+register_action(
+    Action(
+        "inpaint",
+        "imsynth.apps.inpaint:inpaint_file",
+        "Fill the hole of IMAGE where MASK (a PNG, nonzero = hole) is set.",
+        (
+            _input("image_path", example="astronaut"),
+            _input("mask_path", "mask", "nonzero = hole"),
+            _out("output image"),
+            Param(
+                "method",
+                default=REQUIRED,
+                choices="imsynth.apps.inpaint:INPAINT_METHODS",
+                options="**",
+                example="patchmatch",
+            ),
+            _run("trained run for the model methods"),
+            Param("class_index", int, None, "the image's class (conditional models)", flag="--class"),
+            BIT_DEPTH,
+            DEVICE,
+        ),
+        examples=(
+            "imsynth inpaint shirt.png hole.png -o filled.png --method gan --model runs/dcgan",
+            "imsynth inpaint shirt.png hole.png -o filled.png --method diffusion --model runs/ddpm",
+            "imsynth inpaint photo.png hole.png -o filled.png --method patchmatch --source grass.png",
+            "imsynth inpaint scan16.png hole.png -o filled.png --method biharmonic   (16 bits in, 16 bits out)",
+        ),
+        groups=("classical", "restore"),
+        button="Fill",
+    )
+)
+
+# ------------------------------------------------------------------------------------------------- generate
 register_action(
     Action(
         "texture",
@@ -206,39 +239,6 @@ register_action(
         studio_suffix=".gif",
     )
 )
-register_action(
-    Action(
-        "inpaint",
-        "imsynth.apps.inpaint:inpaint_file",
-        "Fill the hole of IMAGE where MASK (a PNG, nonzero = hole) is set.",
-        (
-            _input("image_path", example="astronaut"),
-            _input("mask_path", "mask", "nonzero = hole"),
-            _out("output image"),
-            Param(
-                "method",
-                default=REQUIRED,
-                choices="imsynth.apps.inpaint:INPAINT_METHODS",
-                options="**",
-                example="patchmatch",
-            ),
-            _run("trained run for the model methods"),
-            Param("class_index", int, None, "the image's class (conditional models)", flag="--class"),
-            BIT_DEPTH,
-            DEVICE,
-        ),
-        examples=(
-            "imsynth inpaint shirt.png hole.png -o filled.png --method gan --model runs/dcgan",
-            "imsynth inpaint shirt.png hole.png -o filled.png --method diffusion --model runs/ddpm",
-            "imsynth inpaint photo.png hole.png -o filled.png --method patchmatch --source grass.png",
-            "imsynth inpaint scan16.png hole.png -o filled.png --method biharmonic   (16 bits in, 16 bits out)",
-        ),
-        groups=("classical", "restore"),
-        button="Fill",
-    )
-)
-
-# ------------------------------------------------------------------------------------------------- generate
 register_action(
     Action(
         "sample",
