@@ -97,7 +97,7 @@ def method(
     ``paths`` names the options whose value is a file path."""
     signature = inspect.signature(function)
     try:
-        hints = typing.get_type_hints(function)
+        hints = typing.get_type_hints(getattr(function, "func", function))  # a partial: its function's
     except Exception:  # a compiled or partial function: fall back to the defaults' types
         hints = {}
     declared = []

@@ -74,44 +74,29 @@ def bit_depth_defence(*, bits: int = 3) -> Purification:
     return Purification(lambda images: torch.round(images * levels) / levels, differentiable=False, random=False)
 
 
-MODEL = ("model",)
 DEFENCES: Table = Table("defence")
 DEFENCES.add(method("none", no_defence, "no defence (the classifier alone)"))
 DEFENCES.add(method("jpeg", jpeg_defence, "JPEG re-encoding", options={"quality": "JPEG quality"}))
 DEFENCES.add(method("median", median_defence, "median filter", options={"size": "window side (3 or 5)"}))
 DEFENCES.add(method("bit-depth", bit_depth_defence, "bit-depth reduction", options={"bits": "bits kept"}))
-# the model defences are the purifiers of imsynth.apps.purify under their attack-literature names; a GAN projection
-# is cheaper here (100 inversion steps, not restoration's 200): it runs once per attack step under BPDA
-DEFENCES.add(
-    method(
-        "vae",
-        PURIFIERS.get("encode-decode").function,
-        "VAE encode-decode (--model: vae, dvae or defense-vae run)",
-        needs=MODEL,
+# the model defences are the purifiers of imsynth.apps.purify under their attack-literature names, with their
+# options; a GAN projection is cheaper here (100 inversion steps, not restoration's 200): it runs once per attack
+# step under BPDA
+for _name, _purifier, _defaults, _description in (
+    ("vae", "encode-decode", {}, "VAE encode-decode (--model: vae, dvae or defense-vae run)"),
+    ("gan", "projection", {"steps": 100}, "Defense-GAN: project onto a GAN run's range by inversion (--model)"),
+    ("diffusion", "diffusion", {}, "DiffPure: diffuse to t* and denoise with a diffusion run (--model)"),
+):
+    _entry = PURIFIERS.get(_purifier)
+    DEFENCES.add(
+        method(
+            _name,
+            functools.partial(_entry.function, **_defaults),
+            _description,
+            options={option.name: option.help for option in _entry.options},
+            needs=_entry.needs,
+        )
     )
-)
-DEFENCES.add(
-    method(
-        "gan",
-        functools.partial(PURIFIERS.get("projection").function, steps=100),
-        "Defense-GAN: project onto a GAN run's range by inversion (--model)",
-        options={"steps": "inversion steps", "restarts": "random starts", "seed": "inversion seed"},
-        needs=MODEL,
-    )
-)
-DEFENCES.add(
-    method(
-        "diffusion",
-        PURIFIERS.get("diffusion").function,
-        "DiffPure: diffuse to t* and denoise with a diffusion run (--model)",
-        options={
-            "strength": "noise std (0-1 scale) that sets t* (default: the run's, 0.1)",
-            "steps": "reverse steps",
-            "seed": "noise seed",
-        },
-        needs=MODEL,
-    )
-)
 
 
 def make_defence(name: str, *, model: GenerativeModel | None = None, **options) -> Purification:
