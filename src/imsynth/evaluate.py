@@ -121,8 +121,12 @@ def evaluate_run(
                 report["sample_quality_second"] = {"fid": other["fid"], "kid": other["kid"], "feature_net": second_info}
     if isinstance(model, Codec) and not model.conditional:
         report["rate_distortion"] = codec_curve(model, test_images[: min(count, 500)], device_of_model)
-    if dataset.name == "shapes" and disentanglement and isinstance(model, Encoder):
-        report["disentanglement"] = {"mig": mutual_information_gap(model), "factor_vae": factor_vae_score(model)}
+    source = dataset.factor_source
+    if source is not None and disentanglement and isinstance(model, Encoder):
+        report["disentanglement"] = {
+            "mig": mutual_information_gap(model, source),
+            "factor_vae": factor_vae_score(model, source),
+        }
     if inception is not None:
         fake = model.generate(count, seed=seed) if fake is None else fake
         report["inception_fid"] = inception_fid(test_images[:count], fake, inception)
@@ -136,7 +140,7 @@ def evaluate_text(model, saved: dict, run, data: str | None, importance_samples:
     active units."""
     data_name = data or saved["data"]["name"]
     dataset = load_dataset(data_name, tokenizer=model.tokenizer)
-    if dataset.modality != "text":
+    if dataset.kind != "text":
         raise InputError(f"dataset {data_name!r} holds images; {run} is a text run")
     tokens = dataset.test_images[:sentences].long().to(next(model.parameters()).device)
     report = {"run": str(run), "model": saved["model"], "step": saved.get("step"), "data": data_name}

@@ -65,11 +65,47 @@ def test_shapes_rendering_follows_the_factors():
         render_shapes(np.array([[0, 0, FACTOR_SIZES[2], 0, 0]]))
 
 
-def test_shapes_dataset_carries_factors():
+def test_shapes_dataset_carries_factors_and_the_generator_that_renders_them():
     data = load_dataset("shapes", limit=50)
     assert data.train_images.shape == (50, 1, 64, 64)
     assert data.factors_train.shape == (50, 5)
     assert np.array_equal(render_shapes(data.factors_train[:3].numpy()), data.train_images[:3, 0].numpy())
+    # the disentanglement metrics draw from the dataset's own declared generator, not from a name check
+    source = data.factor_source
+    assert source.sizes == FACTOR_SIZES
+    assert np.array_equal(source.render(data.factors_test[:4].numpy()), data.test_images[:4].numpy())
+    assert load_dataset("digits").factor_source is None
+
+
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        ("digits", "images"),
+        ("shapes", "images"),
+        ("pairs:digits~edges", "pairs"),
+        ("unpaired:digits[0],digits[1]", "pairs"),
+    ],
+)
+def test_datasets_hold_the_kind_their_table_row_declares(name, kind):
+    from imsynth.data import REGISTRY
+
+    data = load_dataset(name, limit=40)
+    row = REGISTRY.get(name.partition(":")[0] + ":" if ":" in name else name)
+    assert row.kind == kind and data.kind == kind
+    shown = {r["name"]: r["kind"] for r in list_datasets()}
+    assert shown[row.shown_name] == kind
+
+
+def test_a_model_refuses_data_of_another_kind_and_names_the_datasets_of_its_own(tmp_path):
+    from imsynth.train import train
+
+    with pytest.raises(
+        InputError, match=r"model pix2pix trains on pairs \(pairs:NAME~TRANSFORM, unpaired:A,B\); digits holds images"
+    ):
+        train("pix2pix", load_dataset("digits", limit=16), out=tmp_path / "run")
+    with pytest.raises(InputError, match="model vae trains on images .*holds pairs"):
+        train("vae", load_dataset("pairs:digits~edges", limit=16), out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
 
 
 def test_folder_dataset_handles_mixed_sizes_and_modes_with_class_subfolders(tmp_path, rng):

@@ -20,7 +20,7 @@ def corpus(tmp_path):
 def test_text_file_splits_and_encodes(corpus):
     data = load_dataset(f"text:{corpus}?max_tokens=6")
     again = load_dataset(f"text:{corpus}?max_tokens=6")
-    assert data.modality == "text" and data.train_images.dtype == torch.int32
+    assert data.kind == "text" and data.train_images.dtype == torch.int32
     assert data.train_images.shape == (180, 8) and data.test_images.shape == (10, 8)
     assert data.extra["validation"].shape == (10, 8)
     assert torch.equal(data.train_images, again.train_images) and torch.equal(data.test_images, again.test_images)

@@ -1,5 +1,6 @@
 import torch
 
+from imsynth.data.shapes import FACTORS
 from imsynth.metrics.disentanglement import factor_vae_score, mutual_information_gap
 
 
@@ -25,13 +26,13 @@ class CentroidEncoder(torch.nn.Module):
 
 def test_mig_rewards_a_code_aligned_with_factors():
     torch.manual_seed(0)
-    aligned = mutual_information_gap(CentroidEncoder(True), samples=2000)
-    random = mutual_information_gap(CentroidEncoder(False), samples=2000)
+    aligned = mutual_information_gap(CentroidEncoder(True), FACTORS, samples=2000)
+    random = mutual_information_gap(CentroidEncoder(False), FACTORS, samples=2000)
     assert aligned > 0.25 and random < 0.05
 
 
 def test_factor_vae_score_rewards_a_code_aligned_with_factors():
     torch.manual_seed(0)
-    aligned = factor_vae_score(CentroidEncoder(True), train_votes=100, eval_votes=100, batch=32)
-    random = factor_vae_score(CentroidEncoder(False), train_votes=100, eval_votes=100, batch=32)
+    aligned = factor_vae_score(CentroidEncoder(True), FACTORS, train_votes=100, eval_votes=100, batch=32)
+    random = factor_vae_score(CentroidEncoder(False), FACTORS, train_votes=100, eval_votes=100, batch=32)
     assert aligned > random + 0.2

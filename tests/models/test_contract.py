@@ -51,7 +51,7 @@ def tiny_data(name):
         return tiny_text_dataset(48)
     if get_entry(name).data == "pairs":
         data = tiny_dataset(count=48, size=8, channels=2, classes=4)
-        data.extra["domains"] = (1, 1)
+        data.kind, data.extra["domains"] = "pairs", (1, 1)
         return data
     return tiny_dataset(count=48, size=8, classes=4)
 

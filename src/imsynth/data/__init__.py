@@ -1,12 +1,24 @@
 """Datasets by name (the ``REGISTRY`` table), all held in memory as uint8 tensors (see ``ImageDataset``)."""
 
 from . import pairs, photos, shapes, sources, text  # noqa: F401  (registers the datasets)
-from .base import REGISTRY, DatasetSpec, ImageDataset, from_model, load_dataset, resize_uint8, to_model
+from .base import (
+    DATA_KINDS,
+    REGISTRY,
+    DatasetSpec,
+    Factors,
+    ImageDataset,
+    from_model,
+    load_dataset,
+    resize_uint8,
+    to_model,
+)
 from .text import TextDataset, detokenize
 
 __all__ = [
+    "DATA_KINDS",
     "REGISTRY",
     "DatasetSpec",
+    "Factors",
     "ImageDataset",
     "TextDataset",
     "detokenize",
@@ -19,10 +31,11 @@ __all__ = [
 
 
 def list_datasets() -> list[dict]:
-    """One row per dataset: name, description, available here, size, where it is (or how to get it)."""
+    """One row per dataset: name, kind, description, available here, size, where it is (or how to get it)."""
     return [
         {
             "name": spec.shown_name,
+            "kind": spec.kind,
             "description": spec.description,
             "available": spec.available(),
             "size": spec.size,

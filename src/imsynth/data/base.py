@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 import numpy as np
 import torch
@@ -37,8 +36,8 @@ class ImageDataset:
     factors_train: torch.Tensor | None = None
     factors_test: torch.Tensor | None = None
     extra: dict = field(default_factory=dict)
-
-    modality: ClassVar[str] = "images"  # "text": a TextDataset (imsynth.data.text)
+    kind: str = "images"  # one of DATA_KINDS, as its DatasetSpec declares
+    factor_source: Factors | None = None  # the generator of data whose factors are known (``shapes``)
 
     def __post_init__(self) -> None:
         for split, images in (("train", self.train_images), ("test", self.test_images)):
@@ -87,6 +86,23 @@ def split_indices(count: int, test_fraction: float, seed: int = 0) -> tuple[np.n
     return np.sort(order[n_test:]), np.sort(order[:n_test])
 
 
+DATA_KINDS = ("images", "pairs", "text", "clips")
+
+
+@dataclass(frozen=True)
+class Factors:
+    """A generator of images from known factor indices: what disentanglement metrics draw from, any factor held
+    fixed. ``render`` maps N x len(sizes) integer indices to uint8 N x C x H x W images."""
+
+    names: tuple[str, ...]
+    sizes: tuple[int, ...]
+    render: Callable[[np.ndarray], np.ndarray]
+
+    def sample(self, count: int, rng: np.random.Generator) -> np.ndarray:
+        """Uniformly random factor indices (count x len(sizes))."""
+        return np.stack([rng.integers(0, size, count) for size in self.sizes], axis=1)
+
+
 @dataclass(frozen=True)
 class DatasetSpec:
     """How to find, describe and load one named dataset (or a ``prefix:`` family)."""
@@ -99,6 +115,11 @@ class DatasetSpec:
     size: str
     options: tuple = ()
     argument: str = "PATH"  # what follows a prefix spec's colon, as shown in lists
+    kind: str = "images"  # what its datasets hold, one of DATA_KINDS: the models that train on it say the same
+
+    def __post_init__(self) -> None:
+        if self.kind not in DATA_KINDS:
+            raise ValueError(f"dataset {self.name}: kind {self.kind!r} is not one of {DATA_KINDS}")
 
     @property
     def shown_name(self) -> str:
@@ -126,7 +147,8 @@ def load_dataset(name: str, *, image_size: int | None = None, limit: int | None 
     text = {"tokenizer": tokenizer} if tokenizer is not None else {}
     bare, _, options = name.partition("?")
     if argument and prefix + ":" in REGISTRY:
-        dataset = REGISTRY.get(prefix + ":").loader(argument, image_size=image_size, **text)
+        spec = REGISTRY.get(prefix + ":")
+        dataset = spec.loader(argument, image_size=image_size, **text)
     elif bare in REGISTRY and not bare.endswith(":"):
         spec = REGISTRY.get(bare)
         if not spec.available():
@@ -135,9 +157,11 @@ def load_dataset(name: str, *, image_size: int | None = None, limit: int | None 
     else:
         valid = ", ".join(sorted(spec.shown_name for spec in REGISTRY))
         raise InputError(f"unknown dataset {name!r}; valid: {valid}")
+    if dataset.kind != spec.kind:  # a loader that disagrees with its declaration is a bug, not a user's mistake
+        raise AssertionError(f"dataset {spec.name} declares {spec.kind} but loaded {dataset.kind}")
     if limit is not None:
         dataset = limit_dataset(dataset, limit)
-    if dataset.modality != "images":
+    if dataset.kind == "text":
         return dataset
     if image_size is not None:
         dataset.train_images = resize_uint8(dataset.train_images, image_size)

@@ -65,7 +65,7 @@ def _stack(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _two_domain(name: str, train: tuple, test: tuple) -> ImageDataset:
-    dataset = ImageDataset(name=name, train_images=_stack(*train), test_images=_stack(*test))
+    dataset = ImageDataset(name=name, train_images=_stack(*train), test_images=_stack(*test), kind="pairs")
     dataset.extra["domains"] = (int(train[0].shape[1]), int(train[1].shape[1]))
     return dataset
 
@@ -178,6 +178,7 @@ register(
         lambda: True,
         "as its source",
         argument="NAME~TRANSFORM",
+        kind="pairs",
     )
 )
 register(
@@ -189,5 +190,6 @@ register(
         lambda: True,
         "as its sources",
         argument="A,B",
+        kind="pairs",
     )
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import DatasetSpec, ImageDataset, register
+from .base import DatasetSpec, Factors, ImageDataset, register
 
 FACTOR_NAMES = ("shape", "scale", "rotation", "x", "y")
 FACTOR_SIZES = (3, 6, 40, 32, 32)
@@ -77,9 +77,7 @@ def render_shapes(indices: np.ndarray, *, chunk: int = 2048) -> np.ndarray:
     return np.ascontiguousarray(canvas[:, half : half + SIZE, half : half + SIZE])
 
 
-def sample_factors(count: int, rng: np.random.Generator) -> np.ndarray:
-    """Uniformly random factor indices (count x 5)."""
-    return np.stack([rng.integers(0, size, count) for size in FACTOR_SIZES], axis=1)
+FACTORS = Factors(FACTOR_NAMES, FACTOR_SIZES, lambda indices: render_shapes(indices)[:, None])
 
 
 def load_shapes(
@@ -89,7 +87,7 @@ def load_shapes(
     if limit is not None:
         train_size, test_size = min(train_size, limit), min(test_size, limit)
     rng = np.random.default_rng(0)
-    factors = sample_factors(train_size + test_size, rng)
+    factors = FACTORS.sample(train_size + test_size, rng)
     images = torch.from_numpy(render_shapes(factors)[:, None])
     factors_tensor = torch.from_numpy(factors)
     return ImageDataset(
@@ -101,6 +99,7 @@ def load_shapes(
         class_names=list(SHAPE_NAMES),
         factors_train=factors_tensor[:train_size],
         factors_test=factors_tensor[train_size:],
+        factor_source=FACTORS,
     )
 
 

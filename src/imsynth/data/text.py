@@ -44,7 +44,7 @@ class TextDataset(ImageDataset):
     shuffling, resume and sharding work unchanged; ``tokenizer`` turns ids back into text."""
 
     tokenizer: Tokenizer | None = None
-    modality = "text"
+    kind: str = "text"
 
     def __post_init__(self) -> None:
         for split, tokens in (("train", self.train_images), ("test", self.test_images)):
@@ -240,6 +240,7 @@ register(
         lambda: True,
         "as its lines",
         argument="PATH[?vocab=N&max_tokens=N]",
+        kind="text",
     )
 )
 register(
@@ -250,5 +251,6 @@ register(
         lambda: f"{FORTUNES} (apt-get install fortunes)",
         lambda: (FORTUNES / "fortunes").is_file(),
         "about 14,700 entries",
+        kind="text",
     )
 )

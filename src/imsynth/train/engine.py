@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..config import apply_overrides, from_dict, to_dict
+from ..data import REGISTRY as DATASETS
 from ..data import ImageDataset, detokenize, load_dataset
 from ..data.text import load_tokenizer
 from ..errors import Aborted, CheckpointError, ConfigError, InputError, TrainingError, TrainingStopped
@@ -236,7 +237,7 @@ class _Trainer:
         self._permutation: torch.Tensor | None = None
         self.advised: set[str] = set()
         self._real_saturation: float | None = None
-        if dataset.modality == "text":
+        if dataset.kind == "text":
             model.tokenizer = dataset.tokenizer
 
     def progress(self) -> float | None:
@@ -388,7 +389,7 @@ class _Trainer:
 
     def write_config(self) -> None:
         data = self.dataset
-        if data.modality == "text" and not (self.run / TOKENIZER).exists():
+        if data.kind == "text" and not (self.run / TOKENIZER).exists():
             ckpt.write_text(self.run / TOKENIZER, data.tokenizer.to_str())
         ckpt.write_json(
             self.run / ckpt.CONFIG,
@@ -423,7 +424,7 @@ class _Trainer:
         with self.ema.applied(self.model) if self.ema else contextlib.nullcontext():
             images, columns = self.model.preview(self.dataset, self.config.num_samples)
         self.model.train()
-        if self.dataset.modality == "text":  # sentences, one per line
+        if self.dataset.kind == "text":  # sentences, one per line
             lines = [detokenize(self.dataset.tokenizer, ids) for ids in images]
             ckpt.write_text(self.run / "samples" / f"step-{self.step:07d}.txt", "\n".join(lines) + "\n")
             return
@@ -433,7 +434,7 @@ class _Trainer:
 
     def check_saturation(self, images: torch.Tensor) -> None:
         """Advice when samples pile up at black and white far beyond the data (a diverging sampler or network)."""
-        if isinstance(self.model, Translator) or self.dataset.modality != "images":
+        if isinstance(self.model, Translator) or self.dataset.kind != "images":
             return
         if self._real_saturation is None:
             real = self.dataset.train_images[:1000]
@@ -630,9 +631,9 @@ def _train(model_name, dataset, out, model_config, train_config, resume, device,
         if not resume:
             raise InputError("say which dataset to train on (--data NAME)")
         dataset = run_dataset(run)
-    if (entry.data == "text") != (dataset.modality == "text"):
-        wanted = "text (text:PATH or fortunes)" if entry.data == "text" else "images"
-        raise InputError(f"model {model_name} trains on {wanted}; {dataset.name} holds {dataset.modality}")
+    if entry.data != dataset.kind:
+        offered = ", ".join(spec.shown_name for spec in DATASETS if spec.kind == entry.data)
+        raise InputError(f"model {model_name} trains on {entry.data} ({offered}); {dataset.name} holds {dataset.kind}")
     if resume:
         saved = ckpt.read_json(ckpt.require_run(run) / ckpt.CONFIG)
         if saved.get("model") != model_name:
