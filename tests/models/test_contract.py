@@ -31,11 +31,13 @@ from imsynth.models import (
     load_run,
 )
 from imsynth.models.codec import CodecConfig
+from imsynth.models.cyclegan import CycleGANConfig
 from imsynth.models.diffusion import DiffusionConfig
+from imsynth.models.dvae import DVAEConfig
 from imsynth.models.gan import GANConfig
 from imsynth.models.text import TextConfig
-from imsynth.models.translation import CycleGANConfig, TranslationConfig
-from imsynth.models.vae import DVAEConfig, VAEConfig
+from imsynth.models.translation import TranslationConfig
+from imsynth.models.vae import VAEConfig
 from imsynth.runtime import runs
 from imsynth.runtime.coding import Checksum, SymbolReader, SymbolWriter
 from imsynth.train import train

@@ -435,7 +435,7 @@ def test_two_process_data_parallel_matches_one_process_on_the_global_batch(tmp_p
 
 
 def test_learning_rate_warms_up_then_follows_a_cosine_to_the_floor():
-    from imsynth.train.engine import learning_rate_factor
+    from imsynth.train.step import learning_rate_factor
 
     config = TrainConfig(warmup_steps=10, min_lr_ratio=0.1)
     assert learning_rate_factor(config, 0, 0.0) == pytest.approx(0.1)

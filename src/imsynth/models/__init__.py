@@ -1,6 +1,6 @@
 """Generative models by name. Importing this package registers every model in ``MODEL_REGISTRY`` (a table)."""
 
-from . import codec, diffusion, gan, text, translation, vae  # noqa: F401  (registers every model)
+from . import codec, cyclegan, diffusion, dvae, gan, text, translation, vae  # noqa: F401  (registers every model)
 from .base import (
     MODEL_REGISTRY,
     GenerativeModel,

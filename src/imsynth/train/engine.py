@@ -11,167 +11,39 @@ numbers as one uninterrupted process.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
-import math
-import os
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
 from .. import __version__
-from ..config import apply_overrides, from_dict, to_dict
-from ..data import REGISTRY as DATASETS
-from ..data import ImageDataset, detokenize, load_dataset
-from ..data.text import load_tokenizer
-from ..errors import Aborted, CheckpointError, ConfigError, InputError, TrainingError, TrainingStopped
-from ..models import GenerativeModel, Translator, build_model, config_for_dataset, get_entry
+from ..config import to_dict
+from ..data import ImageDataset, detokenize
+from ..errors import CheckpointError, ConfigError, TrainingError
+from ..models import GenerativeModel, Translator
 from ..runtime import runs as ckpt
-from ..runtime.device import autocast_context, resolve_precision, select_device
+from ..runtime.device import resolve_precision
 from ..runtime.runs import TOKENIZER
 from ..runtime.tensors import save_tensor_grid
 from ..runtime.train_config import TrainConfig
 from . import distributed
 from .curves import plot_curves
-from .fastconv import use_matmul_for_small_convolutions
 from .fid_tracking import FIDTracker
-
-SIGNAL_NAMES = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
-
-
-@dataclass
-class TrainResult:
-    run: Path
-    step: int
-    images_per_second: float
-    last_metrics: dict
-    stopped_by: str  # steps, epochs, minutes, SIGINT or SIGTERM
-    signal: int | None = None  # the signal that stopped the run, if one did
+from .step import (
+    SIGNAL_NAMES,
+    Diverged,
+    ExponentialMovingAverage,
+    StepContext,
+    StopSignals,
+    TrainResult,
+    in_layout_of,
+)
 
 
-class ExponentialMovingAverage:
-    """EMA of parameters (buffers copied), with the usual warm-up of the decay for early steps.
-
-    ``names`` limits it to some parameters (a GAN averages its generator only)."""
-
-    def __init__(self, model: torch.nn.Module, decay: float, names: set[str] | None = None) -> None:
-        self.decay = decay
-        self.shadow = {
-            name: p.detach().clone().float() for name, p in model.named_parameters() if names is None or name in names
-        }
-
-    @torch.no_grad()
-    def update(self, model: torch.nn.Module, step: int) -> None:
-        decay = min(self.decay, (1 + step) / (10 + step))
-        names = list(self.shadow)
-        params = dict(model.named_parameters())
-        torch._foreach_lerp_([self.shadow[n] for n in names], [params[n].detach().float() for n in names], 1 - decay)
-
-    def state_dict_for(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
-        """The model's state dict with EMA values in place of the parameters."""
-        state = model.state_dict()
-        return {name: (self.shadow[name].to(t.dtype) if name in self.shadow else t) for name, t in state.items()}
-
-    @contextlib.contextmanager
-    def applied(self, model: torch.nn.Module):
-        params = {name: p for name, p in model.named_parameters() if name in self.shadow}
-        backup = {name: p.detach().clone() for name, p in params.items()}
-        with torch.no_grad():
-            for name, p in params.items():
-                p.copy_(self.shadow[name])
-        try:
-            yield model
-        finally:
-            with torch.no_grad():
-                for name, p in params.items():
-                    p.copy_(backup[name])
-
-
-def learning_rate_factor(config: TrainConfig, step: int, progress: float | None) -> float:
-    """Linear warm-up, then constant or cosine decay to ``min_lr_ratio`` over ``progress`` in [0, 1]."""
-    warm = min(1.0, (step + 1) / config.warmup_steps) if config.warmup_steps else 1.0
-    if config.schedule == "constant" or progress is None:
-        return warm
-    progress = min(1.0, max(0.0, progress))
-    return warm * (config.min_lr_ratio + (1 - config.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
-def step_seed(seed: int, step: int, call: int) -> int:
-    return (seed * 1_000_003 + step * 9_973 + call) % (2**63 - 1)
-
-
-def _in_layout_of(value: torch.Tensor, param: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """An optimiser state tensor restored in its parameter's memory layout. Safetensors gives it back contiguous;
-    the fused AdamW step pairs moments and parameters by memory position, so a contiguous moment beside a
-    channels_last parameter would be applied to the wrong elements (seen: resumed runs drifting by 0.009)."""
-    if value.shape != param.shape:
-        return value.to(device)
-    return torch.empty_like(param, dtype=value.dtype, device=device).copy_(value)
-
-
-class Diverged(Exception):
-    """Raised inside a step when training went wrong; the guard rolls back or stops with TrainingError."""
-
-
-class _StepContext:
-    """What a model's ``train_step`` may use: noise, autocast, and ``backward_step`` per optimiser group."""
-
-    def __init__(self, trainer: _Trainer) -> None:
-        self.trainer = trainer
-        self.step = 0
-        self._calls = 0
-        self.group_losses: dict[str, float] = {}
-        self.grad_norms: dict[str, float] = {}
-
-    def begin(self, step: int) -> None:
-        self.step, self._calls = step, 0
-        self.group_losses, self.grad_norms = {}, {}
-
-    def uniform(self, shape: tuple[int, ...]) -> torch.Tensor:
-        """Uniform [0, 1) noise with the same (seed, step) keying as ``randn``."""
-        return torch.special.ndtr(self.randn(shape)).clamp(max=1 - 1e-7)
-
-    def randn(self, shape: tuple[int, ...]) -> torch.Tensor:
-        """Standard normal noise for this process's rows of the global batch (shape[0] = local batch)."""
-        trainer = self.trainer
-        self._calls += 1
-        generator = torch.Generator().manual_seed(step_seed(trainer.config.seed, self.step, self._calls))
-        world, rank = trainer.group.world_size, trainer.group.rank
-        full = torch.randn((shape[0] * world, *shape[1:]), generator=generator)
-        return full[rank * shape[0] : (rank + 1) * shape[0]].to(trainer.device)
-
-    def autocast(self):
-        return autocast_context(self.trainer.device, self.trainer.precision)
-
-    def backward_step(self, group: str, loss: torch.Tensor) -> None:
-        trainer = self.trainer
-        optimizer = trainer.optimizers[group]
-        params = trainer.group_params[group]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        mean_loss = distributed.average_gradients(params, loss, trainer.group)
-        if not torch.isfinite(mean_loss):
-            raise Diverged(f"non-finite {group} loss at step {self.step}")
-        clip = trainer.config.grad_clip if trainer.config.grad_clip > 0 else float("inf")
-        norm = torch.nn.utils.clip_grad_norm_(params, clip)
-        self.grad_norms[group] = float(norm)
-        if not math.isfinite(self.grad_norms[group]):
-            raise Diverged(f"non-finite {group} gradient at step {self.step}")
-        factor = learning_rate_factor(trainer.config, self.step, trainer.progress()) * trainer.lr_scale
-        for param_group in optimizer.param_groups:
-            param_group["lr"] = param_group["base_lr"] * factor
-        optimizer.step()
-        self.group_losses[group] = float(mean_loss)
-
-
-class _Trainer:
+class Trainer:
     def __init__(
         self,
         *,
@@ -226,7 +98,7 @@ class _Trainer:
         if config.epochs is not None:
             epoch_steps = max(1, int(config.epochs * self.steps_per_epoch))
             self.total_steps = min(self.total_steps or epoch_steps, epoch_steps)
-        self.context = _StepContext(self)
+        self.context = StepContext(self)
         self.step = 0
         self.last_checkpoint_step = 0
         self.elapsed_before = 0.0
@@ -306,7 +178,7 @@ class _Trainer:
             for name in self.ema.shadow:
                 if f"ema.{name}" not in tensors:
                     raise CheckpointError(f"{source}: no EMA weights for {name}")
-                self.ema.shadow[name] = _in_layout_of(tensors[f"ema.{name}"].float(), params_by_name[name], self.device)
+                self.ema.shadow[name] = in_layout_of(tensors[f"ema.{name}"].float(), params_by_name[name], self.device)
         for name, optimizer in self.optimizers.items():
             state = optimizer.state_dict()
             # state index i belongs to the i-th parameter in group order (how torch numbers them)
@@ -316,7 +188,7 @@ class _Trainer:
                 prefix = f"optim.{name}."
                 if key.startswith(prefix):
                     index, entry = key[len(prefix) :].split(".", 1)
-                    restored.setdefault(int(index), {})[entry] = _in_layout_of(value, params[int(index)], self.device)
+                    restored.setdefault(int(index), {})[entry] = in_layout_of(value, params[int(index)], self.device)
             for key, value in meta.get("optimizers", {}).get(name, {}).items():
                 index, entry = key.split(".", 1)
                 restored.setdefault(int(index), {})[entry] = value
@@ -461,7 +333,7 @@ class _Trainer:
         self.model.train()
         if config.guard and self.step == 0 and self.last_checkpoint_step == 0:
             self.save_checkpoint()  # something to roll back to before the first scheduled checkpoint
-        stop = _StopSignals(self.group.is_main)
+        stop = StopSignals(self.group.is_main)
         received = None
         try:
             while True:
@@ -546,248 +418,3 @@ class _Trainer:
             if bar is not None:
                 bar.close()
         return TrainResult(self.run, self.step, speed, last, stopped_by, received)
-
-
-class _StopSignals:
-    """SIGINT/SIGTERM during training: the first finishes the current step and stops the loop (which then writes a
-    complete checkpoint); a second one aborts at once, leaving the last complete checkpoint as it was."""
-
-    def __init__(self, announce: bool) -> None:
-        self.received: int | None = None
-        self.announce = announce
-        self.previous: dict[int, object] = {}
-        if threading.current_thread() is threading.main_thread():
-            for signum in SIGNAL_NAMES:
-                self.previous[signum] = signal.signal(signum, self.handle)
-
-    def handle(self, signum: int, frame) -> None:
-        if self.received is not None:
-            raise Aborted(
-                f"{SIGNAL_NAMES[signum]} again: aborted at once; the last complete checkpoint is kept", signum=signum
-            )
-        self.received = signum
-        if self.announce:
-            print(
-                f"imsynth: {SIGNAL_NAMES[signum]}: finishing this step, then writing a checkpoint "
-                "(send it again to abort at once)",
-                file=sys.stderr,
-                flush=True,
-            )
-
-    def restore(self) -> None:
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
-
-
-def run_dataset(run: str | Path, *, image_size: int | None = None, limit: int | None = None) -> ImageDataset:
-    """The dataset a run was trained on (by its saved name and image size), for resuming it."""
-    saved = ckpt.read_json(ckpt.require_run(run) / ckpt.CONFIG)
-    try:
-        data = saved["data"]
-        if (Path(run) / TOKENIZER).exists():  # a text run: its own vocabulary, not one trained anew
-            return load_dataset(data["name"], limit=limit, tokenizer=load_tokenizer(Path(run) / TOKENIZER))
-        return load_dataset(data["name"], image_size=image_size or data["image_size"], limit=limit)
-    except (KeyError, TypeError):
-        raise CheckpointError(f"{run}/config.json: damaged (no data section)") from None
-
-
-def train(
-    model_name: str,
-    dataset: ImageDataset | None,
-    out: str | Path,
-    *,
-    model_config=None,
-    train_config: TrainConfig | None = None,
-    resume: bool = False,
-    device: str = "auto",
-    quiet: bool = False,
-    callback: Callable[[int, dict], None] | None = None,
-    model: GenerativeModel | None = None,
-    init: str | Path | None = None,
-) -> TrainResult:
-    """Train ``model_name`` on ``dataset`` into the run directory ``out``.
-
-    With ``resume=True`` the run's own config is used (budgets from ``train_config`` may extend it) and
-    training continues exactly from the last complete checkpoint; ``dataset`` None then means the run's own.
-    ``model`` may supply a pre-built model (for custom networks); its config must match ``model_name``'s config
-    class. SIGINT or SIGTERM finishes the current step, writes a complete checkpoint and raises
-    ``TrainingStopped`` (exit code 130 / 143) saying how to resume. ``init`` names a run whose weights the new
-    run starts from (fine-tuning; ``model_config`` must describe the same networks).
-    """
-    main = int(os.environ.get("RANK", "0")) == 0  # under torchrun rank 0 holds the run for every process
-    with ckpt.writer_lock(Path(out)) if main else contextlib.nullcontext():
-        return _train(
-            model_name, dataset, out, model_config, train_config, resume, device, quiet, callback, model, init
-        )
-
-
-def _train(model_name, dataset, out, model_config, train_config, resume, device, quiet, callback, model, init):
-    run = Path(out)
-    if init is not None and resume:
-        raise InputError("--init starts a new run from another run's weights; --resume continues this one: pick one")
-    entry = get_entry(model_name)
-    train_config = train_config or entry.default_train_config()
-    if dataset is None:
-        if not resume:
-            raise InputError("say which dataset to train on (--data NAME)")
-        dataset = run_dataset(run)
-    if entry.data != dataset.kind:
-        offered = ", ".join(spec.shown_name for spec in DATASETS if spec.kind == entry.data)
-        raise InputError(f"model {model_name} trains on {entry.data} ({offered}); {dataset.name} holds {dataset.kind}")
-    if resume:
-        saved = ckpt.read_json(ckpt.require_run(run) / ckpt.CONFIG)
-        if saved.get("model") != model_name:
-            raise InputError(f"{run}: run holds model {saved.get('model')!r}, not {model_name!r}")
-        if (saved["data"]["name"], saved["data"]["train_size"]) != (dataset.name, len(dataset.train_images)):
-            raise InputError(
-                f"{run}: the run was trained on {saved['data']['name']} ({saved['data']['train_size']} "
-                f"images), not {dataset.name} ({len(dataset.train_images)}); resume with the same --data"
-            )
-        budgets = {k: getattr(train_config, k) for k in ("steps", "epochs", "minutes")}
-        train_config = dataclasses.replace(
-            from_dict(TrainConfig, saved["train"], where=f"{run}/config.json train"),
-            **{k: v for k, v in budgets.items() if v is not None},
-        )
-        model_config = from_dict(entry.model_class.config_class, saved["model_config"], where=f"{run}/config.json")
-    elif ckpt.is_run(run) and (run / ckpt.STATE).exists():
-        raise InputError(f"{run}: already holds a run; pass --resume to continue it or choose another --out")
-    if train_config.steps is None and train_config.epochs is None and train_config.minutes is None:
-        train_config = dataclasses.replace(train_config, steps=2000)
-    torch_device = select_device(device)
-    group = distributed.setup(torch_device.type)
-    if group.distributed and torch_device.type == "cuda":
-        if group.local_rank >= torch.cuda.device_count():
-            distributed.teardown(group)
-            raise ConfigError(
-                f"process {group.local_rank} has no GPU (this machine has {torch.cuda.device_count()}): "
-                "start at most one process per GPU, or pass --device cpu"
-            )
-        torch_device = torch.device("cuda", group.local_rank)
-        torch.cuda.set_device(torch_device)
-    if train_config.deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
-    torch.manual_seed(train_config.seed)
-    if model is None:
-        config = model_config if model_config is not None else entry.default_config()
-        model = build_model(model_name, config_for_dataset(config, dataset))
-    model.registered_name = model_name
-    if init is not None:
-        init_run = ckpt.require_run(init)
-        ckpt.load_weights_into(model, ckpt.read_tensors(init_run / ckpt.WEIGHTS), init_run / ckpt.WEIGHTS)
-    model.to(torch_device)
-    if train_config.channels_last:
-        model.to(memory_format=torch.channels_last)
-    if train_config.matmul_small_convs and torch_device.type == "cpu":
-        use_matmul_for_small_convolutions(model)
-    distributed.broadcast_parameters(model, group)
-    run.mkdir(parents=True, exist_ok=True)
-    trainer = _Trainer(
-        model=model,
-        model_name=model_name,
-        dataset=dataset,
-        run=run,
-        config=train_config,
-        device=torch_device,
-        group=group,
-        quiet=quiet,
-        callback=callback,
-    )
-    if resume:
-        trainer.load_state()
-        if group.is_main:
-            ckpt.truncate_metrics(run, trainer.step)
-    elif group.is_main:
-        (run / ckpt.METRICS).unlink(missing_ok=True)
-        trainer.write_config()
-    try:
-        result = trainer.run_loop()
-        # Every rank waits here until rank 0 has written its last files: a rank leaving early can take the
-        # rendezvous store with it while the others still use it.
-        distributed.barrier(group)
-    finally:
-        distributed.teardown(group)
-    if result.signal is not None:
-        raise TrainingStopped(
-            f"{result.stopped_by}: stopped at step {result.step}; checkpoint written to "
-            f"{run / ckpt.STATE}; continue with: imsynth train {model_name} --out {run} --resume",
-            signum=result.signal,
-            result=result,
-        )
-    return result
-
-
-def train_from_options(
-    model_name: str,
-    out: str | Path,
-    *,
-    data: str | None = None,
-    steps: int | None = None,
-    epochs: float | None = None,
-    minutes: float | None = None,
-    resume: bool = False,
-    init: str | Path | None = None,
-    seed: int | None = None,
-    device: str = "auto",
-    image_size: int | None = None,
-    limit: int | None = None,
-    assignments: list[str] | tuple[str, ...] = (),
-    quiet: bool = False,
-    dry_run: bool = False,
-) -> TrainResult | dict:
-    """``imsynth train`` as one call: defaults of ``model_name``, ``key=value`` ``assignments`` (applied together,
-    validated once), budgets, and the dataset by name (the run's own when resuming without ``data``).
-    ``dry_run`` checks everything, builds the model and returns the resolved configs without training."""
-    entry = get_entry(model_name)
-    if int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0 and (Path(out) / ckpt.STATE / "latest.json").exists():
-        # torchrun --max-restarts restarted the workers after one failed: continue from the last complete
-        # checkpoint with the run's own config (the --set of the first attempt is in it), no person needed
-        resume, assignments, init = True, (), None
-    if resume and assignments:
-        raise InputError("--set cannot change a run being resumed; it continues with its own config.json")
-    base = entry.default_config()
-    if init is not None:  # the networks of the run fine-tuned from; --set may still change the rest
-        saved = ckpt.read_json(ckpt.require_run(init) / ckpt.CONFIG)
-        if saved.get("model") != model_name:
-            raise InputError(f"--init {init}: that run holds model {saved.get('model')!r}, not {model_name!r}")
-        base = from_dict(entry.model_class.config_class, saved["model_config"], where=f"{init}/config.json")
-    configs = apply_overrides({"model": base, "train": entry.default_train_config()}, list(assignments))
-    budget = {
-        k: v for k, v in {"steps": steps, "epochs": epochs, "minutes": minutes, "seed": seed}.items() if v is not None
-    }
-    train_config = dataclasses.replace(configs["train"], **budget)
-    if resume and data is None:
-        dataset = run_dataset(out, image_size=image_size, limit=limit)
-    else:
-        dataset = load_dataset(data or "digits", image_size=image_size, limit=limit)
-    if dry_run:
-        model = build_model(model_name, config_for_dataset(configs["model"], dataset))
-        return {
-            "model": model_name,
-            "model_config": to_dict(model.config),
-            "train": to_dict(train_config),
-            "data": {"name": dataset.name, "train_size": len(dataset.train_images)},
-            "parameters": sum(p.numel() for p in model.parameters()),
-        }
-    return train(
-        model_name,
-        dataset,
-        out,
-        model_config=configs["model"],
-        train_config=train_config,
-        resume=resume,
-        device=device,
-        quiet=quiet,
-        init=init,
-    )
-
-
-def describe(result: TrainResult) -> str:
-    return json.dumps(
-        {
-            "run": str(result.run),
-            "step": result.step,
-            "stopped_by": result.stopped_by,
-            "img_per_s": round(result.images_per_second, 1),
-        }
-    )
