@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from imsynth.classical.animate import Keyframes, animate, morph, write_frames
+from imsynth.classical.animate import Keyframes, animate, morph
 from imsynth.classical.warp import estimate_transform, mesh_map, moving_least_squares, rotate, thin_plate_spline, warp
+from imsynth.clips import write_frames
 from imsynth.errors import InputError
 from tests.helpers import assert_one_line_error, run_cli
 

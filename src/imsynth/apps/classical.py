@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..classical.animate import FRAME_OUTPUTS, MORPHS, Keyframes, animate, read_json, write_frames
+from ..classical.animate import MORPHS, Keyframes, animate, read_json
 from ..classical.pyramid import blend
 from ..classical.resample import resize
 from ..classical.texture import synthesize
 from ..classical.warp import WARPS
+from ..clips import CLIP_OUTPUTS, write_frames
 from ..errors import InputError
 from ..image import check_output, output_depth, read_image, save_image
 from ..masks import load_mask
@@ -97,7 +98,7 @@ def warp_file(image_path, out, *, method: str, points_path=None, bit_depth: int 
 
 
 def animate_file(image_path, keyframes_path, out, *, fps: float | None = None) -> Path:
-    check_output(out, suffixes=FRAME_OUTPUTS, folder_ok=True)
+    check_output(out, suffixes=CLIP_OUTPUTS, folder_ok=True)
     image, _ = read_image(image_path)
     spec = read_json(keyframes_path, what="keyframes")
     if fps is not None:
@@ -117,7 +118,7 @@ def morph_files(
     lines_path=None,
     fps: float = 12.0,
 ) -> Path:
-    check_output(out, suffixes=FRAME_OUTPUTS, folder_ok=True)
+    check_output(out, suffixes=CLIP_OUTPUTS, folder_ok=True)
     method = method or ("mesh" if points_path else "beier-neely" if lines_path else "dissolve")
     entry = MORPHS.get(method)
     given = {"points": points_path, "lines": lines_path}

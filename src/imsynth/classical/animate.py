@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..image import atomic_path, check_allocation, check_output, is_folder_output, save_gif, save_image, to_pil
+from ..image import check_allocation
 from ..tables import Method, Table, method
 from ._checks import check_image
 from .warp import WARPS, check_points, mesh_map, remap, warp
@@ -308,46 +308,3 @@ for _morph in (
     method("dissolve", morph, "a plain cross-dissolve (no geometry)", method="dissolve"),
 ):
     MORPHS.add(_morph)
-
-FRAME_OUTPUTS = (".gif", ".mp4")
-
-
-# -- export -----------------------------------------------------------------------------------------------
-def write_frames(frames: list[np.ndarray], out, *, fps: float = 12.0, loop: int = 0) -> Path:
-    """``out`` .gif (frame duration 1000 / fps ms, ``loop`` 0 = forever), .mp4 (H.264 via the ffmpeg that the
-    imageio-ffmpeg package ships) or a folder (ending in '/' or existing: frame-00000.png, ...)."""
-    if len(frames) == 0:
-        raise InputError("no frames to write")
-    if not np.isfinite(fps) or fps <= 0:
-        raise InputError(f"--fps must be > 0, got {fps}")
-    folder = is_folder_output(out)
-    out = check_output(out, suffixes=FRAME_OUTPUTS, folder_ok=True)
-    if folder:
-        for index, frame in enumerate(frames):
-            save_image(out / f"frame-{index:05d}.png", frame)
-        return out
-    suffix = out.suffix.lower()
-    if suffix == ".gif":
-        return save_gif(out, frames, duration_ms=1000.0 / fps, loop=loop)
-    if suffix == ".mp4":
-        try:
-            import imageio_ffmpeg  # noqa: F401  (ships an ffmpeg binary)
-        except ImportError:
-            raise InputError(
-                "writing .mp4 needs the imageio-ffmpeg package (pip install imageio-ffmpeg); "
-                "write a .gif or a folder/ instead"
-            ) from None
-        import imageio.v2 as imageio
-
-        pictures = [np.asarray(to_pil(frame).convert("RGB")) for frame in frames]
-        # H.264 wants even sides: pad by one edge pixel where needed
-        height, width = pictures[0].shape[:2]
-        pad = ((0, height % 2), (0, width % 2), (0, 0))
-        with atomic_path(out) as tmp:
-            with imageio.get_writer(
-                tmp, format="FFMPEG", fps=fps, codec="libx264", quality=8, macro_block_size=1
-            ) as writer:
-                for picture in pictures:
-                    writer.append_data(np.pad(picture, pad, mode="edge"))
-        return out
-    raise AssertionError(out)  # check_output allowed only the suffixes above

@@ -1,0 +1,214 @@
+"""The one place that touches clip files (videos, GIFs, folders of frames, .npz). No torch here.
+
+The clip convention, written once: a clip is uint8 ``T x H x W x C`` in numpy (frames, then an image as
+``imsynth.image`` holds it) and, in datasets and models, ``T x C x H x W`` per clip (``N x T x C x H x W`` for a
+batch; uint8 in datasets, float [-1, 1] in models, as for images). Frame rates are frames per second.
+
+Videos (MP4, AVI, WebM, MOV, MKV) are decoded by OpenCV frame by frame (``iter_frames``), so a long recording is
+streamed, never held whole; GIFs by Pillow; a folder holds ordered image files (sorted by name, digits in
+names compared as numbers, so ``frame-2`` comes before ``frame-10``); an ``.npz`` holds an array ``clips``
+(N x T x H x W x C) or ``frames`` (T x H x W x C). Every clip written goes through ``write_frames`` (atomic).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageSequence
+
+from .errors import ImageError, InputError
+from .image import (
+    READABLE_SUFFIXES,
+    atomic_path,
+    check_output,
+    image_files,
+    is_folder_output,
+    load_image,
+    save_gif,
+    save_image,
+    to_pil,
+)
+
+__all__ = [
+    "CLIP_OUTPUTS",
+    "VIDEO_SUFFIXES",
+    "clip_info",
+    "iter_frames",
+    "read_clip",
+    "write_frames",
+]
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".webm", ".mov", ".mkv", ".m4v")
+CLIP_INPUTS = (*VIDEO_SUFFIXES, ".gif", ".npz")
+CLIP_OUTPUTS = (".gif", ".mp4")
+DEFAULT_FPS = 12.0
+
+
+def _natural(path: Path) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name.lower())]
+
+
+def frame_files(folder: str | os.PathLike) -> list[Path]:
+    """A folder's image files in frame order (digits in names compared as numbers)."""
+    return sorted(image_files(folder, suffixes=READABLE_SUFFIXES, recursive=False), key=_natural)
+
+
+def _existing(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    if path.is_file() and path.suffix.lower() not in CLIP_INPUTS:
+        kinds = ", ".join(CLIP_INPUTS)
+        raise InputError(
+            f"{path}: not a clip ({path.suffix or 'no suffix'}); give a video ({kinds}) or a folder of frames"
+        )
+    return path
+
+
+def _rgb_or_grey(frame: np.ndarray) -> np.ndarray:
+    return frame[..., None] if frame.ndim == 2 else frame
+
+
+def iter_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
+    """The frames of a clip file or folder, one at a time, as uint8 H x W x C (C = 1 or 3), never all at once
+    for a video file."""
+    path = _existing(path)
+    if path.is_dir():
+        files = frame_files(path)
+        if not files:
+            raise InputError(f"{path}: no image files in this folder")
+        first = None
+        for file in files:
+            frame = np.round(load_image(file) * 255).astype(np.uint8)
+            frame = _rgb_or_grey(frame[..., :3] if frame.ndim == 3 else frame)
+            if first is None:
+                first = frame.shape
+            elif frame.shape != first:
+                raise InputError(
+                    f"{file}: frame of shape {frame.shape[1]}x{frame.shape[0]}x{frame.shape[2]} in a folder whose "
+                    f"first frame is {first[1]}x{first[0]}x{first[2]}; every frame must have the same size and mode"
+                )
+            yield frame
+        return
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        yield from read_clip(path)
+        return
+    if suffix == ".gif":
+        try:
+            with Image.open(path) as picture:
+                count = 0
+                for frame in ImageSequence.Iterator(picture):
+                    count += 1
+                    yield _rgb_or_grey(np.asarray(frame.convert("RGB")))
+        except (OSError, SyntaxError, ValueError) as error:
+            raise ImageError(f"{path}: not a readable GIF ({error})") from None
+        if count == 0:
+            raise ImageError(f"{path}: the GIF has no frames")
+        return
+    import cv2  # only for video files
+
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            raise ImageError(f"{path}: not a readable video (truncated, or a codec this machine lacks)")
+        count = 0
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            count += 1
+            yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        if count == 0:
+            raise ImageError(f"{path}: no frames could be decoded (truncated or not a video)")
+    finally:
+        capture.release()
+
+
+def clip_info(path: str | os.PathLike) -> dict:
+    """Frames (counted where the container does not say), size and frame rate of a clip file or folder."""
+    path = _existing(path)
+    fps = DEFAULT_FPS
+    if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
+        import cv2
+
+        capture = cv2.VideoCapture(str(path))
+        if capture.isOpened():
+            fps = float(capture.get(cv2.CAP_PROP_FPS)) or DEFAULT_FPS
+        capture.release()
+    count, shape = 0, None
+    for frame in iter_frames(path):
+        count, shape = count + 1, shape or frame.shape
+    return {"frames": count, "height": shape[0], "width": shape[1], "channels": shape[2], "fps": fps}
+
+
+def read_clip(path: str | os.PathLike, *, max_frames: int | None = None) -> np.ndarray:
+    """One clip as uint8 T x H x W x C (an .npz of several clips: its first). ``max_frames`` stops early."""
+    path = _existing(path)
+    if path.is_file() and path.suffix.lower() == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                if "clips" in archive:
+                    frames = archive["clips"][0]
+                elif "frames" in archive:
+                    frames = archive["frames"]
+                else:
+                    raise InputError(f"{path}: an .npz clip needs an array 'clips' (N x T x H x W x C) or 'frames'")
+        except (OSError, ValueError) as error:
+            raise ImageError(f"{path}: not a readable .npz ({error})") from None
+        frames = np.asarray(frames)
+        if frames.ndim == 3:
+            frames = frames[..., None]
+        if frames.ndim != 4 or frames.shape[-1] not in (1, 3):
+            raise InputError(f"{path}: clip frames must be T x H x W x C with C 1 or 3, got shape {frames.shape}")
+        if frames.dtype != np.uint8:
+            frames = np.round(np.clip(frames.astype(np.float32), 0, 1) * 255).astype(np.uint8)
+        return frames[:max_frames] if max_frames else frames
+    frames = []
+    for frame in iter_frames(path):
+        frames.append(frame)
+        if max_frames and len(frames) >= max_frames:
+            break
+    return np.stack(frames)
+
+
+def write_frames(frames: Sequence[np.ndarray], out, *, fps: float = DEFAULT_FPS, loop: int = 0) -> Path:
+    """``out`` .gif (frame duration 1000 / fps ms, ``loop`` 0 = forever), .mp4 (H.264 via the ffmpeg that the
+    imageio-ffmpeg package ships) or a folder (ending in '/' or existing: frame-00000.png, ...). Frames are
+    H x W[ x C], float [0, 1] or uint8."""
+    if len(frames) == 0:
+        raise InputError("no frames to write")
+    if not np.isfinite(fps) or fps <= 0:
+        raise InputError(f"--fps must be > 0, got {fps}")
+    folder = is_folder_output(out)
+    out = check_output(out, suffixes=CLIP_OUTPUTS, folder_ok=True)
+    if folder:
+        for index, frame in enumerate(frames):
+            save_image(out / f"frame-{index:05d}.png", frame)
+        return out
+    suffix = out.suffix.lower()
+    if suffix == ".gif":
+        return save_gif(out, frames, duration_ms=1000.0 / fps, loop=loop)
+    try:
+        import imageio_ffmpeg  # noqa: F401  (ships an ffmpeg binary)
+    except ImportError:
+        raise InputError(
+            "writing .mp4 needs the imageio-ffmpeg package (pip install imageio-ffmpeg); write a .gif or a folder/ instead"
+        ) from None
+    import imageio.v2 as imageio
+
+    pictures = [np.asarray(to_pil(frame).convert("RGB")) for frame in frames]
+    # H.264 wants even sides: pad by one edge pixel where needed
+    height, width = pictures[0].shape[:2]
+    pad = ((0, height % 2), (0, width % 2), (0, 0))
+    with atomic_path(out) as tmp:
+        with imageio.get_writer(
+            tmp, format="FFMPEG", fps=fps, codec="libx264", quality=8, macro_block_size=1
+        ) as writer:
+            for picture in pictures:
+                writer.append_data(np.pad(picture, pad, mode="edge"))
+    return out
