@@ -36,7 +36,7 @@ from .image import (
 __all__ = [
     "CLIP_OUTPUTS",
     "VIDEO_SUFFIXES",
-    "clip_info",
+    "frame_rate",
     "iter_frames",
     "read_clip",
     "write_frames",
@@ -129,21 +129,18 @@ def iter_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
         capture.release()
 
 
-def clip_info(path: str | os.PathLike) -> dict:
-    """Frames (counted where the container does not say), size and frame rate of a clip file or folder."""
+def frame_rate(path: str | os.PathLike) -> float:
+    """A video file's frames per second as its container states it (``DEFAULT_FPS`` for GIFs, folders, .npz)."""
     path = _existing(path)
-    fps = DEFAULT_FPS
     if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
         import cv2
 
         capture = cv2.VideoCapture(str(path))
-        if capture.isOpened():
-            fps = float(capture.get(cv2.CAP_PROP_FPS)) or DEFAULT_FPS
+        fps = float(capture.get(cv2.CAP_PROP_FPS)) if capture.isOpened() else 0.0
         capture.release()
-    count, shape = 0, None
-    for frame in iter_frames(path):
-        count, shape = count + 1, shape or frame.shape
-    return {"frames": count, "height": shape[0], "width": shape[1], "channels": shape[2], "fps": fps}
+        if fps > 0:
+            return fps
+    return DEFAULT_FPS
 
 
 def read_clip(path: str | os.PathLike, *, max_frames: int | None = None) -> np.ndarray:

@@ -161,7 +161,7 @@ def load_dataset(name: str, *, image_size: int | None = None, limit: int | None 
         raise AssertionError(f"dataset {spec.name} declares {spec.kind} but loaded {dataset.kind}")
     if limit is not None:
         dataset = limit_dataset(dataset, limit)
-    if dataset.kind == "text":
+    if dataset.kind in ("text", "clips"):  # no image side to fit (clip loaders fit their frames themselves)
         return dataset
     if image_size is not None:
         dataset.train_images = resize_uint8(dataset.train_images, image_size)

@@ -1,0 +1,405 @@
+"""Clip datasets (kind "clips"): uint8 N x T x C x H x W in ``train_images``/``test_images`` (the clip convention
+of ``imsynth.clips``), so the engine batches, shuffles, resumes and shards them as it does images.
+
+- ``moving-fashion`` / ``moving-digits``: Moving-MNIST-style clips, 1-2 items bouncing in a square frame. The
+  deterministic variant reflects at the walls; ``?stochastic=1`` draws a new direction and speed at each bounce
+  (as SM-MNIST, Denton & Fergus 2018). Test clips are made from the source's test items only, so train and test
+  never share an item.
+- ``moving-shapes``: the ``shapes`` renderer in motion, with per-clip factors known exactly: content (shape,
+  scale) and motion (direction, speed, spin), the ground truth for content/motion swaps and disentanglement.
+- ``video:FILE`` and ``frames:FOLDER``: a user's recording cut into clips of ``frames`` frames every ``stride``
+  frames, the centre square resized to ``size``; streamed frame by frame, the first 80% of the recording is
+  the train split and the last 20% the test split (no clip crosses the cut).
+
+Options follow ``?`` joined with ``&`` (``moving-fashion?items=1&frames=20&stochastic=1``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..clips import frame_rate, iter_frames
+from ..errors import DataError, InputError
+from . import shapes
+from .base import DatasetSpec, Factors, ImageDataset, register, resize_uint8
+
+MOVING = {"items": 2, "frames": 15, "stochastic": 0, "train": 4000, "test": 500, "size": 0, "seed": 0}
+RECORDING = {"frames": 15, "stride": 5, "size": 64}
+TEST_FRACTION = 0.2
+
+
+@dataclass
+class ClipDataset(ImageDataset):
+    """Clips as uint8 N x T x C x H x W; labels, where present, are per clip (a moving item's class)."""
+
+    kind: str = "clips"
+    fps: float = 10.0
+
+    def __post_init__(self) -> None:
+        for split, clips in (("train", self.train_images), ("test", self.test_images)):
+            if clips.dtype != torch.uint8 or clips.ndim != 5:
+                raise DataError(f"{self.name}: {split} clips must be uint8 N x T x C x H x W, got {tuple(clips.shape)}")
+        if len(self.train_images) == 0:
+            raise DataError(f"{self.name}: the train split is empty")
+
+    @property
+    def channels(self) -> int:
+        return int(self.train_images.shape[2])
+
+    @property
+    def frames(self) -> int:
+        return int(self.train_images.shape[1])
+
+
+def _options(spec: str, options: str, defaults: dict) -> dict:
+    values = dict(defaults)
+    for key, value in parse_qsl(options, keep_blank_values=True):
+        if key not in defaults:
+            raise InputError(f"{spec}: unknown option {key!r}; valid: {', '.join(defaults)}")
+        try:
+            values[key] = int(value)
+        except ValueError:
+            raise InputError(f"{spec}: {key} must be an integer, got {value!r}") from None
+    for key in ("frames", "size", "stride", "train", "test", "items"):
+        if key in values and values[key] < (0 if key == "size" else 1):
+            raise InputError(f"{spec}: {key} must be at least 1, got {values[key]}")
+    if values.get("items", 1) > 2:
+        raise InputError(f"{spec}: items must be 1 or 2, got {values['items']}")
+    if values["frames"] < 2:
+        raise InputError(f"{spec}: a clip needs at least 2 frames, got {values['frames']}")
+    return values
+
+
+def _resize_clips(clips: torch.Tensor, size: int | None) -> torch.Tensor:
+    if not size or clips.shape[-1] == size:
+        return clips
+    count, frames = clips.shape[:2]
+    return resize_uint8(clips.flatten(0, 1), size).unflatten(0, (count, frames))
+
+
+# ---------------------------------------------------------------------------------- bouncing items
+
+
+def bounce_paths(
+    count: int, frames: int, room: int, rng: np.random.Generator, *, stochastic: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-left positions (count x frames x 2, floats in [0, room]) of items bouncing in a box, and each path's
+    first velocity (count x 2). A bounce reflects the velocity (deterministic) or draws a new direction and speed
+    pointing back inside (stochastic)."""
+
+    def velocity(n: int) -> np.ndarray:
+        angle = rng.uniform(0, 2 * np.pi, n)
+        speed = rng.uniform(2.0, 5.0, n) * room / 36.0  # Moving MNIST's 2-5 px per frame in a 64 px frame
+        return np.stack([np.cos(angle), np.sin(angle)], axis=1) * speed[:, None]
+
+    position = rng.uniform(0, room, (count, 2))
+    step = velocity(count)
+    first = step.copy()
+    path = np.empty((count, frames, 2))
+    for t in range(frames):
+        path[:, t] = position
+        position = position + step
+        for axis in (0, 1):
+            low, high = position[:, axis] < 0, position[:, axis] > room
+            hit = low | high
+            if not hit.any():
+                continue
+            position[low, axis] = -position[low, axis]
+            position[high, axis] = 2 * room - position[high, axis]
+            if stochastic:
+                fresh = velocity(int(hit.sum()))
+                # the new direction points away from the wall just hit
+                fresh[:, axis] = np.abs(fresh[:, axis]) * np.where(low[hit], 1.0, -1.0)
+                step[hit] = fresh
+            else:
+                step[hit, axis] = -step[hit, axis]
+        position = np.clip(position, 0, room)
+    return path, first
+
+
+def moving_items(
+    items: np.ndarray,
+    labels: np.ndarray,
+    *,
+    count: int,
+    frames: int,
+    size: int,
+    per_clip: int,
+    stochastic: bool,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Clips (count x frames x 1 x size x size uint8) of ``per_clip`` items (H x W uint8 each) bouncing; overlaps
+    take the brighter pixel. Returns the clips and each clip's first item's label."""
+    rng = np.random.default_rng(seed)
+    side = items.shape[-1]
+    room = size - side
+    chosen = rng.integers(0, len(items), (count, per_clip))
+    clips = np.zeros((count, frames, size, size), dtype=np.uint8)
+    for slot in range(per_clip):
+        path, _ = bounce_paths(count, frames, room, rng, stochastic=stochastic)
+        corner = np.round(path).astype(int)
+        for t in range(frames):
+            for row in range(count):
+                top, left = corner[row, t, 1], corner[row, t, 0]
+                window = clips[row, t, top : top + side, left : left + side]
+                np.maximum(window, items[chosen[row, slot]], out=window)
+    return clips[:, :, None], labels[chosen[:, 0]]
+
+
+def _moving(name: str, source, options: str, *, default_size: int, item_size: int, limit: int | None):
+    spec = name + (f"?{options}" if options else "")
+    values = _options(spec, options, MOVING)
+    size = values["size"] or default_size
+    if size < item_size + 4:
+        raise InputError(f"{spec}: size must be at least {item_size + 4} for {item_size}-pixel items, got {size}")
+    train_count, test_count = values["train"], values["test"]
+    if limit is not None:
+        train_count, test_count = min(train_count, limit), min(test_count, limit)
+
+    def items(images: torch.Tensor) -> np.ndarray:
+        return resize_uint8(images, item_size)[:, 0].numpy()
+
+    made = {}
+    for split, images, labels, count, offset in (
+        ("train", source.train_images, source.train_labels, train_count, 0),
+        ("test", source.test_images, source.test_labels, test_count, 1),
+    ):
+        made[split] = moving_items(
+            items(images),
+            labels.numpy(),
+            count=count,
+            frames=values["frames"],
+            size=size,
+            per_clip=values["items"],
+            stochastic=bool(values["stochastic"]),
+            seed=values["seed"] * 2 + offset,
+        )
+    return ClipDataset(
+        name=spec,
+        train_images=torch.from_numpy(made["train"][0]),
+        test_images=torch.from_numpy(made["test"][0]),
+        train_labels=torch.from_numpy(made["train"][1].astype(np.int64)),
+        test_labels=torch.from_numpy(made["test"][1].astype(np.int64)),
+        class_names=source.class_names,
+        extra={"options": values},
+    )
+
+
+def load_moving_fashion(options: str = "", *, image_size: int | None = None, limit: int | None = None) -> ClipDataset:
+    from .sources import load_fashion
+
+    dataset = _moving("moving-fashion", load_fashion(), options, default_size=64, item_size=28, limit=limit)
+    dataset.train_images, dataset.test_images = (
+        _resize_clips(c, image_size) for c in (dataset.train_images, dataset.test_images)
+    )
+    return dataset
+
+
+def load_moving_digits(options: str = "", *, image_size: int | None = None, limit: int | None = None) -> ClipDataset:
+    from .sources import load_digits
+
+    dataset = _moving("moving-digits", load_digits(), options, default_size=32, item_size=14, limit=limit)
+    dataset.train_images, dataset.test_images = (
+        _resize_clips(c, image_size) for c in (dataset.train_images, dataset.test_images)
+    )
+    return dataset
+
+
+# ----------------------------------------------------------------------------------- moving shapes
+
+DIRECTIONS = 8  # multiples of 45 degrees
+SPEEDS = (1, 2, 3)  # shapes' x/y index units per frame (1.25 px each)
+SPINS = (-2, -1, 0, 1, 2)  # rotation index units per frame (9 degrees each)
+CONTENT_FACTORS = ("shape", "scale")
+MOTION_FACTORS = ("direction", "speed", "spin")
+
+
+def render_moving_shapes(factors: np.ndarray, starts: np.ndarray, frames: int) -> np.ndarray:
+    """Clips (N x frames x 1 x 64 x 64 uint8) for per-clip factors (N x 5: shape, scale, direction, speed, spin)
+    and start indices (N x 3: rotation, x, y); positions bounce off the edges of the shapes' x/y grid."""
+    factors, starts = np.asarray(factors, dtype=np.int64), np.asarray(starts, dtype=np.int64)
+    angle = factors[:, 2] * (2 * np.pi / DIRECTIONS)
+    speed = np.asarray(SPEEDS)[factors[:, 3]]
+    step = np.stack([np.round(np.cos(angle) * speed), np.round(np.sin(angle) * speed)], axis=1).astype(np.int64)
+    spin = np.asarray(SPINS)[factors[:, 4]]
+    last = shapes.FACTOR_SIZES[3] - 1
+    position = starts[:, 1:].copy()
+    indices = np.empty((len(factors), frames, 5), dtype=np.int64)
+    for t in range(frames):
+        indices[:, t, 0], indices[:, t, 1] = factors[:, 0], factors[:, 1]
+        indices[:, t, 2] = (starts[:, 0] + spin * t) % shapes.FACTOR_SIZES[2]
+        indices[:, t, 3:] = position
+        position = position + step
+        over, under = position > last, position < 0
+        position = np.where(over, 2 * last - position, np.where(under, -position, position))
+        step = np.where(over | under, -step, step)
+    return shapes.render_shapes(indices.reshape(-1, 5)).reshape(len(factors), frames, 1, shapes.SIZE, shapes.SIZE)
+
+
+MOVING_SHAPE_SIZES = (shapes.FACTOR_SIZES[0], shapes.FACTOR_SIZES[1], DIRECTIONS, len(SPEEDS), len(SPINS))
+
+
+def _render_from_factors(factors: np.ndarray, frames: int = 10) -> np.ndarray:
+    # fixed starts (centre, upright), so a factor held fixed means the same content or the same motion
+    starts = np.tile(np.array([[0, 16, 16]]), (len(factors), 1))
+    return render_moving_shapes(factors, starts, frames)
+
+
+MOVING_SHAPE_FACTORS = Factors(CONTENT_FACTORS + MOTION_FACTORS, MOVING_SHAPE_SIZES, _render_from_factors)
+
+
+def load_moving_shapes(options: str = "", *, image_size: int | None = None, limit: int | None = None) -> ClipDataset:
+    spec = "moving-shapes" + (f"?{options}" if options else "")
+    values = _options(spec, options, {"frames": 15, "train": 4000, "test": 500, "seed": 0})
+    train_count, test_count = values["train"], values["test"]
+    if limit is not None:
+        train_count, test_count = min(train_count, limit), min(test_count, limit)
+    rng = np.random.default_rng(values["seed"])
+    total = train_count + test_count
+    factors = np.stack([rng.integers(0, size, total) for size in MOVING_SHAPE_SIZES], axis=1)
+    starts = np.stack([rng.integers(0, s, total) for s in shapes.FACTOR_SIZES[2:]], axis=1)
+    clips = torch.from_numpy(render_moving_shapes(factors, starts, values["frames"]))
+    clips = _resize_clips(clips, image_size)
+    factor_tensor = torch.from_numpy(factors)
+    return ClipDataset(
+        name=spec,
+        train_images=clips[:train_count],
+        test_images=clips[train_count:],
+        train_labels=factor_tensor[:train_count, 0].clone(),
+        test_labels=factor_tensor[train_count:, 0].clone(),
+        class_names=list(shapes.SHAPE_NAMES),
+        factors_train=factor_tensor[:train_count],
+        factors_test=factor_tensor[train_count:],
+        factor_source=MOVING_SHAPE_FACTORS,
+        extra={"options": values, "content_factors": CONTENT_FACTORS, "motion_factors": MOTION_FACTORS},
+    )
+
+
+# ---------------------------------------------------------------------------------- recordings
+
+
+def _square(frame: np.ndarray, size: int) -> np.ndarray:
+    height, width = frame.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    picture = Image.fromarray(frame[top : top + side, left : left + side].squeeze())
+    fitted = np.asarray(
+        picture.resize((size, size), Image.Resampling.LANCZOS if side > size else Image.Resampling.BICUBIC)
+    )
+    return fitted if fitted.ndim == 3 else fitted[..., None]
+
+
+def recording_clips(path: Path, spec: str, values: dict, limit: int | None) -> ClipDataset:
+    """Clips cut from a recording, streamed: only the resized frames are kept."""
+    frames = np.stack([_square(frame, values["size"]) for frame in iter_frames(path)])
+    length, stride = values["frames"], values["stride"]
+    cut = int(round(len(frames) * (1 - TEST_FRACTION)))
+    splits = {}
+    for split, part in (("train", frames[:cut]), ("test", frames[cut:])):
+        starts = range(0, len(part) - length + 1, stride)
+        if not len(starts):
+            raise InputError(
+                f"{path}: {len(frames)} frames give its {split} split {len(part)}, fewer than one clip of "
+                f"{length} frames; use fewer frames (?frames=N)"
+            )
+        clips = np.stack([part[s : s + length] for s in starts])
+        splits[split] = torch.from_numpy(clips).permute(0, 1, 4, 2, 3).contiguous()
+        if limit is not None:
+            splits[split] = splits[split][:limit]
+    return ClipDataset(
+        name=spec,
+        train_images=splits["train"],
+        test_images=splits["test"],
+        fps=frame_rate(path),
+        extra={"options": values},
+    )
+
+
+def load_video(argument: str, *, image_size: int | None = None, limit: int | None = None) -> ClipDataset:
+    path, _, options = argument.partition("?")
+    values = _options(f"video:{argument}", options, RECORDING)
+    if image_size:
+        values["size"] = image_size
+    if not Path(path).expanduser().is_file():
+        raise InputError(f"video:{argument}: {path}: no such file")
+    return recording_clips(Path(path).expanduser(), f"video:{argument}", values, limit)
+
+
+def load_frames(argument: str, *, image_size: int | None = None, limit: int | None = None) -> ClipDataset:
+    path, _, options = argument.partition("?")
+    values = _options(f"frames:{argument}", options, RECORDING)
+    if image_size:
+        values["size"] = image_size
+    if not Path(path).expanduser().is_dir():
+        raise InputError(f"frames:{argument}: {path}: no such folder")
+    return recording_clips(Path(path).expanduser(), f"frames:{argument}", values, limit)
+
+
+def _fashion_available() -> bool:
+    from .sources import find_fashion
+
+    return find_fashion() is not None
+
+
+def _fashion_where() -> str:
+    from .sources import fashion_where
+
+    return fashion_where()
+
+
+for _spec in (
+    DatasetSpec(
+        "moving-fashion",
+        "Fashion-MNIST items bouncing in 64x64 clips (options: items=1|2, frames, stochastic=0|1, size, train, test)",
+        load_moving_fashion,
+        _fashion_where,
+        _fashion_available,
+        "4,000 train / 500 test clips of 15 frames, 64x64x1",
+        kind="clips",
+    ),
+    DatasetSpec(
+        "moving-digits",
+        "scikit-learn's digits bouncing in 32x32 clips (options as moving-fashion)",
+        load_moving_digits,
+        lambda: "generated from scikit-learn's digits",
+        lambda: True,
+        "4,000 train / 500 test clips of 15 frames, 32x32x1",
+        kind="clips",
+    ),
+    DatasetSpec(
+        "moving-shapes",
+        "shapes in motion with known content (shape, scale) and motion (direction, speed, spin) factors",
+        load_moving_shapes,
+        lambda: "generated on demand",
+        lambda: True,
+        "4,000 train / 500 test clips of 15 frames, 64x64x1",
+        kind="clips",
+    ),
+    DatasetSpec(
+        "video:",
+        "a video file (MP4/AVI/WebM/MOV/GIF) cut into clips, streamed (options: frames, stride, size)",
+        load_video,
+        lambda: "your files",
+        lambda: True,
+        "first 80% of the frames train, last 20% test",
+        argument="FILE[?frames=N&stride=N&size=N]",
+        kind="clips",
+    ),
+    DatasetSpec(
+        "frames:",
+        "a folder of ordered frames (image files) cut into clips (options as video:)",
+        load_frames,
+        lambda: "your files",
+        lambda: True,
+        "first 80% of the frames train, last 20% test",
+        argument="FOLDER[?frames=N&stride=N&size=N]",
+        kind="clips",
+    ),
+):
+    register(_spec)
