@@ -24,6 +24,21 @@ def tiny_dataset(count: int = 64, size: int = 8, channels: int = 1, classes: int
     )
 
 
+def tiny_clips(count: int = 48, frames: int = 4, size: int = 8, seed: int = 0):
+    """Clips of one bright square sliding right a pixel per frame from a random start, for fast video tests."""
+    from imsynth.data.clips import ClipDataset
+
+    rng = np.random.default_rng(seed)
+    clips = np.zeros((count, frames, 1, size, size), dtype=np.uint8)
+    for index in range(count):
+        top, left = rng.integers(0, size - 3, 2)
+        for t in range(frames):
+            column = (left + t) % (size - 2)
+            clips[index, t, 0, top : top + 3, column : column + 3] = 255
+    data = torch.from_numpy(clips)
+    return ClipDataset(name="tiny-clips", train_images=data, test_images=data[: count // 4])
+
+
 TINY_WORDS = (
     ("the cat", "a dog", "my bird", "one fish"),
     ("sees", "likes", "eats", "finds"),

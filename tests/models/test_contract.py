@@ -16,12 +16,14 @@ from imsynth.errors import ConfigError, InputError
 from imsynth.models import (
     MODEL_REGISTRY,
     Codec,
+    ContentMotion,
     Encoder,
     Inpainter,
     IterativeSampler,
     LatentFeatures,
     LatentModel,
     LikelihoodModel,
+    Predictor,
     Representation,
     TextGenerator,
     Translator,
@@ -38,10 +40,11 @@ from imsynth.models.gan import GANConfig
 from imsynth.models.text import TextConfig
 from imsynth.models.translation import TranslationConfig
 from imsynth.models.vae import VAEConfig
+from imsynth.models.video import DSVAEConfig, SVGConfig
 from imsynth.runtime import runs
 from imsynth.runtime.coding import Checksum, SymbolReader, SymbolWriter
 from imsynth.train import train
-from tests.helpers import tiny_dataset, tiny_text_dataset
+from tests.helpers import tiny_clips, tiny_dataset, tiny_text_dataset
 
 NAMES = MODEL_REGISTRY.names()
 
@@ -51,6 +54,8 @@ def tiny_data(name):
     rows of a tiny grammar (data="text")."""
     if get_entry(name).data == "text":
         return tiny_text_dataset(48)
+    if get_entry(name).data == "clips":
+        return tiny_clips(48)
     if get_entry(name).data == "pairs":
         data = tiny_dataset(count=48, size=8, channels=2, classes=4)
         data.kind, data.extra["domains"] = "pairs", (1, 1)
@@ -150,6 +155,27 @@ def test_registered_model_keeps_the_contract(name, tmp_path):
         return
     # samples of the right shape and range, reproducible by seed (translation models: translations instead)
     shape = (config.channels, config.image_size, config.image_size)
+    if model.modality == "clips":  # video: predictions, swaps and (where declared) clips from nothing
+        clips = data.to_batch(data.test_images[:3])
+        declared = type(model).capabilities
+        assert isinstance(model, Predictor) == ("predictor" in declared)
+        future = model.predict(clips[:, :2], 3, generator=torch.Generator().manual_seed(1))
+        assert future.shape == (3, 3, *shape) and future.abs().max() <= 1
+        with pytest.raises(InputError, match="works on clips"):
+            model.predict(clips[:, 0], 3)
+        with pytest.raises(InputError, match="--frames must be at least 1, got 0"):
+            model.predict(clips[:, :2], 0)
+        if "sample" in declared:
+            made = model.generate(2, seed=5)
+            assert made.shape == (2, config.frames, *shape) and torch.equal(made, model.generate(2, seed=5))
+        else:
+            with pytest.raises(InputError, match="imsynth predict"):
+                model.generate(2)
+        if isinstance(model, ContentMotion):
+            assert model.swap(clips[:1], clips[1:3]).shape == (2, clips.shape[1], *shape)
+        previews, columns = model.preview(data, 2)
+        assert columns == clips.shape[1] and previews.shape == (2 * columns, *shape)
+        return
     if isinstance(model, Translator):
         inputs = torch.rand(3, config.input_channels, 8, 8) * 2 - 1
         translated = model.translate(inputs)
@@ -240,6 +266,8 @@ INTERDEPENDENT = {
     TranslationConfig: ["gan_weight=0.0", "l1_weight=10.0", "channels_a=1"],
     TextConfig: ["latent_dim=0", "decoder=transformer", "embed_dim=12", "heads=3"],
     CycleGANConfig: ["identity_weight=0.0", "channels_a=1", "pool_size=0"],
+    SVGConfig: ["frames=6", "context=3", "latent_dim=0"],
+    DSVAEConfig: ["frames=6", "content_dim=4", "motion_dim=2"],
 }
 
 

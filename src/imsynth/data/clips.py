@@ -53,6 +53,10 @@ class ClipDataset(ImageDataset):
         return int(self.train_images.shape[2])
 
     @property
+    def image_size(self) -> int:
+        return int(self.train_images.shape[-1])
+
+    @property
     def frames(self) -> int:
         return int(self.train_images.shape[1])
 

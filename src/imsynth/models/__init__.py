@@ -1,6 +1,6 @@
 """Generative models by name. Importing this package registers every model in ``MODEL_REGISTRY`` (a table)."""
 
-from . import codec, cyclegan, diffusion, dvae, gan, text, translation, vae  # noqa: F401  (registers every model)
+from . import codec, cyclegan, diffusion, dvae, gan, text, translation, vae, video  # noqa: F401  (registers every model)
 from .base import (
     MODEL_REGISTRY,
     GenerativeModel,
@@ -13,12 +13,14 @@ from .base import (
 )
 from .capabilities import (
     Codec,
+    ContentMotion,
     Encoder,
     Inpainter,
     IterativeSampler,
     LatentFeatures,
     LatentModel,
     LikelihoodModel,
+    Predictor,
     Purifier,
     Representation,
     SentenceEncoder,
@@ -30,6 +32,8 @@ from .presets import PRESETS, Preset, get_preset, presets_for
 
 __all__ = [
     "Codec",
+    "ContentMotion",
+    "Predictor",
     "MODEL_REGISTRY",
     "PRESETS",
     "Preset",

@@ -348,6 +348,8 @@ def config_for_dataset(config, dataset):
     fields = {f.name for f in dataclasses.fields(config)}
     if "domains" in dataset.extra and "channels_a" in fields:
         config = dataclasses.replace(config, channels_a=dataset.extra["domains"][0])
+    if dataset.kind == "clips" and "frames" in fields:
+        config = dataclasses.replace(config, frames=dataset.frames)
     if "vocab_size" in dataset.extra and "vocab_size" in fields:
         config = dataclasses.replace(config, vocab_size=dataset.extra["vocab_size"])
     return config

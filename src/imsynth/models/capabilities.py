@@ -17,6 +17,8 @@ reads here what it must provide for each of them.
 | Translator        | translate (image-to-image models on two-domain data) |
 | TextGenerator     | sample / eval of text runs (sentences, NLL, perplexity) |
 | SentenceEncoder   | reconstruct, explore --from/--to, eval's KL / MI / active units |
+| Predictor         | predict (the frames after a context clip), eval's prediction SSIM/PSNR |
+| ContentMotion     | swap (the content of one clip with the motion of another) |
 """
 
 from __future__ import annotations
@@ -41,9 +43,12 @@ CAPABILITIES = {
     "translator": "Translator",
     "text": "TextGenerator",
     "sentence-encoder": "SentenceEncoder",
+    "predictor": "Predictor",
+    "content-motion": "ContentMotion",
     # no Protocol: what the family makes
     "sample": None,  # imsynth sample draws from it (images, sentences, or a translation preview)
     "image": None,  # it works on images
+    "clips": None,  # it works on clips (frames x channels x height x width)
 }
 
 
@@ -186,3 +191,24 @@ class SentenceEncoder(Protocol):
     code_dim: int
 
     def encode_tokens(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """Continues clips: the frames that come after a context."""
+
+    @property
+    def context_frames(self) -> int:
+        """The context length it was trained to condition on."""
+
+    def predict(self, context: torch.Tensor, frames: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """context (B, k, C, H, W) in [-1, 1] -> the next ``frames`` frames (B, frames, C, H, W); stochastic
+        predictors draw a new future per call."""
+
+
+@runtime_checkable
+class ContentMotion(Protocol):
+    """Holds what a clip shows apart from how it moves."""
+
+    def swap(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+        """Clips with the content of ``content`` and the motion of ``motion`` (B x T x C x H x W each)."""

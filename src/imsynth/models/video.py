@@ -1,0 +1,457 @@
+"""Video models on the shared engine: clips are float B x T x C x H x W in [-1, 1] (``imsynth.clips``).
+
+- ``svg``: stochastic video generation with a learned prior (SVG-LP, Denton & Fergus 2018). A frame encoder
+  gives h_t; a posterior LSTM q(z_t | x_1..t) and a prior LSTM p(z_t | x_1..t-1) over a per-frame latent; a
+  predictor LSTM maps (h_t-1, z_t) to the next frame's features, decoded with skip connections from the last
+  context frame (the background and the items' looks come from there, the motion from the LSTMs). Trained
+  with teacher forcing on MSE + beta * KL(q || p); at test time z_t is drawn from the prior, so several samples
+  give several futures.
+- ``svg-det``: the same network with no latent (``latent_dim=0``): the deterministic baseline, which predicts
+  the mean future and blurs where the future is uncertain.
+- ``dsvae``: the disentangled sequential VAE (Li & Mandt 2018): one static latent f per clip (a bidirectional
+  LSTM over the frames) and one dynamic latent z_t per frame (from that frame), z under a learned recurrent
+  prior p(z_t | z_<t), f under N(0, I); frames decoded from (f, z_t) with no skip, so all content must pass
+  through f and all motion through z. Swapping f between clips swaps content and keeps motion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import InputError
+from .base import DataShape, GenerativeModel, LossOutput, Noise, register_model, require
+from .networks import stage_plan
+
+
+@dataclass
+class ClipShape(DataShape):
+    frames: int = 15  # frames per training clip, filled from the dataset
+
+
+def _act() -> nn.Module:
+    return nn.LeakyReLU(0.2)
+
+
+class FrameEncoder(nn.Module):
+    """frames (N, C, H, W) -> features (N, dim) and the feature maps of every level (the decoder's skips)."""
+
+    def __init__(self, channels: int, image_size: int, width: int, dim: int) -> None:
+        super().__init__()
+        widths, side = stage_plan(image_size, width)
+        self.stem = nn.Sequential(nn.Conv2d(channels, widths[0], 3, padding=1), _act())
+        self.downs = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(a, b, 4, stride=2, padding=1), _act(), nn.Conv2d(b, b, 3, padding=1), _act())
+            for a, b in zip(widths[:-1], widths[1:])
+        )
+        self.head = nn.Linear(widths[-1] * side * side, dim)
+
+    def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        skips = [self.stem(frames)]
+        for down in self.downs:
+            skips.append(down(skips[-1]))
+        return torch.tanh(self.head(skips[-1].flatten(1))), skips
+
+
+class FrameDecoder(nn.Module):
+    """features (N, dim) [+ skips from an encoder of the same plan] -> frame logits (N, C, H, W)."""
+
+    def __init__(self, channels: int, image_size: int, width: int, dim: int, *, skips: bool) -> None:
+        super().__init__()
+        widths, side = stage_plan(image_size, width)
+        self.widths, self.side, self.skips = widths, side, skips
+        self.head = nn.Sequential(nn.Linear(dim, widths[-1] * side * side), _act())
+        twice = 2 if skips else 1
+        self.ups = nn.ModuleList(
+            nn.Sequential(
+                nn.Conv2d(b * twice, b, 3, padding=1), _act(), nn.ConvTranspose2d(b, a, 4, stride=2, padding=1), _act()
+            )
+            for a, b in zip(widths[:-1], widths[1:])
+        )
+        self.out = nn.Sequential(
+            nn.Conv2d(widths[0] * twice, widths[0], 3, padding=1), _act(), nn.Conv2d(widths[0], channels, 3, padding=1)
+        )
+
+    def forward(self, features: torch.Tensor, skips: list[torch.Tensor] | None = None) -> torch.Tensor:
+        x = self.head(features).view(-1, self.widths[-1], self.side, self.side)
+        for level in range(len(self.ups) - 1, -1, -1):
+            if self.skips:
+                x = torch.cat([x, skips[level + 1]], dim=1)
+            x = self.ups[level](x)
+        if self.skips:
+            x = torch.cat([x, skips[0]], dim=1)
+        return self.out(x)
+
+
+class GaussianLSTM(nn.Module):
+    """An LSTM cell with a Gaussian head: input -> (mean, log variance), its state carried by the caller."""
+
+    def __init__(self, inputs: int, hidden: int, outputs: int) -> None:
+        super().__init__()
+        self.embed = nn.Linear(inputs, hidden)
+        self.cell = nn.LSTMCell(hidden, hidden)
+        self.head = nn.Linear(hidden, 2 * outputs)
+
+    def forward(self, x: torch.Tensor, state):
+        state = self.cell(self.embed(x), state)
+        mean, log_var = self.head(state[0]).chunk(2, dim=1)
+        return mean, log_var.clamp(-10, 10), state
+
+
+def gaussian_kl(mean_q, log_var_q, mean_p, log_var_p) -> torch.Tensor:
+    """KL(q || p) of diagonal Gaussians, summed over the last dimension."""
+    return 0.5 * (log_var_p - log_var_q + (log_var_q.exp() + (mean_q - mean_p) ** 2) / log_var_p.exp() - 1).sum(-1)
+
+
+class VideoModel(GenerativeModel):
+    """What every video family shares: clips in and out, frame rate conventions and the clip checks."""
+
+    modality: ClassVar[str] = "clips"
+    sample_batch_size: ClassVar[int] = 64
+
+    def check_clips(self, clips: torch.Tensor, *, where: str = "clip", least: int = 1) -> None:
+        """Refuse what is not a batch of clips of the run's frame size (one message for every use)."""
+        config = self.config
+        expected = (config.channels, config.image_size, config.image_size)
+        if clips.ndim != 5:
+            raise InputError(
+                f"model {self.registered_name!r} works on clips (frames x channels x height x width); got a "
+                f"{'still image' if clips.ndim in (3, 4) else f'{clips.ndim}-d array'}: give a video, a GIF, a folder "
+                "of frames or an .npz of clips"
+            )
+        if tuple(clips.shape[2:]) != expected:
+            raise InputError(
+                f"model {self.registered_name!r} works on {expected[0]}-channel {expected[2]}x{expected[1]} frames; "
+                f"the {where} has {clips.shape[2]}-channel {clips.shape[4]}x{clips.shape[3]} frames"
+            )
+        if clips.shape[1] < least:
+            raise InputError(f"the {where} has {clips.shape[1]} frames; at least {least} are needed")
+
+    @staticmethod
+    def frames_of(logits: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(logits.float()) * 2 - 1
+
+    def preview_rows(self, clips: torch.Tensor) -> tuple[torch.Tensor, int]:
+        return clips.flatten(0, 1), clips.shape[1]
+
+
+# ---------------------------------------------------------------------------------------------------- SVG
+
+
+@dataclass
+class SVGConfig(ClipShape):
+    context: int = 5  # frames given before the prediction starts (training: the skip frame's last index + 1)
+    width: int = 32  # frame encoder/decoder base width
+    hidden: int = 128  # frame feature size
+    rnn: int = 256  # LSTM width
+    latent_dim: int = 16  # per-frame latent z; 0 = the deterministic baseline
+    beta: float = 1e-4  # KL weight (the paper's, with per-pixel mean squared error)
+
+    search_space: ClassVar[dict] = {
+        "beta": {"low": 1e-5, "high": 1e-3, "log": True},
+        "latent_dim": {"choices": [8, 16, 32]},
+        "train.lr": {"low": 3e-4, "high": 3e-3, "log": True},
+    }
+
+    def __post_init__(self) -> None:
+        require(self.frames >= 2, f"frames must be at least 2, got {self.frames}")
+        require(1 <= self.context, f"context must be at least 1, got {self.context}")
+        require(self.latent_dim >= 0 and self.beta >= 0, "latent_dim and beta must be >= 0")
+        require(self.width >= 4 and self.hidden >= 4 and self.rnn >= 4, "width, hidden and rnn must be >= 4")
+
+
+VIDEO_TRAIN = {"lr": 1e-3, "batch_size": 32, "sample_every": 500, "num_samples": 6}
+SVG_TINY = {"width": 4, "hidden": 8, "rnn": 8, "latent_dim": 2, "context": 2}
+
+
+@register_model(
+    "svg",
+    description="SVG-LP: stochastic next-frame prediction with a learned prior",
+    data="clips",
+    train_defaults=VIDEO_TRAIN,
+    tiny=SVG_TINY,
+)
+@register_model(
+    "svg-det",
+    description="the deterministic prediction baseline: SVG's network with no latent",
+    data="clips",
+    train_defaults=VIDEO_TRAIN,
+    tiny={**SVG_TINY, "latent_dim": 0},
+    latent_dim=0,
+)
+class SVG(VideoModel):
+    config_class = SVGConfig
+    capabilities = frozenset({"clips", "predictor"})
+
+    def __init__(self, config: SVGConfig) -> None:
+        super().__init__(config)
+        c = config
+        self.encoder = FrameEncoder(c.channels, c.image_size, c.width, c.hidden)
+        self.decoder = FrameDecoder(c.channels, c.image_size, c.width, c.hidden, skips=True)
+        self.predictor = nn.ModuleList(
+            [nn.Linear(c.hidden + c.latent_dim, c.rnn), nn.LSTMCell(c.rnn, c.rnn), nn.Linear(c.rnn, c.hidden)]
+        )
+        if c.latent_dim:
+            self.posterior = GaussianLSTM(c.hidden, c.rnn, c.latent_dim)
+            self.prior = GaussianLSTM(c.hidden, c.rnn, c.latent_dim)
+
+    @property
+    def context_frames(self) -> int:
+        return self.config.context
+
+    def _predict_features(self, h_prev: torch.Tensor, z: torch.Tensor | None, state):
+        embed, cell, head = self.predictor
+        x = h_prev if z is None else torch.cat([h_prev, z.to(h_prev)], dim=1)
+        state = cell(embed(x), state)
+        return torch.tanh(head(state[0])), state
+
+    def loss(
+        self, images, labels=None, *, step=0, noise: Noise | None = None, uniform: Noise | None = None
+    ) -> LossOutput:
+        clips, c = images, self.config
+        batch, frames = clips.shape[:2]
+        context = min(c.context, frames - 1)
+        h, skips = self.encoder(clips.flatten(0, 1))
+        h = h.unflatten(0, (batch, frames))
+        skips = [s.unflatten(0, (batch, frames)) for s in skips]
+        if c.latent_dim:
+            eps = (
+                noise((batch, frames - 1, c.latent_dim))
+                if noise is not None
+                else torch.randn(batch, frames - 1, c.latent_dim)
+            )
+            eps = eps.to(h)
+        post_state = prior_state = pred_state = None
+        features, kl = [], h.new_zeros(())
+        for t in range(1, frames):
+            z = None
+            if c.latent_dim:
+                mean_q, log_var_q, post_state = self.posterior(h[:, t], post_state)
+                mean_p, log_var_p, prior_state = self.prior(h[:, t - 1], prior_state)
+                z = mean_q + (0.5 * log_var_q).exp() * eps[:, t - 1]
+                kl = kl + gaussian_kl(mean_q, log_var_q, mean_p, log_var_p).mean()
+            g, pred_state = self._predict_features(h[:, t - 1], z, pred_state)
+            features.append(g)
+        # the skip frame: the previous frame within the context, then the last context frame (as at test time)
+        source = torch.tensor([min(t - 1, context - 1) for t in range(1, frames)], device=clips.device)
+        chosen = [s[:, source].flatten(0, 1) for s in skips]
+        logits = self.decoder(torch.stack(features, 1).flatten(0, 1), chosen)
+        target = (clips[:, 1:].flatten(0, 1).float() + 1) / 2
+        mse = F.mse_loss(torch.sigmoid(logits.float()), target, reduction="none").mean(dim=(1, 2, 3)).sum() / batch
+        loss = (mse + c.beta * kl) / (frames - 1)
+        return LossOutput(loss, {"mse": mse.detach() / (frames - 1), "kl": kl.detach() / (frames - 1)})
+
+    @torch.no_grad()
+    def predict(self, context: torch.Tensor, frames: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``frames`` frames after the context clips (B, k, C, H, W) -> (B, frames, C, H, W) in [-1, 1]; each call
+        draws new futures from the learned prior (the deterministic variant gives the same one)."""
+        self.check_clips(context, where="context clip", least=1)
+        if frames < 1:
+            raise InputError(f"--frames must be at least 1, got {frames}")
+        c = self.config
+        device = next(self.parameters()).device
+        context = context.to(device, torch.float32)
+        batch, known = context.shape[:2]
+        h, skips = self.encoder(context.flatten(0, 1))
+        h = h.unflatten(0, (batch, known))
+        last_skips = [s.unflatten(0, (batch, known))[:, -1] for s in skips]
+        post_state = prior_state = pred_state = None
+        made = []
+        h_prev = h[:, 0]
+        for t in range(1, known + frames):
+            z = None
+            if c.latent_dim:
+                mean_p, log_var_p, prior_state = self.prior(h_prev, prior_state)
+                if t < known:  # inside the context the posterior sees the real frame
+                    mean_q, log_var_q, post_state = self.posterior(h[:, t], post_state)
+                    mean, log_var = mean_q, log_var_q
+                else:
+                    mean, log_var = mean_p, log_var_p
+                eps = torch.randn(mean.shape, generator=generator).to(mean)
+                z = mean + (0.5 * log_var).exp() * eps
+            g, pred_state = self._predict_features(h_prev, z, pred_state)
+            if t < known:
+                h_prev = h[:, t]
+                continue
+            frame = self.frames_of(self.decoder(g, last_skips))
+            made.append(frame)
+            h_prev, _ = self.encoder(frame)
+        return torch.stack(made, 1).cpu()
+
+    def sample(self, count, *, labels=None, generator=None):
+        raise InputError(
+            f"model {self.registered_name!r} predicts from context frames and does not draw clips from nothing: "
+            "use imsynth predict RUN CLIP"
+        )
+
+    def preview(self, dataset, count: int):
+        """Test clips: the context, then the predicted frames, one clip per row."""
+        clips = dataset.to_batch(dataset.test_images[: max(1, count)])
+        context = min(self.config.context, clips.shape[1] - 1)
+        future = self.predict(
+            clips[:, :context], clips.shape[1] - context, generator=torch.Generator().manual_seed(1234)
+        )
+        return self.preview_rows(torch.cat([clips[:, :context].cpu(), future], dim=1))
+
+
+# -------------------------------------------------------------------------------------------------- DSVAE
+
+
+@dataclass
+class DSVAEConfig(ClipShape):
+    width: int = 32
+    hidden: int = 128
+    rnn: int = 256
+    content_dim: int = 32  # f: one per clip
+    motion_dim: int = 8  # z_t: one per frame
+    beta: float = 1.0  # KL weight on both latents
+
+    search_space: ClassVar[dict] = {
+        "motion_dim": {"choices": [4, 8, 16]},
+        "content_dim": {"choices": [16, 32, 64]},
+        "train.lr": {"low": 3e-4, "high": 3e-3, "log": True},
+    }
+
+    def __post_init__(self) -> None:
+        require(self.frames >= 2, f"frames must be at least 2, got {self.frames}")
+        require(self.content_dim >= 1 and self.motion_dim >= 1, "content_dim and motion_dim must be >= 1")
+        require(self.beta >= 0, f"beta must be >= 0, got {self.beta}")
+
+
+@register_model(
+    "dsvae",
+    description="disentangled sequential VAE: a content latent per clip, a motion latent per frame (swap, generate)",
+    data="clips",
+    train_defaults=VIDEO_TRAIN,
+    tiny={"width": 4, "hidden": 8, "rnn": 8, "content_dim": 3, "motion_dim": 2},
+)
+class DSVAE(VideoModel):
+    config_class = DSVAEConfig
+    capabilities = frozenset({"clips", "sample", "predictor", "content-motion"})
+
+    def __init__(self, config: DSVAEConfig) -> None:
+        super().__init__(config)
+        c = config
+        self.encoder = FrameEncoder(c.channels, c.image_size, c.width, c.hidden)
+        self.decoder = FrameDecoder(c.channels, c.image_size, c.width, c.content_dim + c.motion_dim, skips=False)
+        self.content_rnn = nn.LSTM(c.hidden, c.rnn, batch_first=True, bidirectional=True)
+        self.content_head = nn.Linear(2 * c.rnn, 2 * c.content_dim)
+        self.motion_head = nn.Sequential(nn.Linear(c.hidden, c.rnn), _act(), nn.Linear(c.rnn, 2 * c.motion_dim))
+        self.prior = GaussianLSTM(c.motion_dim, c.rnn, c.motion_dim)
+
+    @property
+    def context_frames(self) -> int:
+        """Any context works; a third of the training clip is the default a user gets."""
+        return max(1, self.config.frames // 3)
+
+    def encode_clips(self, clips: torch.Tensor):
+        """(mean, log var) of the content latent (B, content_dim) and of the motion latents (B, T, motion_dim)."""
+        batch, frames = clips.shape[:2]
+        h, _ = self.encoder(clips.flatten(0, 1))
+        h = h.unflatten(0, (batch, frames))
+        out, _ = self.content_rnn(h)
+        half = self.config.rnn
+        summary = torch.cat([out[:, -1, :half], out[:, 0, half:]], dim=1)
+        content = self.content_head(summary).chunk(2, dim=1)
+        motion = self.motion_head(h).chunk(2, dim=2)
+        return (content[0], content[1].clamp(-10, 10)), (motion[0], motion[1].clamp(-10, 10))
+
+    def motion_prior(self, motion: torch.Tensor):
+        """p(z_t | z_<t) for given motion latents (B, T, d): (mean, log var) each (B, T, d)."""
+        batch, frames, dim = motion.shape
+        previous = torch.cat([motion.new_zeros(batch, 1, dim), motion[:, :-1]], dim=1)
+        state, means, log_vars = None, [], []
+        for t in range(frames):
+            mean, log_var, state = self.prior(previous[:, t], state)
+            means.append(mean)
+            log_vars.append(log_var)
+        return torch.stack(means, 1), torch.stack(log_vars, 1)
+
+    def decode_clips(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+        """content (B, content_dim) and motion (B, T, motion_dim) -> frame logits (B, T, C, H, W)."""
+        batch, frames = motion.shape[:2]
+        codes = torch.cat([content[:, None].expand(-1, frames, -1), motion], dim=2).flatten(0, 1)
+        return self.decoder(codes).unflatten(0, (batch, frames))
+
+    def loss(
+        self, images, labels=None, *, step=0, noise: Noise | None = None, uniform: Noise | None = None
+    ) -> LossOutput:
+        clips, c = images, self.config
+        batch, frames = clips.shape[:2]
+        (f_mean, f_log_var), (z_mean, z_log_var) = self.encode_clips(clips)
+        draw = noise if noise is not None else (lambda shape: torch.randn(shape))
+        f = f_mean + (0.5 * f_log_var).exp() * draw((batch, c.content_dim)).to(f_mean)
+        z = z_mean + (0.5 * z_log_var).exp() * draw((batch, frames, c.motion_dim)).to(z_mean)
+        logits = self.decode_clips(f, z).float()
+        target = (clips.float() + 1) / 2
+        recon = F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / batch
+        kl_f = gaussian_kl(f_mean, f_log_var, torch.zeros_like(f_mean), torch.zeros_like(f_log_var)).mean()
+        p_mean, p_log_var = self.motion_prior(z)
+        kl_z = gaussian_kl(z_mean, z_log_var, p_mean, p_log_var).sum(1).mean()
+        loss = (recon + c.beta * (kl_f + kl_z)) / frames
+        return LossOutput(
+            loss, {"recon": recon.detach() / frames, "kl_content": kl_f.detach(), "kl_motion": kl_z.detach() / frames}
+        )
+
+    def _rollout(self, motion: torch.Tensor, frames: int, generator) -> torch.Tensor:
+        """Motion latents continued from the prior for ``frames`` more steps after ``motion`` (B, k, d)."""
+        batch, known, dim = motion.shape
+        state, previous = None, motion.new_zeros(batch, dim)
+        for t in range(known):
+            _, _, state = self.prior(previous, state)
+            previous = motion[:, t]
+        made = []
+        for _ in range(frames):
+            mean, log_var, state = self.prior(previous, state)
+            previous = mean + (0.5 * log_var).exp() * torch.randn(mean.shape, generator=generator).to(mean)
+            made.append(previous)
+        return torch.stack(made, 1)
+
+    def sample(self, count, *, labels=None, generator=None):
+        self.check_labels(labels, count)
+        c = self.config
+        device = next(self.parameters()).device
+        content = torch.randn(count, c.content_dim, generator=generator).to(device)
+        motion = self._rollout(torch.zeros(count, 0, c.motion_dim, device=device), c.frames, generator)
+        return self.frames_of(self.decode_clips(content, motion))
+
+    @torch.no_grad()
+    def predict(self, context: torch.Tensor, frames: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """The content of the context, its motion continued by the learned prior."""
+        self.check_clips(context, where="context clip", least=1)
+        if frames < 1:
+            raise InputError(f"--frames must be at least 1, got {frames}")
+        context = context.to(next(self.parameters()).device, torch.float32)
+        (f_mean, _), (z_mean, _) = self.encode_clips(context)
+        motion = self._rollout(z_mean, frames, generator)
+        return self.frames_of(self.decode_clips(f_mean, motion)).cpu()
+
+    @torch.no_grad()
+    def swap(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+        """Clips with the content of ``content`` and the motion of ``motion`` (both B x T x C x H x W; B may be 1
+        on one side); as many frames as the motion clips."""
+        self.check_clips(content, where="content clip")
+        self.check_clips(motion, where="motion clip")
+        device = next(self.parameters()).device
+        (f_mean, _), _ = self.encode_clips(content.to(device, torch.float32))
+        _, (z_mean, _) = self.encode_clips(motion.to(device, torch.float32))
+        if len(f_mean) != len(z_mean) and min(len(f_mean), len(z_mean)) != 1:
+            raise InputError(
+                f"{len(f_mean)} content clips and {len(z_mean)} motion clips: give as many, or one of either"
+            )
+        count = max(len(f_mean), len(z_mean))
+        f_mean, z_mean = f_mean.expand(count, -1), z_mean.expand(count, -1, -1)
+        return self.frames_of(self.decode_clips(f_mean, z_mean)).cpu()
+
+    @torch.no_grad()
+    def reconstruct(self, clips: torch.Tensor) -> torch.Tensor:
+        self.check_clips(clips)
+        (f_mean, _), (z_mean, _) = self.encode_clips(clips.to(next(self.parameters()).device, torch.float32))
+        return self.frames_of(self.decode_clips(f_mean, z_mean)).cpu()
+
+    def preview(self, dataset, count: int):
+        return self.preview_rows(self.generate(count, seed=1234, progress=False))
