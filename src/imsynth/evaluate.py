@@ -2,8 +2,8 @@
 
 What is measured follows the model's declared capabilities: a ``LikelihoodModel`` reports ELBO / IW-NLL, a
 ``Codec`` its rate-distortion curve, every model sample quality on the dataset's in-domain features, an
-``Encoder`` on ``shapes`` the disentanglement scores, and, with locally present Inception weights, the standard
-Inception FID.
+``Encoder`` on data with known factors the disentanglement scores, a video ``Predictor`` its prediction
+SSIM/PSNR against copying the last frame, and, with locally present Inception weights, the standard Inception FID.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from .metrics.disentanglement import factor_vae_score, mutual_information_gap
 from .metrics.features import extract_features, load_feature_net
 from .metrics.generative import compare_features
 from .metrics.inception import check_inception, inception_fid
-from .models import Codec, Encoder, LikelihoodModel, TextGenerator, load_run
+from .metrics.video import prediction_report
+from .models import Codec, Encoder, LikelihoodModel, Predictor, TextGenerator, load_run
 from .runtime.classifier import SECOND
 from .runtime.tensors import to_model
 
@@ -74,6 +75,8 @@ def evaluate_run(
     model, saved = load_run(run, device=device)
     if isinstance(model, TextGenerator):
         return evaluate_text(model, saved, run, data, importance_samples, likelihood_images, started)
+    if "clips" in type(model).capabilities:
+        return evaluate_clips(model, saved, run, data, n, seed, started)
     data_name = data or saved["data"]["name"]
     dataset = load_dataset(data_name, image_size=model.config.image_size)
     if dataset.channels != model.config.channels:
@@ -130,6 +133,28 @@ def evaluate_run(
     if inception is not None:
         fake = model.generate(count, seed=seed) if fake is None else fake
         report["inception_fid"] = inception_fid(test_images[:count], fake, inception)
+    report["seconds"] = round(time.perf_counter() - started, 1)
+    return report
+
+
+VIDEO_EVAL_CLIPS = 256  # test clips scored at most (each predicted PREDICTION_SAMPLES times)
+PREDICTION_SAMPLES = 20  # the SVG/SRVP protocol's N for best-of-N
+
+
+def evaluate_clips(model, saved: dict, run, data: str | None, n: int, seed: int, started) -> dict:
+    """A video run on its test clips: prediction SSIM/PSNR per future frame after its context (mean and best of
+    20 samples) beside copying the last context frame, for every run that predicts."""
+    data_name = data or saved["data"]["name"]
+    dataset = load_dataset(data_name, image_size=model.config.image_size)
+    if dataset.kind != "clips":
+        raise InputError(f"{data_name}: a video run is evaluated on clips; this dataset holds {dataset.kind}")
+    clips = dataset.to_batch(dataset.test_images[: min(n, VIDEO_EVAL_CLIPS)])
+    report: dict = {"run": str(run), "model": saved["model"], "step": saved.get("step"), "data": data_name}
+    if isinstance(model, Predictor):
+        context = min(model.context_frames, clips.shape[1] - 1)
+        report["prediction"] = prediction_report(
+            model, clips, context=context, frames=clips.shape[1] - context, samples=PREDICTION_SAMPLES, seed=seed
+        )
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
 

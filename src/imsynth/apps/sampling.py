@@ -13,6 +13,7 @@ from ..models import TextGenerator, Translator, load_run
 from ..runtime.tensors import save_tensor_grid, tensor_to_uint8
 from ..train import run_dataset
 from .text import sample_sentences, write_lines
+from .video import sample_clips
 
 SAMPLE_OUTPUTS = (*IMAGE_SUFFIXES, ".npz")
 
@@ -94,6 +95,12 @@ def sample(
         return write_lines(out, lines) if out else lines
     if temperature is not None or top_p is not None or greedy:
         raise InputError(f"{run}: --temperature, --top-p and --greedy apply to text runs; this is an image run")
+    if "clips" in type(model).capabilities:
+        if out is None:
+            raise InputError(f"{run}: a video run needs -o (clips.gif, clips.mp4, clips.npz, strip.png or DIR/)")
+        if any(v is not None for v in (sampler, steps, eta, guidance)) or class_index is not None:
+            raise InputError(f"{run}: --sampler, --steps, --eta, --guidance and --class do not apply to this video run")
+        return Path(sample_clips(model, run, out, count=count, seed=seed)["out"])
     if out is None:
         raise InputError(f"{run}: an image run needs -o (grid.png, samples.npz or DIR/)")
     options = {"sampler": sampler, "steps": steps, "eta": eta, "guidance": guidance}

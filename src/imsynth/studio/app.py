@@ -32,7 +32,13 @@ footer {display: none !important}
 """
 
 # group -> tab title; a group whose actions take a run gets a run chooser
-GROUPS = {"classical": "Classical", "deform": "Deform", "generate": "Generate", "restore": "Restore and edit"}
+GROUPS = {
+    "classical": "Classical",
+    "deform": "Deform",
+    "generate": "Generate",
+    "video": "Video",
+    "restore": "Restore and edit",
+}
 
 
 class StudioState:

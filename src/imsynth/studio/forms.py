@@ -159,7 +159,7 @@ def action_form(action: Action, state, sample: dict, heavy: dict, run=None, *, p
         for param in action.params:
             if param.kind == "out":
                 capabilities = chosen.get("__capabilities__")
-                if param.required or capabilities is None or "image" in capabilities:
+                if param.required or capabilities is None or capabilities & {"image", "clips"}:
                     chosen[param.name] = folder / f"{name}{action.studio_suffix}"
         picked = {key: value for key, value in chosen.items() if not key.startswith("__")}
         for key in list(picked):

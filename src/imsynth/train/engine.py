@@ -276,6 +276,7 @@ class Trainer:
                     "channels": data.channels,
                     "class_names": data.class_names,
                     "train_size": len(data.train_images),
+                    **({"frames": data.frames, "fps": data.fps} if data.kind == "clips" else {}),
                 },
                 "weights": "ema" if self.ema else "raw",
                 "step": self.step,

@@ -24,7 +24,7 @@ register_action(
             RUN_ARGUMENT,
             out_param(
                 "grid.png, samples.npz (uint8 NxHxWxC + labels) or DIR/ (one PNG each); text runs: sentences.txt "
-                "(default: printed)",
+                "(default: printed); video runs: clips.gif, .mp4, .npz, strip.png or DIR/ (a GIF each)",
                 required=False,
             ),
             Param("count", int, 64, "number of samples", flag="-n", low=1),
@@ -83,7 +83,7 @@ register_action(
             "imsynth sample runs/text-vae -n 10 --top-p 0.9",
         ),
         needs=frozenset({"sample"}),
-        groups=("generate",),
+        groups=("generate", "video"),
         button="Sample",
     )
 )

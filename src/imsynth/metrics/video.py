@@ -1,0 +1,114 @@
+"""Video metrics: prediction quality per future frame (PSNR/SSIM, mean and best of N samples, the SVG/SRVP
+protocol) against copying the last context frame, and content/motion agreement of swapped clips.
+
+Clips are float B x T x C x H x W in [-1, 1]; scores are computed on [0, 1] intensities. SSIM is torchmetrics'
+(Gaussian window of 11, or the largest odd window that fits a small frame).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torchmetrics.functional.image import structural_similarity_index_measure
+
+
+def frame_scores(predicted: torch.Tensor, truth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-frame PSNR (dB) and SSIM, each (B, T), of predicted clips against the true ones."""
+    if predicted.shape != truth.shape:
+        raise ValueError(f"predicted {tuple(predicted.shape)} and true {tuple(truth.shape)} clips differ in shape")
+    a = ((predicted.float() + 1) / 2).clamp(0, 1).flatten(0, 1)
+    b = ((truth.float() + 1) / 2).clamp(0, 1).flatten(0, 1)
+    mse = (a - b).pow(2).mean(dim=(1, 2, 3))
+    psnr = 10 * torch.log10(1.0 / mse.clamp_min(1e-10))
+    window = min(11, a.shape[-1] - (1 - a.shape[-1] % 2))
+    ssim = structural_similarity_index_measure(a, b, data_range=1.0, kernel_size=window, reduction="none")
+    shape = predicted.shape[:2]
+    return psnr.view(shape), ssim.view(shape)
+
+
+def _summary(per_frame: torch.Tensor) -> dict:
+    curve = per_frame.mean(0)
+    return {"per_frame": [round(float(v), 4) for v in curve], "average": round(float(curve.mean()), 4)}
+
+
+@torch.no_grad()
+def prediction_report(
+    model, clips: torch.Tensor, *, context: int, frames: int, samples: int = 20, seed: int = 0
+) -> dict:
+    """SSIM and PSNR of ``samples`` predicted futures per clip: the mean over samples and the best sample (by its
+    mean SSIM over the frames, per clip), per future frame, beside copying the last context frame."""
+    if clips.shape[1] < context + frames:
+        raise ValueError(f"clips of {clips.shape[1]} frames are shorter than context {context} + frames {frames}")
+    truth = clips[:, context : context + frames].float()
+    generator = torch.Generator().manual_seed(seed)
+    psnrs, ssims = [], []
+    for _ in range(samples):
+        future = model.predict(clips[:, :context], frames, generator=generator)
+        psnr, ssim = frame_scores(future, truth)
+        psnrs.append(psnr)
+        ssims.append(ssim)
+    psnr, ssim = torch.stack(psnrs), torch.stack(ssims)  # (S, B, T)
+    best = ssim.mean(dim=2).argmax(dim=0)  # per clip, the sample closest to the truth
+    pick = lambda scores: scores.gather(0, best[None, :, None].expand(1, -1, scores.shape[2]))[0]
+    copy = clips[:, context - 1 : context].float().expand_as(truth)
+    copy_psnr, copy_ssim = frame_scores(copy, truth)
+    return {
+        "context": context,
+        "frames": frames,
+        "samples": samples,
+        "clips": len(clips),
+        "ssim": {"best": _summary(pick(ssim)), "mean": _summary(ssim.mean(0))},
+        "psnr": {"best": _summary(pick(psnr)), "mean": _summary(psnr.mean(0))},
+        "copy_last_frame": {"ssim": _summary(copy_ssim), "psnr": _summary(copy_psnr)},
+    }
+
+
+def centroids(clips: torch.Tensor) -> torch.Tensor:
+    """The brightness-weighted centre (x, y) in pixels of every frame: (B, T, 2)."""
+    mass = ((clips.float() + 1) / 2).mean(dim=2)  # (B, T, H, W)
+    total = mass.sum(dim=(2, 3)).clamp_min(1e-6)
+    ys = torch.arange(mass.shape[2], dtype=torch.float32)
+    xs = torch.arange(mass.shape[3], dtype=torch.float32)
+    x = (mass.sum(dim=2) * xs).sum(-1) / total
+    y = (mass.sum(dim=3) * ys).sum(-1) / total
+    return torch.stack([x, y], dim=-1)
+
+
+def crop_items(clips: torch.Tensor, size: int) -> torch.Tensor:
+    """A ``size`` square around each frame's centroid (for a classifier of single items): (B*T, C, size, size)."""
+    flat = clips.flatten(0, 1).float()
+    centre = centroids(clips).flatten(0, 1)
+    half = size // 2
+    padded = F.pad(flat, (half, half, half, half), value=-1.0)
+    out = []
+    for frame, (x, y) in zip(padded, centre.round().long().tolist()):
+        out.append(frame[:, y : y + size, x : x + size])
+    return torch.stack(out)
+
+
+@torch.no_grad()
+def swap_report(
+    swapped: torch.Tensor,
+    motion: torch.Tensor,
+    content_labels: torch.Tensor,
+    classifier,
+    *,
+    item_size: int,
+    tolerance: float,
+) -> dict:
+    """For clips of one moving item: content kept = the classifier, shown each swapped frame's item, names the
+    content clip's label (by majority over the frames); motion kept = the swapped item's path stays within
+    ``tolerance`` pixels (mean over frames) of the motion clip's."""
+    crops = crop_items(swapped, item_size)
+    votes = classifier(crops).argmax(1).view(len(swapped), -1).cpu().numpy()
+    majority = np.array([np.bincount(row).argmax() for row in votes])
+    content = float((majority == content_labels.cpu().numpy()).mean())
+    distance = (centroids(swapped) - centroids(motion)).norm(dim=-1).mean(dim=1)
+    return {
+        "content_kept": round(content, 4),
+        "motion_kept": round(float((distance <= tolerance).float().mean()), 4),
+        "mean_path_distance_px": round(float(distance.mean()), 3),
+        "tolerance_px": tolerance,
+        "clips": len(swapped),
+    }
