@@ -38,23 +38,24 @@ def _act() -> nn.Module:
 
 
 class FrameEncoder(nn.Module):
-    """frames (N, C, H, W) -> features (N, dim) and the feature maps of every level (the decoder's skips)."""
+    """frames (N, C, H, W) -> features (N, dim) and every level's feature map (the decoder's skips). DCGAN-style
+    stride-2 convolutions only: the full-resolution layers are where a CPU spends its time."""
 
     def __init__(self, channels: int, image_size: int, width: int, dim: int) -> None:
         super().__init__()
         widths, side = stage_plan(image_size, width)
-        self.stem = nn.Sequential(nn.Conv2d(channels, widths[0], 3, padding=1), _act())
+        ins = [channels, *widths[:-2]]
         self.downs = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(a, b, 4, stride=2, padding=1), _act(), nn.Conv2d(b, b, 3, padding=1), _act())
-            for a, b in zip(widths[:-1], widths[1:])
+            nn.Sequential(nn.Conv2d(a, b, 4, stride=2, padding=1), _act()) for a, b in zip(ins, widths[:-1])
         )
-        self.head = nn.Linear(widths[-1] * side * side, dim)
+        self.head = nn.Linear(widths[-2] * side * side, dim)
 
     def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        skips = [self.stem(frames)]
+        skips, x = [], frames
         for down in self.downs:
-            skips.append(down(skips[-1]))
-        return torch.tanh(self.head(skips[-1].flatten(1))), skips
+            x = down(x)
+            skips.append(x)
+        return torch.tanh(self.head(x.flatten(1))), skips
 
 
 class FrameDecoder(nn.Module):
@@ -63,28 +64,23 @@ class FrameDecoder(nn.Module):
     def __init__(self, channels: int, image_size: int, width: int, dim: int, *, skips: bool) -> None:
         super().__init__()
         widths, side = stage_plan(image_size, width)
-        self.widths, self.side, self.skips = widths, side, skips
-        self.head = nn.Sequential(nn.Linear(dim, widths[-1] * side * side), _act())
+        self.top, self.side, self.skips = widths[-2], side, skips
+        self.head = nn.Sequential(nn.Linear(dim, self.top * side * side), _act())
         twice = 2 if skips else 1
+        outs = [channels, *widths[:-2]]
         self.ups = nn.ModuleList(
-            nn.Sequential(
-                nn.Conv2d(b * twice, b, 3, padding=1), _act(), nn.ConvTranspose2d(b, a, 4, stride=2, padding=1), _act()
-            )
-            for a, b in zip(widths[:-1], widths[1:])
-        )
-        self.out = nn.Sequential(
-            nn.Conv2d(widths[0] * twice, widths[0], 3, padding=1), _act(), nn.Conv2d(widths[0], channels, 3, padding=1)
+            nn.ConvTranspose2d(b * twice, a, 4, stride=2, padding=1) for a, b in zip(outs, widths[:-1])
         )
 
     def forward(self, features: torch.Tensor, skips: list[torch.Tensor] | None = None) -> torch.Tensor:
-        x = self.head(features).view(-1, self.widths[-1], self.side, self.side)
+        x = self.head(features).view(-1, self.top, self.side, self.side)
         for level in range(len(self.ups) - 1, -1, -1):
             if self.skips:
-                x = torch.cat([x, skips[level + 1]], dim=1)
+                x = torch.cat([x, skips[level]], dim=1)
             x = self.ups[level](x)
-        if self.skips:
-            x = torch.cat([x, skips[0]], dim=1)
-        return self.out(x)
+            if level:
+                x = F.leaky_relu(x, 0.2)
+        return x
 
 
 class GaussianLSTM(nn.Module):
@@ -393,9 +389,8 @@ class DSVAE(VideoModel):
         p_mean, p_log_var = self.motion_prior(z)
         kl_z = gaussian_kl(z_mean, z_log_var, p_mean, p_log_var).sum(1).mean()
         loss = (recon + c.beta * (kl_f + kl_z)) / frames
-        return LossOutput(
-            loss, {"recon": recon.detach() / frames, "kl_content": kl_f.detach(), "kl_motion": kl_z.detach() / frames}
-        )
+        parts = {"recon": recon.detach() / frames, "kl_content": kl_f.detach(), "kl_motion": kl_z.detach() / frames}
+        return LossOutput(loss, parts)
 
     def _rollout(self, motion: torch.Tensor, frames: int, generator) -> torch.Tensor:
         """Motion latents continued from the prior for ``frames`` more steps after ``motion`` (B, k, d)."""

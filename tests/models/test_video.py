@@ -1,0 +1,91 @@
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from imsynth.data.clips import ClipDataset
+from imsynth.metrics.video import centroids, frame_scores
+from imsynth.models import config_for_dataset, get_entry, load_run
+from imsynth.train import train
+from tests.helpers import tiny_clips
+
+
+def _train(name, data, out, steps, lr=3e-3, **overrides):
+    entry = get_entry(name)
+    config = dataclasses.replace(config_for_dataset(entry.default_config(), data), **overrides)
+    train_config = dataclasses.replace(
+        entry.default_train_config(), steps=steps, batch_size=32, sample_every=10_000, checkpoint_every=10_000,
+        warmup_steps=20, ema_decay=0.9, lr=lr,
+    )  # fmt: skip
+    train(name, data, out, model_config=config, train_config=train_config, quiet=True)
+    model, _ = load_run(out)
+    return model
+
+
+def two_factor_clips(count: int, seed: int) -> tuple[ClipDataset, np.ndarray, np.ndarray]:
+    """A 3x3 square, dim or bright (content), sliding left or right a pixel per frame (motion)."""
+    rng = np.random.default_rng(seed)
+    bright = rng.integers(0, 2, count)
+    right = rng.integers(0, 2, count)
+    clips = np.zeros((count, 6, 1, 12, 12), dtype=np.uint8)
+    for index in range(count):
+        row = rng.integers(0, 9)
+        start = rng.integers(0, 2) if right[index] else rng.integers(7, 9)
+        for t in range(6):
+            column = start + t if right[index] else start - t
+            clips[index, t, 0, row : row + 3, column : column + 3] = 255 if bright[index] else 90
+    tensor = torch.from_numpy(clips)
+    return ClipDataset(name="two-factor", train_images=tensor, test_images=tensor[:16]), bright, right
+
+
+def test_svg_learns_the_motion_and_beats_copying_the_last_frame(tmp_path):
+    data, _, _ = two_factor_clips(512, seed=0)
+    model = _train("svg", data, tmp_path / "svg", 800, width=8, hidden=32, rnn=32, latent_dim=4, context=2)
+    test, _, right = two_factor_clips(64, seed=9)
+    clips = test.to_batch(test.train_images)
+    future = model.predict(clips[:, :2], 4, generator=torch.Generator().manual_seed(0))
+    truth = clips[:, 2:]
+    psnr, _ = frame_scores(future, truth)
+    copied, _ = frame_scores(clips[:, 1:2].expand_as(truth), truth)
+    assert float(psnr.mean()) > float(copied.mean()) + 3.0, (float(psnr.mean()), float(copied.mean()))
+    # the square keeps moving the way the context shows: predicted centroids advance like the true ones
+    start = centroids(clips[:, 1:2])[:, 0, 0]
+    advance = centroids(future)[:, -1, 0] - start
+    truly = centroids(truth)[:, -1, 0] - start
+    assert np.mean(np.sign(advance.numpy()) == np.where(right, 1, -1)) >= 0.9
+    assert float((advance - truly).abs().median()) < 3.0  # copying the last frame is 4 px off
+
+
+def test_dsvae_swaps_content_and_motion_between_clips(tmp_path):
+    data, _, _ = two_factor_clips(512, seed=0)
+    model = _train("dsvae", data, tmp_path / "dsvae", 1500, width=8, hidden=32, rnn=32, content_dim=4, motion_dim=2)
+    test, bright, right = two_factor_clips(64, seed=5)
+    clips = test.to_batch(test.train_images)
+    order = np.random.default_rng(1).permutation(64)
+    peak = lambda made: ((made + 1) * 127.5).amax(dim=(1, 2, 3, 4)).numpy()
+    own = peak(model.reconstruct(clips))  # the model's own rendering of each clip's brightness
+    assert np.mean((own > 172) == bright) >= 0.6  # reconstructions keep dim and bright apart
+    swapped = peak(model.swap(clips, clips[order]))
+    # content: where the two clips differ in brightness, the swapped square's is nearer the content clip's
+    informative = bright != bright[order]
+    nearer = np.abs(swapped - own) < np.abs(swapped - own[order])
+    content_kept = np.mean(nearer[informative])
+    swapped = model.swap(clips, clips[order])
+    # motion: the swapped square moves the way the motion clip's does
+    moved = (centroids(swapped)[:, -1, 0] - centroids(swapped)[:, 0, 0]).numpy()
+    motion_kept = np.mean((moved > 0) == right[order].astype(bool))
+    # measured 0.80 and 1.00 at 1500 steps: motion transfers; content partly leaks into the motion latents (the
+    # learned prior carries it cheaply; see docs/benchmarks.md), so content is held only above chance (0.5) here
+    assert motion_kept >= 0.9 and content_kept >= 0.6, (content_kept, motion_kept)
+
+
+def test_a_video_model_refuses_images_and_clips_of_another_size(tmp_path):
+    data = tiny_clips(count=32, frames=4, size=8)
+    model = _train("dsvae", data, tmp_path / "d", 2, width=4, hidden=8, rnn=8, content_dim=2, motion_dim=2)
+    with pytest.raises(Exception, match="works on clips .* got a still image"):
+        model.predict(torch.zeros(2, 1, 8, 8), 3)
+    with pytest.raises(Exception, match="works on 1-channel 8x8 frames; the content clip has 3-channel 16x16"):
+        model.swap(torch.zeros(1, 4, 3, 16, 16), torch.zeros(1, 4, 1, 8, 8))
+    with pytest.raises(Exception, match="2 content clips and 3 motion clips"):
+        model.swap(torch.zeros(2, 4, 1, 8, 8), torch.zeros(3, 4, 1, 8, 8))
