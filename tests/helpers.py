@@ -24,6 +24,13 @@ def tiny_dataset(count: int = 64, size: int = 8, channels: int = 1, classes: int
     )
 
 
+def tiny_pairs(count: int = 48, size: int = 8, seed: int = 0):
+    """Two one-channel domains stacked on the channel axis (a pairs dataset), for translation models."""
+    data = tiny_dataset(count=count, size=size, channels=2, classes=4, seed=seed)
+    data.kind, data.extra["domains"] = "pairs", (1, 1)
+    return data
+
+
 def tiny_clips(count: int = 48, frames: int = 4, size: int = 8, seed: int = 0):
     """Clips of one bright square sliding right a pixel per frame from a random start, for fast video tests."""
     from imsynth.data.clips import ClipDataset

@@ -44,7 +44,7 @@ from imsynth.models.video import DSVAEConfig, SVGConfig
 from imsynth.runtime import runs
 from imsynth.runtime.coding import Checksum, SymbolReader, SymbolWriter
 from imsynth.train import train
-from tests.helpers import tiny_clips, tiny_dataset, tiny_text_dataset
+from tests.helpers import tiny_clips, tiny_dataset, tiny_pairs, tiny_text_dataset
 
 NAMES = MODEL_REGISTRY.names()
 
@@ -57,9 +57,7 @@ def tiny_data(name):
     if get_entry(name).data == "clips":
         return tiny_clips(48)
     if get_entry(name).data == "pairs":
-        data = tiny_dataset(count=48, size=8, channels=2, classes=4)
-        data.kind, data.extra["domains"] = "pairs", (1, 1)
-        return data
+        return tiny_pairs(48)
     return tiny_dataset(count=48, size=8, classes=4)
 
 

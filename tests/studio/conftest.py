@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import tiny_dataset, tiny_run, tiny_text_dataset
+from tests.helpers import tiny_clips, tiny_pairs, tiny_run, tiny_text_dataset
 
 pytest.importorskip("gradio", reason="the studio extra is not installed: pip install '.[studio]'")
 CHROMIUM = os.environ.get("IMSYNTH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
@@ -27,8 +27,9 @@ def free_port() -> int:
 def studio_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     tiny_run(root, "vae", steps=30, latent_dim=4)
-    tiny_run(root, "pix2pix", steps=5, data=tiny_dataset(count=48, size=8, channels=2))  # two domains of 8x8
+    tiny_run(root, "pix2pix", steps=5, data=tiny_pairs(48))  # two domains of 8x8
     tiny_run(root, "text-vae", steps=5, data=tiny_text_dataset(48))
+    tiny_run(root, "dsvae", steps=5, data=tiny_clips(48, frames=6))  # clips of 6 8x8 frames
     return root
 
 

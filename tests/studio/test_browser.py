@@ -235,6 +235,29 @@ def test_restore_tab_translates_and_measures_purification(page, tmp_path):
     screenshot(page, "restore-purification")
 
 
+def test_video_tab_predicts_and_swaps_clips_and_plays_them(page, tmp_path):
+    from imsynth.clips import write_frames
+    from tests.helpers import tiny_clips
+
+    frames = tiny_clips(count=1, frames=6).train_images[0, :, 0].numpy()
+    clip = write_frames([frame / 255.0 for frame in frames], tmp_path / "slide.gif", fps=5)
+    open_tab(page, "Video")
+    choose(page, "video-run", "dsvae")
+    open_tab(page, "Predict")
+    page.locator("#predict-clip input[type=file]").first.set_input_files(str(clip))
+    fill(page, "predict-frames", "4")
+    click(page, "Predict")
+    played = result(page, "predict-result")  # the GIF the page shows: the real clip and the futures side by side
+    assert played.shape[1] > 4 * played.shape[0]  # five panels: the clip, then -n 4 futures
+    page.locator("#predict-report").get_by_text("copy_last_frame_ssim").first.wait_for(timeout=30_000)
+    open_tab(page, "Swap")
+    page.locator("#swap-content input[type=file]").first.set_input_files(str(clip))
+    page.locator("#swap-motion input[type=file]").first.set_input_files(str(clip))
+    click(page, "Swap")
+    result(page, "swap-result")
+    screenshot(page, "video-swap")
+
+
 def test_train_tab_starts_refuses_a_second_start_stops_and_lists_the_run(page, studio):
     _, served = studio
     open_tab(page, "Train")

@@ -1,0 +1,135 @@
+"""Video benchmarks (issue 26): stochastic prediction on moving-fashion, content/motion swaps, a real recording.
+
+    python benchmarks/video.py --minutes 30 [--runs runs/bench-video] [--models svg,svg-det,dsvae] [--swap] [--real]
+
+Prediction: trains each model for the same wall time (sequentially, two cores each) on stochastic
+`moving-fashion` (2 items, a new direction and speed at each bounce, 15-frame clips of 64x64), then predicts 10
+frames after 5 for 64 test clips (made from Fashion-MNIST test items only), 20 samples each, and prints SSIM/PSNR
+per future frame: best of 20 (per clip, the sample nearest the truth, the SVG/SRVP protocol) and mean of 20,
+beside copying the last context frame. Target: svg's best-of-20 SSIM over the 10 frames >= copy-last + 0.10 and
+>= svg-det's.
+
+--swap: a dsvae trained as long on one-item clips (`moving-fashion?items=1`), then 256 test pairs (A, B): content
+kept = the shipped Fashion-MNIST classifier, shown the swapped item (28x28 around its centroid), names A's item
+class (majority over the frames); motion kept = the swapped item's path stays within 4 px (mean over frames) of
+B's. Target: both >= 90%.
+
+--real: svg and the copy baseline on `video:vtest.avi` (opencv-doc; 64x64, first 80% of the recording trains,
+last 20% tests). Target: SSIM above copy-last.
+
+Writes docs/results/video.json and docs/images/video_predictions.png (rows per clip: the truth, svg's best,
+svg-det, dsvae; context frames first) and docs/images/video_predictions.gif.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from imsynth.apps.video import write_clips
+from imsynth.data import load_dataset
+from imsynth.metrics.video import prediction_report, swap_report
+from imsynth.models import load_run
+from imsynth.runtime.classifier import load_feature_net
+from imsynth.train import train_from_options
+
+DATA = "moving-fashion?stochastic=1"
+SWAP_DATA = "moving-fashion?items=1"
+VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+CONTEXT, FRAMES, CLIPS, SAMPLES = 5, 10, 64, 20
+
+
+def trained(name: str, data: str, out: Path, minutes: float) -> Path:
+    if (out / "model.safetensors").exists():
+        print(f"reusing {out}", file=sys.stderr)
+        return out
+    started = time.perf_counter()
+    result = train_from_options(name, out, data=data, minutes=minutes, quiet=True)
+    print(f"{name}: {result.step} steps in {time.perf_counter() - started:.0f} s on {data}", file=sys.stderr)
+    return out
+
+
+def predictions(models: dict, clips: torch.Tensor) -> dict:
+    report = {}
+    for name, model in models.items():
+        started = time.perf_counter()
+        report[name] = prediction_report(model, clips, context=CONTEXT, frames=FRAMES, samples=SAMPLES, seed=0)
+        report[name]["seconds"] = round(time.perf_counter() - started, 1)
+        ssim = report[name]["ssim"]
+        print(
+            f"{name:8s} SSIM best-of-{SAMPLES} {ssim['best']['average']:.4f}  mean {ssim['mean']['average']:.4f}  "
+            f"PSNR best {report[name]['psnr']['best']['average']:.2f} dB",
+            file=sys.stderr,
+        )
+    copy = next(iter(report.values()))["copy_last_frame"]
+    print(f"copy-last SSIM {copy['ssim']['average']:.4f}  PSNR {copy['psnr']['average']:.2f} dB", file=sys.stderr)
+    return report
+
+
+def pictures(models: dict, clips: torch.Tensor, images: Path) -> None:
+    rows = []
+    for clip in clips[:4]:
+        rows.append(clip[: CONTEXT + FRAMES])
+        for model in models.values():
+            future = model.predict(clip[None, :CONTEXT], FRAMES, generator=torch.Generator().manual_seed(0))[0]
+            rows.append(torch.cat([clip[:CONTEXT], future]))
+    stacked = torch.stack(rows)
+    images.mkdir(parents=True, exist_ok=True)
+    write_clips(images / "video_predictions.png", stacked, fps=10)
+    write_clips(images / "video_predictions.gif", stacked, fps=5, columns=1 + len(models))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=30.0, help="training wall time per model")
+    parser.add_argument("--runs", type=Path, default=Path("runs/bench-video"))
+    parser.add_argument("--models", default="svg,svg-det,dsvae")
+    parser.add_argument("--swap", action="store_true", help="also train and measure dsvae swaps on one-item clips")
+    parser.add_argument("--real", action="store_true", help="also train svg on vtest.avi (opencv-doc)")
+    parser.add_argument("--results", type=Path, default=Path("docs/results/video.json"))
+    parser.add_argument("--images", type=Path, default=Path("docs/images"))
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    results: dict = {"minutes_per_model": args.minutes, "data": DATA, "context": CONTEXT, "frames": FRAMES}
+    names = [name for name in args.models.split(",") if name]
+    models = {}
+    for name in names:
+        models[name] = load_run(trained(name, DATA, args.runs / name, args.minutes))[0]
+    test = load_dataset(DATA, limit=CLIPS)
+    clips = test.to_batch(test.test_images[:CLIPS])
+    results["prediction"] = predictions(models, clips)
+    pictures(models, clips, args.images)
+    if args.swap:
+        model = load_run(trained("dsvae", SWAP_DATA, args.runs / "dsvae-one-item", args.minutes))[0]
+        data = load_dataset(SWAP_DATA, limit=256)
+        a = data.to_batch(data.test_images[:256])
+        order = torch.from_numpy(np.random.default_rng(0).permutation(len(a)))
+        swapped = model.swap(a, a[order])
+        classifier, _ = load_feature_net("fashion-mnist")
+        results["swap"] = swap_report(
+            swapped, a[order], data.test_labels[:256], classifier, item_size=28, tolerance=4.0
+        )
+        # the classifier on the real clips, as the ceiling of the content measurement
+        results["swap"]["classifier_on_real_clips"] = swap_report(
+            a, a, data.test_labels[:256], classifier, item_size=28, tolerance=4.0
+        )["content_kept"]
+        print(f"swap: {results['swap']}", file=sys.stderr)
+    if args.real and VTEST.exists():
+        spec = f"video:{VTEST}?frames=15&stride=3&size=64"
+        model = load_run(trained("svg", spec, args.runs / "svg-vtest", args.minutes))[0]
+        data = load_dataset(spec)
+        clips = data.to_batch(data.test_images)
+        results["real"] = {"data": spec, **predictions({"svg": model}, clips)}
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(results, indent=1) + "\n")
+    print(json.dumps({k: v for k, v in results.items() if k != "prediction"}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

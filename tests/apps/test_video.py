@@ -1,0 +1,120 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from imsynth.clips import write_frames
+from imsynth.image import save_image
+from tests.helpers import assert_one_line_error, run_cli, tiny_clips, tiny_run
+
+
+@pytest.fixture(scope="module")
+def clip_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("video")
+    data = tiny_clips(count=64, frames=6, size=8)
+    return {name: tiny_run(root, name, steps=4, data=data) for name in ("svg", "dsvae")}
+
+
+@pytest.fixture(scope="module")
+def clip_file(tmp_path_factory):
+    """A real MP4 (H.264) of 8 frames: a bright square sliding right."""
+    clip = tiny_clips(count=1, frames=8, size=8).train_images[0, :, 0].numpy()
+    path = tmp_path_factory.mktemp("clip") / "slide.mp4"
+    write_frames([frame.astype(np.float32) / 255 for frame in clip], path, fps=8)
+    return path
+
+
+def test_predict_writes_the_futures_beside_the_real_clip_and_scores_them(capsys, tmp_path, clip_runs, clip_file):
+    out = tmp_path / "futures.gif"
+    code, printed, err = run_cli(
+        capsys,
+        "predict",
+        str(clip_runs["svg"]),
+        str(clip_file),
+        "-o",
+        str(out),
+        "--context",
+        "3",
+        "--frames",
+        "4",
+        "-n",
+        "2",
+    )
+    assert code == 0, err
+    report = json.loads(printed)
+    assert report["fps"] == 10.0 and report["seconds"] == pytest.approx(0.7) and report["frames"] == 7
+    assert report["clips"] == 3 and report["samples"] == 2  # the real clip, then two futures
+    scores = report["scores"]
+    assert set(scores) >= {"ssim_mean", "ssim_best", "psnr_mean", "copy_last_frame_ssim"}
+    with Image.open(out) as gif:
+        assert gif.n_frames == 7 and gif.info["duration"] == pytest.approx(100, abs=10)
+        assert gif.size[0] > 2.5 * gif.size[1]  # three panels side by side
+    code, printed, _ = run_cli(
+        capsys,
+        "predict",
+        str(clip_runs["svg"]),
+        str(clip_file),
+        "-o",
+        str(tmp_path / "f.npz"),
+        "--frames",
+        "8",
+        "-n",
+        "3",
+    )
+    archive = np.load(tmp_path / "f.npz")
+    assert code == 0 and archive["clips"].shape == (4, 2 + 8, 8, 8, 1) and archive["clips"].dtype == np.uint8
+    assert "nothing to score against" in json.loads(printed)["scores"]  # 8 frames given, 2 + 8 asked
+
+
+def test_swap_and_sample_write_clips(capsys, tmp_path, clip_runs, clip_file):
+    code, printed, err = run_cli(
+        capsys, "swap", str(clip_runs["dsvae"]), str(clip_file), str(clip_file), "-o", str(tmp_path / "s.mp4")
+    )
+    assert code == 0, err
+    assert json.loads(printed)["panels"] == "content, motion, swapped" and (tmp_path / "s.mp4").stat().st_size > 0
+    assert run_cli(capsys, "sample", str(clip_runs["dsvae"]), "-n", "3", "-o", f"{tmp_path}/each/")[0] == 0
+    assert sorted(p.name for p in (tmp_path / "each").iterdir()) == [
+        "clip-00000.gif",
+        "clip-00001.gif",
+        "clip-00002.gif",
+    ]
+    assert run_cli(capsys, "sample", str(clip_runs["dsvae"]), "-n", "2", "-o", str(tmp_path / "c.npz"))[0] == 0
+    assert np.load(tmp_path / "c.npz")["clips"].shape == (2, 6, 8, 8, 1)
+
+
+def test_eval_of_a_video_run_reports_prediction_against_copying_the_last_frame(capsys, clip_runs):
+    data = "moving-digits?frames=6&train=8&test=8"  # the run trained on unregistered tiny clips
+    code, printed, err = run_cli(capsys, "eval", str(clip_runs["svg"]), "--n", "8", "--data", data)
+    assert code == 0, err
+    prediction = json.loads(printed)["prediction"]
+    context = prediction["context"]
+    assert prediction["frames"] == 6 - context and prediction["samples"] == 20 and prediction["clips"] == 8
+    for scores in (prediction["ssim"]["best"], prediction["ssim"]["mean"], prediction["copy_last_frame"]["psnr"]):
+        assert len(scores["per_frame"]) == 6 - context
+
+
+def test_video_mistakes_are_one_line_and_write_nothing(capsys, tmp_path, clip_runs, clip_file, vae_run):
+    svg, dsvae = str(clip_runs["svg"]), str(clip_runs["dsvae"])
+    out = tmp_path / "x.gif"
+    code, _, err = run_cli(capsys, "swap", svg, str(clip_file), str(clip_file), "-o", str(out))
+    assert_one_line_error(code, err, "model 'svg' cannot swap content and motion")
+    code, _, err = run_cli(capsys, "predict", str(vae_run), str(clip_file), "-o", str(out))
+    assert_one_line_error(code, err, "model 'vae' works on images, not clips")
+    code, _, err = run_cli(capsys, "sample", svg, "-o", str(out))
+    assert_one_line_error(code, err, "does not draw clips from nothing", "imsynth predict")
+    code, _, err = run_cli(capsys, "predict", svg, str(clip_file), "-o", str(out), "--frames", "0")
+    assert_one_line_error(code, err, "--frames must be an integer from 1 to 1000, got 0")
+    code, _, err = run_cli(capsys, "predict", svg, str(clip_file), "-o", str(out), "--context", "9")
+    assert_one_line_error(code, err, "the clip has 8 frames, fewer than --context 9")
+    save_image(tmp_path / "still.png", np.zeros((8, 8)))
+    code, _, err = run_cli(capsys, "predict", dsvae, str(tmp_path / "still.png"), "-o", str(out))
+    assert_one_line_error(code, err, "still.png: not a clip (.png)")
+    (tmp_path / "broken.mp4").write_bytes(clip_file.read_bytes()[:40])
+    code, _, err = run_cli(capsys, "predict", dsvae, str(tmp_path / "broken.mp4"), "-o", str(out))
+    assert_one_line_error(code, err, "broken.mp4")
+    code, _, err = run_cli(capsys, "predict", dsvae, str(clip_file), "-o", str(tmp_path / "x.tiff"))
+    assert_one_line_error(code, err, "unknown output format (.tiff)")
+    code, _, err = run_cli(capsys, "train", "svg", "--data", "digits", "--out", str(tmp_path / "r"))
+    assert_one_line_error(code, err, "model svg trains on clips (", "moving-digits", "digits holds images")
+    assert not out.exists() and not (tmp_path / "r").exists()
