@@ -4,7 +4,7 @@
   gives h_t; a posterior LSTM q(z_t | x_1..t) and a prior LSTM p(z_t | x_1..t-1) over a per-frame latent; a
   predictor LSTM maps (h_t-1, z_t) to the next frame's features, decoded with skip connections from the last
   context frame (the background and the items' looks come from there, the motion from the LSTMs). Trained
-  with teacher forcing on MSE + beta * KL(q || p); at test time z_t is drawn from the prior, so several samples
+  with teacher forcing on per-pixel cross-entropy + beta * KL(q || p); at test time z_t is drawn from the prior, so several samples
   give several futures.
 - ``svg-det``: the same network with no latent (``latent_dim=0``): the deterministic baseline, which predicts
   the mean future and blurs where the future is uncertain.
@@ -145,7 +145,7 @@ class SVGConfig(ClipShape):
     hidden: int = 128  # frame feature size
     rnn: int = 256  # LSTM width
     latent_dim: int = 16  # per-frame latent z; 0 = the deterministic baseline
-    beta: float = 1e-4  # KL weight (the paper's, with per-pixel mean squared error)
+    beta: float = 1e-4  # KL weight (the paper's, against a per-pixel mean reconstruction term)
 
     search_space: ClassVar[dict] = {
         "beta": {"low": 1e-5, "high": 1e-3, "log": True},
@@ -237,9 +237,16 @@ class SVG(VideoModel):
         chosen = [s[:, source].flatten(0, 1) for s in skips]
         logits = self.decoder(torch.stack(features, 1).flatten(0, 1), chosen)
         target = (clips[:, 1:].flatten(0, 1).float() + 1) / 2
-        mse = F.mse_loss(torch.sigmoid(logits.float()), target, reduction="none").mean(dim=(1, 2, 3)).sum() / batch
-        loss = (mse + c.beta * kl) / (frames - 1)
-        return LossOutput(loss, {"mse": mse.detach() / (frames - 1), "kl": kl.detach() / (frames - 1)})
+        # cross-entropy on the logits, not squared error on sigmoid outputs: mostly black frames drive a sigmoid into
+        # saturation, where squared error has no gradient left (seen: all-black predictions, gradient norm 2e-4)
+        logits = logits.float()
+        recon = F.binary_cross_entropy_with_logits(logits, target, reduction="none").mean(dim=(1, 2, 3)).sum() / batch
+        with torch.no_grad():
+            mse = (torch.sigmoid(logits) - target).pow(2).mean(dim=(1, 2, 3)).sum() / batch
+        loss = (recon + c.beta * kl) / (frames - 1)
+        return LossOutput(
+            loss, {"recon": recon.detach() / (frames - 1), "mse": mse / (frames - 1), "kl": kl.detach() / (frames - 1)}
+        )
 
     @torch.no_grad()
     def predict(self, context: torch.Tensor, frames: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
