@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -39,12 +40,15 @@ class ImageDataset:
     kind: str = "images"  # one of DATA_KINDS, as its DatasetSpec declares
     factor_source: Factors | None = None  # the generator of data whose factors are known (``shapes``)
 
+    # what a row of train_images/test_images is: its dtype, its number of axes, and how the message names them
+    row_dtype: ClassVar[torch.dtype] = torch.uint8
+    row_axes: ClassVar[int] = 4
+    rows_are: ClassVar[str] = "images must be uint8 NCHW"
+
     def __post_init__(self) -> None:
-        for split, images in (("train", self.train_images), ("test", self.test_images)):
-            if images.dtype != torch.uint8 or images.ndim != 4:
-                raise DataError(
-                    f"{self.name}: {split} images must be uint8 NCHW, got {images.dtype} {tuple(images.shape)}"
-                )
+        for split, rows in (("train", self.train_images), ("test", self.test_images)):
+            if rows.dtype != self.row_dtype or rows.ndim != self.row_axes:
+                raise DataError(f"{self.name}: {split} {self.rows_are}, got {rows.dtype} {tuple(rows.shape)}")
         if len(self.train_images) == 0:
             raise DataError(f"{self.name}: the train split is empty")
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import parse_qsl
 
 import numpy as np
@@ -25,7 +26,7 @@ import torch
 from PIL import Image
 
 from ..clips import frame_rate, iter_frames
-from ..errors import DataError, InputError
+from ..errors import InputError
 from . import shapes
 from .base import DatasetSpec, Factors, ImageDataset, register, resize_uint8
 
@@ -41,12 +42,8 @@ class ClipDataset(ImageDataset):
     kind: str = "clips"
     fps: float = 10.0
 
-    def __post_init__(self) -> None:
-        for split, clips in (("train", self.train_images), ("test", self.test_images)):
-            if clips.dtype != torch.uint8 or clips.ndim != 5:
-                raise DataError(f"{self.name}: {split} clips must be uint8 N x T x C x H x W, got {tuple(clips.shape)}")
-        if len(self.train_images) == 0:
-            raise DataError(f"{self.name}: the train split is empty")
+    row_axes: ClassVar[int] = 5
+    rows_are: ClassVar[str] = "clips must be uint8 N x T x C x H x W"
 
     @property
     def channels(self) -> int:
@@ -325,24 +322,24 @@ def recording_clips(path: Path, spec: str, values: dict, limit: int | None) -> C
     )
 
 
-def load_video(argument: str, *, image_size: int | None = None, limit: int | None = None) -> ClipDataset:
-    path, _, options = argument.partition("?")
-    values = _options(f"video:{argument}", options, RECORDING)
-    if image_size:
-        values["size"] = image_size
-    if not Path(path).expanduser().is_file():
-        raise InputError(f"video:{argument}: {path}: no such file")
-    return recording_clips(Path(path).expanduser(), f"video:{argument}", values, limit)
+def _recording_loader(prefix: str, exists, missing: str):
+    """The loader of ``prefix:PATH[?options]``: a file or a folder of frames, cut into clips."""
+
+    def load(argument: str, *, image_size: int | None = None, limit: int | None = None) -> ClipDataset:
+        path, _, options = argument.partition("?")
+        values = _options(f"{prefix}:{argument}", options, RECORDING)
+        if image_size:
+            values["size"] = image_size
+        source = Path(path).expanduser()
+        if not exists(source):
+            raise InputError(f"{prefix}:{argument}: {path}: {missing}")
+        return recording_clips(source, f"{prefix}:{argument}", values, limit)
+
+    return load
 
 
-def load_frames(argument: str, *, image_size: int | None = None, limit: int | None = None) -> ClipDataset:
-    path, _, options = argument.partition("?")
-    values = _options(f"frames:{argument}", options, RECORDING)
-    if image_size:
-        values["size"] = image_size
-    if not Path(path).expanduser().is_dir():
-        raise InputError(f"frames:{argument}: {path}: no such folder")
-    return recording_clips(Path(path).expanduser(), f"frames:{argument}", values, limit)
+load_video = _recording_loader("video", Path.is_file, "no such file")
+load_frames = _recording_loader("frames", Path.is_dir, "no such folder")
 
 
 def _fashion_available() -> bool:

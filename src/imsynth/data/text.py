@@ -21,6 +21,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import parse_qsl
 
 import numpy as np
@@ -46,12 +47,9 @@ class TextDataset(ImageDataset):
     tokenizer: Tokenizer | None = None
     kind: str = "text"
 
-    def __post_init__(self) -> None:
-        for split, tokens in (("train", self.train_images), ("test", self.test_images)):
-            if tokens.dtype != torch.int32 or tokens.ndim != 2:
-                raise DataError(f"{self.name}: {split} tokens must be int32 N x L, got {tokens.dtype}")
-        if len(self.train_images) == 0:
-            raise DataError(f"{self.name}: the train split is empty")
+    row_dtype: ClassVar[torch.dtype] = torch.int32
+    row_axes: ClassVar[int] = 2
+    rows_are: ClassVar[str] = "tokens must be int32 N x L"
 
     @property
     def channels(self) -> int:
