@@ -13,7 +13,7 @@ from tests.helpers import assert_one_line_error, run_cli, tiny_clips, tiny_run
 def clip_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("video")
     data = tiny_clips(count=64, frames=6, size=8)
-    return {name: tiny_run(root, name, steps=4, data=data) for name in ("svg", "dsvae")}
+    return {name: tiny_run(root, name, steps=4, data=data) for name in ("svg", "dsvae", "video-ddpm")}
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +81,33 @@ def test_swap_and_sample_write_clips(capsys, tmp_path, clip_runs, clip_file):
     ]
     assert run_cli(capsys, "sample", str(clip_runs["dsvae"]), "-n", "2", "-o", str(tmp_path / "c.npz"))[0] == 0
     assert np.load(tmp_path / "c.npz")["clips"].shape == (2, 6, 8, 8, 1)
+
+
+def test_interpolate_and_sample_a_video_diffusion_run(capsys, tmp_path, clip_runs):
+    first, last = tmp_path / "first.png", tmp_path / "last.png"
+    frames = tiny_clips(count=1, frames=6, size=8).train_images[0, :, 0].numpy()
+    save_image(first, frames[0] / 255.0)
+    save_image(last, frames[-1] / 255.0)
+    run = str(clip_runs["video-ddpm"])
+    code, printed, err = run_cli(
+        capsys, "interpolate", run, str(first), str(last), "--frames", "4", "-n", "2", "-o", str(tmp_path / "b.npz")
+    )
+    assert code == 0, err
+    clips = np.load(tmp_path / "b.npz")["clips"]
+    assert clips.shape == (2, 6, 8, 8, 1) and json.loads(printed)["between"] == 4
+    assert np.array_equal(clips[:, 0, ..., 0], np.stack([frames[0]] * 2))  # played from FIRST ...
+    assert np.array_equal(clips[:, -1, ..., 0], np.stack([frames[-1]] * 2))  # ... to LAST
+    code, _, err = run_cli(
+        capsys, "sample", run, "-n", "2", "--steps", "2", "--sampler", "ddpm", "-o", str(tmp_path / "s.gif")
+    )
+    assert code == 0, err
+    with Image.open(tmp_path / "s.gif") as gif:
+        assert gif.n_frames == 6
+    code, _, err = run_cli(
+        capsys, "interpolate", str(clip_runs["dsvae"]), str(first), str(last), "-o", str(tmp_path / "x.gif")
+    )
+    assert_one_line_error(code, err, "model 'dsvae' cannot interpolate between frames (video-ddpm runs do)")
+    assert not (tmp_path / "x.gif").exists()
 
 
 def test_eval_of_a_video_run_reports_prediction_against_copying_the_last_frame(capsys, clip_runs):

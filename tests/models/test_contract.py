@@ -41,6 +41,7 @@ from imsynth.models.text import TextConfig
 from imsynth.models.translation import TranslationConfig
 from imsynth.models.vae import VAEConfig
 from imsynth.models.video import DSVAEConfig, SVGConfig
+from imsynth.models.video_diffusion import VideoDiffusionConfig
 from imsynth.runtime import runs
 from imsynth.runtime.coding import Checksum, SymbolReader, SymbolWriter
 from imsynth.train import train
@@ -55,7 +56,7 @@ def tiny_data(name):
     if get_entry(name).data == "text":
         return tiny_text_dataset(48)
     if get_entry(name).data == "clips":
-        return tiny_clips(48)
+        return tiny_clips(48, frames=6)
     if get_entry(name).data == "pairs":
         return tiny_pairs(48)
     return tiny_dataset(count=48, size=8, classes=4)
@@ -266,6 +267,7 @@ INTERDEPENDENT = {
     CycleGANConfig: ["identity_weight=0.0", "channels_a=1", "pool_size=0"],
     SVGConfig: ["frames=6", "context=3", "latent_dim=0"],
     DSVAEConfig: ["frames=6", "content_dim=4", "motion_dim=2"],
+    VideoDiffusionConfig: ["frames=6", "past=2", "block=3"],
 }
 
 

@@ -156,7 +156,7 @@ def test_classifier_free_guidance_extrapolates_from_unconditional_to_conditional
     x_t = torch.zeros(2, 1, 8, 8)
     labels = torch.tensor([2, 7])
     for scale in (0.0, 1.0, 3.0):
-        _, eps = model.predict(x_t, 50, labels, scale)
+        _, eps = model.estimate(x_t, 50, labels, scale)
         expected = 10 + scale * (labels.float() - 10)
         assert torch.allclose(eps[:, 0, 0, 0], expected)
 

@@ -98,9 +98,10 @@ def sample(
     if "clips" in type(model).capabilities:
         if out is None:
             raise InputError(f"{run}: a video run needs -o (clips.gif, clips.mp4, clips.npz, strip.png or DIR/)")
-        if any(v is not None for v in (sampler, steps, eta, guidance)) or class_index is not None:
-            raise InputError(f"{run}: --sampler, --steps, --eta, --guidance and --class do not apply to this video run")
-        return Path(sample_clips(model, run, out, count=count, seed=seed)["out"])
+        if guidance is not None or class_index is not None:
+            raise InputError(f"{run}: --guidance and --class do not apply to this video run")
+        options = {"sampler": sampler, "steps": steps, "eta": eta}
+        return Path(sample_clips(model, run, out, count=count, seed=seed, sampling=options)["out"])
     if out is None:
         raise InputError(f"{run}: an image run needs -o (grid.png, samples.npz or DIR/)")
     options = {"sampler": sampler, "steps": steps, "eta": eta, "guidance": guidance}

@@ -9,10 +9,10 @@ import torch
 from PIL import Image
 
 from ..clips import CLIP_OUTPUTS, read_clip, write_frames
-from ..errors import ImsynthError, InputError
-from ..image import atomic_path, check_output, is_folder_output, make_grid, save_grid
+from ..errors import InputError
+from ..image import atomic_path, check_output, is_folder_output, make_grid, read_image, save_grid
 from ..metrics.video import frame_scores
-from ..models import ContentMotion, Predictor, load_run
+from ..models import ContentMotion, Interpolator, Predictor, load_run
 from ..runtime import runs as ckpt
 
 CLIP_WRITES = (*CLIP_OUTPUTS, ".npz", ".png")
@@ -33,36 +33,39 @@ def require_video_model(model, capability: type | None = None, what: str = ""):
     return model
 
 
+def _fit_frame(frame: np.ndarray, config) -> np.ndarray:
+    """uint8 H x W x C -> the centre square at the run's side and channels, uint8 side x side x channels."""
+    height, width = frame.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    square = frame[top : top + side, left : left + side]
+    picture = Image.fromarray(square[..., 0] if square.shape[-1] == 1 else square[..., :3])
+    picture = picture.convert("L" if config.channels == 1 else "RGB")
+    if side != config.image_size:
+        fitted = Image.Resampling.LANCZOS if side > config.image_size else Image.Resampling.BICUBIC
+        picture = picture.resize((config.image_size, config.image_size), fitted)
+    array = np.asarray(picture)
+    return array[..., None] if array.ndim == 2 else array
+
+
+def _as_clip(frames: list[np.ndarray]) -> torch.Tensor:
+    return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float().div(127.5).sub(1)[None]
+
+
 def clip_for_model(path, model, *, least: int = 1) -> torch.Tensor:
     """A clip file or folder as the model's clips: (1, T, C, H, W) in [-1, 1], the centre square of each frame
     resized to the run's side and converted to its channels."""
-    try:
-        frames = read_clip(path)
-    except ImsynthError as error:
-        raise type(error)(str(error)) from None
-    config = model.config
-    fitted = []
-    for frame in frames:
-        height, width = frame.shape[:2]
-        side = min(height, width)
-        top, left = (height - side) // 2, (width - side) // 2
-        picture = Image.fromarray(
-            frame[top : top + side, left : left + side].squeeze(-1)
-            if frame.shape[-1] == 1
-            else frame[top : top + side, left : left + side]
-        )
-        picture = picture.convert("L" if config.channels == 1 else "RGB")
-        if side != config.image_size:
-            picture = picture.resize(
-                (config.image_size, config.image_size),
-                Image.Resampling.LANCZOS if side > config.image_size else Image.Resampling.BICUBIC,
-            )
-        array = np.asarray(picture)
-        fitted.append(array[..., None] if array.ndim == 2 else array)
-    clip = torch.from_numpy(np.stack(fitted)).permute(0, 3, 1, 2).float().div(127.5).sub(1)[None]
+    clip = _as_clip([_fit_frame(frame, model.config) for frame in read_clip(path)])
     if clip.shape[1] < least:
         raise InputError(f"{path}: the clip has {clip.shape[1]} frames; this needs at least {least}")
     return clip
+
+
+def frame_for_model(path, model) -> torch.Tensor:
+    """An image file as a one-frame clip of the model's (1, 1, C, H, W) in [-1, 1]."""
+    image, _ = read_image(path)
+    uint8 = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
+    return _as_clip([_fit_frame(uint8 if uint8.ndim == 3 else uint8[..., None], model.config)])
 
 
 def _uint8(clips: torch.Tensor) -> np.ndarray:
@@ -186,9 +189,38 @@ def swap(run, content, motion, out, *, fps: float | None = None, device: str = "
     return {**write_clips(out, panels, fps=fps or run_fps(run)), "panels": "content, motion, swapped"}
 
 
-def sample_clips(model, run, out, *, count: int, seed: int, fps: float | None = None) -> dict:
-    """``count`` clips drawn from a video run (see ``write_clips`` for the outputs)."""
+def interpolate(
+    run,
+    first,
+    last,
+    out,
+    *,
+    frames: int = 8,
+    count: int = 1,
+    seed: int = 0,
+    fps: float | None = None,
+    device: str = "auto",
+) -> dict:
+    """``frames`` frames between the images FIRST and LAST, ``count`` samples side by side, each played from FIRST
+    to LAST."""
+    if frames < 1:
+        raise InputError(f"--frames must be at least 1, got {frames}")
     check_output(out, suffixes=CLIP_WRITES, folder_ok=True)
-    clips = model.generate(count, seed=seed)
+    model, _ = load_run(run, device=device)
+    require_video_model(model, Interpolator, "interpolate between frames (video-ddpm runs do)")
+    start, end = frame_for_model(first, model), frame_for_model(last, model)
+    generator = torch.Generator().manual_seed(seed)
+    between = torch.cat([model.interpolate_frames(start, end, frames, generator=generator) for _ in range(count)])
+    clips = torch.cat([start.expand(count, -1, -1, -1, -1), between, end.expand(count, -1, -1, -1, -1)], dim=1)
+    return {**write_clips(out, clips, fps=fps or run_fps(run)), "between": frames}
+
+
+def sample_clips(
+    model, run, out, *, count: int, seed: int, fps: float | None = None, sampling: dict | None = None
+) -> dict:
+    """``count`` clips drawn from a video run (see ``write_clips`` for the outputs); ``sampling``: sampler
+    options for runs that sample iteratively (video-ddpm)."""
+    check_output(out, suffixes=CLIP_WRITES, folder_ok=True)
+    clips = model.generate(count, seed=seed, sampling=sampling)
     columns = int(np.ceil(np.sqrt(count)))
     return write_clips(out, clips, fps=fps or run_fps(run), columns=columns)

@@ -1,6 +1,6 @@
 """Generative models by name. Importing this package registers every model in ``MODEL_REGISTRY`` (a table)."""
 
-from . import codec, cyclegan, diffusion, dvae, gan, text, translation, vae, video  # noqa: F401  (registers every model)
+from . import codec, cyclegan, diffusion, dvae, gan, text, translation, vae, video, video_diffusion  # noqa: F401  (registers every model)
 from .base import (
     MODEL_REGISTRY,
     GenerativeModel,
@@ -16,6 +16,7 @@ from .capabilities import (
     ContentMotion,
     Encoder,
     Inpainter,
+    Interpolator,
     IterativeSampler,
     LatentFeatures,
     LatentModel,
@@ -33,6 +34,7 @@ from .presets import PRESETS, Preset, get_preset, presets_for
 __all__ = [
     "Codec",
     "ContentMotion",
+    "Interpolator",
     "Predictor",
     "MODEL_REGISTRY",
     "PRESETS",

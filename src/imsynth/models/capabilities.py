@@ -19,6 +19,7 @@ reads here what it must provide for each of them.
 | SentenceEncoder   | reconstruct, explore --from/--to, eval's KL / MI / active units |
 | Predictor         | predict (the frames after a context clip), eval's prediction SSIM/PSNR |
 | ContentMotion     | swap (the content of one clip with the motion of another) |
+| Interpolator      | interpolate (the frames between two frames)     |
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ CAPABILITIES = {
     "sentence-encoder": "SentenceEncoder",
     "predictor": "Predictor",
     "content-motion": "ContentMotion",
+    "interpolator": "Interpolator",
     # no Protocol: what the family makes
     "sample": None,  # imsynth sample draws from it (images, sentences, or a translation preview)
     "image": None,  # it works on images
@@ -212,3 +214,13 @@ class ContentMotion(Protocol):
 
     def swap(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
         """Clips with the content of ``content`` and the motion of ``motion`` (B x T x C x H x W each)."""
+
+
+@runtime_checkable
+class Interpolator(Protocol):
+    """Fills in the frames between given frames."""
+
+    def interpolate_frames(
+        self, first: torch.Tensor, last: torch.Tensor, frames: int, *, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """``frames`` frames (B, frames, C, H, W) between ``first`` and ``last`` (B x k x C x H x W each)."""

@@ -155,11 +155,7 @@ class Diffusion(GenerativeModel):
             labels = None
         noisy = self.schedule.add_noise(images, eps, t).to(images.dtype)
         output = self.network(noisy, t, labels).float()
-        if config.prediction == "eps":
-            target = eps.float()
-        else:
-            alpha_bar = self.schedule.alpha_bar_at(t.cpu()).to(images.device, torch.float32).reshape(-1, 1, 1, 1)
-            target = alpha_bar.sqrt() * eps.float() - (1 - alpha_bar).sqrt() * images.float()
+        target = training_target(config.prediction, self.schedule, images, eps, t)
         per_image = (output - target).pow(2).flatten(1).mean(dim=1)
         late = t >= config.timesteps // 2
         parts = {
@@ -208,7 +204,7 @@ class Diffusion(GenerativeModel):
     def _autocast(self, device: torch.device):
         return autocast_context(device, resolve_precision(self.config.sample_precision, device))
 
-    def predict(
+    def estimate(
         self, x_t: torch.Tensor, t: int, labels: torch.Tensor | None, guidance: float = 1.0
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The model's estimates of (x_0, eps) at timestep ``t`` (guided when ``guidance`` != 1)."""
@@ -225,16 +221,7 @@ class Diffusion(GenerativeModel):
                 output = unconditional + guidance * (conditional - unconditional)
             else:
                 output = self.network(x_t, timesteps, labels).float()
-        alpha_bar = float(self.schedule.alpha_bar_at(t))
-        signal, noise_level = math.sqrt(alpha_bar), math.sqrt(1 - alpha_bar)
-        if config.prediction == "eps":
-            noise, clean = output, (x_t - noise_level * output) / signal
-        else:
-            clean, noise = signal * x_t - noise_level * output, signal * output + noise_level * x_t
-        if config.clip_denoised:
-            clean = clean.clamp(-1, 1)
-            noise = (x_t - signal * clean) / noise_level
-        return clean, noise
+        return estimates(config.prediction, self.schedule, x_t, t, output, clip=config.clip_denoised)
 
     def _noise_like(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
         return torch.randn(x.shape, generator=generator).to(x.device)
@@ -252,7 +239,7 @@ class Diffusion(GenerativeModel):
     ) -> torch.Tensor:
         """Run ``sampler`` from x_T (B, C, H, W) to images in [-1, 1]."""
         for t, t_prev in sampler.timesteps:
-            clean, noise = self.predict(x_t, t, labels, guidance)
+            clean, noise = self.estimate(x_t, t, labels, guidance)
             fresh = self._noise_like(x_t, generator) if sampler.needs_noise(t_prev) else None
             x_t = sampler.step(x_t, t, t_prev, clean, noise, fresh)
             if progress is not None:
@@ -328,7 +315,7 @@ class Diffusion(GenerativeModel):
         for move in repaint_moves(len(levels) - 1, jump_length, resamplings):
             if move < 0:  # down one level: a reverse step, then the known region from the original
                 t, t_prev = levels[level], levels[level - 1]
-                clean, noise = self.predict(x_t, t, labels, scale)
+                clean, noise = self.estimate(x_t, t, labels, scale)
                 fresh = self._noise_like(x_t, generator) if t_prev >= 0 else None
                 x_t = ddpm.step(x_t, t, t_prev, clean, noise, fresh)
                 known_now = (
@@ -383,6 +370,32 @@ class Diffusion(GenerativeModel):
 
     def inpaint_steps(self, *, steps: int = 100, jump_length: int = 10, resamplings: int = 5, **_) -> int:
         return repaint_steps(steps, jump_length, resamplings)
+
+
+def training_target(prediction: str, schedule: NoiseSchedule, clean, eps, t: torch.Tensor) -> torch.Tensor:
+    """What the network learns to output for x_t made from ``clean`` and ``eps`` at timesteps ``t`` (B,): eps, or
+    v = sqrt(abar) eps - sqrt(1 - abar) x_0."""
+    if prediction == "eps":
+        return eps.float()
+    alpha_bar = schedule.alpha_bar_at(t.cpu()).to(clean.device, torch.float32).reshape(-1, *([1] * (clean.dim() - 1)))
+    return alpha_bar.sqrt() * eps.float() - (1 - alpha_bar).sqrt() * clean.float()
+
+
+def estimates(
+    prediction: str, schedule: NoiseSchedule, x_t: torch.Tensor, t: int, output: torch.Tensor, *, clip: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The estimates (x_0, eps) at timestep ``t`` from the network's ``output`` (eps or v); ``clip`` clamps x_0 to
+    [-1, 1] and makes eps agree with it."""
+    alpha_bar = float(schedule.alpha_bar_at(t))
+    signal, noise_level = math.sqrt(alpha_bar), math.sqrt(1 - alpha_bar)
+    if prediction == "eps":
+        noise, clean = output, (x_t - noise_level * output) / signal
+    else:
+        clean, noise = signal * x_t - noise_level * output, signal * output + noise_level * x_t
+    if clip:
+        clean = clean.clamp(-1, 1)
+        noise = (x_t - signal * clean) / noise_level
+    return clean, noise
 
 
 def repaint_steps(steps: int = 100, jump_length: int = 10, resamplings: int = 5) -> int:

@@ -58,3 +58,27 @@ register_action(
         studio_suffix=".gif",
     )
 )
+register_action(
+    Action(
+        "interpolate",
+        "imsynth.apps.video:interpolate",
+        "The frames between the images FIRST and LAST (video-ddpm runs), -n samples side by side.",
+        (
+            RUN_ARGUMENT,
+            input_param("first", "image", "the first frame"),
+            input_param("last", "image", "the last frame"),
+            out_param(CLIP_OUT),
+            Param("frames", int, 8, "frames between", low=1, high=1000),
+            Param("count", int, 1, "samples", flag="-n", low=1, high=64),
+            SEED,
+            FPS,
+            DEVICE,
+        ),
+        examples=("imsynth interpolate runs/video-ddpm first.png last.png --frames 8 -o between.gif",),
+        reports=True,
+        needs=frozenset({"interpolator"}),
+        groups=("video",),
+        button="Interpolate",
+        studio_suffix=".gif",
+    )
+)
