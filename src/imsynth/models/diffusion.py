@@ -112,17 +112,7 @@ class Diffusion(GenerativeModel):
     def __init__(self, config: DiffusionConfig, *, network: torch.nn.Module | None = None) -> None:
         super().__init__(config)
         classes = config.num_classes if config.conditional else 0
-        self.network = network or UNet(
-            channels=config.channels,
-            image_size=config.image_size,
-            width=config.width,
-            channel_multipliers=tuple(config.channel_multipliers),
-            blocks_per_level=config.blocks_per_level,
-            attention_sides=tuple(config.attention_sides),
-            heads=config.heads,
-            dropout=config.dropout,
-            num_classes=classes,
-        )
+        self.network = network or unet_for(config, config.channels, num_classes=classes)
         self.schedule = NoiseSchedule(config.schedule, config.timesteps)
         self._logged_losses: list[float] = []  # this session's logged losses, for the stalled-loss advice
 
@@ -184,11 +174,7 @@ class Diffusion(GenerativeModel):
     # -- the reverse process ------------------------------------------------------------------------
     def sampler(self, name: str | None = None, steps: int | None = None, eta: float | None = None) -> Sampler:
         """A sampler for this run (defaults from the config); steps may not exceed the training timesteps."""
-        config = self.config
-        name = name or config.sampler
-        if eta is None and SAMPLERS.get(name).option("eta") is not None:
-            eta = config.eta
-        return make_sampler(name, self.schedule, config.sample_steps if steps is None else steps, eta=eta)
+        return run_sampler_for(self.config, self.schedule, name, steps, eta)
 
     def guidance_scale(self, guidance: float | None) -> float:
         if guidance is None:
@@ -370,6 +356,29 @@ class Diffusion(GenerativeModel):
 
     def inpaint_steps(self, *, steps: int = 100, jump_length: int = 10, resamplings: int = 5, **_) -> int:
         return repaint_steps(steps, jump_length, resamplings)
+
+
+def unet_for(config: DiffusionConfig, channels: int, *, num_classes: int = 0) -> UNet:
+    """The U-Net a diffusion config describes, with ``channels`` in and out."""
+    return UNet(
+        channels=channels,
+        image_size=config.image_size,
+        width=config.width,
+        channel_multipliers=tuple(config.channel_multipliers),
+        blocks_per_level=config.blocks_per_level,
+        attention_sides=tuple(config.attention_sides),
+        heads=config.heads,
+        dropout=config.dropout,
+        num_classes=num_classes,
+    )
+
+
+def run_sampler_for(config: DiffusionConfig, schedule: NoiseSchedule, name, steps, eta) -> Sampler:
+    """A sampler of the table for a run: name, steps and eta default to the run's config."""
+    name = name or config.sampler
+    if eta is None and SAMPLERS.get(name).option("eta") is not None:
+        eta = config.eta
+    return make_sampler(name, schedule, config.sample_steps if steps is None else steps, eta=eta)
 
 
 def training_target(prediction: str, schedule: NoiseSchedule, clean, eps, t: torch.Tensor) -> torch.Tensor:

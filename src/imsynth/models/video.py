@@ -127,6 +127,20 @@ class VideoModel(GenerativeModel):
         if clips.shape[1] < least:
             raise InputError(f"the {where} has {clips.shape[1]} frames; at least {least} are needed")
 
+    @torch.no_grad()
+    def predict(self, context: torch.Tensor, frames: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``frames`` frames after the context clips (B, k, C, H, W) -> (B, frames, C, H, W) in [-1, 1], on the CPU;
+        a stochastic model draws new futures at each call."""
+        self.check_clips(context, where="context clip", least=1)
+        if frames < 1:
+            raise InputError(f"--frames must be at least 1, got {frames}")
+        context = context.to(next(self.parameters()).device, torch.float32)
+        return self.continue_clips(context, frames, generator).cpu()
+
+    def continue_clips(self, context: torch.Tensor, frames: int, generator) -> torch.Tensor:
+        """What ``predict`` does once the context is checked and on the model's device."""
+        raise NotImplementedError
+
     @staticmethod
     def frames_of(logits: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(logits.float()) * 2 - 1
@@ -248,16 +262,9 @@ class SVG(VideoModel):
             loss, {"recon": recon.detach() / (frames - 1), "mse": mse / (frames - 1), "kl": kl.detach() / (frames - 1)}
         )
 
-    @torch.no_grad()
-    def predict(self, context: torch.Tensor, frames: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``frames`` frames after the context clips (B, k, C, H, W) -> (B, frames, C, H, W) in [-1, 1]; each call
-        draws new futures from the learned prior (the deterministic variant gives the same one)."""
-        self.check_clips(context, where="context clip", least=1)
-        if frames < 1:
-            raise InputError(f"--frames must be at least 1, got {frames}")
+    def continue_clips(self, context: torch.Tensor, frames: int, generator) -> torch.Tensor:
+        """New futures from the learned prior at each call (the deterministic variant gives the same one)."""
         c = self.config
-        device = next(self.parameters()).device
-        context = context.to(device, torch.float32)
         batch, known = context.shape[:2]
         h, skips = self.encoder(context.flatten(0, 1))
         h = h.unflatten(0, (batch, known))
@@ -283,7 +290,7 @@ class SVG(VideoModel):
             frame = self.frames_of(self.decoder(g, last_skips))
             made.append(frame)
             h_prev, _ = self.encoder(frame)
-        return torch.stack(made, 1).cpu()
+        return torch.stack(made, 1)
 
     def sample(self, count, *, labels=None, generator=None):
         raise InputError(
@@ -421,16 +428,10 @@ class DSVAE(VideoModel):
         motion = self._rollout(torch.zeros(count, 0, c.motion_dim, device=device), c.frames, generator)
         return self.frames_of(self.decode_clips(content, motion))
 
-    @torch.no_grad()
-    def predict(self, context: torch.Tensor, frames: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    def continue_clips(self, context: torch.Tensor, frames: int, generator) -> torch.Tensor:
         """The content of the context, its motion continued by the learned prior."""
-        self.check_clips(context, where="context clip", least=1)
-        if frames < 1:
-            raise InputError(f"--frames must be at least 1, got {frames}")
-        context = context.to(next(self.parameters()).device, torch.float32)
         (f_mean, _), (z_mean, _) = self.encode_clips(context)
-        motion = self._rollout(z_mean, frames, generator)
-        return self.frames_of(self.decode_clips(f_mean, motion)).cpu()
+        return self.frames_of(self.decode_clips(f_mean, self._rollout(z_mean, frames, generator)))
 
     @torch.no_grad()
     def swap(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:

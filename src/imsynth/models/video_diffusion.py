@@ -19,9 +19,8 @@ import torch
 
 from ..errors import InputError
 from .base import LossOutput, register_model, require
-from .diffusion import DiffusionConfig, estimates, training_target
-from .samplers import SAMPLERS, NoiseSchedule, Sampler, make_sampler
-from .unet import UNet
+from .diffusion import DiffusionConfig, estimates, run_sampler_for, training_target, unet_for
+from .samplers import SAMPLERS, NoiseSchedule, Sampler
 from .video import ClipShape, VideoModel
 
 
@@ -71,16 +70,8 @@ class VideoDiffusion(VideoModel):
     def __init__(self, config: VideoDiffusionConfig) -> None:
         super().__init__(config)
         c = config
-        self.network = UNet(
-            channels=c.channels * (c.past + c.block + c.future),
-            image_size=c.image_size,
-            width=c.width,
-            channel_multipliers=tuple(c.channel_multipliers),
-            blocks_per_level=c.blocks_per_level,
-            attention_sides=tuple(c.attention_sides),
-            heads=c.heads,
-            dropout=c.dropout,
-        )
+        # the past, the block and the future stacked on the channel axis; the block's slice of the output is read
+        self.network = unet_for(c, c.channels * (c.past + c.block + c.future))
         self.schedule = NoiseSchedule(c.schedule, c.timesteps)
 
     @property
@@ -118,11 +109,7 @@ class VideoDiffusion(VideoModel):
         return LossOutput(per_clip.mean(), {"mse_masked_past": (per_clip * (1 - keep_past.flatten())).mean().detach()})
 
     def sampler(self, name: str | None = None, steps: int | None = None, eta: float | None = None) -> Sampler:
-        c = self.config
-        name = name or c.sampler
-        if eta is None and SAMPLERS.get(name).option("eta") is not None:
-            eta = c.eta
-        return make_sampler(name, self.schedule, c.sample_steps if steps is None else steps, eta=eta)
+        return run_sampler_for(self.config, self.schedule, name, steps, eta)
 
     @torch.no_grad()
     def _make_block(self, past, future, sampler: Sampler, generator) -> torch.Tensor:
@@ -163,13 +150,8 @@ class VideoDiffusion(VideoModel):
         empty = torch.zeros(count, 0, c.channels, c.image_size, c.image_size, device=device)
         return self._continue(empty, c.frames, self.sampler(sampler, steps, eta), generator)
 
-    @torch.no_grad()
-    def predict(self, context: torch.Tensor, frames: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        self.check_clips(context, where="context clip", least=1)
-        if frames < 1:
-            raise InputError(f"--frames must be at least 1, got {frames}")
-        context = context.to(next(self.parameters()).device, torch.float32)
-        return self._continue(context, frames, self.sampler(), generator).cpu()
+    def continue_clips(self, context: torch.Tensor, frames: int, generator) -> torch.Tensor:
+        return self._continue(context, frames, self.sampler(), generator)
 
     @torch.no_grad()
     def interpolate_frames(
