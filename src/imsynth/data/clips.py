@@ -29,6 +29,7 @@ from ..clips import frame_rate, iter_frames
 from ..errors import InputError
 from . import shapes
 from .base import DatasetSpec, Factors, ImageDataset, register, resize_uint8
+from .sources import fashion_where, find_fashion, load_digits, load_fashion
 
 MOVING = {"items": 2, "frames": 15, "stochastic": 0, "train": 4000, "test": 500, "size": 0, "seed": 0}
 RECORDING = {"frames": 15, "stride": 5, "size": 64}
@@ -193,8 +194,6 @@ def _moving(name: str, source, options: str, *, default_size: int, item_size: in
 
 
 def load_moving_fashion(options: str = "", *, image_size: int | None = None, limit: int | None = None) -> ClipDataset:
-    from .sources import load_fashion
-
     dataset = _moving("moving-fashion", load_fashion(), options, default_size=64, item_size=28, limit=limit)
     dataset.train_images, dataset.test_images = (
         _resize_clips(c, image_size) for c in (dataset.train_images, dataset.test_images)
@@ -203,8 +202,6 @@ def load_moving_fashion(options: str = "", *, image_size: int | None = None, lim
 
 
 def load_moving_digits(options: str = "", *, image_size: int | None = None, limit: int | None = None) -> ClipDataset:
-    from .sources import load_digits
-
     dataset = _moving("moving-digits", load_digits(), options, default_size=32, item_size=14, limit=limit)
     dataset.train_images, dataset.test_images = (
         _resize_clips(c, image_size) for c in (dataset.train_images, dataset.test_images)
@@ -342,25 +339,13 @@ load_video = _recording_loader("video", Path.is_file, "no such file")
 load_frames = _recording_loader("frames", Path.is_dir, "no such folder")
 
 
-def _fashion_available() -> bool:
-    from .sources import find_fashion
-
-    return find_fashion() is not None
-
-
-def _fashion_where() -> str:
-    from .sources import fashion_where
-
-    return fashion_where()
-
-
 for _spec in (
     DatasetSpec(
         "moving-fashion",
         "Fashion-MNIST items bouncing in 64x64 clips (options: items=1|2, frames, stochastic=0|1, size, train, test)",
         load_moving_fashion,
-        _fashion_where,
-        _fashion_available,
+        fashion_where,
+        lambda: find_fashion() is not None,
         "4,000 train / 500 test clips of 15 frames, 64x64x1",
         kind="clips",
     ),
