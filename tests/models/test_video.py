@@ -115,7 +115,7 @@ def test_video_diffusion_predicts_and_interpolates_better_than_copying_a_frame(t
     assert float(psnr.mean()) > float(copied.mean()) + 3.0, (
         float(psnr.mean()),
         float(copied.mean()),
-    )  # 17.3 vs 13.6 at 300 steps
+    )  # 20.5 vs 13.6 measured
     advance = centroids(future)[:, -1, 0] - centroids(clips[:, 1:2])[:, 0, 0]
     assert np.mean(np.sign(advance.numpy()) == np.where(right, 1, -1)) >= 0.9
     # the four frames between the first and the last: nearer the truth than holding the first frame
