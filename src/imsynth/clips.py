@@ -25,6 +25,7 @@ from .image import (
     READABLE_SUFFIXES,
     atomic_path,
     check_output,
+    fit_square,
     image_files,
     is_folder_output,
     load_image,
@@ -36,7 +37,9 @@ from .image import (
 __all__ = [
     "CLIP_OUTPUTS",
     "VIDEO_SUFFIXES",
+    "fit_frame",
     "frame_rate",
+    "stored_fps",
     "iter_frames",
     "read_clip",
     "write_frames",
@@ -45,7 +48,7 @@ __all__ = [
 VIDEO_SUFFIXES = (".mp4", ".avi", ".webm", ".mov", ".mkv", ".m4v")
 CLIP_INPUTS = (*VIDEO_SUFFIXES, ".gif", ".npz")
 CLIP_OUTPUTS = (".gif", ".mp4")
-DEFAULT_FPS = 12.0
+DEFAULT_FPS = 10.0  # a rate GIFs can hold exactly (they store frame times in hundredths of a second)
 
 
 def _natural(path: Path) -> list:
@@ -71,6 +74,11 @@ def _existing(path: str | os.PathLike) -> Path:
 
 def _rgb_or_grey(frame: np.ndarray) -> np.ndarray:
     return frame[..., None] if frame.ndim == 2 else frame
+
+
+def _gif_durations(picture: Image.Image) -> list[int]:
+    """Each frame's display time in milliseconds (0 where the GIF does not say)."""
+    return [int(frame.info.get("duration", 0) or 0) for frame in ImageSequence.Iterator(picture)]
 
 
 def iter_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
@@ -101,10 +109,16 @@ def iter_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
     if suffix == ".gif":
         try:
             with Image.open(path) as picture:
+                durations = _gif_durations(picture)
+                unit = min((d for d in durations if d > 0), default=0)
                 count = 0
-                for frame in ImageSequence.Iterator(picture):
+                for frame, duration in zip(ImageSequence.Iterator(picture), durations):
                     count += 1
-                    yield _rgb_or_grey(np.asarray(frame.convert("RGB")))
+                    pixels = _rgb_or_grey(np.asarray(frame.convert("RGB")))
+                    # GIF writers (Pillow's among them) merge identical consecutive frames into one longer one:
+                    # shown for n units, it stands for n frames of the clip
+                    for _ in range(max(1, round(duration / unit)) if unit else 1):
+                        yield pixels
         except (OSError, SyntaxError, ValueError) as error:
             raise ImageError(f"{path}: not a readable GIF ({error})") from None
         if count == 0:
@@ -129,9 +143,27 @@ def iter_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
         capture.release()
 
 
+def fit_frame(frame: np.ndarray, size: int, channels: int | None = None) -> np.ndarray:
+    """A uint8 H x W x C frame fitted to ``size`` x ``size`` (the centre square, as ``fit_square``), converted to
+    ``channels`` (1 or 3) when given: uint8 size x size x C."""
+    picture = Image.fromarray(frame[..., 0] if frame.shape[-1] == 1 else frame[..., :3])
+    if channels is not None:
+        picture = picture.convert("L" if channels == 1 else "RGB")
+    fitted = np.asarray(fit_square(picture, size) if picture.size != (size, size) else picture)
+    return fitted[..., None] if fitted.ndim == 2 else fitted
+
+
 def frame_rate(path: str | os.PathLike) -> float:
-    """A video file's frames per second as its container states it (``DEFAULT_FPS`` for GIFs, folders, .npz)."""
+    """A clip file's frames per second as it states it (a GIF: from its shortest frame time; ``DEFAULT_FPS`` for
+    folders and .npz, and where a file does not say)."""
     path = _existing(path)
+    if path.is_file() and path.suffix.lower() == ".gif":
+        try:
+            with Image.open(path) as picture:
+                unit = min((d for d in _gif_durations(picture) if d > 0), default=0)
+        except (OSError, SyntaxError, ValueError) as error:
+            raise ImageError(f"{path}: not a readable GIF ({error})") from None
+        return 1000.0 / unit if unit else DEFAULT_FPS
     if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
         import cv2
 
@@ -171,6 +203,13 @@ def read_clip(path: str | os.PathLike, *, max_frames: int | None = None) -> np.n
         if max_frames and len(frames) >= max_frames:
             break
     return np.stack(frames)
+
+
+def stored_fps(out, fps: float) -> float:
+    """The rate a clip written to ``out`` at ``fps`` plays at: a GIF rounds each frame's time to 10 ms."""
+    if Path(out).suffix.lower() == ".gif":
+        return 100.0 / max(1, round(100.0 / fps))
+    return fps
 
 
 def write_frames(frames: Sequence[np.ndarray], out, *, fps: float = DEFAULT_FPS, loop: int = 0) -> Path:

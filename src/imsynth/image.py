@@ -38,6 +38,7 @@ __all__ = [
     "image_file_size",
     "convert_channels",
     "file_pairs",
+    "fit_square",
     "is_folder_output",
     "load_image",
     "make_grid",
@@ -46,6 +47,7 @@ __all__ = [
     "save_gif",
     "save_grid",
     "save_image",
+    "save_npz",
     "to_float",
     "to_pil",
 ]
@@ -410,6 +412,25 @@ def save_image(path: str | os.PathLike, image: np.ndarray, *, bit_depth: int = 8
                 picture = picture.convert("RGB")  # JPEG has no alpha
             picture.save(tmp, format=image_format)
     return path
+
+
+def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
+    """Named arrays as a compressed .npz, atomically (never pickled objects: load with allow_pickle=False)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+    return path
+
+
+def fit_square(picture: Image.Image, size: int) -> Image.Image:
+    """Resize the shorter side to ``size`` and crop the centre square (bicubic up, Lanczos down)."""
+    width, height = picture.size
+    scale = size / min(width, height)
+    new_size = (max(size, round(width * scale)), max(size, round(height * scale)))
+    picture = picture.resize(new_size, Image.Resampling.BICUBIC if scale > 1 else Image.Resampling.LANCZOS)
+    left, top = (new_size[0] - size) // 2, (new_size[1] - size) // 2
+    return picture.crop((left, top, left + size, top + size))
 
 
 def make_grid(images: np.ndarray, *, nrow: int | None = None, padding: int = 2, pad_value: float = 1.0) -> np.ndarray:

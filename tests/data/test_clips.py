@@ -137,3 +137,17 @@ def test_bad_clips_are_refused_with_one_line_naming_the_file(tmp_path):
         load_dataset("moving-digits?frames=1")
     with pytest.raises(InputError, match="unknown option 'speed'"):
         load_dataset("moving-digits?speed=3")
+
+
+def test_a_gif_keeps_its_frames_and_its_rate_when_frames_repeat(tmp_path):
+    from imsynth.clips import stored_fps
+
+    # Pillow merges identical consecutive GIF frames into one shown longer; reading expands them back
+    still = [np.zeros((8, 8))] + [np.full((8, 8), 0.6)] * 5 + [np.ones((8, 8))]
+    write_frames(still, tmp_path / "still.gif", fps=10)
+    clip = read_clip(tmp_path / "still.gif")
+    assert clip.shape[0] == 7 and (clip[1:6] == clip[1]).all() and not (clip[6] == clip[1]).all()
+    # a GIF stores frame times in hundredths of a second: 12 fps is written as 80 ms, 12.5 fps
+    write_frames(still, tmp_path / "twelve.gif", fps=12)
+    assert frame_rate(tmp_path / "twelve.gif") == stored_fps("x.gif", 12) == 12.5
+    assert stored_fps("x.mp4", 12) == 12

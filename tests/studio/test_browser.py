@@ -249,7 +249,7 @@ def test_video_tab_predicts_and_swaps_clips_and_plays_them(page, tmp_path):
     click(page, "Predict")
     played = result(page, "predict-result")  # the GIF the page shows: the real clip and the futures side by side
     assert played.shape[1] > 4 * played.shape[0]  # five panels: the clip, then -n 4 futures
-    page.locator("#predict-report").get_by_text("copy_last_frame_ssim").first.wait_for(timeout=30_000)
+    page.locator("#predict-report").get_by_text("copy_last_frame").first.wait_for(timeout=30_000)
     open_tab(page, "Swap")
     page.locator("#swap-content input[type=file]").first.set_input_files(str(clip))
     page.locator("#swap-motion input[type=file]").first.set_input_files(str(clip))

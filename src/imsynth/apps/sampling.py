@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..image import IMAGE_SUFFIXES, atomic_path, check_output, is_folder_output, save_image
+from ..image import IMAGE_SUFFIXES, check_output, is_folder_output, save_image, save_npz
 from ..models import TextGenerator, Translator, load_run
 from ..runtime.tensors import save_tensor_grid, tensor_to_uint8
 from ..train import run_dataset
@@ -24,10 +24,7 @@ def write_npz(out: Path, images: np.ndarray, labels: torch.Tensor | None, **arra
     payload = {"images": images, **arrays}
     if labels is not None:
         payload["labels"] = labels.numpy().astype(np.int64)
-    with atomic_path(out) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, **payload)
-    return out
+    return save_npz(out, **payload)
 
 
 def write_samples(

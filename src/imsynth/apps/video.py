@@ -6,83 +6,67 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from PIL import Image
 
-from ..clips import CLIP_OUTPUTS, read_clip, write_frames
+from ..clips import CLIP_OUTPUTS, DEFAULT_FPS, fit_frame, read_clip, stored_fps, write_frames
 from ..errors import InputError
-from ..image import atomic_path, check_output, is_folder_output, make_grid, read_image, save_grid
-from ..metrics.video import frame_scores
-from ..models import ContentMotion, Interpolator, Predictor, load_run
+from ..image import check_output, is_folder_output, make_grid, read_image, save_grid, save_npz
+from ..metrics.video import score_futures
+from ..models import MODEL_REGISTRY, load_run
 from ..runtime import runs as ckpt
+from ..runtime.tensors import tensor_to_uint8, to_model
 
 CLIP_WRITES = (*CLIP_OUTPUTS, ".npz", ".png")
 VIEW_SIDE = 96  # small frames are enlarged (nearest neighbour) to at least this side for viewing
 
 
 def run_fps(run) -> float:
-    """The frame rate of the clips a run was trained on (10 when the run does not say)."""
+    """The frame rate of the clips a run was trained on (``DEFAULT_FPS`` when the run does not say)."""
     saved = ckpt.read_json(ckpt.require_run(run) / ckpt.CONFIG)
-    return float(saved.get("data", {}).get("fps", 10.0))
+    return float(saved.get("data", {}).get("fps", DEFAULT_FPS))
 
 
-def require_video_model(model, capability: type | None = None, what: str = ""):
-    if "clips" not in type(model).capabilities:
-        raise InputError(f"model {model.registered_name!r} works on images, not clips; {what or 'use a video run'}")
-    if capability is not None and not isinstance(model, capability):
-        raise InputError(f"model {model.registered_name!r} cannot {what}")
-    return model
-
-
-def _fit_frame(frame: np.ndarray, config) -> np.ndarray:
-    """uint8 H x W x C -> the centre square at the run's side and channels, uint8 side x side x channels."""
-    height, width = frame.shape[:2]
-    side = min(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
-    square = frame[top : top + side, left : left + side]
-    picture = Image.fromarray(square[..., 0] if square.shape[-1] == 1 else square[..., :3])
-    picture = picture.convert("L" if config.channels == 1 else "RGB")
-    if side != config.image_size:
-        fitted = Image.Resampling.LANCZOS if side > config.image_size else Image.Resampling.BICUBIC
-        picture = picture.resize((config.image_size, config.image_size), fitted)
-    array = np.asarray(picture)
-    return array[..., None] if array.ndim == 2 else array
+def require_video_model(model, capability: str, doing: str):
+    """Refuse a run whose family does not declare ``capability``, naming the families that do."""
+    if capability in type(model).capabilities:
+        return model
+    able = sorted(entry.name for entry in MODEL_REGISTRY if capability in entry.model_class.capabilities)
+    works_on = "clips" if "clips" in type(model).capabilities else "images, not clips"
+    raise InputError(f"model {model.registered_name!r} ({works_on}) cannot {doing}; runs of {', '.join(able)} can")
 
 
 def _as_clip(frames: list[np.ndarray]) -> torch.Tensor:
-    return torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float().div(127.5).sub(1)[None]
+    """uint8 H x W x C frames -> one clip (1, T, C, H, W) in [-1, 1]."""
+    return to_model(torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2))[None]
 
 
-def clip_for_model(path, model, *, least: int = 1) -> torch.Tensor:
+def clip_for_model(path, model) -> torch.Tensor:
     """A clip file or folder as the model's clips: (1, T, C, H, W) in [-1, 1], the centre square of each frame
     resized to the run's side and converted to its channels."""
-    clip = _as_clip([_fit_frame(frame, model.config) for frame in read_clip(path)])
-    if clip.shape[1] < least:
-        raise InputError(f"{path}: the clip has {clip.shape[1]} frames; this needs at least {least}")
-    return clip
+    return _as_clip([fit_frame(frame, model.config.image_size, model.config.channels) for frame in read_clip(path)])
 
 
 def frame_for_model(path, model) -> torch.Tensor:
     """An image file as a one-frame clip of the model's (1, 1, C, H, W) in [-1, 1]."""
     image, _ = read_image(path)
     uint8 = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
-    return _as_clip([_fit_frame(uint8 if uint8.ndim == 3 else uint8[..., None], model.config)])
+    return _as_clip(
+        [fit_frame(uint8 if uint8.ndim == 3 else uint8[..., None], model.config.image_size, model.config.channels)]
+    )
 
 
 def _uint8(clips: torch.Tensor) -> np.ndarray:
     """(N, T, C, H, W) in [-1, 1] -> uint8 (N, T, H, W, C)."""
-    return ((clips.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 1, 3, 4, 2).numpy()
+    return tensor_to_uint8(clips.flatten(0, 1)).reshape(*clips.shape[:2], *clips.shape[3:], clips.shape[2])
 
 
-def panel_frames(panels: list[torch.Tensor]) -> list[np.ndarray]:
-    """Clips side by side (each (T, C, H, W); the shorter ones hold their last frame) -> frames float [0, 1]."""
-    length = max(len(p) for p in panels)
-    frames = []
-    scale = max(1, VIEW_SIDE // panels[0].shape[-1])
-    for t in range(length):
-        row = np.stack([_uint8(p[None, min(t, len(p) - 1)][:, None])[0, 0] for p in panels]).astype(np.float32) / 255
-        grid = make_grid(row, nrow=len(panels))
-        frames.append(grid.repeat(scale, axis=0).repeat(scale, axis=1))
-    return frames
+def _playing(clips: torch.Tensor, columns: int) -> list[np.ndarray]:
+    """The frames of clips (N, T, C, H, W) playing side by side, ``columns`` a row, enlarged for viewing."""
+    pictures = _uint8(clips).astype(np.float32) / 255
+    scale = max(1, VIEW_SIDE // clips.shape[-1])
+    return [
+        make_grid(pictures[:, t], nrow=columns).repeat(scale, axis=0).repeat(scale, axis=1)
+        for t in range(clips.shape[1])
+    ]
 
 
 def write_clips(out, clips: torch.Tensor, *, fps: float, columns: int | None = None) -> dict:
@@ -91,29 +75,22 @@ def write_clips(out, clips: torch.Tensor, *, fps: float, columns: int | None = N
     folder = is_folder_output(out)
     out = check_output(out, suffixes=CLIP_WRITES, folder_ok=True)
     count, frames = clips.shape[:2]
-    report = {"out": str(out), "clips": count, "frames": frames, "fps": fps, "seconds": round(frames / fps, 3)}
+    played = stored_fps(out, fps)
+    report = {"out": str(out), "clips": count, "frames": frames, "fps": played, "seconds": round(frames / played, 3)}
     if folder:
         for index in range(count):
-            write_frames(panel_frames([clips[index]]), out / f"clip-{index:05d}.gif", fps=fps)
+            write_frames(_playing(clips[index : index + 1], 1), out / f"clip-{index:05d}.gif", fps=fps)
         return report
     suffix = out.suffix.lower()
     if suffix == ".npz":
-        with atomic_path(out) as tmp:
-            with open(tmp, "wb") as handle:
-                np.savez_compressed(handle, clips=_uint8(clips), fps=np.float32(fps))
+        save_npz(out, clips=_uint8(clips), fps=np.float32(fps))
         return report
     if suffix == ".png":
         strip = _uint8(clips).reshape(count * frames, *clips.shape[3:], clips.shape[2]).astype(np.float32) / 255
         save_grid(out, strip, nrow=frames, scale=max(1, VIEW_SIDE // 2 // clips.shape[-1]))
         report.pop("seconds")
         return report
-    columns = columns or count
-    frames_out = []
-    scale = max(1, VIEW_SIDE // clips.shape[-1])
-    for t in range(frames):
-        grid = make_grid(_uint8(clips[:, t : t + 1])[:, 0].astype(np.float32) / 255, nrow=columns)
-        frames_out.append(grid.repeat(scale, axis=0).repeat(scale, axis=1))
-    write_frames(frames_out, out, fps=fps)
+    write_frames(_playing(clips, columns or count), out, fps=fps)
     return report
 
 
@@ -139,7 +116,7 @@ def predict(
         raise InputError(f"-n must be at least 1, got {count}")
     check_output(out, suffixes=CLIP_WRITES, folder_ok=True)
     model, _ = load_run(run, device=device)
-    require_video_model(model, Predictor, "predict frames (svg, svg-det and dsvae runs do)")
+    require_video_model(model, "predictor", "predict frames")
     context = model.context_frames if context is None else context
     if context < 1:
         raise InputError(f"--context must be at least 1, got {context}")
@@ -154,16 +131,7 @@ def predict(
     written = write_clips(out, torch.stack([_pad(p, context + frames) for p in panels]), fps=fps)
     report = {**written, "context": context, "predicted": frames, "samples": count, "panels": "real, then each sample"}
     if clip.shape[1] >= context + frames:
-        truth = clip[:, context : context + frames].expand(count, -1, -1, -1, -1)
-        psnr, ssim = frame_scores(futures, truth)
-        copy_psnr, copy_ssim = frame_scores(clip[:, context - 1 : context].expand_as(truth), truth)
-        report["scores"] = {
-            "ssim_mean": round(float(ssim.mean()), 4),
-            "ssim_best": round(float(ssim.mean(1).max()), 4),
-            "psnr_mean": round(float(psnr.mean()), 3),
-            "copy_last_frame_ssim": round(float(copy_ssim.mean()), 4),
-            "copy_last_frame_psnr": round(float(copy_psnr.mean()), 3),
-        }
+        report["scores"] = score_futures(futures[:, None], clip, context)
     else:
         report["scores"] = f"the clip has {clip.shape[1]} frames, fewer than context + frames: nothing to score against"
     return report
@@ -181,7 +149,7 @@ def swap(run, content, motion, out, *, fps: float | None = None, device: str = "
     swapped] side by side."""
     check_output(out, suffixes=CLIP_WRITES, folder_ok=True)
     model, _ = load_run(run, device=device)
-    require_video_model(model, ContentMotion, "swap content and motion (dsvae runs do)")
+    require_video_model(model, "content-motion", "swap content and motion")
     a, b = clip_for_model(content, model), clip_for_model(motion, model)
     swapped = model.swap(a, b)[0]
     length = b.shape[1]
@@ -207,7 +175,7 @@ def interpolate(
         raise InputError(f"--frames must be at least 1, got {frames}")
     check_output(out, suffixes=CLIP_WRITES, folder_ok=True)
     model, _ = load_run(run, device=device)
-    require_video_model(model, Interpolator, "interpolate between frames (video-ddpm runs do)")
+    require_video_model(model, "interpolator", "interpolate between frames")
     start, end = frame_for_model(first, model), frame_for_model(last, model)
     generator = torch.Generator().manual_seed(seed)
     between = torch.cat([model.interpolate_frames(start, end, frames, generator=generator) for _ in range(count)])

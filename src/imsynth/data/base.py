@@ -70,17 +70,21 @@ class ImageDataset:
 
 
 def resize_uint8(images: torch.Tensor, size: int, *, chunk: int = 4096) -> torch.Tensor:
-    """Resize square uint8 NCHW images to ``size`` x ``size`` (antialiased bilinear when shrinking)."""
+    """Resize square uint8 images (... x C x H x W: NCHW, or clips N x T x C x H x W) to ``size`` x ``size``
+    (antialiased bilinear when shrinking)."""
     if images.shape[-1] == size and images.shape[-2] == size:
         return images
+    lead, planes = images.shape[:-3], images.shape[-3:]
+    flat = images.reshape(-1, *planes)
     out = []
-    for start in range(0, len(images), chunk):
-        part = images[start : start + chunk].float()
+    for start in range(0, len(flat), chunk):
+        part = flat[start : start + chunk].float()
         part = F.interpolate(
             part, size=(size, size), mode="bilinear", align_corners=False, antialias=size < images.shape[-1]
         )
         out.append(part.round_().clamp_(0, 255).to(torch.uint8))
-    return torch.cat(out) if out else images.new_zeros((0, images.shape[1], size, size))
+    resized = torch.cat(out) if out else flat.new_zeros((0, planes[0], size, size))
+    return resized.reshape(*lead, planes[0], size, size)
 
 
 def split_indices(count: int, test_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -165,7 +169,7 @@ def load_dataset(name: str, *, image_size: int | None = None, limit: int | None 
         raise AssertionError(f"dataset {spec.name} declares {spec.kind} but loaded {dataset.kind}")
     if limit is not None:
         dataset = limit_dataset(dataset, limit)
-    if dataset.kind in ("text", "clips"):  # no image side to fit (clip loaders fit their frames themselves)
+    if dataset.kind == "text":  # token rows: no image side to fit
         return dataset
     if image_size is not None:
         dataset.train_images = resize_uint8(dataset.train_images, image_size)

@@ -23,9 +23,8 @@ from urllib.parse import parse_qsl
 
 import numpy as np
 import torch
-from PIL import Image
 
-from ..clips import frame_rate, iter_frames
+from ..clips import DEFAULT_FPS, fit_frame, frame_rate, iter_frames
 from ..errors import InputError
 from . import shapes
 from .base import DatasetSpec, Factors, ImageDataset, register, resize_uint8
@@ -41,7 +40,7 @@ class ClipDataset(ImageDataset):
     """Clips as uint8 N x T x C x H x W; labels, where present, are per clip (a moving item's class)."""
 
     kind: str = "clips"
-    fps: float = 10.0
+    fps: float = DEFAULT_FPS  # generated clips have no rate of their own
 
     row_axes: ClassVar[int] = 5
     rows_are: ClassVar[str] = "clips must be uint8 N x T x C x H x W"
@@ -76,13 +75,6 @@ def _options(spec: str, options: str, defaults: dict) -> dict:
     if values["frames"] < 2:
         raise InputError(f"{spec}: a clip needs at least 2 frames, got {values['frames']}")
     return values
-
-
-def _resize_clips(clips: torch.Tensor, size: int | None) -> torch.Tensor:
-    if not size or clips.shape[-1] == size:
-        return clips
-    count, frames = clips.shape[:2]
-    return resize_uint8(clips.flatten(0, 1), size).unflatten(0, (count, frames))
 
 
 # ---------------------------------------------------------------------------------- bouncing items
@@ -193,20 +185,17 @@ def _moving(name: str, source, options: str, *, default_size: int, item_size: in
     )
 
 
-def load_moving_fashion(options: str = "", *, image_size: int | None = None, limit: int | None = None) -> ClipDataset:
-    dataset = _moving("moving-fashion", load_fashion(), options, default_size=64, item_size=28, limit=limit)
-    dataset.train_images, dataset.test_images = (
-        _resize_clips(c, image_size) for c in (dataset.train_images, dataset.test_images)
-    )
-    return dataset
+def _moving_loader(name: str, source, *, default_size: int, item_size: int):
+    """The loader of a Moving-MNIST-style dataset whose items come from ``source()`` (its own train/test split)."""
+
+    def load(options: str = "", *, image_size: int | None = None, limit: int | None = None) -> ClipDataset:
+        return _moving(name, source(), options, default_size=default_size, item_size=item_size, limit=limit)
+
+    return load
 
 
-def load_moving_digits(options: str = "", *, image_size: int | None = None, limit: int | None = None) -> ClipDataset:
-    dataset = _moving("moving-digits", load_digits(), options, default_size=32, item_size=14, limit=limit)
-    dataset.train_images, dataset.test_images = (
-        _resize_clips(c, image_size) for c in (dataset.train_images, dataset.test_images)
-    )
-    return dataset
+load_moving_fashion = _moving_loader("moving-fashion", load_fashion, default_size=64, item_size=28)
+load_moving_digits = _moving_loader("moving-digits", load_digits, default_size=32, item_size=14)
 
 
 # ----------------------------------------------------------------------------------- moving shapes
@@ -263,7 +252,6 @@ def load_moving_shapes(options: str = "", *, image_size: int | None = None, limi
     factors = np.stack([rng.integers(0, size, total) for size in MOVING_SHAPE_SIZES], axis=1)
     starts = np.stack([rng.integers(0, s, total) for s in shapes.FACTOR_SIZES[2:]], axis=1)
     clips = torch.from_numpy(render_moving_shapes(factors, starts, values["frames"]))
-    clips = _resize_clips(clips, image_size)
     factor_tensor = torch.from_numpy(factors)
     return ClipDataset(
         name=spec,
@@ -282,20 +270,9 @@ def load_moving_shapes(options: str = "", *, image_size: int | None = None, limi
 # ---------------------------------------------------------------------------------- recordings
 
 
-def _square(frame: np.ndarray, size: int) -> np.ndarray:
-    height, width = frame.shape[:2]
-    side = min(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
-    picture = Image.fromarray(frame[top : top + side, left : left + side].squeeze())
-    fitted = np.asarray(
-        picture.resize((size, size), Image.Resampling.LANCZOS if side > size else Image.Resampling.BICUBIC)
-    )
-    return fitted if fitted.ndim == 3 else fitted[..., None]
-
-
 def recording_clips(path: Path, spec: str, values: dict, limit: int | None) -> ClipDataset:
     """Clips cut from a recording, streamed: only the resized frames are kept."""
-    frames = np.stack([_square(frame, values["size"]) for frame in iter_frames(path)])
+    frames = np.stack([fit_frame(frame, values["size"]) for frame in iter_frames(path)])
     length, stride = values["frames"], values["stride"]
     cut = int(round(len(frames) * (1 - TEST_FRACTION)))
     splits = {}

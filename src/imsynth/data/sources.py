@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from ..errors import DataError
-from ..image import READABLE_SUFFIXES, image_files, load_image
+from ..image import READABLE_SUFFIXES, fit_square, image_files, load_image
 from .base import DatasetSpec, ImageDataset, register, split_indices
 
 # ---------------------------------------------------------------------------------------------- digits
@@ -163,16 +163,6 @@ register(
 # ------------------------------------------------------------------------------------------ folder:
 
 
-def _fit_square(picture: Image.Image, size: int) -> Image.Image:
-    """Resize the shorter side to ``size`` and crop the centre square."""
-    width, height = picture.size
-    scale = size / min(width, height)
-    new_size = (max(size, round(width * scale)), max(size, round(height * scale)))
-    picture = picture.resize(new_size, Image.Resampling.BICUBIC if scale > 1 else Image.Resampling.LANCZOS)
-    left, top = (new_size[0] - size) // 2, (new_size[1] - size) // 2
-    return picture.crop((left, top, left + size, top + size))
-
-
 def load_folder(path: str, *, image_size: int | None = None) -> ImageDataset:
     """Every image under ``path`` (recursive). Sub-folder names become class labels when there are any.
 
@@ -197,7 +187,7 @@ def load_folder(path: str, *, image_size: int | None = None) -> ImageDataset:
         elif picture.ndim == 3:
             picture = picture[..., :3]  # alpha is dropped: models see opaque images
         pil = Image.fromarray(np.round(picture * 255).astype(np.uint8))
-        fitted = np.asarray(_fit_square(pil, image_size))
+        fitted = np.asarray(fit_square(pil, image_size))
         arrays.append(fitted if fitted.ndim == 3 else fitted[..., None])
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
     relative_parents = [f.parent.relative_to(root) for f in files]

@@ -32,36 +32,42 @@ def _summary(per_frame: torch.Tensor) -> dict:
     return {"per_frame": [round(float(v), 4) for v in curve], "average": round(float(curve.mean()), 4)}
 
 
-@torch.no_grad()
-def prediction_report(
-    model, clips: torch.Tensor, *, context: int, frames: int, samples: int = 20, seed: int = 0
-) -> dict:
-    """SSIM and PSNR of ``samples`` predicted futures per clip: the mean over samples and the best sample (by its
-    mean SSIM over the frames, per clip), per future frame, beside copying the last context frame."""
+def score_futures(futures: torch.Tensor, clips: torch.Tensor, context: int) -> dict:
+    """Predicted futures (S samples, B clips, T frames, C, H, W) against the clips' real frames after ``context``:
+    SSIM and PSNR per future frame for the mean over samples and for the best sample (per clip, the one with the
+    highest mean SSIM: the SVG/SRVP protocol), beside copying the last context frame."""
+    frames = futures.shape[2]
     if clips.shape[1] < context + frames:
         raise ValueError(f"clips of {clips.shape[1]} frames are shorter than context {context} + frames {frames}")
     truth = clips[:, context : context + frames].float()
-    generator = torch.Generator().manual_seed(seed)
-    psnrs, ssims = [], []
-    for _ in range(samples):
-        future = model.predict(clips[:, :context], frames, generator=generator)
-        psnr, ssim = frame_scores(future, truth)
-        psnrs.append(psnr)
-        ssims.append(ssim)
-    psnr, ssim = torch.stack(psnrs), torch.stack(ssims)  # (S, B, T)
-    best = ssim.mean(dim=2).argmax(dim=0)  # per clip, the sample closest to the truth
-    pick = lambda scores: scores.gather(0, best[None, :, None].expand(1, -1, scores.shape[2]))[0]
-    copy = clips[:, context - 1 : context].float().expand_as(truth)
-    copy_psnr, copy_ssim = frame_scores(copy, truth)
+    scores = [frame_scores(future, truth) for future in futures]
+    psnr, ssim = torch.stack([p for p, _ in scores]), torch.stack([s for _, s in scores])  # (S, B, T)
+    best = ssim.mean(dim=2).argmax(dim=0)
+
+    def pick(values: torch.Tensor) -> torch.Tensor:
+        return values.gather(0, best[None, :, None].expand(1, -1, values.shape[2]))[0]
+
+    copy_psnr, copy_ssim = frame_scores(clips[:, context - 1 : context].float().expand_as(truth), truth)
     return {
         "context": context,
         "frames": frames,
-        "samples": samples,
+        "samples": len(futures),
         "clips": len(clips),
         "ssim": {"best": _summary(pick(ssim)), "mean": _summary(ssim.mean(0))},
         "psnr": {"best": _summary(pick(psnr)), "mean": _summary(psnr.mean(0))},
         "copy_last_frame": {"ssim": _summary(copy_ssim), "psnr": _summary(copy_psnr)},
     }
+
+
+@torch.no_grad()
+def prediction_report(
+    model, clips: torch.Tensor, *, context: int, frames: int, samples: int = 20, seed: int = 0
+) -> dict:
+    """``samples`` futures of ``frames`` frames per clip from ``model``, scored by ``score_futures``."""
+    generator = torch.Generator().manual_seed(seed)
+    context_clips = clips[:, :context]
+    futures = torch.stack([model.predict(context_clips, frames, generator=generator) for _ in range(samples)])
+    return score_futures(futures, clips, context)
 
 
 def centroids(clips: torch.Tensor) -> torch.Tensor:

@@ -224,13 +224,7 @@ class Diffusion(GenerativeModel):
         progress: Callable[[int], None] | None = None,
     ) -> torch.Tensor:
         """Run ``sampler`` from x_T (B, C, H, W) to images in [-1, 1]."""
-        for t, t_prev in sampler.timesteps:
-            clean, noise = self.estimate(x_t, t, labels, guidance)
-            fresh = self._noise_like(x_t, generator) if sampler.needs_noise(t_prev) else None
-            x_t = sampler.step(x_t, t, t_prev, clean, noise, fresh)
-            if progress is not None:
-                progress(1)
-        return x_t.clamp(-1, 1)
+        return reverse(x_t, sampler, lambda x, t: self.estimate(x, t, labels, guidance), generator, progress)
 
     def _start(self, count: int, labels, initial_noise, generator) -> tuple[torch.Tensor, torch.Tensor | None]:
         """x_T (from ``initial_noise`` (B, C*H*W or C, H, W) or fresh noise) and checked labels, on the model's device."""
@@ -379,6 +373,24 @@ def run_sampler_for(config: DiffusionConfig, schedule: NoiseSchedule, name, step
     if eta is None and SAMPLERS.get(name).option("eta") is not None:
         eta = config.eta
     return make_sampler(name, schedule, config.sample_steps if steps is None else steps, eta=eta)
+
+
+def reverse(
+    x_t: torch.Tensor,
+    sampler: Sampler,
+    estimate: Callable[[torch.Tensor, int], tuple[torch.Tensor, torch.Tensor]],
+    generator: torch.Generator | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> torch.Tensor:
+    """The reverse process: ``sampler``'s steps from x_T to x_0 in [-1, 1], ``estimate(x_t, t)`` giving the
+    model's (x_0, eps) at each; the one loop every diffusion family samples with."""
+    for t, t_prev in sampler.timesteps:
+        clean, noise = estimate(x_t, t)
+        fresh = torch.randn(x_t.shape, generator=generator).to(x_t.device) if sampler.needs_noise(t_prev) else None
+        x_t = sampler.step(x_t, t, t_prev, clean, noise, fresh)
+        if progress is not None:
+            progress(1)
+    return x_t.clamp(-1, 1)
 
 
 def training_target(prediction: str, schedule: NoiseSchedule, clean, eps, t: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,7 @@ import torch
 
 from ..errors import InputError
 from .base import LossOutput, register_model, require
-from .diffusion import DiffusionConfig, estimates, run_sampler_for, training_target, unet_for
+from .diffusion import DiffusionConfig, estimates, reverse, run_sampler_for, training_target, unet_for
 from .samplers import SAMPLERS, NoiseSchedule, Sampler
 from .video import ClipShape, VideoModel
 
@@ -118,14 +118,14 @@ class VideoDiffusion(VideoModel):
         device = next(self.parameters()).device
         shape = (len(past), c.block * c.channels, c.image_size, c.image_size)
         x_t = torch.randn(shape, generator=generator).to(device)
-        for t, t_prev in sampler.timesteps:
-            timesteps = torch.full((len(x_t),), t, dtype=torch.int64, device=device)
-            network_input = self._stack(past, x_t.unflatten(1, (c.block, c.channels)), future)
+
+        def estimate(x: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
+            timesteps = torch.full((len(x),), t, dtype=torch.int64, device=device)
+            network_input = self._stack(past, x.unflatten(1, (c.block, c.channels)), future)
             output = self._block_output(self.network(network_input, timesteps).float())
-            clean, predicted_noise = estimates(c.prediction, self.schedule, x_t, t, output, clip=c.clip_denoised)
-            fresh = torch.randn(x_t.shape, generator=generator).to(device) if sampler.needs_noise(t_prev) else None
-            x_t = sampler.step(x_t, t, t_prev, clean, predicted_noise, fresh)
-        return x_t.clamp(-1, 1).unflatten(1, (c.block, c.channels))
+            return estimates(c.prediction, self.schedule, x, t, output, clip=c.clip_denoised)
+
+        return reverse(x_t, sampler, estimate, generator).unflatten(1, (c.block, c.channels))
 
     def _continue(self, history: torch.Tensor, frames: int, sampler: Sampler, generator, end=None) -> torch.Tensor:
         """``frames`` frames after ``history`` (B, k, C, H, W; k may be 0), block by block; ``end`` (B, f, C, H, W)
