@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from imsynth.data.clips import ClipDataset
+from imsynth.errors import InputError
 from imsynth.metrics.video import centroids, frame_scores
 from imsynth.models import config_for_dataset, get_entry, load_run
 from imsynth.train import train
@@ -83,11 +84,11 @@ def test_dsvae_swaps_content_and_motion_between_clips(tmp_path):
 def test_a_video_model_refuses_images_and_clips_of_another_size(tmp_path):
     data = tiny_clips(count=32, frames=4, size=8)
     model = _train("dsvae", data, tmp_path / "d", 2, width=4, hidden=8, rnn=8, content_dim=2, motion_dim=2)
-    with pytest.raises(Exception, match="works on clips .* got a still image"):
+    with pytest.raises(InputError, match="works on clips .* got a still image"):
         model.predict(torch.zeros(2, 1, 8, 8), 3)
-    with pytest.raises(Exception, match="works on 1-channel 8x8 frames; the content clip has 3-channel 16x16"):
+    with pytest.raises(InputError, match="works on 1-channel 8x8 frames; the content clip has 3-channel 16x16"):
         model.swap(torch.zeros(1, 4, 3, 16, 16), torch.zeros(1, 4, 1, 8, 8))
-    with pytest.raises(Exception, match="2 content clips and 3 motion clips"):
+    with pytest.raises(InputError, match="2 content clips and 3 motion clips"):
         model.swap(torch.zeros(2, 4, 1, 8, 8), torch.zeros(3, 4, 1, 8, 8))
 
 
