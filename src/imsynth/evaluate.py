@@ -22,7 +22,16 @@ from .metrics.features import extract_features, load_feature_net
 from .metrics.generative import compare_features
 from .metrics.inception import check_inception, inception_fid
 from .metrics.video import prediction_report
-from .models import Codec, Encoder, LikelihoodModel, Predictor, TextGenerator, load_run
+from .models import (
+    Codec,
+    Encoder,
+    IterativeSampler,
+    LikelihoodModel,
+    Predictor,
+    TextGenerator,
+    load_run,
+    sampling_defaults,
+)
 from .runtime.classifier import SECOND
 from .runtime.tensors import to_model
 
@@ -56,6 +65,8 @@ def evaluate_run(
     *,
     data: str | None = None,
     n: int = 5000,
+    sampler: str | None = None,
+    steps: int | None = None,
     importance_samples: int = 500,
     likelihood_images: int = 1000,
     feature_net: str | None = None,
@@ -66,22 +77,64 @@ def evaluate_run(
 ) -> dict:
     """Likelihood (ELBO, IW-NLL), sample quality on in-domain features (FID, KID, precision/recall,
     density/coverage, with the train-vs-test FID floor), MIG/FactorVAE on ``shapes``, and Inception FID from the
-    weights file ``inception`` where given."""
+    weights file ``inception`` where given. ``sampler`` and ``steps`` choose how a diffusion run samples."""
     if n < 2 or importance_samples < 1 or likelihood_images < 1:
         raise InputError("--n must be >= 2, --k and --likelihood-images >= 1")
     if inception is not None:
         check_inception(inception)
     started = time.perf_counter()
     model, saved = load_run(run, device=device)
-    if isinstance(model, TextGenerator):
-        return evaluate_text(model, saved, run, data, importance_samples, likelihood_images, started)
-    if "clips" in type(model).capabilities:
-        return evaluate_clips(model, saved, run, data, n, seed, started)
+    with sampling_defaults(model, sampler, steps):
+        if isinstance(model, TextGenerator):
+            return evaluate_text(model, saved, run, data, importance_samples, likelihood_images, started)
+        if "clips" in type(model).capabilities:
+            return evaluate_clips(model, saved, run, data, n, seed, started)
+        return evaluate_images(
+            model,
+            saved,
+            run,
+            data,
+            n,
+            importance_samples,
+            likelihood_images,
+            feature_net,
+            disentanglement,
+            inception,
+            seed,
+            started,
+        )
+
+
+def sampling_report(model) -> dict | None:
+    """The sampler a diffusion run's samples were drawn with, and its cost in network evaluations."""
+    if not isinstance(model, IterativeSampler):
+        return None
+    chosen = model.sampler()
+    return {"sampler": chosen.name, "steps": chosen.steps, "evaluations": chosen.evaluations}
+
+
+def evaluate_images(
+    model,
+    saved,
+    run,
+    data,
+    n,
+    importance_samples,
+    likelihood_images,
+    feature_net,
+    disentanglement,
+    inception,
+    seed,
+    started,
+) -> dict:
+    """``evaluate_run`` for an image run."""
     data_name = data or saved["data"]["name"]
     dataset = load_dataset(data_name, image_size=model.config.image_size)
     if dataset.channels != model.config.channels:
         raise InputError(f"dataset {data_name!r} has {dataset.channels} channels, the model {model.config.channels}")
     report: dict = {"run": str(run), "model": saved["model"], "step": saved.get("step"), "data": data_name}
+    if (sampling := sampling_report(model)) is not None:
+        report["sampling"] = sampling
     test_images, test_labels = dataset.test_images, dataset.test_labels
     count = min(n, len(test_images))
     device_of_model = next(model.parameters()).device
@@ -150,6 +203,8 @@ def evaluate_clips(model, saved: dict, run, data: str | None, n: int, seed: int,
         raise InputError(f"{data_name}: a video run is evaluated on clips; this dataset holds {dataset.kind}")
     clips = dataset.to_batch(dataset.test_images[: min(n, VIDEO_EVAL_CLIPS)])
     report: dict = {"run": str(run), "model": saved["model"], "step": saved.get("step"), "data": data_name}
+    if (sampling := sampling_report(model)) is not None:
+        report["sampling"] = sampling
     if isinstance(model, Predictor):
         context = min(model.context_frames, clips.shape[1] - 1)
         report["prediction"] = prediction_report(

@@ -24,6 +24,10 @@ def _image_and_mask(tmp_path, size=8, hole=(slice(2, 6), slice(3, 7)), mask_size
         ["--sampler", "ddpm", "--steps", "12"],
         ["--sampler", "ddim", "--steps", "5"],
         ["--sampler", "ddim", "--steps", "5", "--eta", "1"],
+        ["--sampler", "dpm++2m", "--steps", "4"],
+        ["--sampler", "unipc", "--steps", "4"],
+        ["--sampler", "heun", "--steps", "3"],
+        ["--sampler", "euler", "--steps", "4"],
         [],
     ],
 )
@@ -89,7 +93,7 @@ def test_guided_class_samples_from_the_conditional_run(cddpm_run, tmp_path, caps
 @pytest.mark.parametrize(
     "options,fragments",
     [
-        (["--sampler", "heun"], ["unknown sampler 'heun'; valid: ddpm, ddim"]),
+        (["--sampler", "lms"], ["'lms'", "ddim", "dpm++2m", "unipc", "heun"]),
         (["--steps", "0"], ["--steps must be between 1 and the 100 training timesteps, got 0"]),
         (["--steps", "101"], ["--steps must be between 1 and the 100 training timesteps, got 101"]),
         (["--guidance", "3"], ["guidance needs a class-conditional run"]),
@@ -238,3 +242,24 @@ def test_eval_reports_sample_quality_for_a_diffusion_run(ddpm_run, capsys):
     assert report["model"] == "ddpm" and "likelihood" not in report
     quality = report["sample_quality"]
     assert quality["n"] == 40 and quality["fid"] > 0 and 0 <= quality["precision"] <= 1
+
+
+def test_eval_samples_with_the_chosen_sampler_and_says_which(ddpm_run, capsys):
+    reports = {}
+    for name, steps in (("ddim", "5"), ("heun", "3")):
+        code, out, err = run_cli(
+            capsys, "eval", str(ddpm_run), "--n", "40", "--sampler", name, "--steps", steps, "--device", "cpu"
+        )
+        assert code == 0, err
+        reports[name] = json.loads(out)
+    assert reports["ddim"]["sampling"] == {"sampler": "ddim", "steps": 5, "evaluations": 5}
+    assert reports["heun"]["sampling"] == {"sampler": "heun", "steps": 3, "evaluations": 5}
+    # the same seed, other samples: the option reached generation
+    assert reports["ddim"]["sample_quality"]["fid"] != reports["heun"]["sample_quality"]["fid"]
+
+
+def test_eval_refuses_sampling_options_it_cannot_use(ddpm_run, gan_run, capsys):
+    code, _, err = run_cli(capsys, "eval", str(gan_run), "--n", "20", "--steps", "5")
+    assert_one_line_error(code, err, "--sampler and --steps apply to diffusion runs", "'dcgan'")
+    code, _, err = run_cli(capsys, "eval", str(ddpm_run), "--n", "20", "--sampler", "unipc", "--steps", "101")
+    assert_one_line_error(code, err, "--steps must be between 1 and the 100 training timesteps, got 101")

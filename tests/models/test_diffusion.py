@@ -181,8 +181,8 @@ def test_guidance_and_labels_are_checked():
         conditional.sample(1, labels=torch.tensor([10]), steps=2)
     with pytest.raises(InputError, match="guidance must be a finite number"):
         conditional.sample(1, guidance=float("nan"), steps=2)
-    with pytest.raises(InputError, match="unknown sampler 'euler'; valid: ddpm, ddim"):
-        make_sampler("euler", unconditional.schedule, 10)
+    with pytest.raises(InputError, match="unknown sampler 'lms'; valid: ddpm, ddim, dpm\\+\\+2m, unipc, euler, heun"):
+        make_sampler("lms", unconditional.schedule, 10)
     with pytest.raises(InputError, match="--eta does not apply to sampler 'ddpm'"):
         unconditional.sample(1, sampler="ddpm", eta=0.5, steps=2)
     with pytest.raises(ConfigError, match="sample_steps"):

@@ -16,6 +16,7 @@ import torch
 
 from ..errors import InputError
 from ..models import GenerativeModel
+from ..models.samplers import SAMPLERS
 from ..tables import Table, method
 from .inversion import invert
 
@@ -61,13 +62,20 @@ def projection(*, model: GenerativeModel, steps: int = 200, restarts: int = 4, s
 
 
 def diffusion(
-    *, model: GenerativeModel, strength: float | None = None, steps: int | None = None, seed: int = 0
+    *,
+    model: GenerativeModel,
+    strength: float | None = None,
+    steps: int | None = None,
+    sampler: str = "ddpm",
+    seed: int = 0,
 ) -> Purification:
     _require(model, {"purifier", "iterative-sampler"}, "is not a diffusion run")
     generator = torch.Generator().manual_seed(seed)  # one stream: fresh noise per call, reproducible per run
 
     def purify(images: torch.Tensor) -> torch.Tensor:
-        made = model.purify(_model_input(model, images), strength=strength, steps=steps, generator=generator)
+        made = model.purify(
+            _model_input(model, images), strength=strength, steps=steps, sampler=sampler, generator=generator
+        )
         return ((made + 1) / 2).to(images)
 
     return Purification(purify, differentiable=False, random=True)
@@ -100,6 +108,7 @@ PURIFIERS.add(
         options={
             "strength": "damage as a noise std on the 0-1 scale, sets t* (default: estimated / the run's)",
             "steps": "reverse steps from t* (default: the run's sample steps x t*/T)",
+            "sampler": ("the reverse process from t* (ddpm adds fresh noise: random, as DiffPure)", SAMPLERS.names()),
             "seed": "random seed",
         },
         needs=MODEL,

@@ -11,7 +11,7 @@ from ..clips import CLIP_OUTPUTS, DEFAULT_FPS, fit_frame, read_clip, stored_fps,
 from ..errors import InputError
 from ..image import check_output, is_folder_output, make_grid, read_image, save_grid, save_npz
 from ..metrics.video import score_futures
-from ..models import MODEL_REGISTRY, load_run
+from ..models import MODEL_REGISTRY, load_run, sampling_defaults
 from ..runtime import runs as ckpt
 from ..runtime.tensors import tensor_to_uint8, to_model
 
@@ -104,6 +104,8 @@ def predict(
     count: int = 4,
     seed: int = 0,
     fps: float | None = None,
+    sampler: str | None = None,
+    steps: int | None = None,
     device: str = "auto",
 ) -> dict:
     """``count`` predicted futures of ``frames`` frames after the first ``context`` frames of ``clip``. Written
@@ -124,7 +126,8 @@ def predict(
     if clip.shape[1] < context:
         raise InputError(f"the clip has {clip.shape[1]} frames, fewer than --context {context}")
     generator = torch.Generator().manual_seed(seed)
-    futures = torch.cat([model.predict(clip[:, :context], frames, generator=generator) for _ in range(count)])
+    with sampling_defaults(model, sampler, steps):
+        futures = torch.cat([model.predict(clip[:, :context], frames, generator=generator) for _ in range(count)])
     known = clip[0, :context]
     panels = [clip[0, : context + frames]] + [torch.cat([known, future]) for future in futures]
     fps = fps or run_fps(run)
@@ -167,6 +170,8 @@ def interpolate(
     count: int = 1,
     seed: int = 0,
     fps: float | None = None,
+    sampler: str | None = None,
+    steps: int | None = None,
     device: str = "auto",
 ) -> dict:
     """``frames`` frames between the images FIRST and LAST, ``count`` samples side by side, each played from FIRST
@@ -178,7 +183,8 @@ def interpolate(
     require_video_model(model, "interpolator", "interpolate between frames")
     start, end = frame_for_model(first, model), frame_for_model(last, model)
     generator = torch.Generator().manual_seed(seed)
-    between = torch.cat([model.interpolate_frames(start, end, frames, generator=generator) for _ in range(count)])
+    with sampling_defaults(model, sampler, steps):
+        between = torch.cat([model.interpolate_frames(start, end, frames, generator=generator) for _ in range(count)])
     clips = torch.cat([start.expand(count, -1, -1, -1, -1), between, end.expand(count, -1, -1, -1, -1)], dim=1)
     return {**write_clips(out, clips, fps=fps or run_fps(run)), "between": frames}
 

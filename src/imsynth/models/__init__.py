@@ -27,11 +27,13 @@ from .capabilities import (
     SentenceEncoder,
     TextGenerator,
     Translator,
+    sampling_defaults,
 )
 from .loading import load_run
 from .presets import PRESETS, Preset, get_preset, presets_for
 
 __all__ = [
+    "sampling_defaults",
     "Codec",
     "ContentMotion",
     "Interpolator",

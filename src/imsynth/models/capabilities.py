@@ -24,10 +24,14 @@ reads here what it must provide for each of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol, runtime_checkable
 
 import torch
+
+from ..errors import InputError
 
 CAPABILITIES = {
     # a family declares these in ``capabilities`` (a class attribute); the contract test checks each declared
@@ -224,3 +228,25 @@ class Interpolator(Protocol):
         self, first: torch.Tensor, last: torch.Tensor, frames: int, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """``frames`` frames (B, frames, C, H, W) between ``first`` and ``last`` (B x k x C x H x W each)."""
+
+
+@contextmanager
+def sampling_defaults(model: Any, sampler: str | None = None, steps: int | None = None) -> Iterator[None]:
+    """Within the block an iterative run samples with ``sampler`` and ``steps`` wherever it would use its own
+    (predict, interpolate, eval), so an action takes --sampler/--steps without threading them through every
+    call. Checked first: an unknown sampler or steps beyond the schedule raise InputError; options given to a
+    run that samples in one pass too."""
+    if sampler is None and steps is None:
+        yield
+        return
+    if not isinstance(model, IterativeSampler):
+        raise InputError(
+            f"--sampler and --steps apply to diffusion runs; model {model.registered_name!r} samples in one pass"
+        )
+    chosen = model.sampler(sampler, steps)
+    saved = model.config
+    model.config = dataclasses.replace(saved, sampler=chosen.name, sample_steps=steps or saved.sample_steps)
+    try:
+        yield
+    finally:
+        model.config = saved

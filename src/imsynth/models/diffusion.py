@@ -382,15 +382,13 @@ def reverse(
     generator: torch.Generator | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> torch.Tensor:
-    """The reverse process: ``sampler``'s steps from x_T to x_0 in [-1, 1], ``estimate(x_t, t)`` giving the
-    model's (x_0, eps) at each; the one loop every diffusion family samples with."""
-    for t, t_prev in sampler.timesteps:
-        clean, noise = estimate(x_t, t)
-        fresh = torch.randn(x_t.shape, generator=generator).to(x_t.device) if sampler.needs_noise(t_prev) else None
-        x_t = sampler.step(x_t, t, t_prev, clean, noise, fresh)
-        if progress is not None:
-            progress(1)
-    return x_t.clamp(-1, 1)
+    """The reverse process: ``sampler`` from x_T to x_0 in [-1, 1], ``estimate(x_t, t)`` giving the model's
+    (x_0, eps); fresh noise from ``generator``. The one entry every diffusion family samples through."""
+
+    def fresh_noise(x: torch.Tensor) -> torch.Tensor:
+        return torch.randn(x.shape, generator=generator).to(x.device)
+
+    return sampler.run(x_t, estimate, fresh_noise, progress).clamp(-1, 1)
 
 
 def training_target(prediction: str, schedule: NoiseSchedule, clean, eps, t: torch.Tensor) -> torch.Tensor:

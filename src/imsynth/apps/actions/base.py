@@ -34,6 +34,20 @@ CLASS = Param("class_index", int, None, "class (conditional models)", flag="--cl
 ITERATIVE = frozenset({"iterative-sampler"})
 TEXT = frozenset({"text"})
 IMAGE = frozenset({"image"})
+SAMPLER = Param(
+    "sampler",
+    default=None,
+    choices="imsynth.models.samplers:SAMPLERS",
+    help="diffusion runs (default: the run's own, ddim); dpm++2m and unipc need about 10 steps",
+    needs=ITERATIVE,
+)
+STEPS = Param(
+    "steps",
+    int,
+    None,
+    "diffusion runs: sampling steps, 1..training timesteps (default: the run's, 50); heun costs 2 evaluations each",
+    needs=ITERATIVE,
+)
 
 
 def out_param(help_text: str, *, required: bool = True) -> Param:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...tables import Action, Param
-from .base import DEVICE, RUN_ARGUMENT, SEED, input_param, out_param, register_action
+from .base import DEVICE, RUN_ARGUMENT, SAMPLER, SEED, STEPS, input_param, out_param, register_action
 
 CLIP_OUT = "clips.gif or .mp4 (the panels side by side), DIR/ (a GIF each), .npz (uint8 clips) or strip.png"
 FPS = Param("fps", float, None, "frames per second of the written clip (default: the run's training clips')", low=0)
@@ -22,6 +22,8 @@ register_action(
             Param("count", int, 4, "samples of the future", flag="-n", low=1, high=64),
             SEED,
             FPS,
+            SAMPLER,
+            STEPS,
             DEVICE,
         ),
         description="Where the clip holds the real future, the report scores every sample against it (SSIM, PSNR) "
@@ -72,6 +74,8 @@ register_action(
             Param("count", int, 1, "samples", flag="-n", low=1, high=64),
             SEED,
             FPS,
+            SAMPLER,
+            STEPS,
             DEVICE,
         ),
         examples=("imsynth interpolate runs/video-ddpm first.png last.png --frames 8 -o between.gif",),
