@@ -24,7 +24,7 @@ def tiny_diffusion(name="ddpm", *, size=8, classes=10, network=None, **overrides
 
 
 class Oracle(nn.Module):
-    """The ideal network for a dataset of one image: its eps (or v) prediction is exact at every t."""
+    """The ideal network for a dataset of one image: its eps, v or velocity prediction is exact at every t."""
 
     def __init__(self, clean: torch.Tensor, schedule: NoiseSchedule, prediction: str = "eps") -> None:
         super().__init__()
@@ -34,27 +34,35 @@ class Oracle(nn.Module):
 
     def forward(self, x_t, t, labels=None):
         self.seen_labels.append(None if labels is None else labels.clone())
-        alpha_bar = self.schedule.alpha_bar_at(t).float().reshape(-1, 1, 1, 1)
-        eps = (x_t - alpha_bar.sqrt() * self.clean) / (1 - alpha_bar).sqrt()
+        alpha = self.schedule.signal[t].float().reshape(-1, 1, 1, 1)
+        sigma = self.schedule.noise[t].float().reshape(-1, 1, 1, 1)
+        eps = (x_t - alpha * self.clean) / sigma
         if self.prediction == "eps":
             return eps
-        return alpha_bar.sqrt() * eps - (1 - alpha_bar).sqrt() * self.clean
+        if self.prediction == "flow":  # the straight path's velocity
+            return eps - self.clean
+        return alpha * eps - sigma * self.clean
 
 
 def target_image(size=8, seed=3):
     return torch.rand(1, 1, size, size, generator=torch.Generator().manual_seed(seed)) * 1.6 - 0.8
 
 
-@pytest.mark.parametrize("kind", ["linear", "cosine"])
+@pytest.mark.parametrize("kind", ["linear", "cosine", "flow"])
 def test_schedules_decrease_from_clean_to_noise(kind):
     schedule = NoiseSchedule(kind, 1000)
-    alpha_bar = schedule.alpha_bar
-    assert alpha_bar.dtype == torch.float64 and alpha_bar.shape == (1000,)
-    assert torch.all(alpha_bar[1:] < alpha_bar[:-1])
-    assert alpha_bar[0] > 0.999 and alpha_bar[-1] < 1e-3
-    assert float(schedule.alpha_bar_at(-1)) == 1.0
+    signal, noise = schedule.signal, schedule.noise
+    assert signal.dtype == torch.float64 and signal.shape == noise.shape == (1000,)
+    assert torch.all(signal[1:] < signal[:-1]) and torch.all(noise[1:] > noise[:-1])
+    assert signal[0] > 0.999 and signal[-1] < 0.03 and schedule.levels(-1) == (1.0, 0.0)
+    assert math.isfinite(schedule.log_snr(999)) and schedule.log_snr(-1) == math.inf
+    if kind == "flow":  # the straight path: x_t = (1 - s) x_0 + s eps
+        assert torch.allclose(signal + noise, torch.ones(1000, dtype=torch.float64))
+    else:  # variance preserving
+        assert torch.allclose(signal**2 + noise**2, torch.ones(1000, dtype=torch.float64))
     if kind == "linear":
-        assert math.isclose(float(schedule.betas[0]), 1e-4) and math.isclose(float(schedule.betas[-1]), 0.02)
+        assert math.isclose(float(schedule.betas[0]), 1e-4, rel_tol=1e-6)
+        assert math.isclose(float(schedule.betas[-1]), 0.02, rel_tol=1e-6)
 
 
 def test_add_noise_and_renoise_follow_the_forward_process():
@@ -84,11 +92,16 @@ def test_respacing_visits_both_ends_in_order():
             respaced_timesteps(1000, bad)
 
 
-@pytest.mark.parametrize("prediction", ["eps", "v"])
-@pytest.mark.parametrize("sampler,steps", [("ddpm", 100), ("ddpm", 7), ("ddim", 20), ("ddim", 1)])
-def test_every_sampler_lands_on_the_data_with_an_ideal_network(prediction, sampler, steps):
+@pytest.mark.parametrize(
+    "schedule,prediction", [("linear", "eps"), ("cosine", "v"), ("flow", "flow"), ("flow", "v"), ("cosine", "flow")]
+)
+@pytest.mark.parametrize(
+    "sampler,steps",
+    [("ddpm", 100), ("ddpm", 7), ("ddim", 20), ("ddim", 1), ("dpm++2m", 5), ("unipc", 5), ("euler", 4), ("heun", 3)],
+)
+def test_every_sampler_lands_on_the_data_with_an_ideal_network(schedule, prediction, sampler, steps):
     clean = target_image()
-    model = tiny_diffusion(prediction=prediction, clip_denoised=False)
+    model = tiny_diffusion(schedule=schedule, prediction=prediction, clip_denoised=False)
     model.network = Oracle(clean, model.schedule, prediction)
     images = model.sample(3, sampler=sampler, steps=steps, generator=torch.Generator().manual_seed(1))
     assert images.shape == (3, 1, 8, 8)
@@ -243,10 +256,19 @@ def test_fast_group_norm_matches_pytorch_on_channels_last_input():
     assert torch.isfinite(x.grad).all()
 
 
-def test_training_step_lowers_the_loss_on_one_image():
+@pytest.mark.parametrize("name", ["ddpm", "flow"])
+def test_training_on_one_image_lowers_the_loss_and_brings_samples_to_it(name):
     torch.manual_seed(0)
-    model = tiny_diffusion(dropout=0.0).train()
+    model = tiny_diffusion(name, dropout=0.0).train()
     images = target_image().expand(16, -1, -1, -1)
+
+    def sample_error():
+        model.eval()
+        made = model.sample(8, sampler="dpm++2m", steps=10, generator=torch.Generator().manual_seed(4))
+        model.train()
+        return float((made - images[:1]).abs().mean())
+
+    error_before = sample_error()
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     generator = torch.Generator().manual_seed(0)
 
@@ -266,6 +288,8 @@ def test_training_step_lowers_the_loss_on_one_image():
     with torch.no_grad():
         after = sum(float(loss()) for _ in range(5)) / 5
     assert after < 0.5 * before, (before, after)
+    error_after = sample_error()
+    assert error_after < 0.5 * error_before, (error_before, error_after)
 
 
 def _train_ddpm(tmp_path, **train_overrides):

@@ -1,9 +1,10 @@
-"""Denoising diffusion (DDPM training, DDPM/DDIM sampling) on the shared engine.
+"""Denoising diffusion and flow matching (training; every sampler of ``samplers.py``) on the shared engine.
 
-Training draws t uniformly from 0..T-1 and noise eps, forms x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps and
-regresses the UNet's output on the target: eps (``prediction="eps"``, Ho et al. 2020) or
-v = sqrt(abar_t) eps - sqrt(1 - abar_t) x_0 (``"v"``, Salimans & Ho 2022). Both are turned into estimates of x_0
-and eps at sampling time, so every sampler in ``samplers.py`` works with either.
+Training draws t uniformly from 0..T-1 and noise eps, forms x_t = alpha_t x_0 + sigma_t eps on the run's schedule
+(variance-preserving linear or cosine, or flow's straight path) and regresses the UNet's output on the target:
+eps (``prediction="eps"``, Ho et al. 2020), v = alpha_t eps - sigma_t x_0 (``"v"``, Salimans & Ho 2022) or the
+velocity eps - x_0 (``"flow"``, flow matching: Lipman et al. 2023, Liu et al. 2023). Each is turned into estimates
+of x_0 and eps at sampling time, so every sampler works with every objective and schedule.
 
 Conditional runs replace the label by a "no class" token with probability ``label_dropout`` during
 training, so one network predicts both; classifier-free guidance (Ho & Salimans 2022) then samples with
@@ -48,8 +49,9 @@ class DiffusionConfig(DataShape):
     # v-prediction on the cosine schedule: its x_0 estimate stays bounded at high noise, where eps-prediction
     # divides the network's error by sqrt(abar_t) ~ 0.006 (linear schedule, t = T-1); with eps/linear, DDIM-50
     # samples of a 2,000-step Fashion-MNIST run were about one in three saturated noise (seen here)
-    schedule: Literal["linear", "cosine"] = "cosine"
-    prediction: Literal["eps", "v"] = "v"
+    # flow + flow: flow matching / rectified flow (the straight path x_t = (1 - s) x_0 + s eps, velocity target)
+    schedule: Literal["linear", "cosine", "flow"] = "cosine"
+    prediction: Literal["eps", "v", "flow"] = "v"
     label_dropout: float = 0.1  # conditional runs: share of labels replaced by "no class" (for guidance)
     # sampling defaults (imsynth sample --sampler/--steps/--eta/--guidance override them)
     sampler: str = field(default="ddim", metadata={"choices": SAMPLERS})
@@ -95,6 +97,17 @@ DIFFUSION_TINY = {"width": 8, "timesteps": 100, "sample_steps": 5, "sample_preci
     tiny=DIFFUSION_TINY,
     description="DDPM: UNet with attention, v-prediction, cosine schedule; DDIM-50 sampling",
     train_defaults=DIFFUSION_TRAINING,
+)
+@register_model(
+    "flow",
+    tiny=DIFFUSION_TINY,
+    description="flow matching / rectified flow: ddpm's UNet on the straight path x_t = (1-s) x_0 + s eps, velocity "
+    "target; DPM-Solver++ 20 sampling",
+    train_defaults=DIFFUSION_TRAINING,
+    schedule="flow",
+    prediction="flow",
+    sampler="dpm++2m",
+    sample_steps=20,
 )
 @register_model(
     "ddpm-cond",
@@ -322,7 +335,7 @@ class Diffusion(GenerativeModel):
         if not math.isfinite(strength) or strength <= 0:
             raise InputError(f"purification strength must be a positive number, got {strength}")
         target = (2 * strength) ** 2 * 2
-        ratio = (1 - self.schedule.alpha_bar) / self.schedule.alpha_bar
+        ratio = self.schedule.sigmas() ** 2
         return int(min(torch.searchsorted(ratio, torch.tensor(target, dtype=ratio.dtype)).item(), len(ratio) - 1))
 
     @torch.no_grad()
@@ -392,28 +405,32 @@ def reverse(
 
 
 def training_target(prediction: str, schedule: NoiseSchedule, clean, eps, t: torch.Tensor) -> torch.Tensor:
-    """What the network learns to output for x_t made from ``clean`` and ``eps`` at timesteps ``t`` (B,): eps, or
-    v = sqrt(abar) eps - sqrt(1 - abar) x_0."""
+    """What the network learns to output for x_t = alpha_t ``clean`` + sigma_t ``eps`` at timesteps ``t`` (B,): eps;
+    v = alpha_t eps - sigma_t x_0; or flow's velocity eps - x_0 (the straight path's d x_t / d s)."""
     if prediction == "eps":
         return eps.float()
-    alpha_bar = schedule.alpha_bar_at(t.cpu()).to(clean.device, torch.float32).reshape(-1, *([1] * (clean.dim() - 1)))
-    return alpha_bar.sqrt() * eps.float() - (1 - alpha_bar).sqrt() * clean.float()
+    if prediction == "flow":
+        return eps.float() - clean.float()
+    alpha, sigma = schedule.levels_at(t, clean)
+    return alpha * eps.float() - sigma * clean.float()
 
 
 def estimates(
     prediction: str, schedule: NoiseSchedule, x_t: torch.Tensor, t: int, output: torch.Tensor, *, clip: bool
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The estimates (x_0, eps) at timestep ``t`` from the network's ``output`` (eps or v); ``clip`` clamps x_0 to
-    [-1, 1] and makes eps agree with it."""
-    alpha_bar = float(schedule.alpha_bar_at(t))
-    signal, noise_level = math.sqrt(alpha_bar), math.sqrt(1 - alpha_bar)
+    """The estimates (x_0, eps) at timestep ``t`` from the network's ``output`` (eps, v or velocity), on any
+    schedule; ``clip`` clamps x_0 to [-1, 1] and makes eps agree with it."""
+    alpha, sigma = schedule.levels(t)
     if prediction == "eps":
-        noise, clean = output, (x_t - noise_level * output) / signal
+        noise, clean = output, (x_t - sigma * output) / alpha
+    elif prediction == "v":
+        norm = alpha**2 + sigma**2  # 1 on a variance-preserving schedule
+        clean, noise = (alpha * x_t - sigma * output) / norm, (sigma * x_t + alpha * output) / norm
     else:
-        clean, noise = signal * x_t - noise_level * output, signal * output + noise_level * x_t
+        clean, noise = (x_t - sigma * output) / (alpha + sigma), (x_t + alpha * output) / (alpha + sigma)
     if clip:
         clean = clean.clamp(-1, 1)
-        noise = (x_t - signal * clean) / noise_level
+        noise = (x_t - alpha * clean) / sigma
     return clean, noise
 
 

@@ -42,10 +42,14 @@ Estimate = Callable[[torch.Tensor, int], tuple[torch.Tensor, torch.Tensor]]
 
 
 class NoiseSchedule:
-    """``kind`` linear (Ho et al. 2020: beta from 1e-4 to 0.02 at T = 1000, scaled for other T) or cosine
-    (Nichol & Dhariwal 2021: abar_t = cos^2 of a shifted ramp, betas clipped at 0.999)."""
+    """The forward process x_t = alpha_t x_0 + sigma_t eps, t = 0..T-1. ``kind`` linear (Ho et al. 2020: beta
+    from 1e-4 to 0.02 at T = 1000, scaled for other T) and cosine (Nichol & Dhariwal 2021: abar_t = cos^2 of a
+    shifted ramp, betas clipped at 0.999) are variance preserving, alpha_t = sqrt(abar_t), sigma_t =
+    sqrt(1 - abar_t); flow is the straight path of flow matching / rectified flow (Lipman et al. 2023, Liu et al.
+    2023), alpha_t = 1 - s, sigma_t = s with s = (t + 1) / (T + 1), so its last step keeps a trace of signal as
+    the cosine schedule does and every log-SNR is finite."""
 
-    KINDS = ("linear", "cosine")
+    KINDS = ("linear", "cosine", "flow")
 
     def __init__(self, kind: str = "linear", timesteps: int = 1000) -> None:
         if kind not in self.KINDS:
@@ -53,6 +57,10 @@ class NoiseSchedule:
         if timesteps < 2:
             raise InputError(f"a noise schedule needs at least 2 timesteps, got {timesteps}")
         self.kind, self.timesteps = kind, timesteps
+        if kind == "flow":
+            fraction = torch.arange(1, timesteps + 1, dtype=torch.float64) / (timesteps + 1)
+            self.signal, self.noise = 1 - fraction, fraction
+            return
         if kind == "linear":
             scale = 1000 / timesteps
             betas = torch.linspace(scale * 1e-4, min(0.999, scale * 0.02), timesteps, dtype=torch.float64)
@@ -61,19 +69,34 @@ class NoiseSchedule:
             ramp = torch.arange(timesteps + 1, dtype=torch.float64) / timesteps
             alpha_bar = torch.cos((ramp + offset) / (1 + offset) * math.pi / 2) ** 2
             betas = (1 - alpha_bar[1:] / alpha_bar[:-1]).clamp(max=0.999)
-        self.betas = betas
-        self.alpha_bar = torch.cumprod(1 - betas, dim=0)  # float64: the products lose digits in float32
+        alpha_bar = torch.cumprod(1 - betas, dim=0)  # float64: the products lose digits in float32
+        self.signal, self.noise = alpha_bar.sqrt(), (1 - alpha_bar).sqrt()
+
+    @property
+    def variance_preserving(self) -> bool:
+        return self.kind != "flow"
+
+    @property
+    def betas(self) -> torch.Tensor:
+        """The per-step betas of a variance-preserving schedule (what diffusers' schedulers are given)."""
+        alpha_bar = self.signal**2
+        return 1 - alpha_bar / torch.cat([torch.ones(1, dtype=torch.float64), alpha_bar[:-1]])
 
     def alpha_bar_at(self, t: torch.Tensor | int) -> torch.Tensor:
-        """abar_t as float64, with abar_{-1} = 1 (the clean image)."""
+        """alpha_t^2 as float64, 1 at t = -1 (abar_t for the variance-preserving schedules)."""
         t = torch.as_tensor(t, dtype=torch.int64)
-        padded = torch.cat([torch.ones(1, dtype=torch.float64), self.alpha_bar])
-        return padded[t + 1]
+        return torch.cat([torch.ones(1, dtype=torch.float64), self.signal**2])[t + 1]
 
     def levels(self, t: int) -> tuple[float, float]:
         """(alpha_t, sigma_t): the signal and noise scales of x_t; (1, 0) at t = -1."""
-        alpha_bar = float(self.alpha_bar_at(t))
-        return math.sqrt(alpha_bar), math.sqrt(1 - alpha_bar)
+        if t < 0:
+            return 1.0, 0.0
+        return float(self.signal[t]), float(self.noise[t])
+
+    def levels_at(self, t: torch.Tensor, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(alpha_t, sigma_t) per image for timesteps ``t`` (B,), shaped to broadcast against ``like``."""
+        index = t.cpu()
+        return _per_image(self.signal[index], like), _per_image(self.noise[index], like)
 
     def log_snr(self, t: int) -> float:
         """lambda_t = log(alpha_t / sigma_t); infinite at t = -1."""
@@ -81,18 +104,25 @@ class NoiseSchedule:
         return math.inf if sigma == 0 else math.log(alpha / sigma)
 
     def sigmas(self) -> torch.Tensor:
-        """EDM's sigma_t = sigma_t / alpha_t for t = 0..T-1 (float64, increasing)."""
-        return ((1 - self.alpha_bar) / self.alpha_bar).sqrt()
+        """EDM's sigma = sigma_t / alpha_t for t = 0..T-1 (float64, increasing)."""
+        return self.noise / self.signal
 
     def add_noise(self, clean: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) noise, t per image (B,)."""
-        alpha_bar = _per_image(self.alpha_bar_at(t.cpu()), clean)
-        return alpha_bar.sqrt() * clean + (1 - alpha_bar).sqrt() * noise
+        """x_t = alpha_t x_0 + sigma_t noise, t per image (B,)."""
+        alpha, sigma = self.levels_at(t, clean)
+        return alpha * clean + sigma * noise
+
+    def transition(self, t_prev: int, t: int) -> tuple[float, float]:
+        """q(x_t | x_t_prev) = N(a x_t_prev, s^2 I): (a, s) with a = alpha_t / alpha_prev,
+        s^2 = sigma_t^2 - a^2 sigma_prev^2."""
+        (alpha_prev, sigma_prev), (alpha, sigma) = self.levels(t_prev), self.levels(t)
+        ratio = alpha / alpha_prev
+        return ratio, math.sqrt(max(0.0, sigma**2 - ratio**2 * sigma_prev**2))
 
     def renoise(self, x_prev: torch.Tensor, t_prev: int, t: int, noise: torch.Tensor) -> torch.Tensor:
-        """Forward from x_{t_prev} to x_t (t > t_prev): q(x_t | x_t_prev) = N(sqrt(abar_t/abar_prev) x, (1 - ratio) I)."""
-        ratio = float(self.alpha_bar_at(t) / self.alpha_bar_at(t_prev))
-        return math.sqrt(ratio) * x_prev + math.sqrt(1 - ratio) * noise
+        """Forward from x_{t_prev} to x_t (t > t_prev), a draw of q(x_t | x_t_prev)."""
+        ratio, spread = self.transition(t_prev, t)
+        return ratio * x_prev + spread * noise
 
 
 def _per_image(values: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -210,25 +240,24 @@ class Sampler:
 
 
 class DDPMSampler(Sampler):
-    """Ancestral sampling from the posterior q(x_t_prev | x_t, x_0) with the model's x_0."""
+    """Ancestral sampling from the posterior q(x_t_prev | x_t, x_0) with the model's x_0: with (a, s) the step's
+    transition (``NoiseSchedule.transition``), mean = a sigma_prev^2 / sigma_t^2 x_t + alpha_prev s^2 / sigma_t^2 x_0
+    and variance s^2 sigma_prev^2 / sigma_t^2."""
 
     name = "ddpm"
 
     def step(self, x_t, t, t_prev, predicted_clean, predicted_noise, noise):
-        alpha_bar, alpha_bar_prev = (float(self.schedule.alpha_bar_at(s)) for s in (t, t_prev))
-        beta = 1 - alpha_bar / alpha_bar_prev  # the respaced step's beta
-        clean_weight = math.sqrt(alpha_bar_prev) * beta / (1 - alpha_bar)
-        current_weight = math.sqrt(1 - beta) * (1 - alpha_bar_prev) / (1 - alpha_bar)
-        mean = clean_weight * predicted_clean + current_weight * x_t
+        (alpha_prev, sigma_prev), (_, sigma) = self.schedule.levels(t_prev), self.schedule.levels(t)
+        ratio, spread = self.schedule.transition(t_prev, t)
+        mean = (ratio * sigma_prev**2 / sigma**2) * x_t + (alpha_prev * spread**2 / sigma**2) * predicted_clean
         if t_prev < 0:
             return mean
-        variance = beta * (1 - alpha_bar_prev) / (1 - alpha_bar)
-        return mean + math.sqrt(variance) * noise
+        return mean + (spread * sigma_prev / sigma) * noise
 
 
 class DDIMSampler(Sampler):
-    """x_prev = sqrt(abar_prev) x_0 + sqrt(1 - abar_prev - sigma^2) eps + sigma z,
-    sigma = eta * sqrt((1 - abar_prev) / (1 - abar_t) * (1 - abar_t / abar_prev))."""
+    """x_prev = alpha_prev x_0 + sqrt(sigma_prev^2 - s^2) eps + s z with s = eta sigma_prev / sigma_t times the step's
+    transition spread: eta 0 deterministic, eta 1 ddpm's posterior variance."""
 
     name = "ddim"
 
@@ -243,12 +272,12 @@ class DDIMSampler(Sampler):
         return self.eta > 0
 
     def step(self, x_t, t, t_prev, predicted_clean, predicted_noise, noise):
-        alpha_bar, alpha_bar_prev = (float(self.schedule.alpha_bar_at(s)) for s in (t, t_prev))
-        sigma = self.eta * math.sqrt((1 - alpha_bar_prev) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_prev))
-        direction = math.sqrt(max(0.0, 1 - alpha_bar_prev - sigma**2))
-        x_prev = math.sqrt(alpha_bar_prev) * predicted_clean + direction * predicted_noise
-        if sigma > 0 and t_prev >= 0:
-            x_prev = x_prev + sigma * noise
+        (alpha_prev, sigma_prev), (_, sigma) = self.schedule.levels(t_prev), self.schedule.levels(t)
+        spread = self.eta * sigma_prev / sigma * self.schedule.transition(t_prev, t)[1]
+        direction = math.sqrt(max(0.0, sigma_prev**2 - spread**2))
+        x_prev = alpha_prev * predicted_clean + direction * predicted_noise
+        if spread > 0 and t_prev >= 0:
+            x_prev = x_prev + spread * noise
         return x_prev
 
     def __repr__(self) -> str:
