@@ -56,6 +56,7 @@ class DiffusionConfig(DataShape):
     # sampling defaults (imsynth sample --sampler/--steps/--eta/--guidance override them)
     sampler: str = field(default="ddim", metadata={"choices": SAMPLERS})
     sample_steps: int = 50
+    sample_spacing: Literal["both", "trailing"] = "both"  # ddim's grid; a distilled student's is trailing
     eta: float = 0.0
     guidance: float = 1.0
     clip_denoised: bool = True  # clamp the x_0 estimate to [-1, 1] at every step
@@ -381,11 +382,14 @@ def unet_for(config: DiffusionConfig, channels: int, *, num_classes: int = 0) ->
 
 
 def run_sampler_for(config: DiffusionConfig, schedule: NoiseSchedule, name, steps, eta) -> Sampler:
-    """A sampler of the table for a run: name, steps and eta default to the run's config."""
+    """A sampler of the table for a run: name, steps, eta and spacing default to the run's config."""
     name = name or config.sampler
-    if eta is None and SAMPLERS.get(name).option("eta") is not None:
+    method = SAMPLERS.get(name)
+    if eta is None and method.option("eta") is not None:
         eta = config.eta
-    return make_sampler(name, schedule, config.sample_steps if steps is None else steps, eta=eta)
+    spacing = config.sample_spacing if method.option("spacing") is not None else None
+    steps = config.sample_steps if steps is None else steps
+    return make_sampler(name, schedule, steps, eta=eta, spacing=spacing)
 
 
 def reverse(

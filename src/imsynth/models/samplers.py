@@ -260,12 +260,21 @@ class DDIMSampler(Sampler):
     transition spread: eta 0 deterministic, eta 1 ddpm's posterior variance."""
 
     name = "ddim"
+    SPACINGS = ("both", "trailing")
 
-    def __init__(self, schedule: NoiseSchedule, steps: int, *, eta: float = 0.0) -> None:
+    def __init__(self, schedule: NoiseSchedule, steps: int, *, eta: float = 0.0, spacing: str = "both") -> None:
         if not 0 <= eta <= 1 or not math.isfinite(eta):
             raise InputError(f"--eta must be in [0, 1], got {eta}")
+        if spacing not in self.SPACINGS:
+            raise InputError(f"unknown spacing {spacing!r}; valid: {', '.join(self.SPACINGS)}")
+        self.eta, self.spacing = eta, spacing
         super().__init__(schedule, steps)
-        self.eta = eta
+
+    def grid(self, timesteps: int, steps: int) -> list[int]:
+        """Both ends (T-1 .. 0, the original DDIM) or "trailing" (the grid a distilled student was trained on)."""
+        if self.spacing == "trailing":
+            return trailing_timesteps(timesteps, steps)
+        return respaced_timesteps(timesteps, steps)
 
     @property
     def stochastic(self) -> bool:  # type: ignore[override]
@@ -435,8 +444,8 @@ def _ddpm(schedule: NoiseSchedule, steps: int) -> Sampler:
     return DDPMSampler(schedule, steps)
 
 
-def _ddim(schedule: NoiseSchedule, steps: int, *, eta: float = 0.0) -> Sampler:
-    return DDIMSampler(schedule, steps, eta=eta)
+def _ddim(schedule: NoiseSchedule, steps: int, *, eta: float = 0.0, spacing: str = "both") -> Sampler:
+    return DDIMSampler(schedule, steps, eta=eta, spacing=spacing)
 
 
 SAMPLERS: Table = Table("sampler")
@@ -446,7 +455,10 @@ SAMPLERS.add(
         "ddim",
         _ddim,
         "DDIM (Song et al. 2021): deterministic at eta 0, as noisy as ddpm at eta 1",
-        options={"eta": "0 deterministic .. 1 as stochastic as ddpm"},
+        options={
+            "eta": "0 deterministic .. 1 as stochastic as ddpm",
+            "spacing": ("both ends of the schedule, or trailing (distilled runs)", DDIMSampler.SPACINGS),
+        },
     )
 )
 SAMPLERS.add(method("dpm++2m", DPMSolverPP2M, "DPM-Solver++(2M) (Lu et al. 2022): 2nd-order multistep ODE solver"))
@@ -455,7 +467,10 @@ SAMPLERS.add(method("euler", EulerSampler, "EDM's Euler (Karras et al. 2022) on 
 SAMPLERS.add(method("heun", HeunSampler, "EDM's Heun (Karras et al. 2022): 2 evaluations a step, 2N-1 in all"))
 
 
-def make_sampler(name: str, schedule: NoiseSchedule, steps: int, *, eta: float | None = None) -> Sampler:
-    """A sampler by name; ``eta`` applies to ddim only (an error for the others)."""
-    options = {} if eta is None else SAMPLERS.check_options(name, {"eta": eta})
+def make_sampler(
+    name: str, schedule: NoiseSchedule, steps: int, *, eta: float | None = None, spacing: str | None = None
+) -> Sampler:
+    """A sampler by name; ``eta`` and ``spacing`` apply to ddim only (an error for the others)."""
+    given = {key: value for key, value in (("eta", eta), ("spacing", spacing)) if value is not None}
+    options = SAMPLERS.check_options(name, given) if given else {}
     return SAMPLERS.get(name)(schedule, steps, **options)

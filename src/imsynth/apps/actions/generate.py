@@ -225,3 +225,32 @@ register_action(
         needs=frozenset({"sample"}),
     )
 )
+register_action(
+    Action(
+        "distill",
+        "imsynth.apps.distill:distill",
+        "Distil a diffusion run into a new run that samples in --steps DDIM steps (progressive distillation).",
+        (
+            RUN_ARGUMENT,
+            Param("out", default=REQUIRED, help="the new run's folder (new or empty)", kind="path", flag="--out"),
+            Param("steps", int, 4, "sampling steps of the distilled run", low=1),
+            Param(
+                "start_steps",
+                int,
+                None,
+                "the first teacher's DDIM steps, halved each round down to --steps (default 4 x --steps)",
+                low=2,
+            ),
+            Param("iterations", int, 400, "batches per round", low=1),
+            Param("batch_size", int, 64, "images per batch", low=1),
+            Param("lr", float, 2e-4, "Adam learning rate", low=0),
+            SEED,
+            DEVICE,
+        ),
+        description="Salimans & Ho 2022: each round, a student learns to take in one step what its teacher takes "
+        "in two. The result is an ordinary run; every command accepts it.",
+        examples=("imsynth distill runs/ddpm --steps 4 --out runs/ddpm-4",),
+        reports=True,
+        needs=ITERATIVE,
+    )
+)
