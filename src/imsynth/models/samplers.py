@@ -417,7 +417,13 @@ class EulerSampler(Sampler):
 
 class HeunSampler(EulerSampler):
     """EDM's Heun (Karras et al. 2022, Algorithm 1 without churn): the Euler step, the network evaluated where it
-    lands, and the step redone with the mean of the two directions; plain Euler on the last step (to sigma 0)."""
+    lands, and the step redone with the mean of the two directions; plain Euler on the last step (to sigma 0).
+
+    For EDM's 18 steps, not for few: the second direction, (x~' - x_0') / sigma', carries the network's x_0 error
+    divided by sigma', so a step from sigma to sigma' multiplies that error by about (sigma - sigma') / (2 sigma')
+    where Euler's multiplies it by less than 1. On the rho = 7 grid with 5 steps the ratios are 7 to 110 and the
+    samples of a real network are saturated (docs/images/samplers.png); with an x_0 error of 0.05 on Gaussian data,
+    heun-10 ends 2.5x further from the exact solution than ddim-10 (measured here)."""
 
     name = "heun"
 
