@@ -23,6 +23,7 @@ from .metrics.generative import compare_features
 from .metrics.inception import check_inception, inception_fid
 from .metrics.video import prediction_report
 from .models import (
+    Autoencoded,
     Codec,
     Encoder,
     IterativeSampler,
@@ -105,6 +106,17 @@ def evaluate_run(
         )
 
 
+def reconstruct_in_batches(model, images: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    """An autoencoded model's round trip of uint8 test images, as float [-1, 1] on the CPU."""
+    device = next(model.parameters()).device
+    return torch.cat(
+        [
+            model.autoencoder_round_trip(to_model(images[i : i + batch]).to(device)).cpu()
+            for i in range(0, len(images), batch)
+        ]
+    )
+
+
 def sampling_report(model) -> dict | None:
     """The sampler a diffusion run's samples were drawn with, and its cost in network evaluations."""
     if not isinstance(model, IterativeSampler):
@@ -165,6 +177,10 @@ def evaluate_images(
         fake = model.generate(count, seed=seed)
         quality = compare_features(real, extract_features(net, fake))
         quality["fid_floor_train_vs_test"] = compare_features(real, floor_reference)["fid"]
+        round_trip = None
+        if isinstance(model, Autoencoded):  # samples made through an autoencoder cannot beat its reconstructions
+            round_trip = reconstruct_in_batches(model, test_images[:count])
+            quality["fid_floor_autoencoder"] = compare_features(real, extract_features(net, round_trip))["fid"]
         quality.update(n=count, reference="test split", feature_net=info)
         report["sample_quality"] = quality
         if feature_net is None:  # the dataset's second shipped network, another architecture trained apart
@@ -173,8 +189,12 @@ def evaluate_images(
             except ImsynthError:
                 pass
             else:
-                other = compare_features(extract_features(second, test_images[:count]), extract_features(second, fake))
+                second_real = extract_features(second, test_images[:count])
+                other = compare_features(second_real, extract_features(second, fake))
                 report["sample_quality_second"] = {"fid": other["fid"], "kid": other["kid"], "feature_net": second_info}
+                if round_trip is not None:
+                    floor = compare_features(second_real, extract_features(second, round_trip))["fid"]
+                    report["sample_quality_second"]["fid_floor_autoencoder"] = floor
     if isinstance(model, Codec) and not model.conditional:
         report["rate_distortion"] = codec_curve(model, test_images[: min(count, 500)], device_of_model)
     source = dataset.factor_source

@@ -4,8 +4,11 @@ Each model trains at its entry's ``tiny`` size under its *default* training sett
 optimisers, EMA), except the budget and deterministic mode."""
 
 import dataclasses
+import functools
 import itertools
 import math
+import tempfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -36,6 +39,7 @@ from imsynth.models.cyclegan import CycleGANConfig
 from imsynth.models.diffusion import DiffusionConfig
 from imsynth.models.dvae import DVAEConfig
 from imsynth.models.gan import GANConfig
+from imsynth.models.latent_diffusion import LatentDiffusionConfig
 from imsynth.models.text import TextConfig
 from imsynth.models.translation import TranslationConfig
 from imsynth.models.vae import VAEConfig
@@ -44,7 +48,7 @@ from imsynth.models.video_diffusion import VideoDiffusionConfig
 from imsynth.runtime import runs
 from imsynth.runtime.coding import Checksum, SymbolReader, SymbolWriter
 from imsynth.train import train
-from tests.helpers import tiny_clips, tiny_dataset, tiny_pairs, tiny_text_dataset
+from tests.helpers import tiny_clips, tiny_dataset, tiny_pairs, tiny_run, tiny_text_dataset
 
 NAMES = MODEL_REGISTRY.names()
 
@@ -61,9 +65,19 @@ def tiny_data(name):
     return tiny_dataset(count=48, size=8, classes=4)
 
 
+@functools.cache
+def tiny_autoencoder() -> str:
+    """A tiny vae run on the contract's images, for the families that declare an ``autoencoder`` field."""
+    root = Path(tempfile.mkdtemp(prefix="imsynth-contract-"))
+    return str(tiny_run(root, "vae", steps=4, data=tiny_dataset(count=48, size=8, classes=4), latent_dim=4))
+
+
 def tiny_config(name, data):
     entry = get_entry(name)
-    return dataclasses.replace(config_for_dataset(entry.default_config(), data), **entry.tiny)
+    config = dataclasses.replace(config_for_dataset(entry.default_config(), data), **entry.tiny)
+    if "autoencoder" in {field.name for field in dataclasses.fields(config)}:
+        config = dataclasses.replace(config, autoencoder=tiny_autoencoder())
+    return config
 
 
 def tiny_train(name, steps):
@@ -266,6 +280,7 @@ INTERDEPENDENT = {
     SVGConfig: ["frames=6", "context=3", "latent_dim=0"],
     DSVAEConfig: ["frames=6", "content_dim=4", "motion_dim=2"],
     VideoDiffusionConfig: ["frames=6", "past=2", "block=3"],
+    LatentDiffusionConfig: ["timesteps=2000", "sample_steps=1500", "hidden=64"],
 }
 
 

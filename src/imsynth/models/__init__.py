@@ -1,6 +1,18 @@
 """Generative models by name. Importing this package registers every model in ``MODEL_REGISTRY`` (a table)."""
 
-from . import codec, cyclegan, diffusion, dvae, gan, text, translation, vae, video, video_diffusion  # noqa: F401  (registers every model)
+from . import (  # noqa: F401  (registers every model)
+    codec,
+    cyclegan,
+    diffusion,
+    dvae,
+    gan,
+    latent_diffusion,
+    text,
+    translation,
+    vae,
+    video,
+    video_diffusion,
+)
 from .base import (
     MODEL_REGISTRY,
     GenerativeModel,
@@ -12,6 +24,7 @@ from .base import (
     get_entry,
 )
 from .capabilities import (
+    Autoencoded,
     Codec,
     ContentMotion,
     Encoder,
@@ -41,6 +54,7 @@ __all__ = [
     "MODEL_REGISTRY",
     "PRESETS",
     "Preset",
+    "Autoencoded",
     "Encoder",
     "GenerativeModel",
     "Inpainter",

@@ -20,6 +20,7 @@ reads here what it must provide for each of them.
 | Predictor         | predict (the frames after a context clip), eval's prediction SSIM/PSNR |
 | ContentMotion     | swap (the content of one clip with the motion of another) |
 | Interpolator      | interpolate (the frames between two frames)     |
+| Autoencoded       | eval's floor for a model that samples through an autoencoder (its round trip's FID) |
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ CAPABILITIES = {
     "predictor": "Predictor",
     "content-motion": "ContentMotion",
     "interpolator": "Interpolator",
+    "autoencoded": "Autoencoded",
     # no Protocol: what the family makes
     "sample": None,  # imsynth sample draws from it (images, sentences, or a translation preview)
     "image": None,  # it works on images
@@ -122,6 +124,14 @@ class LikelihoodModel(Protocol):
         generator: torch.Generator | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> dict: ...
+
+
+@runtime_checkable
+class Autoencoded(Protocol):
+    """Samples made through a frozen autoencoder (latent diffusion): its round trip bounds their quality."""
+
+    def autoencoder_round_trip(self, images: torch.Tensor) -> torch.Tensor:
+        """images (B, C, H, W) in [-1, 1] -> their reconstructions, the same."""
 
 
 @runtime_checkable

@@ -93,35 +93,14 @@ DIFFUSION_TRAINING = dict(
 DIFFUSION_TINY = {"width": 8, "timesteps": 100, "sample_steps": 5, "sample_precision": "fp32"}
 
 
-@register_model(
-    "ddpm",
-    tiny=DIFFUSION_TINY,
-    description="DDPM: UNet with attention, v-prediction, cosine schedule; DDIM-50 sampling",
-    train_defaults=DIFFUSION_TRAINING,
-)
-@register_model(
-    "flow",
-    tiny=DIFFUSION_TINY,
-    description="flow matching / rectified flow: ddpm's UNet on the straight path x_t = (1-s) x_0 + s eps, velocity "
-    "target; DPM-Solver++ 20 sampling",
-    train_defaults=DIFFUSION_TRAINING,
-    schedule="flow",
-    prediction="flow",
-    sampler="dpm++2m",
-    sample_steps=20,
-)
-@register_model(
-    "ddpm-cond",
-    tiny=DIFFUSION_TINY,
-    description="class-conditional DDPM with label dropout 0.1 for classifier-free guidance",
-    train_defaults=DIFFUSION_TRAINING,
-    conditional=True,
-    guidance=2.0,
-)
-class Diffusion(GenerativeModel):
+class DiffusionBase(GenerativeModel):
+    """Training and sampling of a diffusion model on tensors of any shape (images here, a latent in
+    ``latent_diffusion``); ``Diffusion`` adds what only works in pixels (inpainting, purification)."""
+
     config_class = DiffusionConfig
-    capabilities = frozenset({"sample", "image", "latent", "inpainter", "iterative-sampler", "purifier"})
+    capabilities = frozenset({"sample", "image", "latent", "iterative-sampler"})
     sample_batch_size = 100  # images per sampling batch (a progress update each)
+    bounded = True  # what the reverse process makes lies in [-1, 1] (pixels; a latent does not)
 
     def __init__(self, config: DiffusionConfig, *, network: torch.nn.Module | None = None) -> None:
         super().__init__(config)
@@ -238,19 +217,26 @@ class Diffusion(GenerativeModel):
         progress: Callable[[int], None] | None = None,
     ) -> torch.Tensor:
         """Run ``sampler`` from x_T (B, C, H, W) to images in [-1, 1]."""
-        return reverse(x_t, sampler, lambda x, t: self.estimate(x, t, labels, guidance), generator, progress)
+        return reverse(
+            x_t, sampler, lambda x, t: self.estimate(x, t, labels, guidance), generator, progress, clamp=self.bounded
+        )
+
+    def _sample_shape(self) -> tuple[int, ...]:
+        """The shape of one x_T: an image (C, H, W)."""
+        return (self.config.channels, self.config.image_size, self.config.image_size)
 
     def _start(self, count: int, labels, initial_noise, generator) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """x_T (from ``initial_noise`` (B, C*H*W or C, H, W) or fresh noise) and checked labels, on the model's device."""
+        """x_T (from ``initial_noise`` (B, latent_dim) or (B, *shape), or fresh noise) and checked labels, on the
+        model's device."""
         device = next(self.parameters()).device
         labels = self.check_labels(labels, count)
-        shape = (count, self.config.channels, self.config.image_size, self.config.image_size)
+        shape = (count, *self._sample_shape())
         if initial_noise is None:
             initial_noise = torch.randn(shape, generator=generator)
-        if initial_noise.numel() != count * shape[1] * shape[2] * shape[3]:
+        if initial_noise.numel() != math.prod(shape):
             raise InputError(
-                f"initial noise has {initial_noise.numel()} values; {count} images need "
-                f"{count} x {shape[1]}x{shape[2]}x{shape[3]}"
+                f"initial noise has {initial_noise.numel()} values; {count} samples need "
+                f"{count} x {'x'.join(str(side) for side in shape[1:])}"
             )
         return initial_noise.reshape(shape).to(device), None if labels is None else labels.to(device)
 
@@ -277,6 +263,35 @@ class Diffusion(GenerativeModel):
     def decode_latents(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Deterministic DDIM (eta = 0) from initial noise (B, C*H*W): the latent space ``explore`` walks."""
         return self.sample(len(latents), labels=labels, sampler="ddim", eta=0.0, initial_noise=latents)
+
+
+@register_model(
+    "ddpm",
+    tiny=DIFFUSION_TINY,
+    description="DDPM: UNet with attention, v-prediction, cosine schedule; DDIM-50 sampling",
+    train_defaults=DIFFUSION_TRAINING,
+)
+@register_model(
+    "flow",
+    tiny=DIFFUSION_TINY,
+    description="flow matching / rectified flow: ddpm's UNet on the straight path x_t = (1-s) x_0 + s eps, velocity "
+    "target; DPM-Solver++ 20 sampling",
+    train_defaults=DIFFUSION_TRAINING,
+    schedule="flow",
+    prediction="flow",
+    sampler="dpm++2m",
+    sample_steps=20,
+)
+@register_model(
+    "ddpm-cond",
+    tiny=DIFFUSION_TINY,
+    description="class-conditional DDPM with label dropout 0.1 for classifier-free guidance",
+    train_defaults=DIFFUSION_TRAINING,
+    conditional=True,
+    guidance=2.0,
+)
+class Diffusion(DiffusionBase):
+    capabilities = frozenset({"sample", "image", "latent", "inpainter", "iterative-sampler", "purifier"})
 
     @torch.no_grad()
     def inpaint(
@@ -398,14 +413,17 @@ def reverse(
     estimate: Callable[[torch.Tensor, int], tuple[torch.Tensor, torch.Tensor]],
     generator: torch.Generator | None = None,
     progress: Callable[[int], None] | None = None,
+    *,
+    clamp: bool = True,
 ) -> torch.Tensor:
-    """The reverse process: ``sampler`` from x_T to x_0 in [-1, 1], ``estimate(x_t, t)`` giving the model's
-    (x_0, eps); fresh noise from ``generator``. The one entry every diffusion family samples through."""
+    """The reverse process: ``sampler`` from x_T to x_0 (``clamp``: to [-1, 1]), ``estimate(x_t, t)`` giving the
+    model's (x_0, eps); fresh noise from ``generator``. The one entry every diffusion family samples through."""
 
     def fresh_noise(x: torch.Tensor) -> torch.Tensor:
         return torch.randn(x.shape, generator=generator).to(x.device)
 
-    return sampler.run(x_t, estimate, fresh_noise, progress).clamp(-1, 1)
+    made = sampler.run(x_t, estimate, fresh_noise, progress)
+    return made.clamp(-1, 1) if clamp else made
 
 
 def training_target(prediction: str, schedule: NoiseSchedule, clean, eps, t: torch.Tensor) -> torch.Tensor:
