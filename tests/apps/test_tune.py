@@ -102,7 +102,7 @@ def test_best_json_is_a_train_config(tmp_path, capsys):
 
 
 def test_default_spaces_are_valid_for_every_family():
-    for name in ("vae", "dcgan", "ddpm", "text-vae", "text-lm", "dvae"):
+    for name in ("vae", "dcgan", "ddpm", "flow", "latent-ddpm", "text-vae", "text-lm", "dvae"):
         assert check_space(name, default_space(name))
     with pytest.raises(InputError, match="no default search space"):
         default_space("hyperprior")
@@ -179,9 +179,10 @@ def test_the_best_config_and_the_defaults_are_retrained_over_seeds(tmp_path):
     again = study(seeds=3)
     for label in ("best", "defaults"):
         assert len(again["seeds"][label]["values"]) == 3
-    # the same weights, scored after loading (where the training model used matmul convolutions): float noise only
-    assert again["seeds"]["best"]["values"][:2] == pytest.approx(summary["seeds"]["best"]["values"], rel=1e-4)
-    assert again["seeds"]["defaults"]["values"][0] == pytest.approx(summary["seeds"]["defaults"]["values"][0], rel=1e-4)
+    # the same weights, scored after loading (where the training model used matmul convolutions): float noise only,
+    # up to 1.5e-4 relative when the machine is loaded (seen here); a retrained seed differs by about 1%
+    assert again["seeds"]["best"]["values"][:2] == pytest.approx(summary["seeds"]["best"]["values"], rel=1e-3)
+    assert again["seeds"]["defaults"]["values"][0] == pytest.approx(summary["seeds"]["defaults"]["values"][0], rel=1e-3)
 
 
 def test_a_minutes_budget_reports_at_shares_of_the_time(tmp_path):
@@ -227,3 +228,12 @@ def test_a_locked_study_is_a_one_line_error(tmp_path, capsys):
         holder.execute("ROLLBACK")
         holder.close()
     assert_one_line_error(code, err, "s.db", "locked by another process")
+
+
+def test_show_space_prints_the_default_space_without_a_study(capsys):
+    code, out, err = run_cli(capsys, "tune", "ddpm", "--show-space")
+    assert code == 0, err
+    space = json.loads(out)
+    assert space["prediction"] == {"choices": ["v", "flow"]} and space["schedule"] == {"choices": ["cosine", "flow"]}
+    code, _, err = run_cli(capsys, "tune", "ddpm", "--data", "digits")
+    assert_one_line_error(code, err, "a study needs --study, --out")

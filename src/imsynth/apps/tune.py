@@ -114,9 +114,12 @@ def _assignments(values: dict) -> list[str]:
 
 
 def _configs(model_name: str, values: dict) -> dict:
+    """The configs a trial's values give; a bare key is the model's (``schedule`` is a field of both configs: the
+    noise schedule in a space, never the learning-rate schedule, which is ``train.schedule``)."""
     entry = get_entry(model_name)
+    owned = {key if "." in key else f"model.{key}": value for key, value in values.items()}
     return apply_overrides(
-        {"model": entry.default_config(), "train": entry.default_train_config()}, _assignments(values)
+        {"model": entry.default_config(), "train": entry.default_train_config()}, _assignments(owned)
     )
 
 

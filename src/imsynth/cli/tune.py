@@ -7,24 +7,22 @@ import json
 import click
 
 from ..apps.tune import PRUNERS, default_space, read_space
+from ..errors import InputError
 from ..apps.tune import tune as run_tune
 from ..models import MODEL_REGISTRY
 
 
 @click.command()
 @click.argument("model", type=click.Choice(MODEL_REGISTRY.names()), metavar="MODEL")
-@click.option("--data", "data_name", required=True, help="dataset name (see `imsynth datasets`)")
+@click.option("--data", "data_name", help="dataset name (see `imsynth datasets`)")
 @click.option("--trials", default=20, show_default=True, type=int, help="trials in the study, counting earlier ones")
 @click.option(
     "--study",
     "study_path",
-    required=True,
     type=click.Path(dir_okay=False),
     help="study file: NAME.db (SQLite, one process) or any other name (Optuna journal, shareable)",
 )
-@click.option(
-    "--out", "out", required=True, type=click.Path(file_okay=False), help="folder for trials, best.json, pictures"
-)
+@click.option("--out", "out", type=click.Path(file_okay=False), help="folder for trials, best.json, pictures")
 @click.option("--steps-per-trial", type=int, help="each trial's budget in optimisation steps")
 @click.option("--minutes-per-trial", type=float, help="each trial's budget in wall time")
 @click.option("--space", "space_file", type=click.Path(dir_okay=False), help="search space JSON (default: the model's)")
@@ -70,12 +68,15 @@ def tune(
     \b
     Example:
       imsynth tune vae --data fashion-mnist --trials 30 --steps-per-trial 2000 --study vae.db --out tune/vae
-      imsynth tune dcgan --data fashion-mnist --show-space
+      imsynth tune dcgan --show-space
       imsynth train vae --data fashion-mnist --config tune/vae/best.json --out runs/vae-tuned --minutes 30
     """
     if show_space:
         click.echo(json.dumps(default_space(model), indent=1))
         return
+    missing = [flag for flag, value in (("--data", data_name), ("--study", study_path), ("--out", out)) if not value]
+    if missing:
+        raise InputError(f"a study needs {', '.join(missing)} (only --show-space runs without them)")
     summary = run_tune(
         model,
         data_name,

@@ -38,6 +38,9 @@ class DiffusionConfig(DataShape):
         "width": {"choices": [16, 32, 48]},
         "train.batch_size": {"choices": [32, 64, 128]},
         "dropout": {"low": 0.0, "high": 0.2},
+        # the objective is searched too: every pairing of schedule and target trains, and every sampler runs it
+        "schedule": {"choices": ["cosine", "flow"]},
+        "prediction": {"choices": ["v", "flow"]},
     }
     width: int = 32
     channel_multipliers: tuple[int, ...] = ()  # () = by image size (unet.default_multipliers)

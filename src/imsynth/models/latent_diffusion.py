@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -31,6 +32,13 @@ from .unet import timestep_embedding
 
 @dataclass
 class LatentDiffusionConfig(DiffusionConfig):
+    search_space: ClassVar[dict] = {
+        "train.lr": {"low": 2e-4, "high": 3e-3, "log": True},
+        "hidden": {"choices": [256, 512, 1024]},
+        "blocks": {"choices": [2, 4, 6]},
+        "schedule": {"choices": ["cosine", "flow"]},
+        "prediction": {"choices": ["v", "flow"]},
+    }
     autoencoder: str = ""  # the autoencoder run, read when training starts
     autoencoder_model: str = ""  # filled from it: its family and config (JSON), so the run stands alone
     autoencoder_config: str = ""
