@@ -7,8 +7,8 @@ import json
 import click
 
 from ..apps.tune import PRUNERS, default_space, read_space
-from ..errors import InputError
 from ..apps.tune import tune as run_tune
+from ..errors import InputError
 from ..models import MODEL_REGISTRY
 
 
