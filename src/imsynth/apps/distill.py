@@ -28,8 +28,8 @@ from tqdm import tqdm
 from ..config import to_dict
 from ..data import load_dataset
 from ..errors import InputError
-from ..models import IterativeSampler, load_run
-from ..models.diffusion import estimates
+from ..models import load_run
+from ..models.diffusion import Diffusion, estimates
 from ..models.samplers import trailing_timesteps
 from ..runtime import runs
 from ..runtime.device import autocast_context, resolve_precision
@@ -60,7 +60,7 @@ def distill(
     if out.exists() and any(out.iterdir()):
         raise InputError(f"{out}: exists and is not empty; distill writes a new run")
     teacher, saved = load_run(run, device=device)
-    if not isinstance(teacher, IterativeSampler) or "clips" in type(teacher).capabilities:
+    if not isinstance(teacher, Diffusion):  # pixel diffusion: a latent or video family trains on other tensors
         raise InputError(
             f"{run}: distill needs an image diffusion run (ddpm, ddpm-cond, flow); this is {saved['model']}"
         )
