@@ -46,7 +46,7 @@ def test_diffusion_purification_start_follows_the_strength(ddpm_run):
     model = load_run(ddpm_run)[0]
     starts = [model.purification_start(s) for s in (0.01, 0.05, 0.2, 0.5)]
     assert starts == sorted(starts) and starts[0] < starts[-1]
-    ratio = (1 - model.schedule.alpha_bar[starts[2]]) / model.schedule.alpha_bar[starts[2]]
+    ratio = model.schedule.sigmas()[starts[2]] ** 2  # (sigma_t / alpha_t)^2
     assert ratio >= 2 * 0.4**2  # the added noise covers sqrt(2) x the damage (on the [-1, 1] scale)
     images = torch.from_numpy(CLEAN).permute(0, 3, 1, 2) * 2 - 1
     first = model.purify(images, strength=0.1, generator=torch.Generator().manual_seed(1))
