@@ -111,10 +111,10 @@ def test_eta_is_refused_by_the_deterministic_solvers():
 
 def test_sampling_defaults_apply_inside_the_block_only(tiny_ddpm):
     before = tiny_ddpm.config
-    with sampling_defaults(tiny_ddpm, "unipc", 7):
+    with sampling_defaults(tiny_ddpm, "dpm++2m", 7):
         chosen = tiny_ddpm.sampler()
-        assert (chosen.name, chosen.steps) == ("unipc", 7)
-    assert tiny_ddpm.config is before and tiny_ddpm.sampler().name == "ddim"
+        assert (chosen.name, chosen.steps) == ("dpm++2m", 7)
+    assert tiny_ddpm.config is before and (tiny_ddpm.sampler().name, tiny_ddpm.sampler().steps) == ("unipc", 10)
     with pytest.raises(InputError, match="--steps must be between 1 and the 100"):
         with sampling_defaults(tiny_ddpm, "heun", 500):
             pass

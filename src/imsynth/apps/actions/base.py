@@ -38,14 +38,14 @@ SAMPLER = Param(
     "sampler",
     default=None,
     choices="imsynth.models.samplers:SAMPLERS",
-    help="diffusion runs (default: the run's own, ddim); dpm++2m and unipc need about 10 steps",
+    help="diffusion runs (default: the run's own; unipc for new ddpm runs); dpm++2m and unipc need about 10 steps",
     needs=ITERATIVE,
 )
 STEPS = Param(
     "steps",
     int,
     None,
-    "diffusion runs: sampling steps, 1..training timesteps (default: the run's, 50); heun costs 2 evaluations each",
+    "diffusion runs: sampling steps, 1..training timesteps (default: the run's); heun costs 2 evaluations each",
     needs=ITERATIVE,
 )
 
