@@ -2,6 +2,7 @@
 carries the autoencoder, and every wrong autoencoder is refused before anything is written."""
 
 import dataclasses
+import json
 import math
 import shutil
 from pathlib import Path
@@ -114,3 +115,15 @@ def test_the_cli_refuses_a_missing_autoencoder_run_and_writes_nothing(tmp_path, 
     )
     assert_one_line_error(code, err, "nowhere")
     assert not out.exists()
+
+
+def test_eval_reports_the_autoencoders_round_trip_as_the_floor(tmp_path, capsys):
+    vae = tiny_run(tmp_path, "vae", steps=10, latent_dim=4)
+    latent = tiny_run(tmp_path, "latent-ddpm", steps=4, autoencoder=str(vae))
+    code, out, err = run_cli(capsys, "eval", str(latent), "--n", "40", "--device", "cpu")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["sampling"] == {"sampler": "dpm++2m", "steps": 5, "evaluations": 5}
+    quality = report["sample_quality"]  # digits ships one feature network (Fashion-MNIST's second is untested here)
+    assert 0 < quality["fid_floor_autoencoder"] < float("inf")
+    assert quality["fid_floor_autoencoder"] != quality["fid"]
