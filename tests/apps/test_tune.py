@@ -234,6 +234,8 @@ def test_show_space_prints_the_default_space_without_a_study(capsys):
     code, out, err = run_cli(capsys, "tune", "ddpm", "--show-space")
     assert code == 0, err
     space = json.loads(out)
-    assert space["prediction"] == {"choices": ["v", "flow"]} and space["schedule"] == {"choices": ["cosine", "flow"]}
+    assert space["prediction"] == {"choices": ["v", "flow", "edm"]} and space["schedule"] == {
+        "choices": ["cosine", "flow"]
+    }
     code, _, err = run_cli(capsys, "tune", "ddpm", "--data", "digits")
     assert_one_line_error(code, err, "a study needs --study, --out")

@@ -36,9 +36,15 @@ class Oracle(nn.Module):
         self.seen_labels.append(None if labels is None else labels.clone())
         alpha = self.schedule.signal[t].float().reshape(-1, 1, 1, 1)
         sigma = self.schedule.noise[t].float().reshape(-1, 1, 1, 1)
+        if self.prediction == "edm":  # it was given c_in x~ = x_t / sqrt(sigma^2 + alpha^2 / 4)
+            x_t = x_t * (sigma**2 + alpha**2 * 0.25).sqrt()
         eps = (x_t - alpha * self.clean) / sigma
         if self.prediction == "eps":
             return eps
+        if self.prediction == "edm":  # F with x_0 = c_skip x~ + c_out F, sigma_data 0.5, s = sigma / alpha
+            s = sigma / alpha
+            skip, out = 0.25 / (s**2 + 0.25), s * 0.5 / (s**2 + 0.25).sqrt()
+            return (self.clean - skip * x_t / alpha) / out
         if self.prediction == "flow":  # the straight path's velocity
             return eps - self.clean
         return alpha * eps - sigma * self.clean
@@ -93,7 +99,8 @@ def test_respacing_visits_both_ends_in_order():
 
 
 @pytest.mark.parametrize(
-    "schedule,prediction", [("linear", "eps"), ("cosine", "v"), ("flow", "flow"), ("flow", "v"), ("cosine", "flow")]
+    "schedule,prediction",
+    [("linear", "eps"), ("cosine", "v"), ("flow", "flow"), ("flow", "v"), ("cosine", "flow"), ("cosine", "edm")],
 )
 @pytest.mark.parametrize(
     "sampler,steps",
@@ -256,10 +263,12 @@ def test_fast_group_norm_matches_pytorch_on_channels_last_input():
     assert torch.isfinite(x.grad).all()
 
 
-@pytest.mark.parametrize("name", ["ddpm", "flow"])
-def test_training_on_one_image_lowers_the_loss_and_brings_samples_to_it(name):
+@pytest.mark.parametrize(
+    "name,options", [("ddpm", {}), ("flow", {}), ("ddpm", {"prediction": "edm", "noise_levels": "edm"})]
+)
+def test_training_on_one_image_lowers_the_loss_and_brings_samples_to_it(name, options):
     torch.manual_seed(0)
-    model = tiny_diffusion(name, dropout=0.0).train()
+    model = tiny_diffusion(name, dropout=0.0, **options).train()
     images = target_image().expand(16, -1, -1, -1)
 
     def sample_error():
@@ -334,3 +343,16 @@ def test_saturated_samples_are_reported(tmp_path, monkeypatch):
     events = _train_ddpm(tmp_path, lr=2e-3)
     saturated = [e for e in events if e["message"].startswith("samples saturate")]
     assert len(saturated) == 1 and "100% of their pixels" in saturated[0]["message"]
+
+
+def test_edm_noise_levels_follow_their_log_normal():
+    recorder = Oracle(target_image(), NoiseSchedule("cosine", 1000))
+    seen = []
+    recorder.forward = lambda x_t, t, labels=None: seen.append(t) or torch.zeros_like(x_t)
+    model = tiny_diffusion(network=recorder, timesteps=1000, noise_levels="edm")
+    model.loss(
+        torch.zeros(4000, 1, 8, 8), noise=lambda shape: torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    )
+    log_sigmas = model.schedule.sigmas()[seen[0]].log()
+    # ln sigma ~ N(-1.2, 1.2^2), rounded to the grid (whose sigma spans 0.0064 .. 20,000, so nothing is cut off)
+    assert abs(float(log_sigmas.median()) + 1.2) < 0.1 and abs(float(log_sigmas.std()) - 1.2) < 0.1

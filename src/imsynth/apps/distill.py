@@ -29,7 +29,7 @@ from ..config import to_dict
 from ..data import load_dataset
 from ..errors import InputError
 from ..models import load_run
-from ..models.diffusion import Diffusion, estimates
+from ..models.diffusion import Diffusion, estimates, network_input
 from ..models.samplers import trailing_timesteps
 from ..runtime import runs
 from ..runtime.device import autocast_context, resolve_precision
@@ -148,7 +148,9 @@ def _round(teacher, student, steps, images, labels, iterations, batch_size, lr, 
                 target = (x_next - ratio * x_t) / (alpha_next - ratio * alpha)
         timesteps = torch.full((batch_size,), t, dtype=torch.int64, device=device)
         with autocast_context(device, precision):
-            output = student.network(x_t, timesteps, batch_labels).float()
+            output = student.network(
+                network_input(config.prediction, schedule, x_t, t), timesteps, batch_labels
+            ).float()
         predicted, _ = estimates(config.prediction, schedule, x_t, t, output, clip=False)
         weight = max(alpha**2 / sigma**2, 1.0)
         loss = weight * (predicted - target).pow(2).mean()

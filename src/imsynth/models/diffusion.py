@@ -40,7 +40,8 @@ class DiffusionConfig(DataShape):
         "dropout": {"low": 0.0, "high": 0.2},
         # the objective is searched too: every pairing of schedule and target trains, and every sampler runs it
         "schedule": {"choices": ["cosine", "flow"]},
-        "prediction": {"choices": ["v", "flow"]},
+        "prediction": {"choices": ["v", "flow", "edm"]},
+        "noise_levels": {"choices": ["uniform", "edm"]},
     }
     width: int = 32
     channel_multipliers: tuple[int, ...] = ()  # () = by image size (unet.default_multipliers)
@@ -54,7 +55,12 @@ class DiffusionConfig(DataShape):
     # samples of a 2,000-step Fashion-MNIST run were about one in three saturated noise (seen here)
     # flow + flow: flow matching / rectified flow (the straight path x_t = (1 - s) x_0 + s eps, velocity target)
     schedule: Literal["linear", "cosine", "flow"] = "cosine"
-    prediction: Literal["eps", "v", "flow"] = "v"
+    # edm: Karras et al. 2022's preconditioning (sigma_data 0.5: input scaled by c_in, the network's output F
+    # mixed with the input by c_skip and c_out) with its loss weighting (lambda c_out^2 = 1: plain MSE on F)
+    prediction: Literal["eps", "v", "flow", "edm"] = "v"
+    # the noise levels trained on: uniform over the timesteps, or EDM's log-normal over sigma (ln sigma ~
+    # N(-1.2, 1.2^2)), each draw taken to the timestep of the nearest sigma
+    noise_levels: Literal["uniform", "edm"] = "uniform"
     label_dropout: float = 0.1  # conditional runs: share of labels replaced by "no class" (for guidance)
     # sampling defaults (imsynth sample --sampler/--steps/--eta/--guidance override them)
     # UniPC-10 matched DDIM-50's FID under both networks at 4.6x the speed (docs/benchmarks.md, few-step samplers)
@@ -137,7 +143,10 @@ class DiffusionBase(GenerativeModel):
         uniform = uniform or (lambda shape: torch.rand(shape))
         noise = noise or (lambda shape: torch.randn(shape))
         batch = len(images)
-        t = (uniform((batch,)) * config.timesteps).long().clamp(max=config.timesteps - 1).to(images.device)
+        if config.noise_levels == "edm":
+            t = timesteps_of_sigmas(self.schedule, (EDM_P_MEAN + EDM_P_STD * noise((batch,))).exp()).to(images.device)
+        else:
+            t = (uniform((batch,)) * config.timesteps).long().clamp(max=config.timesteps - 1).to(images.device)
         eps = noise(tuple(images.shape)).to(images)
         if self.conditional:
             dropped = uniform((batch,)).to(images.device) < config.label_dropout
@@ -145,7 +154,7 @@ class DiffusionBase(GenerativeModel):
         else:
             labels = None
         noisy = self.schedule.add_noise(images, eps, t).to(images.dtype)
-        output = self.network(noisy, t, labels).float()
+        output = self.network(network_input(config.prediction, self.schedule, noisy, t), t, labels).float()
         target = training_target(config.prediction, self.schedule, images, eps, t)
         per_image = (output - target).pow(2).flatten(1).mean(dim=1)
         late = t >= config.timesteps // 2
@@ -198,16 +207,17 @@ class DiffusionBase(GenerativeModel):
         config = self.config
         timesteps = torch.full((len(x_t),), t, dtype=torch.int64, device=x_t.device)
         guided = self.conditional and labels is not None and guidance != 1.0
+        scaled = network_input(config.prediction, self.schedule, x_t, t)
         with self._autocast(x_t.device):
             if guided:
                 no_class = torch.full_like(labels, config.num_classes)
                 both = self.network(
-                    torch.cat([x_t, x_t]), torch.cat([timesteps, timesteps]), torch.cat([labels, no_class])
+                    torch.cat([scaled, scaled]), torch.cat([timesteps, timesteps]), torch.cat([labels, no_class])
                 ).float()
                 conditional, unconditional = both.chunk(2)
                 output = unconditional + guidance * (conditional - unconditional)
             else:
-                output = self.network(x_t, timesteps, labels).float()
+                output = self.network(scaled, timesteps, labels).float()
         return estimates(config.prediction, self.schedule, x_t, t, output, clip=config.clip_denoised)
 
     def _noise_like(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
@@ -436,6 +446,28 @@ def reverse(
     return made.clamp(-1, 1) if clamp else made
 
 
+EDM_SIGMA_DATA = 0.5  # Karras et al. 2022's data standard deviation for images in [-1, 1]
+EDM_P_MEAN, EDM_P_STD = -1.2, 1.2  # their training distribution of ln sigma
+
+
+def network_input(prediction: str, schedule: NoiseSchedule, x_t: torch.Tensor, t) -> torch.Tensor:
+    """What the network is given for x_t at timestep ``t`` (an int, or (B,) per image): x_t itself, or for ``edm``
+    c_in x~ = x_t / sqrt(sigma_t^2 + alpha_t^2 sigma_data^2), unit variance at every noise level."""
+    if prediction != "edm":
+        return x_t
+    if isinstance(t, int):
+        alpha, sigma = schedule.levels(t)
+        return x_t / math.sqrt(sigma**2 + alpha**2 * EDM_SIGMA_DATA**2)
+    alpha, sigma = schedule.levels_at(t, x_t)
+    return x_t / (sigma**2 + alpha**2 * EDM_SIGMA_DATA**2).sqrt()
+
+
+def timesteps_of_sigmas(schedule: NoiseSchedule, sigmas: torch.Tensor) -> torch.Tensor:
+    """The timestep whose sigma_t / alpha_t is nearest (in log) to each of ``sigmas`` (B,)."""
+    table = schedule.sigmas().log()
+    return (sigmas.double().log()[:, None] - table[None]).abs().argmin(dim=1)
+
+
 def training_target(prediction: str, schedule: NoiseSchedule, clean, eps, t: torch.Tensor) -> torch.Tensor:
     """What the network learns to output for x_t = alpha_t ``clean`` + sigma_t ``eps`` at timesteps ``t`` (B,): eps;
     v = alpha_t eps - sigma_t x_0; or flow's velocity eps - x_0 (the straight path's d x_t / d s)."""
@@ -444,6 +476,9 @@ def training_target(prediction: str, schedule: NoiseSchedule, clean, eps, t: tor
     if prediction == "flow":
         return eps.float() - clean.float()
     alpha, sigma = schedule.levels_at(t, clean)
+    if prediction == "edm":  # F = (x_0 - c_skip x~) / c_out, x~ = x_t / alpha = x_0 + s eps, s = sigma / alpha
+        s = sigma / alpha
+        return (s * clean.float() - EDM_SIGMA_DATA * eps.float()) / (EDM_SIGMA_DATA * (s**2 + EDM_SIGMA_DATA**2).sqrt())
     return alpha * eps.float() - sigma * clean.float()
 
 
@@ -458,6 +493,11 @@ def estimates(
     elif prediction == "v":
         norm = alpha**2 + sigma**2  # 1 on a variance-preserving schedule
         clean, noise = (alpha * x_t - sigma * output) / norm, (sigma * x_t + alpha * output) / norm
+    elif prediction == "edm":  # x_0 = c_skip x~ + c_out F
+        s, data = sigma / alpha, EDM_SIGMA_DATA
+        skip, out = data**2 / (s**2 + data**2), s * data / math.sqrt(s**2 + data**2)
+        clean = skip * x_t / alpha + out * output
+        noise = (x_t - alpha * clean) / sigma
     else:
         clean, noise = (x_t - sigma * output) / (alpha + sigma), (x_t + alpha * output) / (alpha + sigma)
     if clip:

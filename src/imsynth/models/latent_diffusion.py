@@ -37,7 +37,8 @@ class LatentDiffusionConfig(DiffusionConfig):
         "hidden": {"choices": [256, 512, 1024]},
         "blocks": {"choices": [2, 4, 6]},
         "schedule": {"choices": ["cosine", "flow"]},
-        "prediction": {"choices": ["v", "flow"]},
+        "prediction": {"choices": ["v", "flow", "edm"]},
+        "noise_levels": {"choices": ["uniform", "edm"]},
     }
     autoencoder: str = ""  # the autoencoder run, read when training starts
     autoencoder_model: str = ""  # filled from it: its family and config (JSON), so the run stands alone

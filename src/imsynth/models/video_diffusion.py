@@ -42,6 +42,7 @@ class VideoDiffusionConfig(DiffusionConfig, ClipShape):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        require(self.prediction != "edm", "prediction edm is not built for video-ddpm (its conditioning frames)")
         require(self.past >= 1 and self.block >= 1 and self.future >= 0, "need past >= 1, block >= 1, future >= 0")
         require(0 <= self.mask_probability < 1, "mask_probability must be in [0, 1)")
         require(
