@@ -31,7 +31,7 @@ from .models import (
     Predictor,
     TextGenerator,
     load_run,
-    sampling_defaults,
+    sampling_config,
 )
 from .runtime.classifier import SECOND
 from .runtime.tensors import to_model
@@ -85,61 +85,11 @@ def evaluate_run(
         check_inception(inception)
     started = time.perf_counter()
     model, saved = load_run(run, device=device)
-    with sampling_defaults(model, sampler, steps):
-        if isinstance(model, TextGenerator):
-            return evaluate_text(model, saved, run, data, importance_samples, likelihood_images, started)
-        if "clips" in type(model).capabilities:
-            return evaluate_clips(model, saved, run, data, n, seed, started)
-        return evaluate_images(
-            model,
-            saved,
-            run,
-            data,
-            n,
-            importance_samples,
-            likelihood_images,
-            feature_net,
-            disentanglement,
-            inception,
-            seed,
-            started,
-        )
-
-
-def reconstruct_in_batches(model, images: torch.Tensor, batch: int = 500) -> torch.Tensor:
-    """An autoencoded model's round trip of uint8 test images, as float [-1, 1] on the CPU."""
-    device = next(model.parameters()).device
-    return torch.cat(
-        [
-            model.autoencoder_round_trip(to_model(images[i : i + batch]).to(device)).cpu()
-            for i in range(0, len(images), batch)
-        ]
-    )
-
-
-def sampling_report(model) -> dict | None:
-    """The sampler a diffusion run's samples were drawn with, and its cost in network evaluations."""
-    if not isinstance(model, IterativeSampler):
-        return None
-    chosen = model.sampler()
-    return {"sampler": chosen.name, "steps": chosen.steps, "evaluations": chosen.evaluations}
-
-
-def evaluate_images(
-    model,
-    saved,
-    run,
-    data,
-    n,
-    importance_samples,
-    likelihood_images,
-    feature_net,
-    disentanglement,
-    inception,
-    seed,
-    started,
-) -> dict:
-    """``evaluate_run`` for an image run."""
+    model.config = sampling_config(model, sampler, steps)  # a model loaded for this evaluation only
+    if isinstance(model, TextGenerator):
+        return evaluate_text(model, saved, run, data, importance_samples, likelihood_images, started)
+    if "clips" in type(model).capabilities:
+        return evaluate_clips(model, saved, run, data, n, seed, started)
     data_name = data or saved["data"]["name"]
     dataset = load_dataset(data_name, image_size=model.config.image_size)
     if dataset.channels != model.config.channels:
@@ -208,6 +158,25 @@ def evaluate_images(
         report["inception_fid"] = inception_fid(test_images[:count], fake, inception)
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
+
+
+def reconstruct_in_batches(model, images: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    """An autoencoded model's round trip of uint8 test images, as float [-1, 1] on the CPU."""
+    device = next(model.parameters()).device
+    return torch.cat(
+        [
+            model.autoencoder_round_trip(to_model(images[i : i + batch]).to(device)).cpu()
+            for i in range(0, len(images), batch)
+        ]
+    )
+
+
+def sampling_report(model) -> dict | None:
+    """The sampler a diffusion run's samples were drawn with, and its cost in network evaluations."""
+    if not isinstance(model, IterativeSampler):
+        return None
+    chosen = model.sampler()
+    return {"sampler": chosen.name, "steps": chosen.steps, "evaluations": chosen.evaluations}
 
 
 VIDEO_EVAL_CLIPS = 256  # test clips scored at most (each predicted PREDICTION_SAMPLES times)

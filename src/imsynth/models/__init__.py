@@ -40,12 +40,14 @@ from .capabilities import (
     SentenceEncoder,
     TextGenerator,
     Translator,
+    sampling_config,
     sampling_defaults,
 )
 from .loading import load_run
 from .presets import PRESETS, Preset, get_preset, presets_for
 
 __all__ = [
+    "sampling_config",
     "sampling_defaults",
     "Codec",
     "ContentMotion",

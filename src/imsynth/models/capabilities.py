@@ -240,22 +240,24 @@ class Interpolator(Protocol):
         """``frames`` frames (B, frames, C, H, W) between ``first`` and ``last`` (B x k x C x H x W each)."""
 
 
-@contextmanager
-def sampling_defaults(model: Any, sampler: str | None = None, steps: int | None = None) -> Iterator[None]:
-    """Within the block an iterative run samples with ``sampler`` and ``steps`` wherever it would use its own
-    (predict, interpolate, eval), so an action takes --sampler/--steps without threading them through every
-    call. Checked first: an unknown sampler or steps beyond the schedule raise InputError; options given to a
-    run that samples in one pass too."""
+def sampling_config(model: Any, sampler: str | None = None, steps: int | None = None) -> Any:
+    """The model's config with ``sampler`` and ``steps`` as its sampling defaults, checked first: an unknown
+    sampler or steps beyond the schedule raise InputError, as do options given to a run that samples in one pass."""
     if sampler is None and steps is None:
-        yield
-        return
+        return model.config
     if not isinstance(model, IterativeSampler):
         raise InputError(
             f"--sampler and --steps apply to diffusion runs; model {model.registered_name!r} samples in one pass"
         )
     chosen = model.sampler(sampler, steps)
-    saved = model.config
-    model.config = dataclasses.replace(saved, sampler=chosen.name, sample_steps=steps or saved.sample_steps)
+    return dataclasses.replace(model.config, sampler=chosen.name, sample_steps=steps or model.config.sample_steps)
+
+
+@contextmanager
+def sampling_defaults(model: Any, sampler: str | None = None, steps: int | None = None) -> Iterator[None]:
+    """Within the block an iterative run samples with ``sampler`` and ``steps`` wherever it would use its own
+    (predict, interpolate), so an action takes --sampler/--steps without threading them through every call."""
+    saved, model.config = model.config, sampling_config(model, sampler, steps)
     try:
         yield
     finally:
