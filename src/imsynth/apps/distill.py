@@ -30,7 +30,7 @@ from ..data import load_dataset
 from ..errors import InputError
 from ..models import load_run
 from ..models.diffusion import Diffusion, estimates, network_input
-from ..models.samplers import trailing_timesteps
+from ..models.samplers import DDIMSampler, trailing_timesteps
 from ..runtime import runs
 from ..runtime.device import autocast_context, resolve_precision
 from ..runtime.tensors import to_model
@@ -108,11 +108,9 @@ def distill(
 
 
 def _ddim_step(model, x_t: torch.Tensor, t: int, t_next: int, labels) -> torch.Tensor:
+    """One deterministic DDIM step of ``model`` (the sampler table's ddim, eta 0)."""
     clean, noise = model.estimate(x_t, t, labels)
-    if t_next < 0:
-        return clean
-    alpha, sigma = model.schedule.levels(t_next)
-    return alpha * clean + sigma * noise
+    return DDIMSampler(model.schedule, 1).step(x_t, t, t_next, clean, noise, None)
 
 
 def _round(teacher, student, steps, images, labels, iterations, batch_size, lr, generator, bar) -> tuple[float, float]:
