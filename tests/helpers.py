@@ -62,7 +62,7 @@ def tiny_sentences(count: int = 64, seed: int = 0) -> list[str]:
 def tiny_text_dataset(count: int = 64, options: str = "vocab=40&max_tokens=8", seed: int = 0):
     from imsynth.data.text import text_dataset
 
-    return text_dataset("tiny-text", tiny_sentences(count, seed), options)
+    return text_dataset("tiny-text", [[line] for line in tiny_sentences(count, seed)], options)
 
 
 def run_cli(capsys, *args):

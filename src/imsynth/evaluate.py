@@ -16,6 +16,7 @@ import torch
 from tqdm import tqdm
 
 from .data import load_dataset
+from .data.text import bits_per_character
 from .errors import ImsynthError, InputError
 from .metrics.disentanglement import factor_vae_score, mutual_information_gap
 from .metrics.features import extract_features, load_feature_net
@@ -206,7 +207,7 @@ def evaluate_clips(model, saved: dict, run, data: str | None, n: int, seed: int,
 def evaluate_text(model, saved: dict, run, data: str | None, importance_samples: int, sentences: int, started) -> dict:
     """A text run on its test split (the run's own tokenizer): NLL (importance-weighted with k samples for the
     VAE, exact for the LM) and perplexity; for the VAE also ELBO, reconstruction, KL, mutual information and
-    active units."""
+    active units; and bits per character (``data.text.bits_per_character``: unknown words spelled out)."""
     data_name = data or saved["data"]["name"]
     dataset = load_dataset(data_name, tokenizer=model.tokenizer)
     if dataset.kind != "text":
@@ -214,6 +215,15 @@ def evaluate_text(model, saved: dict, run, data: str | None, importance_samples:
     tokens = dataset.test_images[:sentences].long().to(next(model.parameters()).device)
     report = {"run": str(run), "model": saved["model"], "step": saved.get("step"), "data": data_name}
     report.update(model.text_measures(tokens, importance_samples=importance_samples))
+    report.update(
+        bits_per_character(
+            model.tokenizer,
+            dataset.extra["test_text"][:sentences],
+            report["nll"] * len(tokens),
+            tokens.shape[1] - 2,
+            dataset.extra["train_text"],
+        )
+    )
     report["vocab_size"] = model.tokenizer.get_vocab_size()
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report

@@ -1,10 +1,12 @@
 """Text runs from the command line: sample, reconstruct, explore, eval; and every bad input of issue 15."""
 
 import json
+import math
 
 import numpy as np
 import pytest
 
+from imsynth.data import load_dataset
 from imsynth.image import save_image
 from tests.helpers import assert_one_line_error, run_cli, tiny_sentences
 
@@ -39,7 +41,7 @@ def test_sample_prints_sentences(text_run, capsys, tmp_path):
 
 
 def test_reconstruct_explore_and_eval(text_run, capsys):
-    run, _ = text_run
+    run, corpus = text_run
     code, out, err = run_cli(capsys, "reconstruct", str(run), "The cat likes a tree.", "--samples", "2")
     assert code == 0, err
     report = json.loads(out)
@@ -67,6 +69,10 @@ def test_reconstruct_explore_and_eval(text_run, capsys):
     for key in ("nll", "perplexity", "elbo", "kl", "mutual_information", "active_units"):
         assert np.isfinite(report[key]), key
     assert report["nll"] <= report["rec"] + report["kl"] + 1e-3
+    # bits per character: the NLL over the test sentences' characters (one more each for its end), no unknowns here
+    texts = load_dataset(f"text:{corpus}?max_tokens=10").extra["test_text"][:10]
+    assert report["unknown_tokens"] == 0 and report["characters"] == sum(len(t) + 1 for t in texts)
+    assert report["bits_per_char"] == pytest.approx(report["nll"] * 10 / math.log(2) / report["characters"])
 
 
 def test_text_bad_inputs(text_run, vae_run, capsys, tmp_path):

@@ -2,29 +2,37 @@
 
 Specs (options after ``?``, joined with ``&``):
 
-- ``text:PATH``: a UTF-8 text file, one example per non-empty line, or a folder of ``*.txt`` files.
+- ``text:PATH``: a UTF-8 text file, or a folder of ``*.txt`` files, cut into examples by ``unit``.
 - ``fortunes``: the Debian package ``fortunes`` (about 14,700 entries, /usr/share/games/fortunes; the drawings in
   ``art`` and ``ascii-art`` left out), one example per entry with its lines joined.
-- Options: ``vocab=N`` (vocabulary cap, special tokens included; default 8000, at least 4), ``tokenizer=word``
-  (lower-cased words and punctuation, Hugging Face ``tokenizers`` WordLevel; the default) or ``tokenizer=bpe``
-  (byte-level BPE: no unknown tokens), ``max_tokens=N`` (the length cap, default 40: longer examples are cut to
-  it, and counted), e.g. ``fortunes?vocab=4000&max_tokens=32``.
+- Options: ``unit=auto|line|sentence|paragraph`` (what one example is: a line; a paragraph, the lines between
+  blank lines joined; or a sentence of a paragraph, split by pysbd's rules. ``auto``, the default, takes sentences
+  when the file looks hard-wrapped (a book or notes at ~70 columns, whose lines stop mid-sentence) and lines
+  otherwise, and says which on stderr; fortunes' ``auto`` is its entries), ``vocab=N`` (vocabulary cap, special
+  tokens included; default 8000, at least 4), ``tokenizer=word`` (lower-cased words and punctuation, Hugging
+  Face ``tokenizers`` WordLevel; the default) or ``tokenizer=bpe`` (byte-level BPE: no unknown tokens),
+  ``max_tokens=N`` (the length cap, default 40: longer examples are cut to it, and counted), e.g.
+  ``fortunes?vocab=4000&max_tokens=32``, ``text:book.txt?unit=sentence``.
 
 Examples are split 90/5/5 into train, validation and test by a fixed seed; the tokenizer is trained on the train
 split only and saved in the run (``tokenizer.json``), which later loads of the run reuse. Tokens are int32 rows
-``[BOS] w1 .. wn [EOS] [PAD] ..`` of ``max_tokens + 2`` ids.
+``[BOS] w1 .. wn [EOS] [PAD] ..`` of ``max_tokens + 2`` ids. The test split's text is kept (``extra["test_text"]``)
+so that evaluation can report bits per character, which compares tokenizers.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import parse_qsl
 
 import numpy as np
+import pysbd
 import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
@@ -35,7 +43,10 @@ SPECIALS = ("[PAD]", "[UNK]", "[BOS]", "[EOS]")
 PAD, UNK, BOS, EOS = range(4)
 FORTUNES = Path("/usr/share/games/fortunes")
 DRAWINGS = {"art", "ascii-art"}
-DEFAULTS = {"vocab": 8000, "tokenizer": "word", "max_tokens": 40}
+DEFAULTS = {"vocab": 8000, "tokenizer": "word", "max_tokens": 40, "unit": "auto"}
+UNITS = ("auto", "line", "sentence", "paragraph")
+# a line that ends a sentence: its last mark, then any closing quotes or brackets
+SENTENCE_END = re.compile(r"[.!?:;][\"'\u201d\u2019)\]]*$")
 SPLIT_SEED = 0
 
 
@@ -118,6 +129,37 @@ def encode_lines(tokenizer: Tokenizer, lines: list[str], max_tokens: int) -> tup
     return torch.from_numpy(rows), cut
 
 
+def bits_per_character(
+    tokenizer: Tokenizer, texts: list[str], nll_nats: float, max_tokens: int, reference: list[str]
+) -> dict:
+    """A model's total NLL over the rows of ``texts`` (nats) as bits per character, which compares tokenizers.
+
+    The characters are those the rows cover (a row cut at ``max_tokens`` covers its first tokens' text) plus
+    one per row for its end. Each unknown token's characters are spelled out under a character unigram model of
+    ``reference`` (the train split, add-one smoothed) and their bits added, so that a word tokenizer cannot look
+    better by giving up on rare words; ``unknown_tokens`` is their share of the tokens."""
+    counts = Counter("".join(reference) + " ")
+    total, alphabet = sum(counts.values()), len(counts) + 1
+
+    def bits(character: str) -> float:
+        return -math.log2((counts.get(character, 0) + 1) / (total + alphabet))
+
+    characters, tokens, spelled, unknown = 0, 0, 0.0, 0
+    for text, encoding in zip(texts, tokenizer.encode_batch(texts, add_special_tokens=False), strict=True):
+        ids, offsets = encoding.ids[:max_tokens], encoding.offsets[:max_tokens]
+        characters += (len(text) if len(encoding.ids) <= max_tokens else offsets[-1][1]) + 1
+        tokens += len(ids) + 1
+        for token, (start, end) in zip(ids, offsets, strict=True):
+            if token == UNK:
+                unknown += 1
+                spelled += sum(bits(c) for c in text[start:end]) + bits(" ")
+    return {
+        "bits_per_char": (nll_nats / math.log(2) + spelled) / characters,
+        "unknown_tokens": unknown / tokens,
+        "characters": characters,
+    }
+
+
 def _read_text(path: Path) -> str:
     data = path.read_bytes()
     if b"\x00" in data[:8192]:
@@ -128,7 +170,7 @@ def _read_text(path: Path) -> str:
         raise DataError(f"{path}: not UTF-8 text (byte 0x{data[error.start]:02x} at offset {error.start})") from None
 
 
-def _lines_of(path: Path) -> list[str]:
+def _blocks_of(path: Path) -> list[list[str]]:
     if path.is_dir():
         files = sorted(p for p in path.rglob("*.txt") if p.is_file())
         if not files:
@@ -137,20 +179,66 @@ def _lines_of(path: Path) -> list[str]:
         files = [path]
     else:
         raise DataError(f"{path}: no such file or folder")
-    lines = [" ".join(line.split()) for file in files for line in _read_text(file).splitlines()]
-    lines = [line for line in lines if line]
-    if not lines:
+    blocks = [block for file in files for block in paragraphs(_read_text(file))]
+    if not blocks:
         raise DataError(f"{path}: no text (empty, or only blank lines)")
-    return lines
+    return blocks
 
 
-def fortune_entries() -> list[str]:
+def paragraphs(text: str) -> list[list[str]]:
+    """The runs of non-blank lines (their whitespace collapsed) between blank lines."""
+    blocks, block = [], []
+    for line in text.splitlines():
+        line = " ".join(line.split())
+        if line:
+            block.append(line)
+        elif block:
+            blocks, block = [*blocks, block], []
+    return blocks + [block] if block else blocks
+
+
+def looks_wrapped(blocks: list[list[str]]) -> bool:
+    """Hard-wrapped prose rather than one example per line: most lines that a paragraph continues after stop
+    without ending a sentence, and most are nearly as long as the longest lines (wrapped at a width). A list of
+    titles or phrases fails the second test, a list of sentences the first."""
+    inner = [line for block in blocks for line in block[:-1]]
+    if len(inner) < 2:
+        return False
+    width = np.percentile([len(line) for block in blocks for line in block], 95)
+    unfinished = np.mean([not SENTENCE_END.search(line) for line in inner])
+    full = np.mean([len(line) >= 0.7 * width for line in inner])
+    return bool(unfinished > 0.5 and full > 0.6)
+
+
+def _join(lines: list[str]) -> str:
+    text = lines[0]
+    for line in lines[1:]:  # a word broken at a hyphen keeps it, with no space: "well-known", "exam-ple"
+        text += line if re.search(r"\w-$", text) else " " + line
+    return text
+
+
+def split_units(blocks: list[list[str]], unit: str) -> list[str]:
+    """Examples from paragraphs: each line, each paragraph joined, or each sentence of each paragraph."""
+    if unit == "line":
+        return [line for block in blocks for line in block]
+    joined = [_join(block) for block in blocks]
+    if unit == "paragraph":
+        return joined
+    segmenter = pysbd.Segmenter(language="en", clean=False)
+    return [kept for text in joined for sentence in segmenter.segment(text) if (kept := sentence.strip())]
+
+
+def fortune_entries() -> list[list[str]]:
+    """Each fortune cookie as its lines."""
     entries = []
     for file in sorted(FORTUNES.iterdir()):
         if file.suffix or file.name in DRAWINGS or not file.is_file() or file.is_symlink():
             continue
         text = file.read_text(encoding="utf-8", errors="replace")
-        entries += [" ".join(entry.split()) for entry in re.split(r"^%\s*$", text, flags=re.M)]
+        entries += [
+            [" ".join(line.split()) for line in entry.splitlines() if line.strip()]
+            for entry in re.split(r"^%\s*$", text, flags=re.M)
+        ]
     return [entry for entry in entries if entry]
 
 
@@ -160,6 +248,8 @@ def parse_options(spec: str, options: str) -> dict:
         if key not in DEFAULTS:
             raise InputError(f"{spec}: unknown text option {key!r}; valid: {', '.join(DEFAULTS)}")
         values[key] = value
+    if values["unit"] not in UNITS:
+        raise InputError(f"{spec}: unit must be one of {', '.join(UNITS)}, got {values['unit']!r}")
     if values["tokenizer"] not in ("word", "bpe"):
         raise InputError(f"{spec}: tokenizer must be word or bpe, got {values['tokenizer']!r}")
     for key in ("vocab", "max_tokens"):
@@ -177,10 +267,27 @@ def parse_options(spec: str, options: str) -> dict:
 
 
 def text_dataset(
-    name: str, lines: list[str], options: str, *, limit: int | None = None, tokenizer: Tokenizer | None = None
+    name: str,
+    blocks: list[list[str]],
+    options: str,
+    *,
+    auto: str | None = None,
+    limit: int | None = None,
+    tokenizer: Tokenizer | None = None,
 ) -> TextDataset:
-    """Split, tokenise (training the tokenizer on the train split unless one is given) and encode ``lines``."""
+    """Cut ``blocks`` (paragraphs, as their lines) into examples by the ``unit`` option (``auto`` resolves to
+    ``auto`` when given, else by ``looks_wrapped``), then split, tokenise (training the tokenizer on the train
+    split unless one is given) and encode them."""
     values = parse_options(name, options)
+    unit = values["unit"]
+    if unit == "auto":
+        unit = auto or ("sentence" if looks_wrapped(blocks) else "line")
+        if auto is None and unit == "sentence":
+            print(
+                f"imsynth: {name}: hard-wrapped prose, one example per sentence (unit=line to keep lines)",
+                file=sys.stderr,
+            )
+    lines = split_units(blocks, unit)
     order = np.random.default_rng(SPLIT_SEED).permutation(len(lines))
     n_held = max(1, len(lines) // 20) if len(lines) >= 3 else 0
     test, validation, train = order[:n_held], order[n_held : 2 * n_held], order[2 * n_held :]
@@ -210,7 +317,9 @@ def text_dataset(
             "validation": encoded["validation"][0],
             "truncated": cut,
             "vocab_size": tokenizer.get_vocab_size(),
-            "text_options": values,
+            "text_options": {**values, "unit": unit},
+            "test_text": splits["test"],
+            "train_text": splits["train"],
         },
     )
 
@@ -219,25 +328,25 @@ def load_text(argument: str, *, image_size=None, limit: int | None = None, token
     path, _, options = argument.partition("?")
     parse_options(f"text:{argument}", options)  # a bad option is named before the file is read
     return text_dataset(
-        f"text:{argument}", _lines_of(Path(path).expanduser()), options, limit=limit, tokenizer=tokenizer
+        f"text:{argument}", _blocks_of(Path(path).expanduser()), options, limit=limit, tokenizer=tokenizer
     )
 
 
 def load_fortunes(options: str = "", *, image_size=None, limit: int | None = None, tokenizer=None) -> TextDataset:
     name = "fortunes" + (f"?{options}" if options else "")
-    return text_dataset(name, fortune_entries(), options, limit=limit, tokenizer=tokenizer)
+    return text_dataset(name, fortune_entries(), options, auto="paragraph", limit=limit, tokenizer=tokenizer)
 
 
 register(
     DatasetSpec(
         "text:",
-        "UTF-8 text, one example per line (a file, or a folder of *.txt); options ?vocab=N&tokenizer=word|bpe"
-        "&max_tokens=N",
+        "UTF-8 text (a file, or a folder of *.txt), one example per line, or per sentence of hard-wrapped prose; "
+        "options ?unit=auto|line|sentence|paragraph&vocab=N&tokenizer=word|bpe&max_tokens=N",
         load_text,
         lambda: "your files",
         lambda: True,
-        "as its lines",
-        argument="PATH[?vocab=N&max_tokens=N]",
+        "as its examples",
+        argument="PATH[?unit=sentence&vocab=N&max_tokens=N]",
         kind="text",
     )
 )
