@@ -6,9 +6,11 @@ import zlib
 import numpy as np
 import pytest
 
-from imsynth.apps.compress import HEADER_BYTES, ImageCodec, load_codec, parse
+from imsynth.apps import compress
+from imsynth.apps.compress import DEFAULT_CODEC, HEADER_BYTES, ImageCodec, load_codec, parse, ship_codec
 from imsynth.errors import InputError
 from imsynth.image import read_image, save_image
+from imsynth.metrics.rate_distortion import psnr_ssim
 from imsynth.runtime.coding import StreamError
 from tests.helpers import assert_one_line_error, run_cli
 from tests.models.test_codec import tiny_codec
@@ -68,8 +70,8 @@ def test_large_sides_cost_a_header_byte_each(codec):
         (lambda d: d[:20] + bytes([d[20] ^ 0x10]) + d[21:], "damaged or truncated"),
         (lambda d: d[:-5] + bytes([d[-5] ^ 1]) + d[-4:], "damaged or truncated"),
         (lambda d: reseal(d[:4] + bytes([7]) + d[5:]), "version 7 is not supported"),
-        (lambda d: reseal(d[:10] + bytes([99]) + d[11:]), "quality 99 is outside"),
-        (lambda d: reseal(d[:5] + bytes(4) + d[9:]), "made by a different codec model"),
+        (lambda d: reseal(d[:11] + bytes([99]) + d[12:]), "quality 99 is outside"),
+        (lambda d: reseal(d[:6] + bytes(4) + d[10:]), "made by a different codec model"),
     ],
 )
 def test_damaged_streams_are_refused(codec, damage, message):
@@ -207,3 +209,100 @@ def test_init_fine_tunes_from_another_runs_weights(codec_run, tmp_path):
         train_from_options("factorized", tmp_path / "x", data="digits", init=codec_run, steps=1)
     with pytest.raises(InputError, match="pick one"):
         train("hyperprior", data, tmp_path / "tuned", train_config=config, init=codec_run, resume=True, quiet=True)
+
+
+def psnr(decoded, reference):
+    return psnr_ssim(reference, decoded)[0]
+
+
+def version_1(data: bytes) -> bytes:
+    """A version 2 stream as version 1 wrote it (no codec byte)."""
+    return reseal(data[:4] + bytes([1]) + data[6:])
+
+
+def test_version_1_streams_are_still_read(codec):
+    data = codec.encode(image(), quality=2)
+    assert np.array_equal(codec.decode(version_1(data)), codec.decode(data))
+    assert parse(version_1(data))[0].codec == 0
+
+
+@pytest.fixture
+def shipped(codec_run, tmp_path, monkeypatch):
+    """A tiny codec run shipped as the default codec, version 3, in a folder the module is pointed at."""
+    folder = tmp_path / "shipped"
+    report = ship_codec(codec_run, version=3, folder=folder)
+    monkeypatch.setattr(compress, "DEFAULT_CODEC", folder)
+    return folder, report
+
+
+def test_compress_and_decompress_need_no_model_with_the_shipped_codec(shipped, codec_run, tmp_path, capsys):
+    folder, report = shipped
+    # float16: about half of the run's float32 weights
+    assert report["version"] == 3
+    assert (folder / "model.safetensors").stat().st_size < 0.6 * (codec_run / "model.safetensors").stat().st_size
+    picture = image(24, 40, 1)  # the tiny run codes grey digits
+    save_image(tmp_path / "a.png", picture, bit_depth=16)
+    code, out, err = run_cli(capsys, "compress", str(tmp_path / "a.png"), "-o", str(tmp_path / "a.isz"))
+    assert code == 0, err
+    assert "the default codec v3" in out
+    header, _ = parse((tmp_path / "a.isz").read_bytes())
+    assert header.codec == 3 and header.fingerprint.hex() == report["fingerprint"]
+    # decoded with no --model and no runs folder: the header names the shipped codec
+    code, _, err = run_cli(
+        capsys, "decompress", str(tmp_path / "a.isz"), "-o", str(tmp_path / "b.png"), "--runs", str(tmp_path / "none")
+    )
+    assert code == 0, err
+    decoded, _ = read_image(tmp_path / "b.png")
+    # the shipped float16 weights code as the run does: the same reconstruction to within float16's rounding
+    from_run = load_codec(codec_run).decode(load_codec(codec_run).encode(picture))
+    assert psnr(decoded, picture) == pytest.approx(psnr(from_run, picture), abs=0.5)
+    assert np.abs(decoded - from_run).mean() < 0.01
+
+
+def test_a_stream_of_another_shipped_version_is_refused_naming_both(shipped, tmp_path, capsys):
+    codec = compress.default_codec()
+    data = codec.encode(image(channels=1))
+    (tmp_path / "old.isz").write_bytes(reseal(data[:5] + bytes([2]) + data[6:]))
+    code, _, err = run_cli(capsys, "decompress", str(tmp_path / "old.isz"), "-o", str(tmp_path / "old.png"))
+    assert_one_line_error(code, err, "old.isz", "default codec version 2; this imsynth ships version 3")
+    assert not (tmp_path / "old.png").exists()
+
+
+def test_missing_or_damaged_shipped_weights_are_named(shipped, tmp_path, capsys):
+    folder, _ = shipped
+    save_image(tmp_path / "a.png", image(channels=1))
+    weights = folder / "model.safetensors"
+    good = weights.read_bytes()
+    for damage, message in [
+        (lambda: weights.write_bytes(good[: len(good) // 2]), "damaged safetensors file"),
+        (lambda: weights.unlink(), "missing"),
+        (lambda: weights.write_bytes(good[:-2] + bytes([good[-2] ^ 0x40]) + good[-1:]), "damaged (its weights hash"),
+    ]:
+        damage()
+        code, _, err = run_cli(capsys, "compress", str(tmp_path / "a.png"), "-o", str(tmp_path / "a.isz"))
+        assert_one_line_error(code, err, "default codec", str(folder), message, "reinstall imsynth")
+        assert not (tmp_path / "a.isz").exists()
+        weights.write_bytes(good)
+
+
+def test_an_image_over_the_decompression_bomb_limit_is_refused(codec_run, tmp_path, capsys, monkeypatch):
+    save_image(tmp_path / "big.png", image(60, 60))
+    monkeypatch.setattr("PIL.Image.MAX_IMAGE_PIXELS", 50 * 50)  # Pillow's bomb limit, scaled down
+    code, _, err = run_cli(
+        capsys, "compress", str(tmp_path / "big.png"), "-o", str(tmp_path / "big.isz"), "--model", str(codec_run)
+    )
+    assert_one_line_error(code, err, "big.png", "too large to decode safely", "3600 pixels")
+    assert not (tmp_path / "big.isz").exists()
+
+
+@pytest.mark.skipif(not (DEFAULT_CODEC / "model.safetensors").is_file(), reason="no shipped codec in this checkout")
+def test_the_shipped_codec_codes_a_photograph_it_never_saw():
+    from skimage import data
+
+    photo = data.astronaut()[96:352, 96:352]  # a held-out photograph (scikit-image's, never in training)
+    codec = compress.default_codec(device="cpu")
+    low, high = (codec.encode(photo, quality) for quality in (2, codec.qualities - 1))
+    assert len(low) < len(high)  # a higher quality spends more bits
+    bpp = 8 * len(high) / (256 * 256)
+    decoded = codec.decode(high)
+    assert psnr(decoded, photo / 255.0) > 30 and bpp < 3, (psnr(decoded, photo / 255.0), bpp)

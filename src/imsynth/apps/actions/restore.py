@@ -127,16 +127,18 @@ register_action(
     Action(
         "compress",
         "imsynth.apps.compress:compress_path",
-        "Compress SOURCE (an image or a folder of images) into .isz streams with a trained codec.",
+        "Compress SOURCE (an image or a folder of images) into .isz streams with a learned codec.",
         (
             input_param("source", help_text="an image or a folder"),
             out_param("output .isz file, or a folder for a folder"),
-            run_param("a trained codec run (factorized, hyperprior, or a VAE)", required=True),
+            run_param("a trained codec run (factorized, hyperprior, or a VAE); default: the codec imsynth ships"),
             Param("quality", int, None, "1 (smallest file) .. the codec's highest; default the middle one", low=1),
             DEVICE,
         ),
-        description="Prints the number of files, bytes and bits per pixel as JSON.",
+        description="Prints the number of files, bytes and bits per pixel as JSON. Without --model, the hyperprior "
+        "that ships with imsynth (trained on photographs) codes the images.",
         examples=(
+            "imsynth compress photo.jpg -o photo.isz",
             "imsynth train hyperprior --data photos --out runs/hp --minutes 60",
             "imsynth compress photo.png -o photo.isz --model runs/hp --quality 4",
             "imsynth compress scans/ -o packed/ --model runs/hp",
@@ -165,9 +167,10 @@ register_action(
             ),
             DEVICE,
         ),
-        description="Without --model, the run whose weights made the stream is looked for under --runs (the stream "
-        "carries a fingerprint of the codec's weights).",
+        description="Without --model, the stream's header names its codec: imsynth's shipped default codec (of "
+        "this version), or a run looked for under --runs by the fingerprint of its weights.",
         examples=(
+            "imsynth decompress photo.isz -o photo.png",
             "imsynth decompress photo.isz -o photo.png --model runs/hp",
             "imsynth decompress packed/ -o unpacked/",
         ),
