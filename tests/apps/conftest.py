@@ -31,3 +31,22 @@ def cddpm_run(tmp_path_factory):
 @pytest.fixture(scope="session")
 def codec_run(tmp_path_factory):
     return _tiny_run(tmp_path_factory.mktemp("codec"), "hyperprior", steps=10)
+
+
+@pytest.fixture(scope="session")
+def digits_vae_run(tmp_path_factory):
+    """A VAE at its default size trained enough (400 steps, ~15 s) on the 8x8 digits to restore them."""
+    import dataclasses
+
+    from imsynth.data import load_dataset
+    from imsynth.models import config_for_dataset, get_entry
+    from imsynth.train import train
+
+    data, entry = load_dataset("digits"), get_entry("vae")
+    config = dataclasses.replace(config_for_dataset(entry.default_config(), data), latent_dim=16)
+    train_config = dataclasses.replace(
+        entry.default_train_config(), steps=400, fid_every=0, sample_every=1000, checkpoint_every=1000, seed=0
+    )
+    out = tmp_path_factory.mktemp("digits-vae") / "vae"
+    train("vae", data, out, model_config=config, train_config=train_config, quiet=True)
+    return out

@@ -42,6 +42,16 @@ def test_model_restorers_return_images_of_the_input_shape(request, fixture, meth
     assert flat[0].shape == (8, 8)
 
 
+def test_a_trained_vae_restorer_lowers_the_error_of_occluding_blocks(digits_vae_run):
+    clean = DIGITS.test_images[:40].permute(0, 2, 3, 1).numpy().astype(np.float32) / 255
+    damaged = [corrupt(image, "blocks", 5, seed=i) for i, image in enumerate(clean)]
+    error = lambda images: float(np.mean([(a - b) ** 2 for a, b in zip(images, clean, strict=True)]))
+    restored = restore(damaged, "encode-decode", model=load_run(digits_vae_run)[0])
+    # measured: 0.116 -> 0.056; the run's prior fills the blocks, which a median filter cannot (0.16)
+    assert error(restored) < 0.7 * error(damaged), (error(restored), error(damaged))
+    assert error(restore(damaged, "median")) > error(damaged)
+
+
 def test_diffusion_purification_start_follows_the_strength(ddpm_run):
     model = load_run(ddpm_run)[0]
     starts = [model.purification_start(s) for s in (0.01, 0.05, 0.2, 0.5)]
@@ -181,6 +191,21 @@ def test_robustness_reports_clean_unaware_and_adaptive_accuracy(request, defence
     gradient = "exact" if defence == "vae" else "bpda"
     assert result["adaptive_attack"]["gradient"] == gradient
     assert result["adaptive_attack"].get("eot", 1) == (4 if defence == "diffusion" else 1)
+
+
+def test_a_defence_beats_no_defence_and_exact_gradients_beat_an_unaware_attack(digits_vae_run):
+    # 2-bit quantisation against a 10-step PGD at eps 0.1 on the shipped digits classifier (measured: 53% with no
+    # defence, 79% with it); a defence that did nothing would score the undefended figure
+    quantised = evaluate_robustness(
+        classifier="digits", defence="bit-depth", images=100, steps=10, eps=0.1, defence_options={"bits": 2}
+    )
+    assert quantised["defended_clean_accuracy"] >= quantised["clean_accuracy"] - 0.02
+    assert quantised["robust_accuracy"] > quantised["undefended_robust_accuracy"] + 0.1
+    # through a VAE the adaptive attack has exact gradients of classifier(defence(x)), so it must find more than
+    # the attack made without the defence (measured at eps 0.2: 10% against 32% still correct)
+    vae = evaluate_robustness(classifier="digits", defence="vae", run=digits_vae_run, images=100, steps=10, eps=0.2)
+    assert vae["adaptive_attack"]["gradient"] == "exact"
+    assert vae["adaptive_robust_accuracy"] < vae["unaware_robust_accuracy"] - 0.1
 
 
 def test_robustness_refuses_mismatched_classifiers_and_model_sizes(tmp_path, vae_run):

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 from skimage import data
+from skimage.filters import laplace, sobel
 
-from imsynth.classical.corrupt import CORRUPTIONS, corrupt, parameters, rain_layer
+from imsynth.classical.corrupt import CORRUPTIONS, corrupt, lighting_field, parameters, rain_layer
 from imsynth.classical.denoise import DENOISERS, denoise, noise_sigma
 from imsynth.errors import InputError
 from imsynth.models.corruption import corrupt_batch, parse_severities
@@ -41,6 +42,9 @@ def test_composition_applies_kinds_in_order_and_each_level_is_documented():
     both = corrupt(CAMERA, "blur+gaussian", 3, seed=0)
     assert mse(both, CAMERA) > mse(corrupt(CAMERA, "blur", 3, seed=0), CAMERA)
     assert corrupt(CAMERA, ["blur", "gaussian"], 3, seed=0).tolist() == both.tolist()
+    # the order is kept: noise added after the blur stays sharp, noise added before it is smoothed away
+    reverse = corrupt(CAMERA, "gaussian+blur", 3, seed=0)
+    assert np.abs(laplace(both)).mean() > 5 * np.abs(laplace(reverse)).mean()
     for kind in CORRUPTIONS.names():
         assert len(CORRUPTIONS.get(kind).info["levels"]) == 5
     assert parameters("gaussian", 3) == {"sigma": 0.12} and parameters("rain", 0) == {}
@@ -59,6 +63,17 @@ def test_rain_streaks_only_brighten_and_lighting_keeps_edges_of_the_scene():
     # streaks are long thin lines: most of the layer's energy lies along one orientation
     gy, gx = np.gradient(layer)
     assert abs(np.abs(gx).sum() - np.abs(gy).sum()) / (np.abs(gx).sum() + np.abs(gy).sum()) > 0.3
+    # lighting multiplies the scene by a smooth field and adds glare: a large change, yet the scene's edges stay
+    # where they were; noise doing the same damage loses them
+    edges = lambda image: np.corrcoef(sobel(image).ravel(), sobel(CAMERA).ravel())[0, 1]
+    for seed in range(3):
+        lit = corrupt(CAMERA, "lighting", 4, seed=seed)
+        assert mse(lit, CAMERA) > 0.03 and edges(lit) > 0.85, (seed, mse(lit, CAMERA), edges(lit))
+    noisy = np.clip(CAMERA + np.random.default_rng(0).normal(0, 0.2, CAMERA.shape), 0, 1).astype(np.float32)
+    assert mse(noisy, CAMERA) > 0.03 and edges(noisy) < 0.75
+    field, glare = lighting_field((64, 64), np.random.default_rng(0), strength=0.6)
+    assert field.min() == pytest.approx(0.4, abs=0.01) and field.max() <= 1  # darkens by up to the strength
+    assert np.abs(np.gradient(field)).max() < 0.05 and 0 < glare.max() <= 0.6 + 1e-6  # smooth, bounded glare
 
 
 @pytest.mark.parametrize(

@@ -70,15 +70,26 @@ def test_dvae_objective_uses_damaged_inputs_and_is_reproducible():
     )
 
 
-def test_defense_vae_trains_on_fresh_pgd_examples():
+def test_defense_vae_trains_on_fresh_pgd_examples(monkeypatch):
     model = tiny("defense-vae", adversarial_fraction=0.9, clean_fraction=0.0, adversarial_steps=2)
     images = to_model(load_dataset("digits").train_images[:8])
     damaged = model._adversarial(images, seed=0)
     assert damaged.shape == images.shape
     assert ((damaged - images).abs().max() - 0.2).abs() < 1e-4  # eps 0.1 on the 0-1 scale = 0.2 on [-1, 1]
-    output = model.loss(images, uniform=lambda shape: torch.full(shape, 0.5))
-    output.loss.backward()
-    assert torch.isfinite(output.loss)
+    seen = []
+    objective = model.objective
+    monkeypatch.setattr(model, "objective", lambda inputs, *a, **k: seen.append(inputs) or objective(inputs, *a, **k))
+    losses = [model.loss(images, uniform=lambda shape, u=u: torch.full(shape, u)) for u in (0.5, 0.7)]
+    losses[0].loss.backward()
+    assert torch.isfinite(losses[0].loss)
+    # the encoder is fed the PGD examples of this batch (every image drawn into the adversarial share), not the
+    # clean or merely corrupted images; each batch draws its own attack (a new seed), so the examples differ
+    for inputs, u in zip(seen, (0.5, 0.7), strict=True):
+        seed = int((torch.full((1,), u) * 2**31).long())  # as the loss draws it
+        assert torch.equal(inputs, model._adversarial(images, seed))
+    assert not torch.equal(seen[0], seen[1])
+    clean = objective(images, images).loss
+    assert not torch.isclose(losses[0].loss, clean)
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from imsynth.errors import InputError
-from imsynth.runtime.attacks import ATTACKS, Purified, ZeroOne, attack, fgsm, pgd
+from imsynth.runtime.attacks import ATTACKS, Purified, ZeroOne, _gradient, attack, fgsm, pgd
 
 
 def linear_classifier(seed=0, classes=3, pixels=16):
@@ -102,10 +102,18 @@ def test_eot_averages_the_gradient_of_a_random_defence():
     images, labels = batch(5)
     generator = torch.Generator().manual_seed(0)
 
-    def noisy(x):
-        return (x + 0.3 * torch.randn(x.shape, generator=generator)).clamp(0, 1)
+    def noisy(x):  # a random defence: a random gain per image, so each forward pass has its own gradient
+        gain = 0.2 + 1.6 * torch.rand(len(x), 1, 1, 1, generator=generator)
+        return (x * gain).clamp(0, 1)
 
-    defended = Purified(model, noisy)
+    defended = Purified(model, noisy, gradient="exact")
+
+    def spread(eot: int) -> float:  # how much the gradient changes from one call to the next
+        grads = torch.stack([_gradient(defended, images, labels, eot) for _ in range(12)])
+        return float(grads.var(dim=0).sum())
+
+    # averaging k independent draws divides the variance by about k; a gradient of one draw would not shrink
+    assert spread(16) < spread(1) / 6
     adversarial = attack("pgd", defended, images, labels, eps=0.1, steps=5, eot=8)
     assert ((adversarial - images).abs().max() <= 0.1 + 1e-6) and adversarial.shape == images.shape
 
