@@ -69,7 +69,9 @@ class DiffusionConfig(DataShape):
     sample_spacing: Literal["both", "trailing"] = "both"  # ddim's grid; a distilled student's is trailing
     eta: float = 0.0
     guidance: float = 1.0
-    clip_denoised: bool = True  # clamp the x_0 estimate to [-1, 1] at every step
+    # clamp the x_0 estimate to [-1, 1] at every step: off by default, as it measured worse for every sampler
+    # (docs/benchmarks.md, "Few-step samplers"); runs trained before keep it on in their config
+    clip_denoised: bool = False
     sample_precision: Literal["auto", "fp32", "bf16"] = "auto"
     # advice: after this many steps, a loss no lower than at the start is reported (0: never)
     stall_after: int = 1000
