@@ -85,9 +85,9 @@ def assert_one_line_error(code, err, *fragments):
         assert fragment in lines[0], (fragment, lines[0])
 
 
-def tiny_run(root, name, *, steps=20, data=None, **model_overrides):
+def tiny_run(root, name, *, steps=20, data=None, lr=None, **model_overrides):
     """A run of ``name`` at its registry's tiny size, trained ``steps`` steps on ``data`` (default: the bundled
-    digits)."""
+    digits), at the family's learning rate or ``lr``."""
     import dataclasses
 
     from imsynth.data import load_dataset
@@ -104,6 +104,7 @@ def tiny_run(root, name, *, steps=20, data=None, **model_overrides):
         fid_every=0,
         sample_every=1000,
         checkpoint_every=1000,
+        **({"lr": lr} if lr is not None else {}),
     )
     out = root / name
     train(name, data, out, model_config=config, train_config=train_config, quiet=True)

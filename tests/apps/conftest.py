@@ -30,7 +30,8 @@ def cddpm_run(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def codec_run(tmp_path_factory):
-    return _tiny_run(tmp_path_factory.mktemp("codec"), "hyperprior", steps=10)
+    # trained enough (100 steps at a high rate) that its two qualities differ: 1.24 -> 1.72 bpp, 14.7 -> 15.4 dB
+    return _tiny_run(tmp_path_factory.mktemp("codec"), "hyperprior", steps=100, lr=1e-2)
 
 
 @pytest.fixture(scope="session")

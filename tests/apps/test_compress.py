@@ -178,6 +178,8 @@ def test_eval_reports_the_rate_distortion_curve(codec_run):
     curve = report["rate_distortion"]
     assert [point["quality"] for point in curve] == [1, 2]
     assert all(point["bpp_estimate"] > 0 and np.isfinite(point["psnr"]) for point in curve)
+    # a higher quality spends more bits for a closer image
+    assert curve[1]["bpp_estimate"] > curve[0]["bpp_estimate"] and curve[1]["psnr"] > curve[0]["psnr"], curve
 
 
 def test_init_fine_tunes_from_another_runs_weights(codec_run, tmp_path):

@@ -33,8 +33,15 @@ def test_sample_prints_sentences(text_run, capsys, tmp_path):
     assert len(lines) == 7
     code, again, _ = run_cli(capsys, "sample", str(run), "-n", "7", "--top-p", "0.9", "--seed", "3")
     assert again == out  # the seed decides
-    code, greedy, err = run_cli(capsys, "sample", str(run), "-n", "2", "--greedy")
-    assert code == 0, err
+    # greedy decoding takes the most likely word at each step, so temperature and top-p cannot change it; they do
+    # change sampled sentences
+    greedy = [
+        run_cli(capsys, "sample", str(run), "-n", "7", "--greedy", "--seed", "3", *extra)[1]
+        for extra in ([], ["--temperature", "3"], ["--top-p", "0.5", "--temperature", "0.2"])
+    ]
+    assert greedy[0] == greedy[1] == greedy[2] and len(greedy[0][:-1].split("\n")) == 7
+    hot = run_cli(capsys, "sample", str(run), "-n", "7", "--seed", "3", "--temperature", "3")[1]
+    assert hot != out
     code, out, err = run_cli(capsys, "sample", str(run), "-n", "4", "-o", str(tmp_path / "s.txt"))
     assert code == 0, err
     assert len((tmp_path / "s.txt").read_text()[:-1].split("\n")) == 4
@@ -61,7 +68,12 @@ def test_reconstruct_explore_and_eval(text_run, capsys):
         "5",
     )
     assert code == 0, err
-    assert len(out[:-1].split("\n")) == 5
+    path = out[:-1].split("\n")
+    assert len(path) == 5
+    # the path's ends are the greedy decodings of the two sentences' posterior means, as reconstruct gives them
+    for end, sentence in ((path[0], "the cat sees the ball ."), (path[-1], "a dog eats some bread .")):
+        code, out, err = run_cli(capsys, "reconstruct", str(run), sentence)
+        assert end == json.loads(out)["reconstruction"]
     code, out, err = run_cli(capsys, "eval", str(run), "--k", "8", "--likelihood-images", "10")
     assert code == 0, err
     report = json.loads(out)
@@ -107,3 +119,25 @@ def test_text_bad_inputs(text_run, vae_run, capsys, tmp_path):
     assert_one_line_error(code, err, "model text-vae trains on text", "digits holds images")
     code, _, err = run_cli(capsys, "train", "vae", "--data", f"text:{corpus}", "--out", str(tmp_path / "r2"))
     assert_one_line_error(code, err, "model vae trains on images", "holds text")
+
+
+def test_a_language_model_run_samples_and_scores_but_has_no_code(tmp_path, capsys):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(tiny_sentences(300)) + "\n")
+    run = tmp_path / "lm"
+    code, _, err = run_cli(capsys, "train", "text-lm", "--data", f"text:{corpus}?max_tokens=10", "--out", str(run),
+                           "--steps", "100", "--set", "embed_dim=16", "--set", "hidden=16", "--set", "train.lr=5e-3",
+                           "--quiet")  # fmt: skip
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "sample", str(run), "-n", "5", "--seed", "1")
+    assert code == 0, err
+    assert len(out[:-1].split("\n")) == 5 and run_cli(capsys, "sample", str(run), "-n", "5", "--seed", "1")[1] == out
+    code, out, err = run_cli(capsys, "eval", str(run), "--likelihood-images", "10")
+    report = json.loads(out)
+    assert report["model"] == "text-lm" and "kl" not in report and report["sentences"] == 10
+    # the exact NLL of a model that learnt something: below the uniform choice over its vocabulary per token
+    assert report["perplexity"] < report["vocab_size"]
+    for command in (["reconstruct", str(run), "the cat sees the ball ."],
+                    ["explore", str(run), "--from", "the cat sees the ball .", "--to", "a dog eats some bread ."]):  # fmt: skip
+        code, _, err = run_cli(capsys, *command)
+        assert_one_line_error(code, err, "model 'text-lm' has no sentence code; this command needs text-vae")

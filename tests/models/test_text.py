@@ -112,12 +112,19 @@ def test_word_dropout_and_sampling_controls():
 
 
 @pytest.mark.parametrize("decoder", ["lstm", "transformer"])
-def test_other_decoders_train(decoder, tmp_path):
-    data = tiny_text_dataset(64)
-    out = _train(tmp_path, "text-vae", data, steps=20, decoder=decoder, latent_dim=4, heads=4)
+def test_other_decoders_learn_the_grammar(decoder, tmp_path):
+    data = tiny_text_dataset(400)
+    out = _train(tmp_path, "text-vae", data, steps=150, decoder=decoder, latent_dim=4, heads=4)
     model, _ = load_run(out)
+    untrained = build_model("text-vae", model.config).eval()
+    tokens = data.test_images.long()
+    nll = model.text_measures(tokens, importance_samples=4)["nll"]
+    before = untrained.text_measures(tokens, importance_samples=4)["nll"]
+    # measured after 150 steps: lstm 8.5 nats against 21.7 untrained, transformer 4.5 against 24.0 (the grammar's
+    # own entropy is log 64 = 4.2 nats a sentence)
+    assert nll < 0.5 * before, (nll, before)
     rows = model.sample_tokens(2, generator=torch.Generator().manual_seed(0))
-    assert len(rows) == 2 and math.isfinite(model.text_measures(data.test_images.long(), importance_samples=4)["nll"])
+    assert len(rows) == 2
 
 
 def test_bn_vae_bounds_the_kl_from_below(tmp_path):
