@@ -186,7 +186,7 @@ class Table(Generic[E]):
         """Refuse options that ``name`` does not take (naming the ones it does) and values outside their choices."""
         entry = self.get(name)
         own = {option.name: option for option in getattr(entry, "options", ())}
-        for key, value in given.items():
+        for key in given:
             option = own.get(key)
             if option is None:
                 takes = ", ".join(o.flag for o in own.values()) or "no options"
@@ -195,9 +195,15 @@ class Table(Generic[E]):
                 raise InputError(
                     f"--{key.replace('_', '-')} does not apply to {self.family} {name!r}{hint}; {name} takes {takes}"
                 )
+        checked = {}
+        for key, value in given.items():
+            option = own[key]
+            if value is not None and option.type is not str:  # text from a command line: one conversion, one message
+                value = typed(option.type, value, option.flag)
             if option.choices and value is not None and value not in option.choices:
                 raise InputError(f"{option.flag}: {value!r} is not one of {', '.join(map(str, option.choices))}")
-        return dict(given)
+            checked[key] = value
+        return checked
 
     def help_text(self) -> str:
         """One line per entry: ``name: description``."""
@@ -306,7 +312,12 @@ def typed(kind: type, value: Any, where: str) -> Any:
     """``value`` (text from a form or a command line, or already typed) as ``kind``; an ``InputError`` naming
     ``where`` when it is not one. The one conversion of the CLI, the studio and the method options."""
     if kind is bool:
-        return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+        if isinstance(value, bool):
+            return value
+        text = str(value).lower()
+        if text not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            raise InputError(f"{where}: {value!r} is not true or false")
+        return text in ("1", "true", "yes", "on")
     try:
         if kind is int:
             number = float(value)

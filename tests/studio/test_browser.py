@@ -196,6 +196,7 @@ def test_restore_tab_denoises_stylises_compresses_and_fills_with_a_model(page, s
     open_tab(page, "Compress")
     digit = ramp(tmp_path / "digit.png")
     upload(page, "compress-source", digit)
+    page.locator("#compress-run input").first.check()  # the chosen run, not the codec imsynth ships
     click(page, "Compress")
     page.locator("#compress-report").get_by_text("bpp").first.wait_for(timeout=60_000)
     page.locator("#compress-file").get_by_text(".isz").first.wait_for(timeout=30_000)  # the bitstream to download

@@ -1,8 +1,8 @@
 """Click commands made from the action table (``imsynth.apps.actions``): one command per action, one option per
 parameter, and one option per option of a table parameter's methods. Nothing here names an action or a method.
 
-Values are taken as text and checked by the table (``Action.bind``), so the CLI and the studio refuse a value
-with the same message. No torch here: a command imports its function only when it runs.
+Every value, method options included, is taken as text and converted and checked by the table (``Action.bind``,
+``Table.check_options``), so the CLI and the studio refuse a value with the same message. No torch here: a command imports its function only when it runs.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ import click
 from ..tables import Action, Param, Table
 
 __all__ = ["action_command"]
-
-_TYPES = {int: click.INT, float: click.FLOAT}
 
 
 def _option_dest(param: Param, option: str) -> str:
@@ -59,7 +57,7 @@ def _click_params(param: Param) -> list[click.Parameter]:
     found = [
         click.Option(
             [*flags, param.name],
-            type=_TYPES.get(param.type, click.STRING) if not param.choices and param.convert is None else click.STRING,
+            type=click.STRING,  # the table converts and checks, with the message the studio shows
             default=None,
             required=param.required,
             metavar=_metavar(param),
@@ -77,19 +75,16 @@ def _method_options(param: Param) -> list[click.Option]:
     found = []
     for name, users in table.options().items():
         first = users[0][1]
-        if first.type is bool:
-            kind = click.BOOL
-        elif first.choices:
-            kind = click.Choice([str(choice) for choice in first.choices])
-        else:
-            kind = _TYPES.get(first.type, click.STRING)
         defaults = sorted({f"{entry.name} {option.default}" for entry, option in users if option.default is not None})
         methods = ", ".join(entry.name for entry, _ in users)
         detail = f" [default: {'; '.join(defaults)}]" if defaults else ""
         flag = "--" + (param.prefix + "-" if param.prefix else "") + first.flag[2:]
         found.append(
             click.Option(
-                [flag, _option_dest(param, name)], type=kind, default=None, help=f"{methods}: {first.help}{detail}"
+                [flag, _option_dest(param, name)],
+                type=click.STRING,
+                default=None,
+                help=f"{methods}: {first.help}{detail}",
             )
         )
     return found
@@ -102,12 +97,11 @@ def _chosen_options(action: Action, values: dict[str, Any]) -> dict[str, dict[st
         if not param.options:
             continue
         picked = {}
-        for name, users in param.table.options().items():
+        for name in param.table.options():
             value = values.pop(_option_dest(param, name), None)
             if value is None:
                 continue
-            option = users[0][1]
-            picked[name] = option.type(value) if option.choices and option.type is not str else value
+            picked[name] = value  # text: the table converts it (Table.check_options)
         chosen[param.name] = picked
     return chosen
 
