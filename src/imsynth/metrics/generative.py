@@ -15,6 +15,8 @@ from torch import nn
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
+from ..errors import InputError
+
 
 class _Precomputed(nn.Module):
     """An identity 'feature extractor' so torchmetrics accepts features we already have."""
@@ -57,6 +59,11 @@ def _kth_neighbour_radius(features: torch.Tensor, k: int) -> torch.Tensor:
 
 def precision_recall_density_coverage(real: torch.Tensor, fake: torch.Tensor, *, k: int = 3) -> dict[str, float]:
     """k-NN manifold metrics (k=3 by default, as in both papers' recommended settings for this size)."""
+    if min(len(real), len(fake)) <= k:
+        raise InputError(
+            f"the k-nearest-neighbour metrics (k={k}) need more than {k} images in each set; got {len(real)} real "
+            f"and {len(fake)} generated (use --n {k + 1} or more)"
+        )
     real, fake = real.float(), fake.float()
     real_radius = _kth_neighbour_radius(real, k)
     fake_radius = _kth_neighbour_radius(fake, k)
