@@ -225,3 +225,15 @@ def test_convert_channels_uses_luma_and_drops_alpha():
     assert rgb.shape == (4, 5, 3) and all(np.array_equal(rgb[:, :, c], grey) for c in range(3))
     assert np.array_equal(convert_channels(rgba, 3), rgba[:, :, :3])
     assert np.array_equal(convert_channels(np.stack([grey, grey], axis=2), 1), grey)  # grey + alpha
+
+
+def test_a_gif_frame_longer_than_the_format_holds_is_refused(tmp_path):
+    # found by the action fuzz: morph --fps 0.002 (identical frames) ended in struct.error (a GIF stores 1/100 s in 16 bits)
+    frames = [np.zeros((4, 4), np.float32), np.ones((4, 4), np.float32)]
+    with pytest.raises(InputError, match="a GIF frame shows for at most 655.35 s"):
+        save_gif(tmp_path / "slow.gif", frames, duration_ms=1000 / 0.001)
+    assert not (tmp_path / "slow.gif").exists()
+    save_gif(tmp_path / "ok.gif", frames, duration_ms=655_350)
+    # identical frames in a row are stored as one frame showing for their summed time
+    with pytest.raises(InputError, match="3 identical frames in a row are stored as one"):
+        save_gif(tmp_path / "held.gif", [frames[0]] * 3, duration_ms=300_000)

@@ -464,6 +464,9 @@ def save_grid(path: str | os.PathLike, images: np.ndarray, *, nrow: int | None =
     return save_image(path, grid)
 
 
+GIF_LONGEST_MS = 655_350
+
+
 def save_gif(
     path: str | os.PathLike, frames: Sequence[np.ndarray], *, duration_ms: float = 80.0, loop: int = 0
 ) -> Path:
@@ -475,6 +478,17 @@ def save_gif(
 
     path = check_output(path, suffixes=(".gif",))
     pictures = [np.asarray(to_pil(frame)) for frame in frames]
+    # the format stores a frame's time in 16 bits of 1/100 s, and Pillow stores identical frames in a row as one
+    repeats = longest = 1
+    for before, after in zip(pictures, pictures[1:]):
+        repeats = repeats + 1 if np.array_equal(before, after) else 1
+        longest = max(longest, repeats)
+    if not 0 < duration_ms * longest <= GIF_LONGEST_MS:
+        held = f" ({longest} identical frames in a row are stored as one)" if longest > 1 else ""
+        raise InputError(
+            f"a GIF frame shows for at most {GIF_LONGEST_MS / 1000:g} s (fps >= {1000 / GIF_LONGEST_MS:.4f}); "
+            f"got {duration_ms * longest / 1000:g} s{held}"
+        )
     with atomic_path(path) as tmp:
         iio.imwrite(tmp, pictures, extension=".gif", duration=duration_ms, loop=loop)
     return path

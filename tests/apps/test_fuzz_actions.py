@@ -177,7 +177,8 @@ def argv_for(action, data, folder: Path, runs: dict[str, Path], stream: bytes):
             positional.append(value)
         else:
             flags += [param.cli_flag, value]
-    return [action.name, *positional, *flags], out, values
+    # "--" ends the options, so a drawn sentence like "-0" stays a value
+    return [action.name, *flags, "--", *positional], out, values
 
 
 @pytest.fixture(scope="module")

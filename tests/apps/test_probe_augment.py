@@ -108,3 +108,11 @@ def test_eval_of_a_gan_run_reports_sample_quality_without_likelihood(capsys, gan
     assert "likelihood" not in report and report["model"] == "dcgan"
     quality = report["sample_quality"]
     assert quality["fid"] > quality["fid_floor_train_vs_test"] >= 0 and quality["n"] == 100
+
+
+def test_augment_refused_for_evaluation_writes_no_set(tmp_path, capsys, gan_run):
+    # found by the action fuzz: the set was written first, then the evaluation refused an unconditional run
+    out = tmp_path / "set.npz"
+    code, _, err = run_cli(capsys, "augment", str(gan_run), "-o", str(out), "-n", "4", "--evaluate")
+    assert_one_line_error(code, err, "class-conditional")
+    assert not out.exists()

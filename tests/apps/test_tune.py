@@ -9,9 +9,11 @@ import pytest
 
 from imsynth.apps import tune as tune_module
 from imsynth.apps.tune import check_space, default_space, tune
-from imsynth.errors import InputError, TrainingStopped
+from imsynth.data import load_dataset
+from imsynth.errors import ConfigError, InputError, TrainingStopped
+from imsynth.models import load_run
 from imsynth.runtime import runs
-from tests.helpers import assert_one_line_error, run_cli
+from tests.helpers import assert_one_line_error, run_cli, tiny_sentences
 
 # trial 0 is the defaults; trial 1 draws this learning rate, too small to move: the median rule prunes it
 FROZEN = {"train.lr": {"choices": [1e-9]}, "train.warmup_steps": {"choices": [0]}}
@@ -171,7 +173,13 @@ def test_the_best_config_and_the_defaults_are_retrained_over_seeds(tmp_path):
         entry = summary["seeds"][label]
         assert len(entry["values"]) == 2 and entry["mean"] == pytest.approx(sum(entry["values"]) / 2)
         assert entry["stdev"] >= 0
-    assert summary["set"] == ["latent_dim=3"] or summary["best_trial"] == 0  # best.json holds the winner's settings
+    # the seed runs of "best" train the winning trial's settings (whichever won), those of "defaults" the defaults
+    stored = optuna.load_study(study_name="imsynth", storage=f"sqlite:///{tmp_path / 's.db'}")
+    winner = stored.trials[summary["best_trial"]].user_attrs["values"]
+    assert summary["set"] == [f"{key}={value}" for key, value in winner.items()]
+    latent = {label: runs.read_json(tmp_path / "o" / f"{label}-seed-0" / "config.json")["model_config"]["latent_dim"]
+              for label in ("best", "defaults")}  # fmt: skip
+    assert latent["best"] == winner.get("latent_dim", latent["defaults"]) and latent["defaults"] != 3
     assert (tmp_path / "o" / "best-seed-1" / "model.safetensors").exists()
     # asked again with a third seed (as after a stop during the seed runs): finished seeds are scored as they
     # are, not trained again, and give the same numbers; only the new seed trains
@@ -239,3 +247,74 @@ def test_show_space_prints_the_default_space_without_a_study(capsys):
     }
     code, _, err = run_cli(capsys, "tune", "ddpm", "--data", "digits")
     assert_one_line_error(code, err, "a study needs --study, --out")
+
+
+def test_a_gan_study_through_the_cli_is_scored_by_fid_under_both_networks(tmp_path, capsys):
+    # dcgan on 256 Fashion-MNIST images, hyperband, the best and the defaults retrained once: the FID objective of
+    # the dcgan study, and the second shipped network's verdict beside the first's
+    code, out, err = run_cli(capsys, "tune", "dcgan", "--data", "fashion-mnist", "--limit", "256",
+                             "--study", str(tmp_path / "s.db"), "--out", str(tmp_path / "o"), "--trials", "3",
+                             "--steps-per-trial", "4", "--pruner", "hyperband", "--seeds", "1",
+                             "--space", str(_space(tmp_path, {"train.lr": {"low": 1e-4, "high": 1e-3, "log": True}})))  # fmt: skip
+    assert code == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["metric"] == "fid" and summary["trials"]["complete"] + summary["trials"]["pruned"] == 3
+    stored = optuna.load_study(study_name="imsynth", storage=f"sqlite:///{tmp_path / 's.db'}")
+    complete = [t.value for t in stored.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert summary["best_value"] == min(complete) and 0 < summary["best_value"] < float("inf")
+    first = {label: summary["seeds"][label]["mean"] for label in ("best", "defaults")}
+    second = {label: summary["seeds"][label]["fid_second_network"]["mean"] for label in ("best", "defaults")}
+    assert all(0 < value < float("inf") for value in [*first.values(), *second.values()])
+    assert first != second  # two networks, two figures
+    says = lambda scores: scores["best"] < scores["defaults"]
+    assert summary["networks_agree"] == (says(first) == says(second))
+    assert json.loads((tmp_path / "o" / "best.json").read_text())["networks_agree"] == summary["networks_agree"]
+
+
+def _space(folder, space) -> str:
+    path = folder / "space.json"
+    path.write_text(json.dumps(space))
+    return str(path)
+
+
+def test_a_text_study_is_scored_by_the_validation_nll_of_the_trial(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(tiny_sentences(200)) + "\n")
+    data = f"text:{corpus}?max_tokens=10"
+    summary = tune("text-lm", data, tmp_path / "o", tmp_path / "s.db", trials=1, steps_per_trial=6,
+                   pruner="none", log=lambda _: None)  # fmt: skip
+    assert summary["metric"] == "validation nll bound"
+    model, _ = load_run(tmp_path / "o" / "trial-0000")
+    tokens = load_dataset(data, tokenizer=model.tokenizer).extra["validation"][:500].long()
+    # the trial's own run, loaded and scored again: float noise only (5e-4 relative seen), where a different split
+    # or measure would differ by far more
+    assert summary["best_value"] == pytest.approx(model.text_measures(tokens, importance_samples=1)["nll"], rel=2e-3)
+
+
+def test_a_refused_combination_is_pruned_and_the_study_goes_on(tmp_path, monkeypatch):
+    real, calls = tune_module._train_once, []
+
+    def refuse_the_second(*args, **kwargs):  # a combination the config refuses, as its checks raise it
+        calls.append(1)
+        if len(calls) == 2:
+            raise ConfigError("width 24 does not divide into 5 heads")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tune_module, "_train_once", refuse_the_second)
+    summary = tune("vae", "digits", tmp_path / "o", tmp_path / "s.db", trials=3, steps_per_trial=3,
+                   space={"train.lr": {"low": 1e-3, "high": 2e-3}}, pruner="none", log=lambda _: None)  # fmt: skip
+    assert summary["trials"]["complete"] == 2 and summary["trials"]["pruned"] == 1
+    stored = optuna.load_study(study_name="imsynth", storage=f"sqlite:///{tmp_path / 's.db'}")
+    assert stored.trials[1].state == optuna.trial.TrialState.PRUNED
+    assert stored.trials[1].user_attrs["error"] == "width 24 does not divide into 5 heads"
+
+
+def test_a_study_where_no_trial_completes_is_one_clear_error(tmp_path, capsys, monkeypatch):
+    def refused(*args, **kwargs):
+        raise ConfigError("every combination refused")
+
+    monkeypatch.setattr(tune_module, "_train_once", refused)
+    code, _, err = run_cli(capsys, "tune", "vae", "--data", "digits", "--study", str(tmp_path / "s.db"),
+                           "--out", str(tmp_path / "o"), "--trials", "2", "--steps-per-trial", "2")  # fmt: skip
+    assert_one_line_error(code, err, "no trial completed (all were pruned or failed)")
+    assert not (tmp_path / "o" / "best.json").exists()

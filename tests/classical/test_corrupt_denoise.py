@@ -127,3 +127,10 @@ def test_noise_estimate_and_bad_denoiser_input():
         denoise(CAMERA, "median", size=4)
     with pytest.raises(InputError, match="does not apply"):
         denoise(CAMERA, "median", sigma=0.1)
+
+
+def test_bm3d_refuses_images_of_its_block_size_instead_of_crashing():
+    # found by the action fuzz: the bm3d library ends the process with a segfault on an 8x8 image
+    with pytest.raises(InputError, match="bm3d needs images over 8 pixels a side"):
+        denoise(np.full((8, 8), 0.5, np.float32), "bm3d")
+    assert denoise(np.full((9, 9), 0.5, np.float32), "bm3d").shape == (9, 9)

@@ -147,8 +147,8 @@ def augment(
     if out is None and not evaluate:
         raise InputError("say what to do: -o OUT to write the set, --evaluate to measure it, or both")
     done: dict = {}
-    if out is not None:
-        done["out"] = str(write_generated_dataset(run, out, count=count, seed=seed, device=device))
-    if evaluate:
+    if evaluate:  # first: a run it refuses must not leave a written set behind
         done |= augmentation_value(run, real=real, generated=generated, steps=steps, seed=seed, device=device)
+    if out is not None:
+        done = {"out": str(write_generated_dataset(run, out, count=count, seed=seed, device=device)), **done}
     return done

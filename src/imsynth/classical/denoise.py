@@ -91,9 +91,17 @@ def fast_nl_means(image, *, sigma: float | None = None, patch: int = 7, distance
     return _planes(result.astype(np.float32) / 255, image)
 
 
+BM3D_BLOCK = 8
+
+
 def bm3d(image, *, sigma: float | None = None) -> np.ndarray:
     import bm3d as library  # 0.8-0.9 s to import; only this method needs it
 
+    if min(image.shape[:2]) <= BM3D_BLOCK:  # the library crashes the process (a segfault) at 8 pixels, refuses below
+        raise InputError(
+            f"bm3d needs images over {BM3D_BLOCK} pixels a side (its {BM3D_BLOCK}x{BM3D_BLOCK} blocks); "
+            f"got {image.shape[1]}x{image.shape[0]}"
+        )
     sigma = _sigma(image, sigma)
     if image.shape[2] == 3:
         result = library.bm3d_rgb(image, sigma)
