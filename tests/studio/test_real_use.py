@@ -1,0 +1,172 @@
+"""The studio under real use, as its own process: two sessions train at once against a limit of one job, a third
+uploads at the size cap and past it, a decompression bomb is refused without the server's memory growing past a
+stated bound, and a studio killed mid-training and started again on the same runs folder shows every run and no
+half-written file."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.studio.conftest import CHROMIUM, free_port, screenshot
+from tests.studio.test_browser import click, expect_error, fill, open_tab, result, upload
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("studio")]
+UPLOAD_MB = 2.0
+MEMORY_BOUND_MB = 300  # what one refused upload may add to the server's resident memory
+
+
+def start(runs: Path, port: int) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "imsynth.cli",
+            "studio",
+            "--runs",
+            str(runs),
+            "--port",
+            str(port),
+            "--jobs",
+            "1",
+            "--max-upload-mb",
+            str(UPLOAD_MB),
+            "--max-megapixels",
+            "1",
+        ],  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"},
+    )
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
+            return process
+        except OSError:
+            if process.poll() is not None:
+                raise AssertionError("the studio exited at start") from None
+            time.sleep(1)
+    process.kill()
+    raise AssertionError("the studio did not answer within 180 s")
+
+
+def chunk(kind: bytes, body: bytes) -> bytes:
+    return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+
+
+def resident_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def session(browser, url):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(90_000)
+    page = context.new_page()
+    page.goto(url)
+    page.get_by_role("tab", name="Classical").wait_for(timeout=120_000)
+    return context, page
+
+
+def begin_training(page, name):
+    open_tab(page, "Train")
+    fill(page, "train-name", name)
+    fill(page, "train-minutes", "")
+    fill(page, "train-steps", "100000")
+    fill(
+        page, "train-set", "width=8\nlatent_dim=4\ntrain.log_every=5\ntrain.sample_every=20\ntrain.checkpoint_every=20"
+    )
+    click(page, "Start")
+
+
+@pytest.fixture
+def browser():
+    if CHROMIUM is None:
+        pytest.skip("no chromium here: apt-get install chromium (.ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield launched
+        launched.close()
+
+
+def test_two_sessions_the_jobs_limit_uploads_a_bomb_and_a_killed_studio(browser, tmp_path):
+    runs, port = tmp_path / "runs", free_port()
+    runs.mkdir()
+    url = f"http://127.0.0.1:{port}/"
+    process = start(runs, port)
+    try:
+        first, a = session(browser, url)
+        second, b = session(browser, url)
+        third, c = session(browser, url)
+        begin_training(a, "first")
+        a.locator("#train-progress").get_by_text(re.compile("^training")).first.wait_for(timeout=90_000)
+        # the second session's start is refused by the limit of one job, with the limit named
+        begin_training(b, "second")
+        expect_error(b, "1 training(s) already running (the studio's limit, --jobs 1)")
+        click(b, "Stop (writes a checkpoint)")
+        expect_error(b, "no training of this run is running here")
+        assert not (runs / "second").exists()
+        # meanwhile a third session uploads a picture just under the upload cap and resizes it
+        near_cap = tmp_path / "noise.png"
+        Image.fromarray(np.random.default_rng(0).integers(0, 256, (560, 1000, 3), dtype=np.uint8)).save(near_cap)
+        assert 0.8 * UPLOAD_MB < near_cap.stat().st_size / 2**20 < UPLOAD_MB
+        open_tab(c, "Resize")
+        upload(c, "resize-image", near_cap)
+        fill(c, "resize-scale", "0.5")
+        click(c, "Resize")
+        assert result(c, "resize-result").shape[2] == 3
+        # past the cap, and a bomb (a small file declaring 100,000 x 100,000 pixels): refused, memory bounded
+        before = resident_mb(process.pid)
+        over = tmp_path / "over.png"
+        over.write_bytes(b"\x89PNG\r\n\x1a\n" + np.random.default_rng(1).bytes(int(1.5 * UPLOAD_MB * 2**20)))
+        c.locator("#resize-image input[type=file]").first.set_input_files(str(over))
+        expect_error(c, "exceed")
+        bomb = tmp_path / "bomb.png"
+        header = (100_000).to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0])  # 100,000 x 100,000, 8-bit grey
+        bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+        c.locator("#resize-image input[type=file]").first.set_input_files(str(bomb))
+        c.wait_for_timeout(1500)
+        click(c, "Resize")
+        expect_error(c, "bomb.png")
+        grown = resident_mb(process.pid) - before
+        assert grown < MEMORY_BOUND_MB, grown
+        screenshot(c, "real-use-refusals")
+        # the first session's run trains on; then the studio is killed mid-training
+        deadline = time.time() + 120
+        while time.time() < deadline and not (runs / "first" / "state" / "latest.json").is_file():
+            time.sleep(1)
+        for context in (first, second, third):
+            context.close()
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert (runs / "first" / "state" / "latest.json").is_file()
+    # started again on the same folder: every run listed, no temporary file left anywhere
+    process = start(runs, port)
+    try:
+        again, page = session(browser, url)
+        open_tab(page, "Runs")
+        click(page, "Refresh runs")
+        page.locator("#runs-run input").first.click()
+        page.get_by_role("option", name="first", exact=True).first.wait_for(timeout=30_000)
+        screenshot(page, "real-use-restarted")
+        again.close()
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    leftovers = [p for p in runs.rglob("*") if ".tmp" in p.name or p.name.endswith(".partial")]
+    assert not leftovers, leftovers
