@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 
 from imsynth.errors import ImageError, InputError
-from imsynth.image import atomic_path, load_image, make_grid, save_gif, save_image, to_float
+from imsynth.image import all_or_nothing, atomic_path, load_image, make_grid, save_gif, save_image, to_float
 from imsynth.runtime.tensors import numpy_to_tensor, tensor_to_numpy
 
 
@@ -237,3 +237,20 @@ def test_a_gif_frame_longer_than_the_format_holds_is_refused(tmp_path):
     # identical frames in a row are stored as one frame showing for their summed time
     with pytest.raises(InputError, match="3 identical frames in a row are stored as one"):
         save_gif(tmp_path / "held.gif", [frames[0]] * 3, duration_ms=300_000)
+
+
+def test_a_batch_is_written_all_or_nothing(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "kept.png").write_bytes(b"the user's own file")
+    with pytest.raises(InputError, match="the third"):
+        with all_or_nothing() as batch:
+            save_image(batch.path(out / "a.png"), np.zeros((4, 4), np.float32))
+            save_image(batch.path(out / "sub" / "b.png"), np.zeros((4, 4), np.float32))
+            raise InputError("the third file is damaged")
+    assert sorted(p.name for p in out.rglob("*")) == ["kept.png"]  # nothing new, the new folder gone
+    with all_or_nothing() as batch:
+        save_image(batch.path(out / "kept.png"), np.ones((4, 4), np.float32))
+        save_image(batch.path(out / "sub" / "b.png"), np.zeros((4, 4), np.float32))
+    assert load_image(out / "kept.png").min() == 1 and (out / "sub" / "b.png").is_file()
+    assert not [p for p in out.rglob("*") if "pending" in p.name]

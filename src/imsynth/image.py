@@ -31,6 +31,7 @@ __all__ = [
     "READABLE_SUFFIXES",
     "image_files",
     "MAX_PIXELS",
+    "all_or_nothing",
     "atomic_path",
     "check_allocation",
     "check_output",
@@ -190,6 +191,43 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+class _Batch:
+    def __init__(self) -> None:
+        self.pending: list[tuple[Path, Path]] = []
+        self.made: list[Path] = []
+
+    def path(self, target: str | os.PathLike) -> Path:
+        """Where to write ``target`` for now: a hidden name beside it, renamed onto it when the batch succeeds."""
+        target = Path(target)
+        self.made += [folder for folder in target.parents if not folder.exists() and folder not in self.made]
+        pending = target.with_name(f".{target.stem}.pending{target.suffix}")
+        self.pending.append((pending, target))
+        return pending
+
+
+@contextlib.contextmanager
+def all_or_nothing() -> Iterator[_Batch]:
+    """Outputs of a command that maps many files, written all or none: each is written to ``batch.path(target)``
+    and all are renamed into place once every one is written. On an error the pending files and the folders the
+    batch made are removed, so a folder whose tenth file is damaged leaves the output as it was."""
+    batch = _Batch()
+    try:
+        yield batch
+    except BaseException:
+        for pending, _ in batch.pending:
+            pending.unlink(missing_ok=True)
+        for folder in sorted(batch.made, key=lambda f: len(f.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                folder.rmdir()  # only if empty: never what the user had
+        raise
+    for pending, target in batch.pending:
+        try:
+            os.replace(pending, target)
+        except IsADirectoryError:
+            pending.unlink(missing_ok=True)
+            raise InputError(f"{target}: is a folder; give a file name") from None
 
 
 def to_float(image: np.ndarray) -> np.ndarray:

@@ -228,3 +228,14 @@ def test_robustness_command_prints_one_json_object(capsys):
     result = json.loads(out)
     assert result["defence_options"] == {"bits": 2} and result["attack_options"] == {"steps": 2, "eps": 0.2}
     assert result["adaptive_attack"]["gradient"] == "bpda" and result["images"] == 6
+
+
+def test_a_folder_with_a_damaged_file_writes_nothing(tmp_path, capsys):
+    # found by the action fuzz: the files before the damaged one were left in the output folder
+    folder = tmp_path / "in"
+    folder.mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(folder / "a.png")
+    (folder / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    code, _, err = run_cli(capsys, "corrupt", str(folder), "-o", str(tmp_path / "out") + "/")
+    assert_one_line_error(code, err, "b.png", "not a readable image")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*"))

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointError, ImsynthError, InputError
-from ..image import atomic_path, convert_channels, file_pairs, read_image, save_image, to_float
+from ..image import all_or_nothing, atomic_path, convert_channels, file_pairs, read_image, save_image, to_float
 from ..models import Codec, load_run
 from ..models.codec import default_quality
 from ..runtime import runs
@@ -279,16 +279,17 @@ def compress_path(source, out, run=None, *, quality: int | None = None, device: 
     pairs, out = file_pairs(source, out, out_suffixes=(SUFFIX,), out_suffix=SUFFIX)
     codec = load_codec(run, device=device)
     total_bytes = total_pixels = 0
-    for image_path, target in pairs:
-        image, _ = read_image(image_path)
-        try:
-            data = codec.encode(image, quality)
-        except InputError as error:
-            raise InputError(f"{image_path}: {error}") from None
-        with atomic_path(target) as tmp:
-            tmp.write_bytes(data)
-        total_bytes += len(data)
-        total_pixels += image.shape[0] * image.shape[1]
+    with all_or_nothing() as batch:
+        for image_path, target in pairs:
+            image, _ = read_image(image_path)
+            try:
+                data = codec.encode(image, quality)
+            except InputError as error:
+                raise InputError(f"{image_path}: {error}") from None
+            with atomic_path(batch.path(target)) as tmp:
+                tmp.write_bytes(data)
+            total_bytes += len(data)
+            total_pixels += image.shape[0] * image.shape[1]
     return {
         "files": len(pairs),
         "bytes": total_bytes,
@@ -331,18 +332,19 @@ def decompress_path(source, out, run=None, *, runs: str = "runs", device: str = 
     pairs, out = file_pairs(source, out, suffixes=(SUFFIX,))
     chosen = load_codec(run, device=device) if run is not None else None
     found: dict[tuple[int, bytes], ImageCodec] = {}  # streams of one folder may come from different codecs
-    for stream_path, target in pairs:
-        data = stream_path.read_bytes()
-        try:
-            codec = chosen
-            if codec is None:
-                header, _ = parse(data)
-                key = (header.codec, header.fingerprint)
-                if key not in found:
-                    found[key] = find_codec_run(data, runs, device=device)
-                codec = found[key]
-            image = codec.decode(data)
-        except InputError as error:  # a StreamError too: name the file
-            raise type(error)(f"{stream_path}: {error}") from None
-        save_image(target, image)
+    with all_or_nothing() as batch:
+        for stream_path, target in pairs:
+            data = stream_path.read_bytes()
+            try:
+                codec = chosen
+                if codec is None:
+                    header, _ = parse(data)
+                    key = (header.codec, header.fingerprint)
+                    if key not in found:
+                        found[key] = find_codec_run(data, runs, device=device)
+                    codec = found[key]
+                image = codec.decode(data)
+            except InputError as error:  # a StreamError too: name the file
+                raise type(error)(f"{stream_path}: {error}") from None
+            save_image(batch.path(target), image)
     return {"files": len(pairs), "out": str(out)}

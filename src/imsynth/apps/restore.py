@@ -25,7 +25,7 @@ from ..classical.corrupt import corrupt
 from ..classical.denoise import DENOISERS, denoise, noise_sigma
 from ..data import load_dataset
 from ..errors import InputError
-from ..image import READABLE_SUFFIXES, check_output, file_pairs, output_depth, read_image, save_image
+from ..image import READABLE_SUFFIXES, all_or_nothing, check_output, file_pairs, output_depth, read_image, save_image
 from ..models import GenerativeModel, load_run
 from ..runtime.tensors import numpy_to_tensor, tensor_to_numpy, uint8_to_nhwc
 from ..tables import Table
@@ -123,8 +123,9 @@ def denoise_path(
     if model is not None and len({image.shape for image, _ in pictures}) > 1:
         raise InputError(f"{source}: images of different sizes; a model restores one size at a time")
     restored = restore([image for image, _ in pictures], method_name, model=model, progress=True, **options)
-    for (_, target), (_, depth), image in zip(pairs, pictures, restored):
-        save_image(target, image, bit_depth=output_depth(target, bit_depth, depth))
+    with all_or_nothing() as batch:
+        for (_, target), (_, depth), image in zip(pairs, pictures, restored):
+            save_image(batch.path(target), image, bit_depth=output_depth(target, bit_depth, depth))
     return out
 
 
@@ -144,10 +145,11 @@ def corrupt_path(
     path = Path(source)
     if path.exists():
         pairs, out = file_pairs(path, out)
-        for index, (file, target) in enumerate(pairs):
-            image, depth = read_image(file)
-            damaged = corrupt(image, kind, severity, seed=seed + index)
-            save_image(target, damaged, bit_depth=output_depth(target, bit_depth, depth))
+        with all_or_nothing() as batch:
+            for index, (file, target) in enumerate(pairs):
+                image, depth = read_image(file)
+                damaged = corrupt(image, kind, severity, seed=seed + index)
+                save_image(batch.path(target), damaged, bit_depth=output_depth(target, bit_depth, depth))
         return out
     if path.suffix.lower() in READABLE_SUFFIXES or "/" in source:
         raise InputError(f"{source}: no such file or folder")

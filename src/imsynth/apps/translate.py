@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..image import convert_channels, file_pairs, read_image, save_image
+from ..image import all_or_nothing, convert_channels, file_pairs, read_image, save_image
 from ..models import Translator, load_run
 from ..runtime.tensors import numpy_to_tensor, tensor_to_image
 
@@ -33,11 +33,12 @@ def translate_path(source, out, run, *, direction: str = "a2b", device: str = "a
     """Translate an image or every image of a folder (mirrored, PNG) into ``out``."""
     pairs, out = file_pairs(source, out)
     model, _ = load_run(run, device=device)
-    for image_path, target in pairs:
-        image, _ = read_image(image_path)
-        try:
-            (result,) = translate_images(model, [image], direction=direction)
-        except InputError as error:
-            raise InputError(f"{image_path}: {error}") from None
-        save_image(target, result)
+    with all_or_nothing() as batch:
+        for image_path, target in pairs:
+            image, _ = read_image(image_path)
+            try:
+                (result,) = translate_images(model, [image], direction=direction)
+            except InputError as error:
+                raise InputError(f"{image_path}: {error}") from None
+            save_image(batch.path(target), result)
     return {"files": len(pairs), "out": str(out), "direction": direction}
