@@ -33,6 +33,7 @@ from skimage import data as skdata
 
 from imsynth.apps.compress import load_codec, parse
 from imsynth.data import load_dataset
+from imsynth.data.photos import held_out_photos, shrunk
 from imsynth.metrics.rate_distortion import bd_psnr, bd_rate, psnr_ssim
 
 try:
@@ -141,7 +142,9 @@ def prepare_mosaics(path: str, seed: int = 0) -> None:
     print(f"wrote {path}: {len(splits['train'])} train and {len(splits['test'])} test mosaics, 56x56")
 
 
-def photographs() -> dict[str, np.ndarray]:
+def photographs(held_out: int = 0) -> dict[str, np.ndarray]:
+    """scikit-image's five at full size; with ``held_out`` > 0 also the photographs the ``photos`` dataset keeps
+    out of training (data.photos.held_out_photos), shrunk to that short side."""
     pictures = {
         "astronaut": skdata.astronaut(),
         "coffee": skdata.coffee(),
@@ -149,6 +152,10 @@ def photographs() -> dict[str, np.ndarray]:
         "rocket": skdata.rocket(),
         "motorcycle": skdata.stereo_motorcycle()[0],
     }
+    for path in held_out_photos() if held_out else []:
+        pictures[path.parent.parent.parent.name if path.stem == "2560x1600" else path.stem] = shrunk(path, (held_out,))[
+            0
+        ]
     return {name: picture.astype(np.float32) / 255 for name, picture in pictures.items()}
 
 
@@ -249,6 +256,13 @@ def main() -> None:
     )
     parser.add_argument("--plot-only", nargs="+", metavar="JSON", help="merge result files into one figure, and stop")
     parser.add_argument("--no-speed", action="store_true", help="skip the 512x512 timing (time it on an idle machine)")
+    parser.add_argument(
+        "--held-out",
+        type=int,
+        default=0,
+        metavar="SIDE",
+        help="add the photos set's held-out photographs at this short side",
+    )
     parser.add_argument("--out", default="docs/results/compression.json")
     parser.add_argument("--figure", default="docs/images/rd_curves.png")
     args = parser.parse_args()
@@ -275,9 +289,9 @@ def main() -> None:
         sets["fashion_single"] = (f"Fashion-MNIST, {args.n} test images, one 28x28 file each", singles, args.fmnist)
         sets["fashion_mosaic"] = (f"Fashion-MNIST, {args.mosaics} 10x10 mosaics (280x280)", mosaics, args.fmnist)
     if args.photos:
-        pictures = photographs()
+        pictures = photographs(args.held_out)
         sets["photos"] = (
-            f"{len(pictures)} photographs not trained on (scikit-image)",
+            f"{len(pictures)} photographs not trained on ({', '.join(pictures)})",
             list(pictures.values()),
             args.photos,
         )

@@ -94,6 +94,17 @@ def shrunk(path: Path, short_sides=SHORT_SIDES) -> list[np.ndarray]:
         raise DataError(f"{path}: not a readable image ({error})") from None
 
 
+def held_out_indices(count: int, test_every: int = 10) -> set[int]:
+    """The photographs (by sorted index) kept for the test split: every ``test_every``-th, or the last."""
+    return set(range(test_every - 1, count, test_every)) or ({count - 1} if count > 1 else set())
+
+
+def held_out_photos() -> list[Path]:
+    """The photographs the ``photos`` dataset never trains on (its test split's sources)."""
+    files = photo_files()
+    return [files[index] for index in sorted(held_out_indices(len(files)))]
+
+
 def crops_of(
     files: list[Path],
     *,
@@ -108,7 +119,7 @@ def crops_of(
     are fewer) goes to the test split."""
     rng = np.random.default_rng(seed)
     train, test = [], []
-    held_out = set(range(test_every - 1, len(files), test_every)) or ({len(files) - 1} if len(files) > 1 else set())
+    held_out = held_out_indices(len(files), test_every)
     for index, path in enumerate(files):
         levels = [level for level in shrunk(path, short_sides) if min(level.shape[:2]) >= size]
         if not levels:
