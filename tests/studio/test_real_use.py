@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from imsynth.runtime import runs as run_files
 from tests.studio.conftest import CHROMIUM, free_port, screenshot
-from tests.studio.test_browser import click, expect_error, fill, open_tab, result, upload
+from tests.studio.test_browser import choose, click, expect_error, fill, open_tab, result, upload
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("studio")]
 UPLOAD_MB = 2.0
@@ -60,6 +61,14 @@ def start(runs: Path, port: int) -> subprocess.Popen:
     raise AssertionError("the studio did not answer within 180 s")
 
 
+def wait_for_file(path: Path, seconds: float = 120) -> None:
+    deadline = time.time() + seconds
+    while not path.is_file():
+        if time.time() > deadline:
+            raise AssertionError(f"{path} not written within {seconds} s")
+        time.sleep(0.5)
+
+
 def chunk(kind: bytes, body: bytes) -> bytes:
     return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
 
@@ -80,8 +89,10 @@ def session(browser, url):
     return context, page
 
 
-def begin_training(page, name):
+def begin_training(page, name, preset=None):
     open_tab(page, "Train")
+    if preset:
+        choose(page, "train-preset", preset)
     fill(page, "train-name", name)
     fill(page, "train-minutes", "")
     fill(page, "train-steps", "100000")
@@ -112,8 +123,12 @@ def test_two_sessions_the_jobs_limit_uploads_a_bomb_and_a_killed_studio(browser,
         first, a = session(browser, url)
         second, b = session(browser, url)
         third, c = session(browser, url)
-        begin_training(a, "first")
+        begin_training(a, "first", preset="cpu-30min")
         a.locator("#train-progress").get_by_text(re.compile("^training")).first.wait_for(timeout=90_000)
+        # the preset's settings, then the lines typed after it (width=8 overrides the preset's 64)
+        wait_for_file(runs / "first" / "config.json")
+        saved = run_files.read_json(runs / "first" / "config.json")
+        assert saved["train"]["lr"] == 1.4e-3 and saved["model_config"]["width"] == 8
         # the second session's start is refused by the limit of one job, with the limit named
         begin_training(b, "second")
         expect_error(b, "1 training(s) already running (the studio's limit, --jobs 1)")
@@ -146,11 +161,14 @@ def test_two_sessions_the_jobs_limit_uploads_a_bomb_and_a_killed_studio(browser,
         assert grown < MEMORY_BOUND_MB, grown
         screenshot(c, "real-use-refusals")
         # the first session's run trains on; then the studio is killed mid-training
-        deadline = time.time() + 120
-        while time.time() < deadline and not (runs / "first" / "state" / "latest.json").is_file():
-            time.sleep(1)
+        wait_for_file(runs / "first" / "state" / "latest.json")
         for context in (first, second, third):
             context.close()
+    except BaseException:
+        holder = run_files.locked_by(runs / "first")
+        if holder and holder > 0:
+            os.kill(holder, signal.SIGKILL)
+        raise
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
@@ -164,9 +182,26 @@ def test_two_sessions_the_jobs_limit_uploads_a_bomb_and_a_killed_studio(browser,
         page.locator("#runs-run input").first.click()
         page.get_by_role("option", name="first", exact=True).first.wait_for(timeout=30_000)
         screenshot(page, "real-use-restarted")
+        # the training the killed studio started ran on, detached: shown as training, and Stop stops it
+        open_tab(page, "Train")
+        fill(page, "train-name", "first")
+        page.locator("#train-progress").get_by_text(re.compile("^training")).first.wait_for(timeout=60_000)
+        click(page, "Stop (writes a checkpoint)")
+        page.locator("#train-progress").get_by_text(re.compile("^not training")).first.wait_for(timeout=120_000)
+        assert run_files.locked_by(runs / "first") is None
+        # and it resumes from its checkpoint
+        checkpoint = run_files.read_json(runs / "first" / "state" / "latest.json")["step"]
+        click(page, "Resume")
+        page.locator("#train-progress").get_by_text(re.compile("^training")).first.wait_for(timeout=90_000)
+        click(page, "Stop (writes a checkpoint)")
+        page.locator("#train-progress").get_by_text(re.compile("^not training")).first.wait_for(timeout=120_000)
+        assert run_files.read_json(runs / "first" / "state" / "latest.json")["step"] >= checkpoint
         again.close()
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
+        holder = run_files.locked_by(runs / "first")  # never leave a training behind, whatever failed
+        if holder and holder > 0:
+            os.kill(holder, signal.SIGKILL)
     leftovers = [p for p in runs.rglob("*") if ".tmp" in p.name or p.name.endswith(".partial")]
     assert not leftovers, leftovers

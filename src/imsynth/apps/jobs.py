@@ -103,6 +103,30 @@ def start_training(
     return job
 
 
+def stop_holder(run: str | os.PathLike, timeout: float = 120.0) -> bool:
+    """Stop, as Ctrl-C would, the ``imsynth train`` process that holds ``run`` when no job here tracks it (a
+    studio killed and started again: its trainings ran on, detached). Only a process whose command line trains
+    this run is signalled. True when one was stopped within ``timeout``."""
+    run = Path(run)
+    owner = runs.locked_by(run)
+    if owner is None or owner <= 0:
+        return False
+    try:
+        command = Path(f"/proc/{owner}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False  # not Linux, or gone: nothing this can safely signal
+    words = [word.decode(errors="replace") for word in command]
+    if "train" not in words or not any(Path(word).resolve() == run.resolve() for word in words if word):
+        return False
+    os.kill(owner, signal.SIGINT)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if runs.locked_by(run) is None:
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def run_status(run: str | os.PathLike) -> dict:
     """Step, budget and the last logged values of a run (from its files), its newest sample grid and curves."""
     run = Path(run)

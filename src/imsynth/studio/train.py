@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from ..apps.actions import ACTIONS
-from ..apps.jobs import run_status, start_training
+from ..apps.jobs import run_status, start_training, stop_holder
 from ..data import REGISTRY as DATASETS
 from ..data import list_datasets
 from ..errors import ImsynthError, InputError
@@ -45,6 +45,7 @@ def train_tab(state, run_choices) -> None:
             value="",
             label="preset (settings tuned for a budget; see `imsynth models`)",
             scale=1,
+            elem_id="train-preset",
         )
         settings = gr.Textbox(
             "", label="--set options, one KEY=VALUE per line (after the preset)", lines=3, elem_id="train-set", scale=3
@@ -102,9 +103,10 @@ def train_tab(state, run_choices) -> None:
     def halt(text):
         path = run_path(text)
         job = state.jobs.get(path)
-        if job is None or not job.running:
+        if job is not None and job.running:
+            job.stop()
+        elif not stop_holder(path):  # a training this studio did not start (or started before a restart)
             raise InputError(f"{path}: no training of this run is running here")
-        job.stop()
         return show(text)
 
     def show(text):
