@@ -253,12 +253,12 @@ def test_a_gan_study_through_the_cli_is_scored_by_fid_under_both_networks(tmp_pa
     # dcgan on 256 Fashion-MNIST images, hyperband, the best and the defaults retrained once: the FID objective of
     # the dcgan study, and the second shipped network's verdict beside the first's
     code, out, err = run_cli(capsys, "tune", "dcgan", "--data", "fashion-mnist", "--limit", "256",
-                             "--study", str(tmp_path / "s.db"), "--out", str(tmp_path / "o"), "--trials", "3",
-                             "--steps-per-trial", "4", "--pruner", "hyperband", "--seeds", "1",
+                             "--study", str(tmp_path / "s.db"), "--out", str(tmp_path / "o"), "--trials", "2",
+                             "--steps-per-trial", "2", "--pruner", "hyperband", "--seeds", "1",
                              "--space", str(_space(tmp_path, {"train.lr": {"low": 1e-4, "high": 1e-3, "log": True}})))  # fmt: skip
     assert code == 0, err
     summary = json.loads(out.strip().splitlines()[-1])
-    assert summary["metric"] == "fid" and summary["trials"]["complete"] + summary["trials"]["pruned"] == 3
+    assert summary["metric"] == "fid" and summary["trials"]["complete"] + summary["trials"]["pruned"] == 2
     stored = optuna.load_study(study_name="imsynth", storage=f"sqlite:///{tmp_path / 's.db'}")
     complete = [t.value for t in stored.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert summary["best_value"] == min(complete) and 0 < summary["best_value"] < float("inf")
