@@ -291,7 +291,8 @@ def main() -> None:
     if args.photos:
         pictures = photographs(args.held_out)
         sets["photos"] = (
-            f"{len(pictures)} photographs not trained on ({', '.join(pictures)})",
+            f"{len(pictures)} photographs not trained on"
+            + (" (scikit-image's 5, the photos set's held out)" if args.held_out else " (scikit-image)"),
             list(pictures.values()),
             args.photos,
         )
