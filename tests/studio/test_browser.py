@@ -173,6 +173,10 @@ def test_generate_tab_writes_sentences_from_a_text_run(page):
     fill(page, "explore-end", "a dog eats some bread .")
     click(page, "Explore")
     page.wait_for_function("() => document.querySelector('#explore-lines textarea').value.split('\\n').length == 8")
+    open_tab(page, "Reconstruct")
+    fill(page, "reconstruct-sentence", "The cat sees the ball.")
+    click(page, "Reconstruct")
+    page.locator("#reconstruct-report").get_by_text("the cat sees the ball.").first.wait_for(timeout=60_000)  # as read
     screenshot(page, "generate-text")
 
 
@@ -206,6 +210,11 @@ def test_restore_tab_denoises_stylises_compresses_and_fills_with_a_model(page, s
     page.locator("#decompress-source input[type=file]").first.set_input_files(stream)
     click(page, "Decompress")  # the run that wrote it is found by its weights' fingerprint
     assert result(page, "decompress-result").shape == (8, 8)
+    page.locator("#decompress-source button[aria-label='Clear']").first.click()
+    page.locator("#decompress-source input[type=file]").first.set_input_files(str(digit))  # a PNG, not a stream
+    page.wait_for_timeout(1000)
+    click(page, "Decompress")
+    expect_error(page, "not an imsynth compressed stream")
     open_tab(page, "Inpaint with a run")
     mask = tmp_path / "mask.png"
     hole = np.zeros((8, 8), dtype=np.uint8)
