@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from imsynth.runtime import runs as run_files
-from tests.studio.conftest import CHROMIUM, free_port, screenshot
+from tests.studio.conftest import free_port, screenshot
 from tests.studio.test_browser import choose, click, expect_error, fill, open_tab, result, upload
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("studio")]
@@ -102,19 +102,7 @@ def begin_training(page, name, preset=None):
     click(page, "Start")
 
 
-@pytest.fixture
-def browser():
-    if CHROMIUM is None:
-        pytest.skip("no chromium here: apt-get install chromium (.ci/run does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield launched
-        launched.close()
-
-
-def test_two_sessions_the_jobs_limit_uploads_a_bomb_and_a_killed_studio(browser, tmp_path):
+def test_two_sessions_the_jobs_limit_uploads_a_bomb_and_a_killed_studio(browser, tmp_path):  # conftest's browser
     runs, port = tmp_path / "runs", free_port()
     runs.mkdir()
     url = f"http://127.0.0.1:{port}/"
