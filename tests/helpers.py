@@ -1,5 +1,8 @@
 """Small data builders and CLI helpers shared by tests."""
 
+import struct
+import zlib
+
 import numpy as np
 import pytest
 import torch
@@ -109,3 +112,13 @@ def tiny_run(root, name, *, steps=20, data=None, lr=None, **model_overrides):
     out = root / name
     train(name, data, out, model_config=config, train_config=train_config, quiet=True)
     return out
+
+
+def huge_png() -> bytes:
+    """A PNG header declaring 100,000 x 100,000 grey pixels and no data: a decompression bomb's shape."""
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")

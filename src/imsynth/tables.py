@@ -186,7 +186,8 @@ class Table(Generic[E]):
         """Refuse options that ``name`` does not take (naming the ones it does) and values outside their choices."""
         entry = self.get(name)
         own = {option.name: option for option in getattr(entry, "options", ())}
-        for key in given:
+        checked = {}
+        for key, value in given.items():
             option = own.get(key)
             if option is None:
                 takes = ", ".join(o.flag for o in own.values()) or "no options"
@@ -195,9 +196,6 @@ class Table(Generic[E]):
                 raise InputError(
                     f"--{key.replace('_', '-')} does not apply to {self.family} {name!r}{hint}; {name} takes {takes}"
                 )
-        checked = {}
-        for key, value in given.items():
-            option = own[key]
             if value is not None and option.type is not str:  # text from a command line: one conversion, one message
                 value = typed(option.type, value, option.flag)
             if option.choices and value is not None and value not in option.choices:

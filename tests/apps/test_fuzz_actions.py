@@ -12,8 +12,6 @@ counts them)."""
 import json
 import os
 import shutil
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +24,7 @@ from imsynth.apps.actions import ACTIONS
 from imsynth.apps.compress import load_codec
 from imsynth.errors import InputError
 from imsynth.image import save_image
+from tests.helpers import huge_png
 from tests.test_fuzz_cli import file_bytes, json_values, run, write_file
 
 EXAMPLES = int(os.environ.get("IMSYNTH_FUZZ_EXAMPLES", "12"))
@@ -40,16 +39,6 @@ FUZZ = settings(
 COSTLY = {"count", "n", "images", "iterations", "likelihood_images", "importance_samples", "steps", "frames", "rows",
           "train_images", "test_images", "real", "generated", "samples", "batch_size", "components", "start_steps",
           "limit", "levels"}  # fmt: skip
-
-
-def huge_png() -> bytes:
-    """A PNG header declaring 100,000 x 100,000 grey pixels and no data: a decompression bomb's shape."""
-    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
 
 
 images = st.one_of(

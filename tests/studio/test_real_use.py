@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ import pytest
 from PIL import Image
 
 from imsynth.runtime import runs as run_files
+from tests.helpers import huge_png
 from tests.studio.conftest import free_port, screenshot
 from tests.studio.test_browser import choose, click, expect_error, fill, open_tab, result, upload
 
@@ -67,10 +67,6 @@ def wait_for_file(path: Path, seconds: float = 120) -> None:
         if time.time() > deadline:
             raise AssertionError(f"{path} not written within {seconds} s")
         time.sleep(0.5)
-
-
-def chunk(kind: bytes, body: bytes) -> bytes:
-    return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
 
 
 def resident_mb(pid: int) -> float:
@@ -139,8 +135,7 @@ def test_two_sessions_the_jobs_limit_uploads_a_bomb_and_a_killed_studio(browser,
         c.locator("#resize-image input[type=file]").first.set_input_files(str(over))
         expect_error(c, "exceed")
         bomb = tmp_path / "bomb.png"
-        header = (100_000).to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0])  # 100,000 x 100,000, 8-bit grey
-        bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b""))
+        bomb.write_bytes(huge_png())  # a small file declaring 100,000 x 100,000 pixels
         c.locator("#resize-image input[type=file]").first.set_input_files(str(bomb))
         c.wait_for_timeout(1500)
         click(c, "Resize")

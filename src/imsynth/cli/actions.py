@@ -2,7 +2,8 @@
 parameter, and one option per option of a table parameter's methods. Nothing here names an action or a method.
 
 Every value, method options included, is taken as text and converted and checked by the table (``Action.bind``,
-``Table.check_options``), so the CLI and the studio refuse a value with the same message. No torch here: a command imports its function only when it runs.
+``Table.check_options``), so the CLI and the studio refuse a value with the same message. No torch here: a
+command imports its function only when it runs.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ def _method_options(param: Param) -> list[click.Option]:
             click.Option(
                 [flag, _option_dest(param, name)],
                 type=click.STRING,
+                metavar="[" + "|".join(map(str, first.choices)) + "]" if first.choices else None,
                 default=None,
                 help=f"{methods}: {first.help}{detail}",
             )

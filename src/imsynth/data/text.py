@@ -193,7 +193,8 @@ def paragraphs(text: str) -> list[list[str]]:
         if line:
             block.append(line)
         elif block:
-            blocks, block = [*blocks, block], []
+            blocks.append(block)
+            block = []
     return blocks + [block] if block else blocks
 
 
