@@ -127,7 +127,7 @@ def test_zero_one_wraps_a_minus_one_one_network():
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda m, x, y: attack("deepfool", m, x, y), "unknown attack 'deepfool'; valid: fgsm, pgd"),
+        (lambda m, x, y: attack("deepfool", m, x, y), "unknown attack 'deepfool'; valid: auto, fgsm, pgd"),
         (lambda m, x, y: attack("pgd", m, x, y, eps=-0.1), "--eps must be a number >= 0"),
         (lambda m, x, y: attack("fgsm", m, x * 2 - 1, y), "images in \\[0, 1\\]"),
         (lambda m, x, y: attack("pgd", m, x, y[:3]), "3 labels for 12 images"),
@@ -142,4 +142,4 @@ def test_bad_attack_input_is_one_clear_error(call, message):
 
 
 def test_every_attack_is_in_the_table():
-    assert ATTACKS.names() == ("fgsm", "pgd", "pgd-l2", "cw-l2")
+    assert ATTACKS.names() == ("auto", "fgsm", "pgd", "pgd-l2", "apgd-ce", "apgd-dlr", "apgd-t", "square", "cw-l2")

@@ -10,6 +10,7 @@ generated image and blend it in (``inpaint_with_model``).
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 
@@ -21,6 +22,8 @@ from ..classical.interpolate import harmonic_fill
 from ..errors import InputError
 from ..models import LatentModel
 from ..runtime.tensors import numpy_to_tensor, tensor_to_image
+
+ADAM_BETAS = (0.9, 0.999)
 
 
 @dataclass
@@ -43,10 +46,12 @@ def invert(
     feature_weight: float = 0.05,
     prior_weight: float = 1e-3,
     seed: int = 0,
+    unroll: bool = False,
 ) -> Inversion:
     """Codes for ``images`` (N, C, H, W) in [-1, 1]. ``hole`` (N, 1, H, W) bool, True = unknown (the mask
     convention everywhere), marks pixels to ignore (default: none). ``feature_net``: a FeatureNet for the
-    feature term (None: pixels only)."""
+    feature term (None: pixels only). ``unroll``: keep every optimisation step in the graph, so the result is
+    differentiable with respect to ``images`` (second order through the generator: several times the cost)."""
     if not isinstance(model, LatentModel):
         raise InputError(f"model {model.registered_name!r} has no generator latent to invert")
     if images.ndim != 4:
@@ -68,13 +73,11 @@ def invert(
     if model.conditional:
         code_labels = model.check_labels(labels, count).to(device).repeat(restarts)
     generator = torch.Generator().manual_seed(seed)
-    codes = torch.randn(restarts * count, dim, generator=generator).to(device).requires_grad_(True)
-    optimizer = torch.optim.Adam([codes], lr=lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
+    codes = torch.randn(restarts * count, dim, generator=generator).to(device)
     if feature_net is not None:
         feature_net = feature_net.to(device).eval().requires_grad_(False)
 
-    def objective() -> torch.Tensor:
+    def objective(codes: torch.Tensor) -> torch.Tensor:
         made = model.decode_latents(codes, code_labels)
         per_pixel = (made - target).pow(2).mean(dim=1, keepdim=True) * weights
         loss = per_pixel.flatten(1).sum(dim=1) / weights.flatten(1).sum(dim=1)
@@ -87,22 +90,31 @@ def invert(
         norm_gap = codes.pow(2).mean(dim=1) - 1.0
         return loss + prior_weight * norm_gap.pow(2)
 
+    # Adam with a cosine learning rate, written out (torch.optim.Adam's update) so that with ``unroll`` every step
+    # stays in the graph: the codes, and so the images made from them, are then a differentiable function of
+    # ``images`` - what an attack needs to go through the projection exactly
+    first, second = torch.zeros_like(codes), torch.zeros_like(codes)
     try:
-        for _ in tqdm(range(steps), desc="inverting", unit="step", leave=False, disable=not sys.stderr.isatty()):
-            loss = objective()
-            optimizer.zero_grad(set_to_none=True)
-            loss.sum().backward()
-            optimizer.step()
-            schedule.step()
+        for step in tqdm(range(steps), desc="inverting", unit="step", leave=False, disable=not sys.stderr.isatty()):
+            with torch.enable_grad():
+                codes = codes if unroll else codes.detach().requires_grad_(True)
+                (gradient,) = torch.autograd.grad(objective(codes).sum(), codes, create_graph=unroll)
+            rate = lr * (1 + math.cos(math.pi * step / steps)) / 2
+            first = ADAM_BETAS[0] * first + (1 - ADAM_BETAS[0]) * gradient
+            second = ADAM_BETAS[1] * second + (1 - ADAM_BETAS[1]) * gradient.pow(2)
+            corrected = (second / (1 - ADAM_BETAS[1] ** (step + 1)) + 1e-30).sqrt()  # + 1e-30: a finite derivative at 0
+            codes = codes - rate / (1 - ADAM_BETAS[0] ** (step + 1)) * first / (corrected + 1e-8)
         with torch.no_grad():
-            final = objective().view(restarts, count)
+            final = objective(codes).view(restarts, count)
             best = final.argmin(dim=0)
             rows = best * count + torch.arange(count, device=device)
-            latents = codes.detach()[rows]
-            made = model.decode_latents(latents, None if code_labels is None else code_labels[rows])
+        latents = codes[rows] if unroll else codes.detach()[rows]
+        made = model.decode_latents(latents, None if code_labels is None else code_labels[rows])
     finally:
         model.requires_grad_(True)
         model.train(was_training)
+    if unroll:
+        return Inversion(latents, made.float(), final.min(dim=0).values)
     return Inversion(latents.cpu(), made.float().cpu(), final.min(dim=0).values.cpu())
 
 

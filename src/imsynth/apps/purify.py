@@ -54,11 +54,12 @@ def projection(*, model: GenerativeModel, steps: int = 200, restarts: int = 4, s
         raise InputError(f"model {model.registered_name!r} has no generator latent to project onto; use a GAN run")
 
     def purify(images: torch.Tensor) -> torch.Tensor:
-        with torch.enable_grad():  # the inversion optimises a latent, even under an attack's no_grad
-            made = invert(model, _model_input(model, images), steps=steps, restarts=restarts, seed=seed).images
-        return ((made + 1) / 2).to(images)
+        # with gradients enabled (an exact attack) the inversion is unrolled, so they flow back to the images
+        unroll = torch.is_grad_enabled()
+        made = invert(model, _model_input(model, images), steps=steps, restarts=restarts, seed=seed, unroll=unroll)
+        return ((made.images + 1) / 2).to(images)
 
-    return Purification(purify, differentiable=False, random=False)
+    return Purification(purify, differentiable=True, random=False)
 
 
 def diffusion(
@@ -78,7 +79,8 @@ def diffusion(
         )
         return ((made + 1) / 2).to(images)
 
-    return Purification(purify, differentiable=False, random=True)
+    # differentiable: with gradients enabled the whole reverse chain is kept (checkpointed) for an exact attack
+    return Purification(purify, differentiable=True, random=True)
 
 
 MODEL = ("model",)

@@ -35,7 +35,7 @@ from ..classical.denoise import median
 from ..data import load_dataset
 from ..errors import InputError
 from ..models import GenerativeModel, load_run
-from ..runtime.attacks import ATTACKS, Purified, ZeroOne, attack
+from ..runtime.attacks import ATTACKS, Attacked, Purified, ZeroOne, check_attack_options, run_attack
 from ..runtime.classifier import load_feature_net
 from ..tables import Table, method
 from .purify import PURIFIERS, Purification
@@ -133,25 +133,49 @@ def _accuracy(classifier, images, labels, batch_size: int, purify: Purify | None
     return float(_correct(classifier, images, labels, batch_size, purify).float().mean()) if len(images) else 0.0
 
 
-def _attacked(model, images, labels, attack_name, batch_size, options, label) -> torch.Tensor:
-    chunks = []
+def _attacked(model, images, labels, attack_name, batch_size, options, label) -> Attacked:
+    """``run_attack`` in batches, its record of survivors joined across them."""
+    parts = []
     bar = tqdm(total=len(images), desc=label, unit="image", leave=False, disable=not sys.stderr.isatty())
     for start in range(0, len(images), batch_size):
-        chunks.append(
-            attack(
-                attack_name, model, images[start : start + batch_size], labels[start : start + batch_size], **options
-            )
-        )
-        bar.update(len(chunks[-1]))
+        batch = slice(start, start + batch_size)
+        parts.append(run_attack(attack_name, model, images[batch], labels[batch], **options))
+        bar.update(len(parts[-1].adversarial))
     bar.close()
-    return torch.cat(chunks)
+    return Attacked(
+        torch.cat([part.adversarial for part in parts]),
+        {key: torch.cat([part.survivors[key] for part in parts]) for key in parts[0].survivors},
+        parts[0].skipped,
+    )
+
+
+def _after_each(attacked: Attacked) -> dict[str, float]:
+    """Accuracy after each attack run (``clean`` first): which member of an ensemble did the work."""
+    return {name: round(float(held.float().mean()), 4) for name, held in attacked.survivors.items()}
+
+
+GRADIENTS = ("auto", "exact", "bpda")
+
+
+def _gradient_mode(requested: str, defence: str, guard: Purification) -> str:
+    if requested not in GRADIENTS:
+        raise InputError(f"--gradient must be one of {', '.join(GRADIENTS)}, got {requested!r}")
+    if requested == "exact" and not guard.differentiable:
+        raise InputError(
+            f"defence {defence!r} has no gradients to follow exactly; use --gradient bpda (the identity backward) or "
+            "auto"
+        )
+    if requested == "auto":
+        return "exact" if guard.differentiable else "bpda"
+    return requested
 
 
 def evaluate_robustness(
     *,
     classifier: str = "fashion-mnist",
     defence: str = "none",
-    attack_name: str = "pgd",
+    attack_name: str = "auto",
+    gradient: str = "auto",
     run=None,
     data: str | None = None,
     images: int = 500,
@@ -163,10 +187,13 @@ def evaluate_robustness(
     defence_options: dict | None = None,
     **attack_options,
 ) -> dict:
-    """Clean, unaware and adaptive robust accuracy of ``classifier`` behind ``defence`` under ``attack_name``."""
-    ATTACKS.check_options(attack_name, attack_options)
+    """Clean, unaware and adaptive robust accuracy of ``classifier`` behind ``defence`` under ``attack_name``
+    (``auto``: the ensemble, reported member by member)."""
+    check_attack_options(attack_name, attack_options)
     if images < 1:
         raise InputError(f"--images must be >= 1, got {images}")
+    if gradient not in GRADIENTS:
+        raise InputError(f"--gradient must be one of {', '.join(GRADIENTS)}, got {gradient!r}")
     model = load_run(run, device=device)[0] if run is not None else None
     target = next(model.parameters()).device if model is not None else torch.device("cpu")
     net, info = load_classifier(classifier, target)
@@ -184,6 +211,7 @@ def evaluate_robustness(
     x = (dataset.test_images[chosen].float() / 255).to(target)
     y = dataset.test_labels[chosen].to(target)
     guard = make_defence(defence, model=model, **(defence_options or {}))
+    mode = _gradient_mode(gradient, defence, guard)
     torch.manual_seed(seed)  # the randomness of random defences
 
     started = time.perf_counter()
@@ -206,21 +234,29 @@ def evaluate_robustness(
         "defence_seconds_per_100_images": round(latency, 3),
     }
     plain = _attacked(net, x, y, attack_name, batch_size, attack_options, "attack (classifier)")
-    result["undefended_robust_accuracy"] = _accuracy(net, plain, y, batch_size)
+    result["undefended_robust_accuracy"] = _accuracy(net, plain.adversarial, y, batch_size)
+    result["after_each_attack"] = {"undefended": _after_each(plain)}
+    if plain.skipped:
+        result["skipped"] = plain.skipped
     survived = None
     if defence != "none" and unaware:
-        survived = _correct(net, plain, y, batch_size, guard.purify)
+        survived = _correct(net, plain.adversarial, y, batch_size, guard.purify)
         result["unaware_robust_accuracy"] = float(survived.float().mean())
     if defence != "none" and adaptive:
-        gradient = "exact" if guard.differentiable else "bpda"
         options = dict(attack_options)
-        if guard.random and "eot" in {option.name for option in ATTACKS.get(attack_name).options}:
+        if guard.random and ATTACKS.get(attack_name).option("eot") is not None:
             options.setdefault("eot", 4)
-        defended = Purified(net, guard.purify, gradient=gradient)
-        adaptive_examples = _attacked(defended, x, y, attack_name, batch_size, options, f"adaptive ({gradient})")
-        held = _correct(net, adaptive_examples, y, batch_size, guard.purify)
+        defended = Purified(net, guard.purify, gradient=mode)
+        attack_started = time.perf_counter()
+        adaptive_run = _attacked(defended, x, y, attack_name, batch_size, options, f"adaptive ({mode})")
+        held = list(adaptive_run.survivors.values())[-1]
         result["adaptive_robust_accuracy"] = float(held.float().mean())
-        result["adaptive_attack"] = {"gradient": gradient, **options}
+        result["adaptive_attack"] = {
+            "gradient": mode,
+            **options,
+            "seconds_per_image": round((time.perf_counter() - attack_started) / len(x), 3),
+        }
+        result["after_each_attack"]["adaptive"] = _after_each(adaptive_run)
         survived = held if survived is None else survived & held
     if survived is not None:
         # an image counts as robust only if it survives every attack run (the number to quote)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 import torch
+from torch.utils.checkpoint import checkpoint
 
 from ..errors import InputError
 from ..runtime.device import autocast_context, resolve_precision
@@ -376,7 +377,6 @@ class Diffusion(DiffusionBase):
         ratio = self.schedule.sigmas() ** 2
         return int(min(torch.searchsorted(ratio, torch.tensor(target, dtype=ratio.dtype)).item(), len(ratio) - 1))
 
-    @torch.no_grad()
     def purify(
         self,
         images: torch.Tensor,
@@ -390,14 +390,23 @@ class Diffusion(DiffusionBase):
         """Diffusion purification (SDEdit, Meng et al. 2022; DiffPure, Nie et al. 2022): noise ``images`` (B, C, H, W)
         in [-1, 1] to t* (``purification_start(strength)``, default strength 0.1) and run the reverse process to
         t = 0 in ``steps`` (default: ``PURIFICATION_STEPS`` scaled by t*/T, at least 5). Random (the fresh
-        noise) unless ``generator`` is seeded; not differentiable (attack it with BPDA + EOT)."""
+        noise) unless ``generator`` is seeded. Differentiable when the caller enables gradients: the graph of the
+        whole reverse chain is kept, so an attack gets the exact gradient (each network evaluation is checkpointed:
+        the memory of one step's activations plus the chain's inputs, for a second forward pass in the backward)."""
         start = self.purification_start(0.1 if strength is None else strength)
         count = steps or max(5, round(PURIFICATION_STEPS * (start + 1) / self.config.timesteps))
         chosen = self.sampler(sampler, 1).starting_at(start, count)
         x, labels = self._start(len(images), labels, None, generator)
+        scale = self.guidance_scale(None)
         clean = images.to(x.device).float()
         noised = self.schedule.add_noise(clean, self._noise_like(clean, generator), torch.full((len(clean),), start))
-        return self.run_sampler(noised, chosen, labels, guidance=self.guidance_scale(None), generator=generator)
+        if not torch.is_grad_enabled():
+            return self.run_sampler(noised, chosen, labels, guidance=scale, generator=generator)
+
+        def estimate(x_t: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
+            return checkpoint(self.estimate, x_t, t, labels, scale, use_reentrant=False)
+
+        return reverse(noised, chosen, estimate, generator, clamp=self.bounded)
 
     def inpaint_steps(self, *, steps: int = 100, jump_length: int = 10, resamplings: int = 5, **_) -> int:
         return repaint_steps(steps, jump_length, resamplings)

@@ -23,8 +23,10 @@ many draws of a random purifier (Expectation over Transformation).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +34,8 @@ from torch import nn
 
 from ..errors import InputError
 from ..tables import Table, method
+from .autoattack import apgd, apgd_targeted, square
+from .perturbation import check_batch, l2_normalise, loss_gradient, project
 
 
 class ZeroOne(nn.Module):
@@ -63,46 +67,14 @@ class Purified(nn.Module):
         return self.classifier(images + (purified - images).detach())
 
 
-def _check(images: torch.Tensor, labels: torch.Tensor, eps: float | None = None) -> None:
-    if eps is not None and (not math.isfinite(eps) or eps < 0):
-        raise InputError(f"--eps must be a number >= 0, got {eps}")
-    if images.ndim != 4:
-        raise InputError(f"attacks take a batch (B, C, H, W); got shape {tuple(images.shape)}")
-    if len(labels) != len(images):
-        raise InputError(f"{len(labels)} labels for {len(images)} images")
-    if images.numel() and (images.min() < 0 or images.max() > 1):
-        raise InputError("attacks take images in [0, 1]")
-
-
 def _gradient(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eot: int) -> torch.Tensor:
     """The gradient of the summed cross-entropy at ``images``, averaged over ``eot`` forward passes."""
-    if eot < 1:
-        raise InputError(f"--eot must be >= 1, got {eot}")
-    images = images.detach().requires_grad_(True)
-    loss = sum(F.cross_entropy(model(images).float(), labels, reduction="sum") for _ in range(eot))
-    (gradient,) = torch.autograd.grad(loss / eot, images)
-    return gradient.detach()
+    return loss_gradient(model, images, labels, eot)[0]
 
 
 def fgsm(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, eps: float = 0.1, eot: int = 1):
-    _check(images, labels, eps)
+    check_batch(images, labels, eps)
     return (images + eps * _gradient(model, images, labels, eot).sign()).clamp(0, 1).detach()
-
-
-def _l2_normalise(values: torch.Tensor) -> torch.Tensor:
-    norms = values.flatten(1).norm(dim=1).clamp_min(1e-12)
-    return values / norms.view(-1, *([1] * (values.dim() - 1)))
-
-
-def _project(adversarial: torch.Tensor, images: torch.Tensor, eps: float, norm: str) -> torch.Tensor:
-    delta = adversarial - images
-    if norm == "linf":
-        delta = delta.clamp(-eps, eps)
-    else:
-        norms = delta.flatten(1).norm(dim=1).view(-1, *([1] * (delta.dim() - 1)))
-        delta = delta * torch.clamp(eps / norms.clamp_min(1e-12), max=1.0)
-    # clamping to [0, 1] only shrinks each coordinate of delta, so the result stays in the ball
-    return (images + delta).clamp(0, 1)
 
 
 def pgd(
@@ -119,11 +91,9 @@ def pgd(
     seed: int = 0,
     norm: str = "linf",
 ) -> torch.Tensor:
-    _check(images, labels, eps)
+    check_batch(images, labels, eps, norm)
     if steps < 1 or restarts < 1:
         raise InputError(f"PGD needs steps >= 1 and restarts >= 1, got {steps} and {restarts}")
-    if norm not in ("linf", "l2"):
-        raise InputError(f"unknown norm {norm!r}; valid: linf, l2")
     alpha = 2.5 * eps / steps if alpha is None else alpha
     generator = torch.Generator().manual_seed(seed)
     images = images.detach()
@@ -136,14 +106,14 @@ def pgd(
             if norm == "linf":
                 start = (torch.rand(images.shape, generator=generator) * 2 - 1) * eps
             else:  # uniform in the L2 ball: a random direction, radius eps * u^(1/d)
-                direction = _l2_normalise(torch.randn(images.shape, generator=generator))
+                direction = l2_normalise(torch.randn(images.shape, generator=generator))
                 radius = eps * torch.rand(len(images), generator=generator) ** (1 / images[0].numel())
                 start = direction * radius.view(-1, 1, 1, 1)
-            adversarial = _project(images + start.to(images), images, eps, norm)
+            adversarial = project(images + start.to(images), images, eps, norm)
         for _ in range(steps):
             gradient = _gradient(model, adversarial, labels, eot)
-            step = gradient.sign() if norm == "linf" else _l2_normalise(gradient)
-            adversarial = _project(adversarial + alpha * step, images, eps, norm)
+            step = gradient.sign() if norm == "linf" else l2_normalise(gradient)
+            adversarial = project(adversarial + alpha * step, images, eps, norm)
         with torch.no_grad():
             logits = model(adversarial).float()
             loss = F.cross_entropy(logits, labels, reduction="none")
@@ -186,7 +156,7 @@ def cw_l2(
     search_steps: int = 5,
     abort_early: bool = True,
 ) -> torch.Tensor:
-    _check(images, labels)
+    check_batch(images, labels)
     if steps < 1 or search_steps < 1 or c <= 0 or kappa < 0:
         raise InputError("CW-L2 needs steps >= 1, search_steps >= 1, c > 0 and kappa >= 0")
     images = images.detach()
@@ -230,9 +200,102 @@ def cw_l2(
     return best.clamp(0, 1)
 
 
+# the ensemble, in AutoAttack's order: the cheap strong gradient attack first, then the scale-free targeted one,
+# then the gradient-free one (which gradient masking cannot stop), then the PGD with BPDA/EOT this toolkit had first
+MEMBERS = ("apgd-ce", "apgd-t", "square", "pgd")
+
+
+@dataclass
+class Attacked:
+    """Adversarial images and, per attack run (in order, after ``clean``), which images are still classified
+    correctly: an image that one attack fooled is not attacked again."""
+
+    adversarial: torch.Tensor
+    survivors: dict[str, torch.Tensor] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def _correct(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return model(images).float().argmax(1) == labels
+
+
+def ensemble(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    eps: float = 0.1,
+    steps: int = 100,
+    targets: int = 9,
+    queries: int = 1000,
+    eot: int = 1,
+    seed: int = 0,
+) -> Attacked:
+    """AutoAttack's protocol, L-inf: each of ``MEMBERS`` in turn on the images every earlier one left correctly
+    classified; the robust accuracy is the share correct after the last (the per-image worst case)."""
+    check_batch(images, labels, eps)
+    images = images.detach()
+    correct = _correct(model, images, labels)
+    classes = model(images[:1]).shape[1]
+    result = Attacked(images.clone(), {"clean": correct.clone()})
+    runs = {
+        "apgd-ce": lambda x, y: apgd(model, x, y, eps=eps, steps=steps, loss="ce", eot=eot, seed=seed),
+        "apgd-t": lambda x, y: apgd_targeted(
+            model, x, y, eps=eps, steps=steps, targets=min(targets, classes - 1), eot=eot, seed=seed
+        ),
+        "square": lambda x, y: square(model, x, y, eps=eps, queries=queries, seed=seed),
+        "pgd": lambda x, y: pgd(model, x, y, eps=eps, steps=steps, eot=eot, seed=seed),
+    }
+    for name in MEMBERS:
+        left = correct.nonzero().squeeze(1)
+        if name == "apgd-t" and classes < 4:
+            result.skipped[name] = f"the targeted DLR loss needs 4 classes or more; the classifier has {classes}"
+        elif len(left):
+            made = runs[name](images[left], labels[left])
+            result.adversarial[left] = made
+            correct[left] = _correct(model, made, labels[left])
+        result.survivors[name] = correct.clone()
+    return result
+
+
+def auto(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    eps: float = 0.1,
+    steps: int = 100,
+    targets: int = 9,
+    queries: int = 1000,
+    eot: int = 1,
+    seed: int = 0,
+) -> torch.Tensor:
+    """The ensemble's adversarial images (``ensemble`` also says which member fooled each)."""
+    return ensemble(
+        model, images, labels, eps=eps, steps=steps, targets=targets, queries=queries, eot=eot, seed=seed
+    ).adversarial
+
+
 EPS = "perturbation budget (0-1 scale; L-inf for fgsm/pgd, L2 for pgd-l2)"
 EOT = "gradient samples averaged per step (EOT, for random defences)"
 ATTACKS: Table = Table("attack")
+ATTACKS.add(
+    method(
+        "auto",
+        auto,
+        "AutoAttack-style ensemble, L-inf: APGD-CE, APGD-T (DLR), Square, then PGD, each on the images still "
+        "correct; the per-image worst case",
+        options={
+            "eps": "L-inf perturbation budget (0-1 scale)",
+            "steps": "iterations of each gradient member (APGD-CE, each APGD-T target, PGD)",
+            "targets": "target classes of APGD-T, the most likely wrong ones first (AutoAttack uses 9; fewer for slow defences)",
+            "queries": "queries of the Square attack",
+            "eot": EOT,
+            "seed": "random seed",
+        },
+    )
+)
 ATTACKS.add(method("fgsm", fgsm, "FGSM: one signed-gradient step", options={"eps": EPS, "eot": EOT}))
 _PGD = {
     "eps": EPS,
@@ -245,6 +308,50 @@ _PGD = {
 }
 ATTACKS.add(method("pgd", pgd, "PGD, L-inf ball (Madry et al.)", options=_PGD))
 ATTACKS.add(method("pgd-l2", pgd_l2, "PGD, L2 ball", options=_PGD))
+_APGD = {
+    "eps": "L-inf perturbation budget (0-1 scale)",
+    "steps": "iterations (the step size adapts: no alpha to choose)",
+    "eot": EOT,
+    "rho": "share of rising steps below which the step halves at a checkpoint",
+    "seed": "random seed",
+}
+ATTACKS.add(
+    method(
+        "apgd-ce",
+        functools.partial(apgd, loss="ce"),
+        "APGD, cross-entropy (Croce & Hein 2020), L-inf",
+        options={**_APGD, "restarts": "random restarts, each on the images not yet fooled"},
+    )
+)
+ATTACKS.add(
+    method(
+        "apgd-dlr",
+        functools.partial(apgd, loss="dlr"),
+        "APGD, difference-of-logits-ratio loss (scale-free), L-inf",
+        options={**_APGD, "restarts": "random restarts, each on the images not yet fooled"},
+    )
+)
+ATTACKS.add(
+    method(
+        "apgd-t",
+        apgd_targeted,
+        "APGD-T: targeted DLR towards each of the most likely wrong classes in turn, L-inf",
+        options={**_APGD, "targets": "target classes, the most likely wrong ones first"},
+    )
+)
+ATTACKS.add(
+    method(
+        "square",
+        square,
+        "Square attack: random search with the model's outputs only, no gradients (L-inf)",
+        options={
+            "eps": "L-inf perturbation budget (0-1 scale)",
+            "queries": "model queries per image",
+            "p_init": "share of the image the first squares cover",
+            "seed": "random seed",
+        },
+    )
+)
 ATTACKS.add(
     method(
         "cw-l2",
@@ -262,10 +369,44 @@ ATTACKS.add(
 )
 
 
+def check_attack_options(name: str, options: dict) -> None:
+    """Refuse options ``name`` does not take; for the ensemble, an option that only some members take is named
+    with them, and how to set it."""
+    if name == "auto":
+        _check_ensemble_options(options)
+    ATTACKS.check_options(name, options)
+
+
+def _check_ensemble_options(options: dict) -> None:
+    own = {option.name for option in ATTACKS.get("auto").options}
+    for key in options:
+        members = [name for name in MEMBERS if key not in own and ATTACKS.get(name).option(key) is not None]
+        if members:
+            raise InputError(
+                f"--{key.replace('_', '-')} is taken by {', '.join(members)} alone, not by the ensemble 'auto' "
+                f"(it runs each member with its own default); to set it, use --attack {members[0]}"
+            )
+
+
+def run_attack(name: str, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, **options) -> Attacked:
+    """``attack`` with its record: which images each attack run left correctly classified (for ``auto``, one
+    entry per member)."""
+    if name == "auto":
+        check_attack_options(name, options)
+        was_training = model.training
+        model.eval()
+        try:
+            return ensemble(model, images, labels, **options)
+        finally:
+            model.train(was_training)
+    adversarial = attack(name, model, images, labels, **options)
+    return Attacked(adversarial, {"clean": _correct(model, images, labels), name: _correct(model, adversarial, labels)})
+
+
 def attack(name: str, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, **options) -> torch.Tensor:
     """Adversarial images by the attack ``name`` of ``ATTACKS`` (options checked against the table)."""
     entry = ATTACKS.get(name)
-    ATTACKS.check_options(name, options)
+    check_attack_options(name, options)
     was_training = model.training
     model.eval()
     try:

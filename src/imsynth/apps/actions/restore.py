@@ -100,7 +100,14 @@ register_action(
             ),
             run_param("trained run for the model defences"),
             Param(
-                "attack_name", default="pgd", choices="imsynth.runtime.attacks:ATTACKS", options="**", flag="--attack"
+                "attack_name", default="auto", choices="imsynth.runtime.attacks:ATTACKS", options="**", flag="--attack"
+            ),
+            Param(
+                "gradient",
+                default="auto",
+                choices=("auto", "exact", "bpda"),
+                help="how the adaptive attack goes through the defence: exact where it is differentiable (auto), or "
+                "BPDA (the identity backward)",
             ),
             Param("data", default=None, help="test data (default: the classifier's dataset)", studio=False),
             Param("images", int, 500, "test images attacked", low=1),
@@ -111,11 +118,14 @@ register_action(
         ),
         description="Reports clean accuracy, accuracy behind the defence, and robust accuracy under the attack made "
         "against the classifier alone (unaware) and against classifier+defence (adaptive: exact gradients through a "
-        "differentiable defence, BPDA through others, EOT over random ones).",
+        "differentiable defence - the VAEs, the diffusion chain, the unrolled GAN inversion - BPDA through others, "
+        "EOT over random ones). The default attack, auto, is an ensemble (APGD-CE, APGD-T, Square, PGD, each on the "
+        "images still correct); the report gives the accuracy after each.",
         examples=(
-            "imsynth robustness --defence none --attack pgd --eps 0.1",
-            "imsynth robustness --defence vae --model runs/dvae --attack pgd --eps 0.1 --steps 40",
-            "imsynth robustness --defence diffusion --model runs/ddpm --defence-strength 0.15 --attack pgd --eot 4",
+            "imsynth robustness --defence none --eps 0.1",
+            "imsynth robustness --defence vae --model runs/dvae --eps 0.1 --steps 100",
+            "imsynth robustness --defence diffusion --model runs/ddpm --defence-strength 0.15 --steps 20 --eot 2",
+            "imsynth robustness --defence jpeg --attack pgd --eps 0.1 --steps 40",
             "imsynth robustness --classifier robust.safetensors --attack cw-l2 --images 200",
         ),
         reports=True,
