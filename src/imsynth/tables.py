@@ -190,6 +190,14 @@ class Table(Generic[E]):
         for key, value in given.items():
             option = own.get(key)
             if option is None:
+                # an entry that runs others of its table (an ensemble) names the members an option belongs to
+                members = [m for m in getattr(entry, "info", {}).get("members", ()) if self.get(m).option(key)]
+                if members:
+                    raise InputError(
+                        f"--{key.replace('_', '-')} is taken by {', '.join(members)} alone, not by the {self.family} "
+                        f"{name!r} (it runs each member with its own default); to set it, use --{self.family} "
+                        f"{members[0]}"
+                    )
                 takes = ", ".join(o.flag for o in own.values()) or "no options"
                 users = [e.name for e, _ in self.options().get(key, [])]
                 hint = f" (it applies to {', '.join(users)})" if users else ""

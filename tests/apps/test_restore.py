@@ -155,6 +155,10 @@ def test_corrupt_path_seeds_each_file_and_refuses_a_file_for_a_folder(tmp_path):
         (["robustness", "--defence", "magic"], ["magic"]),
         (["robustness", "--eps", "-0.1", "--images", "2"], ["--eps must be a number >= 0"]),
         (["robustness", "--defence", "vae", "--images", "2"], ["needs a trained run"]),
+        (["robustness", "--alpha", "0.01", "--images", "2"], ["--alpha is taken by pgd alone", "--attack pgd"]),
+        (["robustness", "--eps", "1.5", "--images", "2"], ["--eps 1.5 exceeds the image range"]),
+        (["robustness", "--defence", "jpeg", "--gradient", "exact", "--images", "2"],
+         ["defence 'jpeg' has no gradients to follow exactly", "--gradient bpda"]),  # fmt: skip
     ],
 )
 def test_bad_restoration_input_is_exit_2_and_one_line(tmp_path, capsys, monkeypatch, args, fragments):
@@ -177,33 +181,45 @@ def test_npz_without_clean_originals_is_refused(tmp_path, capsys):
     ("gan", "gan_run", {"steps": 3, "restarts": 1}),
     ("jpeg", None, {"quality": 50}),
 ])  # fmt: skip
-def test_robustness_reports_clean_unaware_and_adaptive_accuracy(request, defence, fixture, options):
+def test_robustness_reports_clean_unaware_and_adaptive_accuracy_after_each_attack(request, defence, fixture, options):
     run = request.getfixturevalue(fixture) if fixture else None
     result = evaluate_robustness(
-        classifier="digits", defence=defence, run=run, images=12, steps=2, eps=0.3, defence_options=options
-    )
+        classifier="digits", defence=defence, run=run, images=12, steps=2, eps=0.3, queries=20, targets=2,
+        defence_options=options,
+    )  # fmt: skip
     for key in ("clean_accuracy", "defended_clean_accuracy", "undefended_robust_accuracy",
                 "unaware_robust_accuracy", "adaptive_robust_accuracy"):  # fmt: skip
         assert 0 <= result[key] <= 1
+    assert result["attack"] == "auto"
     assert result["undefended_robust_accuracy"] <= result["clean_accuracy"]
-    assert result["robust_accuracy"] <= min(result["unaware_robust_accuracy"], result["adaptive_robust_accuracy"])
+    # the ensemble's record: accuracy after each member, never rising, ending at the figure reported
+    for side, final in (("undefended", "undefended_robust_accuracy"), ("adaptive", "adaptive_robust_accuracy")):
+        after = result["after_each_attack"][side]
+        assert list(after) == ["clean", "apgd-ce", "apgd-t", "square", "pgd"]
+        assert all(b <= a for a, b in zip(list(after.values()), list(after.values())[1:]))
+        assert after["pgd"] == pytest.approx(result[final], abs=1e-4)
+    assert result["after_each_attack"]["undefended"]["clean"] == pytest.approx(result["clean_accuracy"], abs=1e-4)
     assert result["images"] == 12 and result["defence_seconds_per_100_images"] > 0
-    gradient = "exact" if defence == "vae" else "bpda"
-    assert result["adaptive_attack"]["gradient"] == gradient
+    # exact gradients wherever the defence has them: the VAE, the diffusion chain, the unrolled GAN inversion
+    assert result["adaptive_attack"]["gradient"] == ("bpda" if defence == "jpeg" else "exact")
     assert result["adaptive_attack"].get("eot", 1) == (4 if defence == "diffusion" else 1)
+    assert result["adaptive_attack"]["seconds_per_image"] > 0
 
 
 def test_a_defence_beats_no_defence_and_exact_gradients_beat_an_unaware_attack(digits_vae_run):
     # 2-bit quantisation against a 10-step PGD at eps 0.1 on the shipped digits classifier (measured: 53% with no
     # defence, 79% with it); a defence that did nothing would score the undefended figure
     quantised = evaluate_robustness(
-        classifier="digits", defence="bit-depth", images=100, steps=10, eps=0.1, defence_options={"bits": 2}
-    )
+        classifier="digits", defence="bit-depth", attack_name="pgd", images=100, steps=10, eps=0.1,
+        defence_options={"bits": 2},
+    )  # fmt: skip
     assert quantised["defended_clean_accuracy"] >= quantised["clean_accuracy"] - 0.02
     assert quantised["robust_accuracy"] > quantised["undefended_robust_accuracy"] + 0.1
     # through a VAE the adaptive attack has exact gradients of classifier(defence(x)), so it must find more than
     # the attack made without the defence (measured at eps 0.2: 10% against 32% still correct)
-    vae = evaluate_robustness(classifier="digits", defence="vae", run=digits_vae_run, images=100, steps=10, eps=0.2)
+    vae = evaluate_robustness(
+        classifier="digits", defence="vae", run=digits_vae_run, attack_name="pgd", images=100, steps=10, eps=0.2
+    )
     assert vae["adaptive_attack"]["gradient"] == "exact"
     assert vae["adaptive_robust_accuracy"] < vae["unaware_robust_accuracy"] - 0.1
 
@@ -223,10 +239,11 @@ def test_robustness_refuses_mismatched_classifiers_and_model_sizes(tmp_path, vae
 
 def test_robustness_command_prints_one_json_object(capsys):
     code, out, err = run_cli(capsys, "robustness", "--classifier", "digits", "--images", "6", "--steps", "2",
-                             "--defence", "bit-depth", "--defence-bits", "2", "--eps", "0.2")  # fmt: skip
+                             "--defence", "bit-depth", "--defence-bits", "2", "--eps", "0.2", "--queries", "10")  # fmt: skip
     assert code == 0, err
     result = json.loads(out)
-    assert result["defence_options"] == {"bits": 2} and result["attack_options"] == {"steps": 2, "eps": 0.2}
+    assert result["defence_options"] == {"bits": 2}
+    assert result["attack_options"] == {"steps": 2, "eps": 0.2, "queries": 10} and result["attack"] == "auto"
     assert result["adaptive_attack"]["gradient"] == "bpda" and result["images"] == 6
 
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from imsynth.errors import InputError
-from imsynth.runtime.attacks import ATTACKS, Purified, attack, check_attack_options, ensemble, run_attack
+from imsynth.runtime.attacks import ATTACKS, Purified, attack, ensemble, run_attack
 from imsynth.runtime.autoattack import checkpoints, dlr, margin, square_fraction, targeted_dlr
 
 
@@ -147,7 +147,7 @@ def test_a_three_class_classifier_skips_the_targeted_member():
 @pytest.mark.parametrize(
     "name, options, message",
     [
-        ("auto", {"alpha": 0.01}, "--alpha is taken by pgd alone, not by the ensemble 'auto'.*--attack pgd"),
+        ("auto", {"alpha": 0.01}, "--alpha is taken by pgd alone, not by the attack 'auto'.*--attack pgd"),
         ("auto", {"restarts": 2}, "--restarts is taken by apgd-ce, pgd alone"),
         ("auto", {"p_init": 0.5}, "--p-init is taken by square alone"),
         ("auto", {"c": 1.0}, "--c does not apply to attack 'auto'"),
@@ -162,7 +162,7 @@ def test_bad_attack_options_are_one_clear_error(name, options, message):
     model = linear_classifier(6)
     images, labels = correctly_classified(model, 6, count=4)
     with pytest.raises(InputError, match=message):
-        check_attack_options(name, options)
+        ATTACKS.check_options(name, options)
         attack(name, model, images, labels, **options)
 
 

@@ -35,7 +35,7 @@ from ..classical.denoise import median
 from ..data import load_dataset
 from ..errors import InputError
 from ..models import GenerativeModel, load_run
-from ..runtime.attacks import ATTACKS, Attacked, Purified, ZeroOne, check_attack_options, run_attack
+from ..runtime.attacks import ATTACKS, Attacked, Purified, ZeroOne, run_attack
 from ..runtime.classifier import load_feature_net
 from ..tables import Table, method
 from .purify import PURIFIERS, Purification
@@ -189,7 +189,7 @@ def evaluate_robustness(
 ) -> dict:
     """Clean, unaware and adaptive robust accuracy of ``classifier`` behind ``defence`` under ``attack_name``
     (``auto``: the ensemble, reported member by member)."""
-    check_attack_options(attack_name, attack_options)
+    ATTACKS.check_options(attack_name, attack_options)
     if images < 1:
         raise InputError(f"--images must be >= 1, got {images}")
     if gradient not in GRADIENTS:

@@ -294,6 +294,7 @@ ATTACKS.add(
             "eot": EOT,
             "seed": "random seed",
         },
+        info={"members": MEMBERS},
     )
 )
 ATTACKS.add(method("fgsm", fgsm, "FGSM: one signed-gradient step", options={"eps": EPS, "eot": EOT}))
@@ -369,30 +370,11 @@ ATTACKS.add(
 )
 
 
-def check_attack_options(name: str, options: dict) -> None:
-    """Refuse options ``name`` does not take; for the ensemble, an option that only some members take is named
-    with them, and how to set it."""
-    if name == "auto":
-        _check_ensemble_options(options)
-    ATTACKS.check_options(name, options)
-
-
-def _check_ensemble_options(options: dict) -> None:
-    own = {option.name for option in ATTACKS.get("auto").options}
-    for key in options:
-        members = [name for name in MEMBERS if key not in own and ATTACKS.get(name).option(key) is not None]
-        if members:
-            raise InputError(
-                f"--{key.replace('_', '-')} is taken by {', '.join(members)} alone, not by the ensemble 'auto' "
-                f"(it runs each member with its own default); to set it, use --attack {members[0]}"
-            )
-
-
 def run_attack(name: str, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, **options) -> Attacked:
     """``attack`` with its record: which images each attack run left correctly classified (for ``auto``, one
     entry per member)."""
     if name == "auto":
-        check_attack_options(name, options)
+        ATTACKS.check_options(name, options)
         was_training = model.training
         model.eval()
         try:
@@ -406,7 +388,7 @@ def run_attack(name: str, model: nn.Module, images: torch.Tensor, labels: torch.
 def attack(name: str, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, **options) -> torch.Tensor:
     """Adversarial images by the attack ``name`` of ``ATTACKS`` (options checked against the table)."""
     entry = ATTACKS.get(name)
-    check_attack_options(name, options)
+    ATTACKS.check_options(name, options)
     was_training = model.training
     model.eval()
     try:
