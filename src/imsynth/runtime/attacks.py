@@ -13,6 +13,9 @@ network that takes [-1, 1] in ``ZeroOne``. ``eps`` is on the [0, 1] scale.
   clean image where none was found; each search step stops early once the objective stops falling (every
   steps/10 steps, C&W's ``abort_early``, as torchattacks does). The search is what a fixed c lacks (torchattacks issues #5/#171: a c too
   small succeeds on ~0% of images).
+- ``apgd-ce`` / ``apgd-dlr`` / ``apgd-t`` / ``square``: AutoAttack's attacks (``imsynth.runtime.autoattack``).
+- ``auto``: the ensemble - APGD-CE, APGD-T, Square, then PGD, each on the images the earlier ones left correctly
+  classified (Croce & Hein 2020's protocol); ``run_attack`` returns its record, member by member.
 
 Adaptive attacks (Athalye, Carlini & Wagner 2018): ``Purified(classifier, purifier, gradient="bpda")`` is
 classifier(purifier(x)) whose backward pass treats the purifier as the identity (BPDA) - for purifiers that are
@@ -259,31 +262,13 @@ def ensemble(
     return result
 
 
-def auto(
-    model: nn.Module,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    *,
-    eps: float = 0.1,
-    steps: int = 100,
-    targets: int = 9,
-    queries: int = 1000,
-    eot: int = 1,
-    seed: int = 0,
-) -> torch.Tensor:
-    """The ensemble's adversarial images (``ensemble`` also says which member fooled each)."""
-    return ensemble(
-        model, images, labels, eps=eps, steps=steps, targets=targets, queries=queries, eot=eot, seed=seed
-    ).adversarial
-
-
 EPS = "perturbation budget (0-1 scale; L-inf for fgsm/pgd, L2 for pgd-l2)"
 EOT = "gradient samples averaged per step (EOT, for random defences)"
 ATTACKS: Table = Table("attack")
 ATTACKS.add(
     method(
         "auto",
-        auto,
+        ensemble,
         "AutoAttack-style ensemble, L-inf: APGD-CE, APGD-T (DLR), Square, then PGD, each on the images still "
         "correct; the per-image worst case",
         options={
@@ -371,27 +356,21 @@ ATTACKS.add(
 
 
 def run_attack(name: str, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, **options) -> Attacked:
-    """``attack`` with its record: which images each attack run left correctly classified (for ``auto``, one
+    """``attack`` with its record: which images each attack run left correctly classified (for an ensemble, one
     entry per member)."""
-    if name == "auto":
-        ATTACKS.check_options(name, options)
-        was_training = model.training
-        model.eval()
-        try:
-            return ensemble(model, images, labels, **options)
-        finally:
-            model.train(was_training)
-    adversarial = attack(name, model, images, labels, **options)
-    return Attacked(adversarial, {"clean": _correct(model, images, labels), name: _correct(model, adversarial, labels)})
-
-
-def attack(name: str, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, **options) -> torch.Tensor:
-    """Adversarial images by the attack ``name`` of ``ATTACKS`` (options checked against the table)."""
     entry = ATTACKS.get(name)
     ATTACKS.check_options(name, options)
     was_training = model.training
     model.eval()
     try:
-        return entry(model, images, labels, **options)
+        made = entry(model, images, labels, **options)
     finally:
         model.train(was_training)
+    if entry.info.get("members"):  # an ensemble keeps its own record
+        return made
+    return Attacked(made, {"clean": _correct(model, images, labels), name: _correct(model, made, labels)})
+
+
+def attack(name: str, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, **options) -> torch.Tensor:
+    """Adversarial images by the attack ``name`` of ``ATTACKS`` (options checked against the table)."""
+    return run_attack(name, model, images, labels, **options).adversarial
