@@ -157,8 +157,10 @@ def test_corrupt_path_seeds_each_file_and_refuses_a_file_for_a_folder(tmp_path):
         (["robustness", "--defence", "vae", "--images", "2"], ["needs a trained run"]),
         (["robustness", "--alpha", "0.01", "--images", "2"], ["--alpha is taken by pgd alone", "--attack pgd"]),
         (["robustness", "--eps", "1.5", "--images", "2"], ["--eps 1.5 exceeds the image range"]),
-        (["robustness", "--defence", "jpeg", "--gradient", "exact", "--images", "2"],
-         ["defence 'jpeg' has no gradients to follow exactly", "--gradient bpda"]),  # fmt: skip
+        (
+            ["robustness", "--defence", "jpeg", "--gradient", "exact", "--images", "2"],
+            ["defence 'jpeg' has no gradients to follow exactly", "--gradient bpda"],
+        ),  # fmt: skip
     ],
 )
 def test_bad_restoration_input_is_exit_2_and_one_line(tmp_path, capsys, monkeypatch, args, fragments):

@@ -156,7 +156,19 @@ def test_generate_tab_samples_explores_and_moves_along_directions(page):
     result(page, "explore-result")
     open_tab(page, "Directions")
     click(page, "Find directions")
-    result(page, "directions-result")
+    before = result(page, "directions-result")
+    shown = page.locator("#directions-result img").first.get_attribute("src")
+    # drag the first direction's slider near its end, as a user would: releasing it moves the image
+    track = page.locator("#direction-1 input[type=range]").first.bounding_box()
+    page.mouse.click(track["x"] + track["width"] * 0.95, track["y"] + track["height"] / 2)
+    page.wait_for_function(
+        "old => { const i = document.querySelector('#directions-result img'); return i && i.src !== old; }",
+        arg=shown,
+        timeout=90_000,
+    )
+    assert float(page.locator("#direction-1 input[type=number]").first.input_value()) > 2
+    moved = result(page, "directions-result")
+    assert moved.shape == before.shape and np.abs(moved.astype(int) - before.astype(int)).max() > 0
     screenshot(page, "generate-directions")
 
 

@@ -19,7 +19,10 @@ def directions_tab(state, heavy: dict, run):
         with gr.Row():
             seed = gr.Number(0, label="seed", precision=0)
             find = gr.Button("Find directions", variant="primary")
-        sliders = [gr.Slider(-3, 3, value=0, step=0.1, label=f"direction {i + 1}") for i in range(6)]
+        sliders = [
+            gr.Slider(-3, 3, value=0, step=0.1, label=f"direction {i + 1}", elem_id=f"direction-{i + 1}")
+            for i in range(6)
+        ]
         picture = gr.Image(label="image", interactive=False, height=256, elem_id="directions-result")
 
         @guarded
