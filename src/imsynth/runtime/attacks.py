@@ -128,25 +128,6 @@ def pgd(
     return best
 
 
-def pgd_l2(
-    model: nn.Module,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    *,
-    eps: float = 1.5,
-    steps: int = 40,
-    alpha: float | None = None,
-    random_start: bool = True,
-    restarts: int = 1,
-    eot: int = 1,
-    seed: int = 0,
-) -> torch.Tensor:
-    return pgd(
-        model, images, labels, eps=eps, steps=steps, alpha=alpha, random_start=random_start, restarts=restarts,
-        eot=eot, seed=seed, norm="l2",
-    )  # fmt: skip
-
-
 def cw_l2(
     model: nn.Module,
     images: torch.Tensor,
@@ -293,7 +274,7 @@ _PGD = {
     "seed": "random seed",
 }
 ATTACKS.add(method("pgd", pgd, "PGD, L-inf ball (Madry et al.)", options=_PGD))
-ATTACKS.add(method("pgd-l2", pgd_l2, "PGD, L2 ball", options=_PGD))
+ATTACKS.add(method("pgd-l2", functools.partial(pgd, norm="l2", eps=1.5), "PGD, L2 ball", options=_PGD))
 _APGD = {
     "eps": "L-inf perturbation budget (0-1 scale)",
     "steps": "iterations (the step size adapts: no alpha to choose)",
