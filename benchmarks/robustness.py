@@ -233,6 +233,8 @@ def main() -> None:
     parser.add_argument("--skip-check", action="store_true")
     parser.add_argument("--skip-target", action="store_true")
     parser.add_argument("--skip-sanity", action="store_true")
+    parser.add_argument("--sanity-images", type=int, default=100)
+    parser.add_argument("--sanity-only", action="store_true")
     parser.add_argument("--runs-only", action="store_true", help="only the rows of the given runs")
     parser.add_argument("--json")
     args = parser.parse_args()
@@ -240,10 +242,13 @@ def main() -> None:
     if not args.skip_check:
         agreement(args.images)
     first_vae = args.dvae or args.vae or args.defense_vae
+    if args.sanity_only:
+        sanity(first_vae, args.sanity_images)
+        return
     if first_vae and not args.skip_target:
         torchattacks_through(first_vae, args.images, args.steps)
     if first_vae and not args.skip_sanity:
-        sanity(first_vae, min(args.images, 100))
+        sanity(first_vae, args.sanity_images)
 
     full = {"steps": args.steps, "queries": args.queries, "targets": args.targets}
     slow = {"steps": args.slow_steps, "queries": args.slow_queries, "targets": args.slow_targets}
