@@ -64,9 +64,8 @@ def invert(
     model.eval()
     model.requires_grad_(False)
     count, dim = len(images), model.latent_dim
-    target = (
-        images.to(device).to(torch.get_default_dtype()).repeat(restarts, 1, 1, 1)
-    )  # start r of image i at row r * N + i
+    # start r of image i at row r * N + i; in the default dtype, so a float64 check of the unrolled gradient holds
+    target = images.to(device, torch.get_default_dtype()).repeat(restarts, 1, 1, 1)
     weights = (torch.ones_like(images[:, :1]) if hole is None else (~hole.bool()).float()).to(device)
     weights = weights.repeat(restarts, 1, 1, 1)
     if weights.flatten(1).sum(dim=1).min() == 0:
