@@ -127,13 +127,25 @@ def test_the_ensemble_sees_through_masked_gradients_and_says_which_member_did():
     assert float(bpda.survivors["apgd-ce"].float().mean()) <= after["apgd-ce"] - 0.3
 
 
-def test_run_attack_records_one_attack_as_an_ensemble_of_one():
-    model = linear_classifier(4)
-    images, labels = correctly_classified(model, 4)
+def test_run_attack_records_one_attack_as_an_ensemble_of_one_and_attack_skips_the_record():
+    inner = linear_classifier(4)
+    calls = []
+
+    class Counted(nn.Module):
+        def forward(self, x):
+            calls.append(len(x))
+            return inner(x)
+
+    model = Counted()
+    images, labels = correctly_classified(inner, 4)
     result = run_attack("pgd", model, images, labels, eps=0.2, steps=5)
+    recorded = len(calls)
     assert list(result.survivors) == ["clean", "pgd"]
     with torch.no_grad():
-        assert torch.equal(result.survivors["pgd"], model(result.adversarial).argmax(1) == labels)
+        assert torch.equal(result.survivors["pgd"], inner(result.adversarial).argmax(1) == labels)
+    calls.clear()
+    assert torch.equal(attack("pgd", model, images, labels, eps=0.2, steps=5), result.adversarial)
+    assert len(calls) == recorded - 2  # the record's two passes (clean, adversarial) are not made for images alone
 
 
 def test_a_three_class_classifier_skips_the_targeted_member():

@@ -282,22 +282,18 @@ _APGD = {
     "rho": "share of rising steps below which the step halves at a checkpoint",
     "seed": "random seed",
 }
-ATTACKS.add(
-    method(
-        "apgd-ce",
-        functools.partial(apgd, loss="ce"),
-        "APGD, cross-entropy (Croce & Hein 2020), L-inf",
-        options={**_APGD, "restarts": "random restarts, each on the images not yet fooled"},
+for _loss, _description in (
+    ("ce", "APGD, cross-entropy (Croce & Hein 2020), L-inf"),
+    ("dlr", "APGD, difference-of-logits-ratio loss (scale-free), L-inf"),
+):
+    ATTACKS.add(
+        method(
+            f"apgd-{_loss}",
+            functools.partial(apgd, loss=_loss),
+            _description,
+            options={**_APGD, "restarts": "random restarts, each on the images not yet fooled"},
+        )
     )
-)
-ATTACKS.add(
-    method(
-        "apgd-dlr",
-        functools.partial(apgd, loss="dlr"),
-        "APGD, difference-of-logits-ratio loss (scale-free), L-inf",
-        options={**_APGD, "restarts": "random restarts, each on the images not yet fooled"},
-    )
-)
 ATTACKS.add(
     method(
         "apgd-t",
@@ -336,22 +332,29 @@ ATTACKS.add(
 )
 
 
-def run_attack(name: str, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, **options) -> Attacked:
-    """``attack`` with its record: which images each attack run left correctly classified (for an ensemble, one
-    entry per member)."""
+def _run(name: str, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, options: dict):
+    """The table's function in eval mode: images, or an ensemble's ``Attacked``."""
     entry = ATTACKS.get(name)
     ATTACKS.check_options(name, options)
     was_training = model.training
     model.eval()
     try:
-        made = entry(model, images, labels, **options)
+        return entry, entry(model, images, labels, **options)
     finally:
         model.train(was_training)
+
+
+def run_attack(name: str, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, **options) -> Attacked:
+    """``attack`` with its record: which images each attack run left correctly classified (for an ensemble, one
+    entry per member)."""
+    entry, made = _run(name, model, images, labels, options)
     if entry.info.get("members"):  # an ensemble keeps its own record
         return made
     return Attacked(made, {"clean": _correct(model, images, labels), name: _correct(model, made, labels)})
 
 
 def attack(name: str, model: nn.Module, images: torch.Tensor, labels: torch.Tensor, **options) -> torch.Tensor:
-    """Adversarial images by the attack ``name`` of ``ATTACKS`` (options checked against the table)."""
-    return run_attack(name, model, images, labels, **options).adversarial
+    """Adversarial images by the attack ``name`` of ``ATTACKS`` (options checked against the table); no record,
+    so no extra forward passes."""
+    entry, made = _run(name, model, images, labels, options)
+    return made.adversarial if entry.info.get("members") else made

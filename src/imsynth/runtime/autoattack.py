@@ -121,6 +121,23 @@ def _check_apgd(images, labels, eps, steps, norm, restarts, rho, classes_needed,
         raise InputError(f"this loss needs a classifier of at least {classes_needed} classes; it has {classes}")
 
 
+def _until_fooled(model, images, labels, clean, losses, eps, steps, norm, eot, rho, seed) -> torch.Tensor:
+    """One APGD run per entry of ``losses`` (each a function of the indices left, giving the loss), each on the
+    images no earlier run fooled: per image the fooling point, else the last run's strongest."""
+    generator = torch.Generator().manual_seed(seed)
+    result, fooled = images.clone(), clean.argmax(1) != labels
+    for loss_for in losses:
+        left = (~fooled).nonzero().squeeze(1)
+        if not len(left):
+            break
+        made, success = _apgd_once(
+            model, images[left], labels[left], eps, steps, norm, loss_for(left), eot, rho, generator
+        )
+        result[left] = made
+        fooled[left] = success
+    return result
+
+
 def _predictions(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         return model(images).float()
@@ -146,17 +163,9 @@ def apgd(
     images = images.detach()
     clean = _predictions(model, images)
     _check_apgd(images, labels, eps, steps, norm, restarts, rho, 3 if loss == "dlr" else 2, clean.shape[1])
-    generator = torch.Generator().manual_seed(seed)
-    result, fooled = images.clone(), clean.argmax(1) != labels
     function = cross_entropy if loss == "ce" else dlr
-    for _ in range(restarts):
-        left = (~fooled).nonzero().squeeze(1)
-        if not len(left):
-            break
-        made, success = _apgd_once(model, images[left], labels[left], eps, steps, norm, function, eot, rho, generator)
-        result[left] = made
-        fooled[left] = success
-    return result
+    runs = [lambda left: function] * restarts
+    return _until_fooled(model, images, labels, clean, runs, eps, steps, norm, eot, rho, seed)
 
 
 def apgd_targeted(
@@ -179,18 +188,9 @@ def apgd_targeted(
     _check_apgd(images, labels, eps, steps, norm, 1, rho, 4, clean.shape[1])
     if not 1 <= targets <= clean.shape[1] - 1:
         raise InputError(f"--targets must be in 1..{clean.shape[1] - 1} (the wrong classes), got {targets}")
-    generator = torch.Generator().manual_seed(seed)
     ranked = clean.argsort(dim=1, descending=True)
-    result, fooled = images.clone(), clean.argmax(1) != labels
-    for rank in range(1, targets + 1):
-        left = (~fooled).nonzero().squeeze(1)
-        if not len(left):
-            break
-        loss = targeted_dlr(ranked[left, rank])
-        made, success = _apgd_once(model, images[left], labels[left], eps, steps, norm, loss, eot, rho, generator)
-        result[left] = made
-        fooled[left] = success
-    return result
+    runs = [lambda left, rank=rank: targeted_dlr(ranked[left, rank]) for rank in range(1, targets + 1)]
+    return _until_fooled(model, images, labels, clean, runs, eps, steps, norm, eot, rho, seed)
 
 
 def square_fraction(p_init: float, query: int, queries: int) -> float:
