@@ -220,8 +220,9 @@ def ensemble(
     classified; the robust accuracy is the share correct after the last (the per-image worst case)."""
     check_batch(images, labels, eps)
     images = images.detach()
-    correct = _correct(model, images, labels)
-    classes = model(images[:1]).shape[1]
+    with torch.no_grad():  # one pass for both: through a purifier every pass is a whole purification
+        clean = model(images).float()
+    correct, classes = clean.argmax(1) == labels, clean.shape[1]
     result = Attacked(images.clone(), {"clean": correct.clone()})
     runs = {
         "apgd-ce": lambda x, y: apgd(model, x, y, eps=eps, steps=steps, loss="ce", eot=eot, seed=seed),
