@@ -2,8 +2,9 @@
 
 What is measured follows the model's declared capabilities: a ``LikelihoodModel`` reports ELBO / IW-NLL, a
 ``Codec`` its rate-distortion curve, every model sample quality on the dataset's in-domain features, an
-``Encoder`` on data with known factors the disentanglement scores, a video ``Predictor`` its prediction
-SSIM/PSNR against copying the last frame, and, with locally present Inception weights, the standard Inception FID.
+``Encoder`` on data with known factors the disentanglement scores, a video run its Fréchet video distance and
+per-frame FID/KID (a ``Predictor`` also its prediction SSIM/PSNR against copying the last frame, a
+``ContentMotion`` model how often a swap keeps content and motion), and, with locally present Inception weights, the standard Inception FID.
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ from tqdm import tqdm
 from .data import load_dataset
 from .data.text import bits_per_character
 from .errors import ImsynthError, InputError
+from .metrics.clip_features import clip_factors, clip_features, factor_agreement, load_clip_feature_net
 from .metrics.disentanglement import factor_vae_score, mutual_information_gap
 from .metrics.features import extract_features, load_feature_net
-from .metrics.generative import compare_features
+from .metrics.generative import compare_features, frechet_distance, kernel_distance
 from .metrics.inception import check_inception, inception_fid
 from .metrics.video import prediction_report
 from .models import (
     Autoencoded,
     Codec,
+    ContentMotion,
     Encoder,
     IterativeSampler,
     LikelihoodModel,
@@ -90,7 +93,7 @@ def evaluate_run(
     if isinstance(model, TextGenerator):
         return evaluate_text(model, saved, run, data, importance_samples, likelihood_images, started)
     if "clips" in type(model).capabilities:
-        return evaluate_clips(model, saved, run, data, n, seed, started)
+        return evaluate_clips(model, saved, run, data, n, seed, started, feature_net)
     data_name = data or saved["data"]["name"]
     dataset = load_dataset(data_name, image_size=model.config.image_size)
     if dataset.channels != model.config.channels:
@@ -121,6 +124,8 @@ def evaluate_run(
     try:
         net, info = load_feature_net(dataset.name, feature_net)
     except ImsynthError as error:  # no feature net for this dataset: report why, keep the other metrics
+        if feature_net is not None:  # but the one the user named must load
+            raise
         report["sample_quality"] = {"skipped": str(error)}
     else:
         real = extract_features(net, test_images[:count])
@@ -182,11 +187,16 @@ def sampling_report(model) -> dict | None:
 
 VIDEO_EVAL_CLIPS = 256  # test clips scored at most (each predicted PREDICTION_SAMPLES times)
 PREDICTION_SAMPLES = 20  # the SVG/SRVP protocol's N for best-of-N
+VIDEO_QUALITY_CLIPS = 500  # clips compared at most by the Fréchet video distance (the test split's default size)
 
 
-def evaluate_clips(model, saved: dict, run, data: str | None, n: int, seed: int, started) -> dict:
+def evaluate_clips(model, saved: dict, run, data: str | None, n: int, seed: int, started, clip_net=None) -> dict:
     """A video run on its test clips: prediction SSIM/PSNR per future frame after its context (mean and best of
-    20 samples) beside copying the last context frame, for every run that predicts."""
+    20 samples) beside copying the last context frame, for every run that predicts; the Fréchet video distance
+    (and KVD) on the dataset's clip feature network and per-frame FID/KID under both image networks of its
+    frames, with the train-vs-test floor of each, for the clips it draws (or, for a model that only predicts,
+    its predictions after the context); and, for a model that swaps content and motion, how often the clip
+    network names the content clip's content and the motion clip's motion in the swapped clip."""
     data_name = data or saved["data"]["name"]
     dataset = load_dataset(data_name, image_size=model.config.image_size)
     if dataset.kind != "clips":
@@ -195,12 +205,105 @@ def evaluate_clips(model, saved: dict, run, data: str | None, n: int, seed: int,
     report: dict = {"run": str(run), "model": saved["model"], "step": saved.get("step"), "data": data_name}
     if (sampling := sampling_report(model)) is not None:
         report["sampling"] = sampling
+    context = min(model.context_frames, clips.shape[1] - 1) if isinstance(model, Predictor) else 0
     if isinstance(model, Predictor):
-        context = min(model.context_frames, clips.shape[1] - 1)
         report["prediction"] = prediction_report(
             model, clips, context=context, frames=clips.shape[1] - context, samples=PREDICTION_SAMPLES, seed=seed
         )
+    count = min(n, len(dataset.test_images), VIDEO_QUALITY_CLIPS)
+    real = dataset.test_images[:count]
+    if "sample" in type(model).capabilities:
+        made, origin = model.generate(count, seed=seed), "samples"
+    else:
+        generator = torch.Generator().manual_seed(seed)
+        given = dataset.to_batch(real[:, :context])
+        future = model.predict(given.to(next(model.parameters()).device), real.shape[1] - context, generator=generator)
+        made, origin = torch.cat([given, future.cpu()], dim=1), f"{context} real frames, then one prediction"
+    report["video_quality"] = {"clips": count, "generated": origin, **video_quality(dataset, real, made, clip_net)}
+    if isinstance(model, ContentMotion):
+        report["swap"] = swap_quality(model, dataset, real, seed, clip_net)
     report["seconds"] = round(time.perf_counter() - started, 1)
+    return report
+
+
+def video_quality(dataset, real: torch.Tensor, made: torch.Tensor, clip_net=None) -> dict:
+    """FVD/KVD of ``made`` clips against ``real`` test clips on the dataset's clip network, and per-frame FID/KID
+    under both shipped networks of its frames' source; each beside its floor (as many train clips against the
+    test clips). A missing network is reported as skipped, with the reason."""
+    floor = dataset.train_images[: len(real)]
+    report: dict = {}
+    try:
+        net, info = load_clip_feature_net(dataset.name, clip_net)
+    except ImsynthError as error:
+        if clip_net is not None:  # the network the user named must load; a dataset may have none shipped
+            raise
+        report["fvd"] = {"skipped": str(error)}
+    else:
+        reference = clip_features(net, real)
+        fake = clip_features(net, made)
+        kvd, kvd_std = kernel_distance(reference, fake)
+        report["fvd"] = {
+            "fvd": frechet_distance(reference, fake),
+            "kvd": kvd,
+            "kvd_std": kvd_std,
+            "fvd_floor_train_vs_test": frechet_distance(reference, clip_features(net, floor)),
+            "clip_net": {k: info[k] for k in ("name", "path", "test_accuracy")},
+        }
+    if dataset.frame_features is None:
+        report["frame_fid"] = {"skipped": f"{dataset.name}: no image feature network for its frames"}
+        return report
+    frames = {"real": real.flatten(0, 1), "made": made.flatten(0, 1), "floor": floor.flatten(0, 1)}
+    report["frame_fid"] = []
+    for architecture in ("vgg", SECOND):
+        try:
+            net, info = load_feature_net(dataset.frame_features, architecture=architecture)
+        except ImsynthError as error:
+            report["frame_fid"].append({"skipped": str(error)})
+            continue
+        features = {key: extract_features(net, value) for key, value in frames.items()}
+        kid, kid_std = kernel_distance(features["real"], features["made"])
+        report["frame_fid"].append(
+            {
+                "fid": frechet_distance(features["real"], features["made"]),
+                "kid": kid,
+                "kid_std": kid_std,
+                "fid_floor_train_vs_test": frechet_distance(features["real"], features["floor"]),
+                "frames": len(frames["made"]),
+                "feature_net": info,
+            }
+        )
+    return report
+
+
+SWAP_PAIRS = 256
+
+
+def swap_quality(model, dataset, real: torch.Tensor, seed: int, clip_net=None) -> dict:
+    """Swaps between test clips (content of A, motion of B, B a random other test clip), judged by the dataset's
+    clip network; its accuracy on the real test clips (per factor) is the ceiling the agreement is read against."""
+    try:
+        net, info = load_clip_feature_net(dataset.name, clip_net)
+    except ImsynthError as error:
+        if clip_net is not None:
+            raise
+        return {"skipped": str(error)}
+    count = min(SWAP_PAIRS, len(real))
+    generator = torch.Generator().manual_seed(seed)
+    order = (torch.arange(count) + torch.randint(1, max(count, 2), (count,), generator=generator)) % count
+    content, motion = dataset.to_batch(real[:count]), dataset.to_batch(real[:count][order])
+    device = next(model.parameters()).device
+    swapped = model.swap(content.to(device), motion.to(device)).cpu()
+    if dataset.factors_test is not None:  # judged against the true factors, the network's accuracy the ceiling
+        truth = dataset.factors_test[:count]
+        report = factor_agreement(net, info, swapped, truth, truth[order])
+        named = clip_factors(net, content)
+        report["judged_against"] = "true factors"
+        report["clip_net_accuracy_on_real"] = {
+            name: round(float((named[:, i] == truth[:, i]).float().mean()), 4) for i, name in enumerate(info["factors"])
+        }
+    else:
+        report = factor_agreement(net, info, swapped, clip_factors(net, content), clip_factors(net, motion))
+        report["judged_against"] = "the clip network's naming of the source clips"
     return report
 
 

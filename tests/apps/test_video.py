@@ -5,7 +5,9 @@ import pytest
 from PIL import Image
 
 from imsynth.clips import write_frames
+from imsynth.data import load_dataset
 from imsynth.image import save_image
+from imsynth.metrics.clip_features import train_clip_feature_net
 from tests.helpers import assert_one_line_error, run_cli, tiny_clips, tiny_run
 
 
@@ -124,11 +126,50 @@ def test_eval_of_a_video_run_reports_prediction_against_copying_the_last_frame(c
     data = "moving-digits?frames=6&train=8&test=8"  # the run trained on unregistered tiny clips
     code, printed, err = run_cli(capsys, "eval", str(clip_runs["svg"]), "--n", "8", "--data", data)
     assert code == 0, err
-    prediction = json.loads(printed)["prediction"]
+    report = json.loads(printed)
+    prediction = report["prediction"]
     context = prediction["context"]
     assert prediction["frames"] == 6 - context and prediction["samples"] == 20 and prediction["clips"] == 8
     for scores in (prediction["ssim"]["best"], prediction["ssim"]["mean"], prediction["copy_last_frame"]["psnr"]):
         assert len(scores["per_frame"]) == 6 - context
+    # svg draws nothing from nothing: its clips for the video distances are the real context and a prediction
+    quality = report["video_quality"]
+    assert quality["generated"] == f"{context} real frames, then one prediction" and quality["clips"] == 8
+    assert "no clip feature network for dataset 'moving-digits'" in quality["fvd"]["skipped"]
+    first, second = quality["frame_fid"]  # the digits' shipped image network, and no second one for digits
+    assert first["frames"] == 48 and first["feature_net"]["dataset"] == "digits"
+    assert first["fid"] > first["fid_floor_train_vs_test"]  # 4 training steps: far from real frames
+    assert "digits" in second["skipped"]
+
+
+@pytest.fixture(scope="module")
+def digits_clip_net(tmp_path_factory):
+    out = tmp_path_factory.mktemp("clipnet") / "moving-digits.clip3d.safetensors"
+    train_clip_feature_net(load_dataset("moving-digits?frames=6&train=64&test=16"), out, epochs=1, quiet=True)
+    return out
+
+
+def test_eval_of_a_swapping_run_judges_its_swaps_on_the_clip_network(capsys, clip_runs, digits_clip_net):
+    data = "moving-digits?frames=6&train=16&test=16&items=1"
+    code, printed, err = run_cli(
+        capsys, "eval", str(clip_runs["dsvae"]), "--n", "16", "--data", data, "--feature-net", str(digits_clip_net)
+    )
+    assert code == 0, err
+    report = json.loads(printed)
+    fvd = report["video_quality"]["fvd"]
+    assert report["video_quality"]["generated"] == "samples" and fvd["clip_net"]["path"] == str(digits_clip_net)
+    assert set(fvd) >= {"fvd", "kvd", "fvd_floor_train_vs_test"}
+    swap = report["swap"]
+    assert swap["judged_against"] == "true factors" and swap["clips"] == 16
+    assert set(swap["per_factor"]) == set(swap["clip_net_accuracy_on_real"]) == {"item", "direction", "speed"}
+    # content kept means every content factor (here the item alone) is kept
+    assert swap["content_kept"] == swap["per_factor"]["item"]
+    damaged = digits_clip_net.parent / "damaged.safetensors"
+    damaged.write_bytes(digits_clip_net.read_bytes()[:300])
+    code, _, err = run_cli(
+        capsys, "eval", str(clip_runs["dsvae"]), "--n", "4", "--data", data, "--feature-net", str(damaged)
+    )
+    assert_one_line_error(code, err, "damaged.safetensors")
 
 
 def test_video_mistakes_are_one_line_and_write_nothing(capsys, tmp_path, clip_runs, clip_file, vae_run):

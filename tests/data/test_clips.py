@@ -75,7 +75,29 @@ def test_moving_shapes_clips_follow_their_declared_content_and_motion():
     assert y3 - y0 == pytest.approx(9 * 40 / 31, abs=1.0) and abs(x3 - x0) < 0.5  # direction 2: down
     data = load_dataset("moving-shapes?frames=4&train=6&test=3")
     assert data.factors_train.shape == (6, 5) and data.factor_source is MOVING_SHAPE_FACTORS
-    assert data.extra["content_factors"] == ("shape", "scale")
+    assert data.factor_names[:2] == ("shape", "scale") and data.motion_factors == ("direction", "speed", "spin")
+
+
+def test_bouncing_items_declare_their_item_first_direction_and_speed():
+    data = load_dataset("moving-fashion?items=1&frames=3&train=300&test=10")
+    assert data.factor_names == ("item", "direction", "speed") and data.factor_sizes == (10, 8, 3)
+    assert torch.equal(data.factors_train[:, 0], data.train_labels) and data.frame_features == "fashion-mnist"
+    # the bright mass of the one item moves by its first velocity until it bounces
+    mass = data.train_images[:, :2, 0].float()
+    columns, rows = torch.arange(64.0), torch.arange(64.0)[:, None]
+    x = (mass.sum(2) * columns).sum(-1) / mass.sum((2, 3))
+    y = (mass * rows).sum((2, 3)) / mass.sum((2, 3))
+    dx, dy = x[:, 1] - x[:, 0], y[:, 1] - y[:, 0]
+    speed = torch.hypot(dx, dy)  # 64-pixel frames, 28-pixel items: 36 pixels of room, speeds as Moving MNIST's
+    moved = speed > 1.0  # an item that bounced on its first step moved less, or the other way
+    # positions are rounded to whole pixels, so a 2-pixel step's angle is off by up to 20 degrees: the bin's centre
+    # is within 45 degrees of the step (a bin off by one is 45 degrees away from its neighbours' centres)
+    centre = data.factors_train[:, 1].float() * (np.pi / 4)
+    off = torch.remainder(torch.atan2(dy, dx) - centre + np.pi, 2 * np.pi) - np.pi
+    assert (off.abs() < np.pi / 4)[moved].float().mean() > 0.9  # 0.96 measured; a wrong bin gives < 0.5
+    # whole-pixel steps blur the speed by up to a pixel, so each bin's mean speed is checked: 2.5, 3.5, 4.5 px
+    means = [float(speed[moved & (data.factors_train[:, 2] == b)].mean()) for b in range(3)]
+    assert means == pytest.approx([2.5, 3.5, 4.5], abs=0.4)
 
 
 def _counting_frames(folder: Path, count: int, size: int = 24) -> list[np.ndarray]:

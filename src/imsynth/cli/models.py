@@ -12,6 +12,7 @@ from ..apps.demo import run_demo
 from ..config import read_config_file, to_dict
 from ..data import list_datasets, load_dataset
 from ..errors import InputError
+from ..metrics.clip_features import shipped_clip_path, train_clip_feature_net
 from ..metrics.features import describe_shipped, shipped_path, train_feature_net
 from ..models import MODEL_REGISTRY, get_preset, presets_for
 from ..runtime.classifier import ARCHITECTURES
@@ -184,12 +185,21 @@ def features_train(data_name, epochs, out, adversarial_eps, adversarial_steps, a
       imsynth features train --data fashion-mnist --epochs 10
       imsynth features train --data fashion-mnist --adversarial-eps 0.1 --out robust.safetensors
       imsynth features train --data fashion-mnist --architecture resnet --seed 1   # the second shipped network
+      imsynth features train --data 'moving-fashion?stochastic=1&train=8000' --epochs 6   # the clip network (FVD)
     """
     if adversarial_eps < 0:
         raise InputError(f"--adversarial-eps must be >= 0, got {adversarial_eps}")
     if adversarial_eps > 0 and out is None:
         raise InputError("an adversarially trained network is no feature network for FID: give --out")
     dataset = load_dataset(data_name)
+    if dataset.kind == "clips":  # the 3D network of the video metrics (FVD, swaps), with a head per known factor
+        if adversarial_eps > 0 or architecture != "vgg":
+            raise InputError(f"{data_name}: a clip feature network has one architecture and no adversarial training")
+        _, info = train_clip_feature_net(
+            dataset, out or shipped_clip_path(data_name), epochs=epochs, seed=seed, quiet=quiet
+        )
+        click.echo(json.dumps(info))
+        return
     _, info = train_feature_net(
         dataset,
         out or shipped_path(data_name, architecture),

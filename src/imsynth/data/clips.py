@@ -30,6 +30,8 @@ from . import shapes
 from .base import DatasetSpec, Factors, ImageDataset, register, resize_uint8
 from .sources import fashion_where, find_fashion, load_digits, load_fashion
 
+DIRECTIONS = 8  # multiples of 45 degrees (moving shapes move so; bouncing items' first directions are binned so)
+SPEED_BINS = 3  # bouncing items' first speeds, 2-3, 3-4 and 4-5 px a frame in a 64 px frame
 MOVING = {"items": 2, "frames": 15, "stochastic": 0, "train": 4000, "test": 500, "size": 0, "seed": 0}
 RECORDING = {"frames": 15, "stride": 5, "size": 64}
 TEST_FRACTION = 0.2
@@ -41,6 +43,13 @@ class ClipDataset(ImageDataset):
 
     kind: str = "clips"
     fps: float = DEFAULT_FPS  # generated clips have no rate of their own
+    # the columns of factors_train/test (per clip, known exactly for generated clips) and how many values each
+    # takes; the motion factors among them (the rest describe content). A clip feature network learns them all
+    factor_names: tuple[str, ...] = ()
+    factor_sizes: tuple[int, ...] = ()
+    motion_factors: tuple[str, ...] = ()
+    # the image dataset whose shipped feature networks score single frames (per-frame FID/KID), if any
+    frame_features: str | None = None
 
     row_axes: ClassVar[int] = 5
     rows_are: ClassVar[str] = "clips must be uint8 N x T x C x H x W"
@@ -129,21 +138,30 @@ def moving_items(
     seed: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Clips (count x frames x 1 x size x size uint8) of ``per_clip`` items (H x W uint8 each) bouncing; overlaps
-    take the brighter pixel. Returns the clips and each clip's first item's label."""
+    take the brighter pixel. Returns the clips and, per clip, the first item's factors (count x 3: its label,
+    its first direction in DIRECTIONS bins, its first speed in SPEED_BINS bins)."""
     rng = np.random.default_rng(seed)
     side = items.shape[-1]
     room = size - side
     chosen = rng.integers(0, len(items), (count, per_clip))
     clips = np.zeros((count, frames, size, size), dtype=np.uint8)
+    motion = None
     for slot in range(per_clip):
-        path, _ = bounce_paths(count, frames, room, rng, stochastic=stochastic)
+        path, first = bounce_paths(count, frames, room, rng, stochastic=stochastic)
+        if slot == 0:
+            angle = np.arctan2(first[:, 1], first[:, 0])
+            direction = np.round(angle / (2 * np.pi / DIRECTIONS)).astype(np.int64) % DIRECTIONS
+            # speeds are drawn from 2-5 px a frame in a 64 px frame: three equal bins
+            speed = np.linalg.norm(first, axis=1) * 36.0 / max(room, 1)
+            motion = np.stack([direction, np.clip(((speed - 2.0) / 1.0).astype(np.int64), 0, SPEED_BINS - 1)], 1)
         corner = np.round(path).astype(int)
         for t in range(frames):
             for row in range(count):
                 top, left = corner[row, t, 1], corner[row, t, 0]
                 window = clips[row, t, top : top + side, left : left + side]
                 np.maximum(window, items[chosen[row, slot]], out=window)
-    return clips[:, :, None], labels[chosen[:, 0]]
+    factors = np.concatenate([labels[chosen[:, 0]][:, None].astype(np.int64), motion], axis=1)
+    return clips[:, :, None], factors
 
 
 def _moving(name: str, source, options: str, *, default_size: int, item_size: int, limit: int | None):
@@ -174,13 +192,20 @@ def _moving(name: str, source, options: str, *, default_size: int, item_size: in
             stochastic=bool(values["stochastic"]),
             seed=values["seed"] * 2 + offset,
         )
+    factors = {split: torch.from_numpy(made[split][1]) for split in made}
     return ClipDataset(
         name=spec,
         train_images=torch.from_numpy(made["train"][0]),
         test_images=torch.from_numpy(made["test"][0]),
-        train_labels=torch.from_numpy(made["train"][1].astype(np.int64)),
-        test_labels=torch.from_numpy(made["test"][1].astype(np.int64)),
+        train_labels=factors["train"][:, 0].clone(),
+        test_labels=factors["test"][:, 0].clone(),
         class_names=source.class_names,
+        factors_train=factors["train"],
+        factors_test=factors["test"],
+        factor_names=("item", "direction", "speed"),
+        factor_sizes=(source.num_classes or int(source.train_labels.max()) + 1, DIRECTIONS, SPEED_BINS),
+        motion_factors=("direction", "speed"),
+        frame_features=source.name,
         extra={"options": values},
     )
 
@@ -200,7 +225,6 @@ load_moving_digits = _moving_loader("moving-digits", load_digits, default_size=3
 
 # ----------------------------------------------------------------------------------- moving shapes
 
-DIRECTIONS = 8  # multiples of 45 degrees
 SPEEDS = (1, 2, 3)  # shapes' x/y index units per frame (1.25 px each)
 SPINS = (-2, -1, 0, 1, 2)  # rotation index units per frame (9 degrees each)
 CONTENT_FACTORS = ("shape", "scale")
@@ -263,7 +287,10 @@ def load_moving_shapes(options: str = "", *, image_size: int | None = None, limi
         factors_train=factor_tensor[:train_count],
         factors_test=factor_tensor[train_count:],
         factor_source=MOVING_SHAPE_FACTORS,
-        extra={"options": values, "content_factors": CONTENT_FACTORS, "motion_factors": MOTION_FACTORS},
+        factor_names=CONTENT_FACTORS + MOTION_FACTORS,
+        factor_sizes=MOVING_SHAPE_SIZES,
+        motion_factors=MOTION_FACTORS,
+        extra={"options": values},
     )
 
 

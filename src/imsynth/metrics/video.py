@@ -118,3 +118,24 @@ def swap_report(
         "tolerance_px": tolerance,
         "clips": len(swapped),
     }
+
+
+BROKEN = ("shuffled", "repeated", "independent")
+
+
+def broken_clips(clips: torch.Tensor, how: str, *, seed: int = 0) -> torch.Tensor:
+    """Real clips with their motion destroyed, the checks a video distance must pass (score clearly worse than
+    the real clips): ``shuffled`` frames in a random order per clip, ``repeated``: one frame of the clip shown
+    throughout, ``independent``: each frame from another clip (every frame real, the motion none)."""
+    generator = torch.Generator().manual_seed(seed)
+    count, frames = clips.shape[:2]
+    if how == "shuffled":
+        order = torch.stack([torch.randperm(frames, generator=generator) for _ in range(count)])
+    elif how == "repeated":
+        order = torch.randint(0, frames, (count, 1), generator=generator).expand(count, frames)
+    elif how == "independent":
+        donors = torch.stack([torch.randperm(count, generator=generator) for _ in range(frames)], dim=1)
+        return clips[donors, torch.arange(frames)[None, :]]
+    else:
+        raise ValueError(f"unknown breakage {how!r}; one of {', '.join(BROKEN)}")
+    return clips[torch.arange(count)[:, None], order]

@@ -164,7 +164,7 @@ register_action(
             Param(
                 "feature_net",
                 default=None,
-                help="feature network weights (default: the shipped one)",
+                help="feature network weights (default: the shipped one; for a video run, its clip network's)",
                 kind="path",
                 studio=False,
             ),
