@@ -3,11 +3,12 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from imsynth.data.clips import ClipDataset
 from imsynth.errors import InputError
-from imsynth.metrics.video import centroids, frame_scores
-from imsynth.models import config_for_dataset, get_entry, load_run
+from imsynth.metrics.video import broken_clips, centroids, frame_scores
+from imsynth.models import build_model, config_for_dataset, get_entry, load_run
 from imsynth.train import train
 from tests.helpers import tiny_clips
 
@@ -124,3 +125,34 @@ def test_video_diffusion_predicts_and_interpolates_better_than_copying_a_frame(t
     filled, _ = frame_scores(between, clips[:, 1:5])
     held, _ = frame_scores(clips[:, :1].expand(-1, 4, -1, -1, -1), clips[:, 1:5])
     assert float(filled.mean()) > float(held.mean()) + 2.0, (float(filled.mean()), float(held.mean()))
+
+
+def test_mocogan_judges_motion_with_its_video_discriminator_and_frames_with_its_image_one():
+    # real clips against the same clips with their frames shuffled: every frame is real, only the motion is not
+    data = tiny_clips(count=96, frames=6, size=8)
+    entry = get_entry("mocogan")
+    config = dataclasses.replace(config_for_dataset(entry.default_config(), data), **entry.tiny)
+    model = build_model("mocogan", config)
+    clips = data.to_batch(data.train_images)
+    shuffled = broken_clips(data.train_images, "shuffled", seed=1).float() / 127.5 - 1
+    optimizer = torch.optim.Adam(model.discriminator.parameters(), lr=3e-3)
+    torch.manual_seed(0)
+    for _ in range(150):
+        logits = model.discriminate(torch.cat([clips, shuffled]), None, lambda shape: torch.rand(shape))
+        video, image = logits[: 2 * len(clips)], logits[2 * len(clips) :]  # the clips' logits, then the frames'
+        target = torch.cat([torch.ones(len(clips)), torch.zeros(len(clips))])
+        loss = F.binary_cross_entropy_with_logits(video, target) + F.binary_cross_entropy_with_logits(image, target)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        logits = model.discriminate(torch.cat([clips, shuffled]), None)  # the middle frame for D_I
+    video, image = logits[: 2 * len(clips)], logits[2 * len(clips) :]
+
+    # the video discriminator tells real motion from shuffled frames; the image one cannot, a frame being a frame
+    def separation(logits):  # the chance that a real clip scores above a shuffled one (ROC AUC)
+        return float((logits[: len(clips), None] > logits[None, len(clips) :]).float().mean())
+
+    assert separation(video) > 0.9 and abs(separation(image) - 0.5) < 0.15, (separation(video), separation(image))
+    samples = model.generate(3, seed=2)
+    assert samples.shape == (3, 6, 1, 8, 8) and torch.equal(samples, model.generate(3, seed=2))

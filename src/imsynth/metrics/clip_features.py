@@ -21,13 +21,12 @@ import torch
 import torch.nn.functional as F
 from safetensors import safe_open
 from torch import nn
-from tqdm import tqdm
 
 from ..data.clips import ClipDataset
 from ..errors import CheckpointError, DataError
 from ..runtime import runs as ckpt
 from ..runtime.classifier import WEIGHTS_DIR
-from ..runtime.device import autocast_context, resolve_precision
+from .features import fit_classifier
 
 FRAME_SIZE = 64
 CLIP_FEATURE_DIM = 128
@@ -111,33 +110,17 @@ def train_clip_feature_net(
             "dataset has none (moving-fashion, moving-digits and moving-shapes have them)"
         )
     torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
     net = ClipFeatureNet(channels=dataset.channels, factor_sizes=dataset.factor_sizes, width=width)
-    steps_per_epoch = max(1, len(dataset.train_images) // batch_size)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=5e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch)
-    device = torch.device("cpu")
-    precision = resolve_precision(precision, device)
+
+    def loss_of(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        logits, factors = net(_as_model(dataset.train_images[batch])), dataset.factors_train[batch]
+        return sum(F.cross_entropy(out.float(), factors[:, i], label_smoothing=0.1) for i, out in enumerate(logits))
+
     started = time.perf_counter()
-    bar = tqdm(total=epochs * steps_per_epoch, desc=f"clip feature net {dataset.name}", disable=quiet, unit="step")
-    for _ in range(epochs):
-        net.train()
-        order = torch.randperm(len(dataset.train_images), generator=generator)
-        for index in range(steps_per_epoch):
-            batch = order[index * batch_size : (index + 1) * batch_size]
-            clips, factors = _as_model(dataset.train_images[batch]), dataset.factors_train[batch]
-            with autocast_context(device, precision):
-                logits = net(clips)
-                loss = sum(
-                    F.cross_entropy(out.float(), factors[:, i], label_smoothing=0.1) for i, out in enumerate(logits)
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-    bar.close()
+    fit_classifier(
+        net, len(dataset.train_images), loss_of, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+        precision=precision, desc=f"clip feature net {dataset.name}", quiet=quiet,
+    )  # fmt: skip
     accuracies = head_accuracy(net, dataset.test_images, dataset.factors_test)
     info = {
         "name": f"imsynth-clipnet-{base_name(dataset.name)}",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -42,6 +43,43 @@ def _augment(images: torch.Tensor, generator: torch.Generator, flip: bool) -> to
         mask = torch.rand(batch, generator=generator) < 0.5
         shifted = torch.where(mask[:, None, None, None], shifted.flip(-1), shifted)
     return shifted
+
+
+def fit_classifier(
+    net: torch.nn.Module,
+    count: int,
+    loss_of: Callable[[torch.Tensor, torch.Generator], torch.Tensor],
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    precision: str,
+    desc: str,
+    quiet: bool,
+) -> None:
+    """The one training loop of the shipped networks (image and clip): shuffled batches of indices into a train
+    split of ``count`` rows, ``loss_of(indices, generator)`` under autocast, AdamW with weight decay and a
+    one-cycle learning rate, a progress bar."""
+    generator = torch.Generator().manual_seed(seed)
+    steps_per_epoch = max(1, count // batch_size)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=5e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch)
+    device = torch.device("cpu")
+    precision = resolve_precision(precision, device)
+    with tqdm(total=epochs * steps_per_epoch, desc=desc, disable=quiet, unit="step") as bar:
+        for _ in range(epochs):
+            net.train()
+            order = torch.randperm(count, generator=generator)
+            for index in range(steps_per_epoch):
+                with autocast_context(device, precision):
+                    loss = loss_of(order[index * batch_size : (index + 1) * batch_size], generator)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss.item():.3f}")
 
 
 @torch.no_grad()
@@ -77,45 +115,30 @@ def train_feature_net(
     if dataset.train_labels is None or not dataset.num_classes:
         raise DataError(f"{dataset.name}: a feature network needs class labels, and this dataset has none")
     torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
     flip = dataset.name != "digits" if flip is None else flip  # flipped digits are other symbols
     net = FeatureNet(channels=dataset.channels, num_classes=dataset.num_classes, architecture=architecture)
     net = net.to(memory_format=torch.channels_last)
-    steps_per_epoch = max(1, len(dataset.train_images) // batch_size)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=5e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=epochs * steps_per_epoch)
     device = torch.device("cpu")
-    precision = resolve_precision(precision, device)
+
+    def loss_of(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        images = _augment(to_model(dataset.train_images[batch]), generator, flip)
+        if adversarial_eps > 0:
+            net.eval()  # batch-norm statistics of clean images while attacking (as in Madry et al.'s code)
+            with autocast_context(device, resolve_precision(precision, device)):
+                examples = pgd(
+                    ZeroOne(net), (images + 1) / 2, dataset.train_labels[batch], eps=adversarial_eps,
+                    steps=adversarial_steps, seed=int(torch.randint(0, 2**31, (1,), generator=generator)),
+                )  # fmt: skip
+            images = examples * 2 - 1
+            net.train()
+        logits = net(images.contiguous(memory_format=torch.channels_last))
+        return F.cross_entropy(logits, dataset.train_labels[batch], label_smoothing=0.1)
+
     started = time.perf_counter()
-    bar = tqdm(total=epochs * steps_per_epoch, desc=f"feature net {dataset.name}", disable=quiet, unit="step")
-    for _ in range(epochs):
-        net.train()
-        order = torch.randperm(len(dataset.train_images), generator=generator)
-        for index in range(steps_per_epoch):
-            batch = order[index * batch_size : (index + 1) * batch_size]
-            images = _augment(to_model(dataset.train_images[batch]), generator, flip)
-            if adversarial_eps > 0:
-                net.eval()  # batch-norm statistics of clean images while attacking (as in Madry et al.'s code)
-                with autocast_context(device, precision):
-                    examples = pgd(
-                        ZeroOne(net), (images + 1) / 2, dataset.train_labels[batch], eps=adversarial_eps,
-                        steps=adversarial_steps, seed=int(torch.randint(0, 2**31, (1,), generator=generator)),
-                    )  # fmt: skip
-                images = examples * 2 - 1
-                net.train()
-            with autocast_context(device, precision):
-                loss = F.cross_entropy(
-                    net(images.contiguous(memory_format=torch.channels_last)),
-                    dataset.train_labels[batch],
-                    label_smoothing=0.1,
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-    bar.close()
+    fit_classifier(
+        net, len(dataset.train_images), loss_of, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+        precision=precision, desc=f"feature net {dataset.name}", quiet=quiet,
+    )  # fmt: skip
     test_accuracy = accuracy(net, dataset.test_images, dataset.test_labels)
     info = {
         "name": f"imsynth-featurenet-{dataset.name}" + ("" if architecture == "vgg" else f"-{architecture}"),

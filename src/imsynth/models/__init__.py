@@ -7,6 +7,7 @@ from . import (  # noqa: F401  (registers every model)
     dvae,
     gan,
     latent_diffusion,
+    mocogan,
     text,
     translation,
     vae,

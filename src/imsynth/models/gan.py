@@ -164,82 +164,15 @@ GAN_TRAINING = dict(
 )
 
 
-@register_model(
-    "dcgan",
-    tiny=GAN_TINY,
-    description="DCGAN: conv G and D with batch norm, non-saturating loss, Adam(0.5, 0.999)",
-    train_defaults={**GAN_TRAINING, "batch_size": 128},
-    d_norm="batch",
-)
-@register_model(
-    "wgan-gp",
-    tiny=GAN_TINY,
-    description="WGAN-GP: wasserstein loss, gradient penalty 10, 5 critic steps, Adam(0, 0.9)",
-    train_defaults=GAN_TRAINING,
-    loss="wasserstein",
-    gp_weight=10.0,
-    n_critic=5,
-    g_lr=1e-4,
-    d_lr=1e-4,
-    g_betas=(0.0, 0.9),
-    d_betas=(0.0, 0.9),
-)
-@register_model(
-    "sngan",
-    tiny=GAN_TINY,
-    description="SNGAN: ResNet G/D, spectral norm, hinge loss, TTUR (D 4e-4, G 1e-4)",
-    train_defaults=GAN_TRAINING,
-    architecture="resnet",
-    spectral_norm=True,
-    loss="hinge",
-    d_activation="relu",
-    g_lr=1e-4,
-    d_lr=4e-4,
-    g_betas=(0.0, 0.9),
-    d_betas=(0.0, 0.9),
-)
-class GAN(GenerativeModel):
-    config_class = GANConfig
-    capabilities = frozenset({"sample", "image", "latent", "latent-features", "representation"})
+class Adversarial(GenerativeModel):
+    """The two-player game every GAN family plays on the engine (its step, losses, penalties, collapse guard and
+    sampling); a family gives it a ``generator`` (z (B, latent_dim) [+ labels] -> samples) and a
+    ``discriminator`` (samples [+ labels] -> logits (B,) or more per sample)."""
 
-    def __init__(
-        self, config: GANConfig, *, generator: nn.Module | None = None, discriminator: nn.Module | None = None
-    ) -> None:
+    def __init__(self, config: GANConfig, *, generator: nn.Module, discriminator: nn.Module) -> None:
         super().__init__(config)
-        classes = config.num_classes if config.conditional else 0
-        common = dict(channels=config.channels, image_size=config.image_size, num_classes=classes)
-        if config.architecture == "dcgan":
-            self.generator = generator or DCGANGenerator(
-                latent_dim=config.latent_dim,
-                width=config.g_width,
-                activation=config.g_activation,
-                norm=config.g_norm,
-                **common,
-            )
-            self.discriminator = discriminator or DCGANDiscriminator(
-                width=config.d_width,
-                activation=config.d_activation,
-                norm=config.d_norm,
-                spectral=config.spectral_norm,
-                **common,
-            )
-        else:
-            require(config.d_norm == "none", "the ResNet discriminator has no batch norm: use d_norm=none")
-            self.generator = generator or ResNetGenerator(
-                latent_dim=config.latent_dim,
-                width=config.g_width,
-                activation=config.g_activation,
-                norm=config.g_norm,
-                **common,
-            )
-            self.discriminator = discriminator or ResNetDiscriminator(
-                width=config.d_width, activation=config.d_activation, spectral=config.spectral_norm, **common
-            )
+        self.generator, self.discriminator = generator, discriminator
         self._streaks = {"d_loss": 0, "diversity": 0}
-
-    @property
-    def latent_dim(self) -> int:
-        return self.config.latent_dim
 
     @property
     def batches_per_step(self) -> int:
@@ -276,7 +209,7 @@ class GAN(GenerativeModel):
 
     def gradient_penalty(self, real, fake, labels, uniform) -> torch.Tensor:
         """E[(||grad D(x_hat)|| - 1)^2] on random interpolates of real and fake images."""
-        mix = uniform((len(real), 1, 1, 1)).to(real)
+        mix = uniform((len(real),) + (1,) * (real.ndim - 1)).to(real)
         points = (mix * real.detach() + (1 - mix) * fake.detach()).requires_grad_(True)
         logits = self.discriminator(points, self._labels(labels))
         (grad,) = torch.autograd.grad(logits.float().sum(), points, create_graph=True)
@@ -364,24 +297,89 @@ class GAN(GenerativeModel):
         return None
 
     # -- using the model --------------------------------------------------------------------------
-    def decode_latents(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Images (B, C, H, W) in [-1, 1] for latent codes (B, latent_dim)."""
+    def generate_from(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Samples in [-1, 1] for latent codes (B, latent_dim), differentiable."""
         device = next(self.parameters()).device
         labels = self.check_labels(labels, len(latents))
         return self.generator(latents.to(device), None if labels is None else labels.to(device)).float()
-
-    def latent_features(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """The generator's first feature map, flattened (for GANSpace-style principal directions)."""
-        device = next(self.parameters()).device
-        labels = self.check_labels(labels, len(latents))
-        return self.generator.first_map(latents.to(device), None if labels is None else labels.to(device)).flatten(1)
 
     @torch.no_grad()
     def sample(
         self, count: int, *, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         latents = torch.randn(count, self.config.latent_dim, generator=generator)
-        return self.decode_latents(latents, labels)
+        return self.generate_from(latents, labels)
+
+
+@register_model(
+    "dcgan",
+    tiny=GAN_TINY,
+    description="DCGAN: conv G and D with batch norm, non-saturating loss, Adam(0.5, 0.999)",
+    train_defaults={**GAN_TRAINING, "batch_size": 128},
+    d_norm="batch",
+)
+@register_model(
+    "wgan-gp",
+    tiny=GAN_TINY,
+    description="WGAN-GP: wasserstein loss, gradient penalty 10, 5 critic steps, Adam(0, 0.9)",
+    train_defaults=GAN_TRAINING,
+    loss="wasserstein",
+    gp_weight=10.0,
+    n_critic=5,
+    g_lr=1e-4,
+    d_lr=1e-4,
+    g_betas=(0.0, 0.9),
+    d_betas=(0.0, 0.9),
+)
+@register_model(
+    "sngan",
+    tiny=GAN_TINY,
+    description="SNGAN: ResNet G/D, spectral norm, hinge loss, TTUR (D 4e-4, G 1e-4)",
+    train_defaults=GAN_TRAINING,
+    architecture="resnet",
+    spectral_norm=True,
+    loss="hinge",
+    d_activation="relu",
+    g_lr=1e-4,
+    d_lr=4e-4,
+    g_betas=(0.0, 0.9),
+    d_betas=(0.0, 0.9),
+)
+class GAN(Adversarial):
+    config_class = GANConfig
+    capabilities = frozenset({"sample", "image", "latent", "latent-features", "representation"})
+
+    def __init__(
+        self, config: GANConfig, *, generator: nn.Module | None = None, discriminator: nn.Module | None = None
+    ) -> None:
+        classes = config.num_classes if config.conditional else 0
+        common = dict(channels=config.channels, image_size=config.image_size, num_classes=classes)
+        if config.architecture == "resnet":
+            require(config.d_norm == "none", "the ResNet discriminator has no batch norm: use d_norm=none")
+        dcgan = config.architecture == "dcgan"
+        generator = generator or (DCGANGenerator if dcgan else ResNetGenerator)(
+            latent_dim=config.latent_dim, width=config.g_width, activation=config.g_activation, norm=config.g_norm,
+            **common,
+        )  # fmt: skip
+        extra = dict(norm=config.d_norm) if dcgan else {}  # the ResNet discriminator has no batch norm
+        discriminator = discriminator or (DCGANDiscriminator if dcgan else ResNetDiscriminator)(
+            width=config.d_width, activation=config.d_activation, spectral=config.spectral_norm, **extra, **common
+        )
+        super().__init__(config, generator=generator, discriminator=discriminator)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.latent_dim
+
+    def decode_latents(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Images (B, C, H, W) in [-1, 1] for latent codes (B, latent_dim)."""
+        return self.generate_from(latents, labels)
+
+    def latent_features(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The generator's first feature map, flattened (for GANSpace-style principal directions)."""
+        device = next(self.parameters()).device
+        labels = self.check_labels(labels, len(latents))
+        return self.generator.first_map(latents.to(device), None if labels is None else labels.to(device)).flatten(1)
 
     def represent(self, images: torch.Tensor) -> torch.Tensor:
         """The discriminator's last feature map (pooled), for linear probes."""

@@ -131,6 +131,11 @@ class VideoModel(GenerativeModel):
     def predict(self, context: torch.Tensor, frames: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """``frames`` frames after the context clips (B, k, C, H, W) -> (B, frames, C, H, W) in [-1, 1], on the CPU;
         a stochastic model draws new futures at each call."""
+        if "predictor" not in type(self).capabilities:
+            raise InputError(
+                f"model {self.registered_name!r} draws clips from nothing and does not predict from context frames: "
+                "use imsynth sample RUN"
+            )
         self.check_clips(context, where="context clip", least=1)
         if frames < 1:
             raise InputError(f"--frames must be at least 1, got {frames}")
