@@ -77,12 +77,15 @@ def evaluate_run(
     feature_net: str | None = None,
     disentanglement: bool = True,
     inception: str | Path | None = None,
+    prediction_samples: int = 20,
     device: str = "auto",
     seed: int = 0,
 ) -> dict:
     """Likelihood (ELBO, IW-NLL), sample quality on in-domain features (FID, KID, precision/recall,
     density/coverage, with the train-vs-test FID floor), MIG/FactorVAE on ``shapes``, and Inception FID from the
-    weights file ``inception`` where given. ``sampler`` and ``steps`` choose how a diffusion run samples."""
+    weights file ``inception`` where given. ``sampler`` and ``steps`` choose how a diffusion run samples;
+    ``prediction_samples``: the futures per test clip of a video run's best-of-N scores (the SVG/SRVP protocol
+    draws 20; a diffusion model pays its sampler's evaluations for each)."""
     if n < 2 or importance_samples < 1 or likelihood_images < 1:
         raise InputError("--n must be >= 2, --k and --likelihood-images >= 1")
     if inception is not None:
@@ -93,7 +96,7 @@ def evaluate_run(
     if isinstance(model, TextGenerator):
         return evaluate_text(model, saved, run, data, importance_samples, likelihood_images, started)
     if "clips" in type(model).capabilities:
-        return evaluate_clips(model, saved, run, data, n, seed, started, feature_net)
+        return evaluate_clips(model, saved, run, data, n, seed, started, feature_net, prediction_samples)
     data_name = data or saved["data"]["name"]
     dataset = load_dataset(data_name, image_size=model.config.image_size)
     if dataset.channels != model.config.channels:
@@ -185,14 +188,15 @@ def sampling_report(model) -> dict | None:
     return {"sampler": chosen.name, "steps": chosen.steps, "evaluations": chosen.evaluations}
 
 
-VIDEO_EVAL_CLIPS = 256  # test clips scored at most (each predicted PREDICTION_SAMPLES times)
-PREDICTION_SAMPLES = 20  # the SVG/SRVP protocol's N for best-of-N
+VIDEO_EVAL_CLIPS = 256  # test clips scored at most (each predicted --futures times)
 VIDEO_QUALITY_CLIPS = 500  # clips compared at most by the Fréchet video distance (the test split's default size)
 
 
-def evaluate_clips(model, saved: dict, run, data: str | None, n: int, seed: int, started, clip_net=None) -> dict:
+def evaluate_clips(
+    model, saved: dict, run, data: str | None, n: int, seed: int, started, clip_net=None, prediction_samples: int = 20
+) -> dict:
     """A video run on its test clips: prediction SSIM/PSNR per future frame after its context (mean and best of
-    20 samples) beside copying the last context frame, for every run that predicts; the Fréchet video distance
+    ``prediction_samples`` samples) beside copying the last context frame, for every run that predicts; the Fréchet video distance
     (and KVD) on the dataset's clip feature network and per-frame FID/KID under both image networks of its
     frames, with the train-vs-test floor of each, for the clips it draws (or, for a model that only predicts,
     its predictions after the context); and, for a model that swaps content and motion, how often the clip
@@ -208,7 +212,7 @@ def evaluate_clips(model, saved: dict, run, data: str | None, n: int, seed: int,
     context = min(model.context_frames, clips.shape[1] - 1) if isinstance(model, Predictor) else 0
     if isinstance(model, Predictor):
         report["prediction"] = prediction_report(
-            model, clips, context=context, frames=clips.shape[1] - context, samples=PREDICTION_SAMPLES, seed=seed
+            model, clips, context=context, frames=clips.shape[1] - context, samples=prediction_samples, seed=seed
         )
     count = min(n, len(dataset.test_images), VIDEO_QUALITY_CLIPS)
     real = dataset.test_images[:count]
