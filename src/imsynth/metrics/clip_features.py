@@ -19,7 +19,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
 from torch import nn
 
 from ..data.clips import ClipDataset
@@ -153,16 +152,14 @@ def load_clip_feature_net(dataset_name: str, path: str | Path | None = None) -> 
             f"no clip feature network for dataset {base_name(dataset_name)!r} (looked for {path}); make one with "
             f"`imsynth features train --data {base_name(dataset_name)}`"
         )
+    meta = ckpt.read_metadata(path, "clip feature network")
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            info = json.loads((handle.metadata() or {})["info"])
+        info = json.loads(meta["info"])
         net = ClipFeatureNet(
             channels=int(info["channels"]), factor_sizes=tuple(info["factors"].values()), width=int(info["width"])
         )
     except (KeyError, ValueError, TypeError) as problem:
         raise CheckpointError(f"{path}: not a clip feature network ({problem})") from None
-    except Exception as error:  # safetensors raises its own error types for damaged headers
-        raise CheckpointError(f"{path}: damaged clip feature network ({error})") from None
     ckpt.load_weights_into(net, ckpt.read_tensors(path), path)
     net.eval()
     info["path"] = str(path)

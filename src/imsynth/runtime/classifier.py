@@ -9,7 +9,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
 from torch import nn
 
 from ..errors import CheckpointError, DataError
@@ -108,11 +107,7 @@ def load_feature_net(
             f"no feature network for dataset {dataset_name!r} (looked for {path}); make one with "
             f"`imsynth features train --data {dataset_name}`"
         )
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            meta = dict(handle.metadata() or {})
-    except Exception as error:  # safetensors raises its own error types for damaged headers
-        raise CheckpointError(f"{path}: damaged feature network ({error})") from None
+    meta = ckpt.read_metadata(path, "feature network")
     try:
         net = FeatureNet(
             channels=int(meta["channels"]),

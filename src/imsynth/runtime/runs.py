@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from ..errors import CheckpointError, InputError
@@ -98,6 +98,15 @@ def read_tensors(path: Path) -> dict[str, torch.Tensor]:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
         raise CheckpointError(f"{path}: damaged safetensors file ({error})") from None
+
+
+def read_metadata(path: Path, what: str) -> dict[str, str]:
+    """The metadata in a safetensors file's header (no tensor is read); ``what`` names the file in the error."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return dict(handle.metadata() or {})
+    except Exception as error:  # safetensors raises its own error types for damaged headers
+        raise CheckpointError(f"{path}: damaged {what} ({error})") from None
 
 
 def load_weights_into(module: torch.nn.Module, tensors: dict[str, torch.Tensor], source: Path) -> None:
