@@ -3,8 +3,9 @@ import pytest
 import torch
 from PIL import Image
 
+from imsynth.clips import save_gif
 from imsynth.errors import ImageError, InputError
-from imsynth.image import all_or_nothing, atomic_path, load_image, make_grid, save_gif, save_image, to_float
+from imsynth.image import all_or_nothing, atomic_path, load_image, make_grid, save_image, to_float
 from imsynth.runtime.tensors import numpy_to_tensor, tensor_to_numpy
 
 

@@ -29,7 +29,6 @@ from .image import (
     image_files,
     is_folder_output,
     load_image,
-    save_gif,
     save_image,
     to_pil,
 )
@@ -43,6 +42,7 @@ __all__ = [
     "iter_frames",
     "read_clip",
     "write_frames",
+    "save_gif",
 ]
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".webm", ".mov", ".mkv", ".m4v")
@@ -210,6 +210,36 @@ def stored_fps(out, fps: float) -> float:
     if Path(out).suffix.lower() == ".gif":
         return 100.0 / max(1, round(100.0 / fps))
     return fps
+
+
+GIF_LONGEST_MS = 655_350
+
+
+def save_gif(
+    path: str | os.PathLike, frames: Sequence[np.ndarray], *, duration_ms: float = 80.0, loop: int = 0
+) -> Path:
+    """Write frames (HxW or HxWxC, float [0,1] or uint8) as an animated GIF; ``duration_ms`` is the time each
+    frame shows, in milliseconds."""
+    if len(frames) == 0:
+        raise InputError("cannot write a GIF with no frames")
+    import imageio.v3 as iio  # only for animations
+
+    path = check_output(path, suffixes=(".gif",))
+    pictures = [np.asarray(to_pil(frame)) for frame in frames]
+    # the format stores a frame's time in 16 bits of 1/100 s, and Pillow stores identical frames in a row as one
+    repeats = longest = 1
+    for before, after in zip(pictures, pictures[1:]):
+        repeats = repeats + 1 if np.array_equal(before, after) else 1
+        longest = max(longest, repeats)
+    if not 0 < duration_ms * longest <= GIF_LONGEST_MS:
+        held = f" ({longest} identical frames in a row are stored as one)" if longest > 1 else ""
+        raise InputError(
+            f"a GIF frame shows for at most {GIF_LONGEST_MS / 1000:g} s (fps >= {1000 / GIF_LONGEST_MS:.4f}); "
+            f"got {duration_ms * longest / 1000:g} s{held}"
+        )
+    with atomic_path(path) as tmp:
+        iio.imwrite(tmp, pictures, extension=".gif", duration=duration_ms, loop=loop)
+    return path
 
 
 def write_frames(frames: Sequence[np.ndarray], out, *, fps: float = DEFAULT_FPS, loop: int = 0) -> Path:

@@ -6,9 +6,8 @@ Representations:
 - files: read at their full precision (8- and 16-bit PNG/TIFF, 32-bit integer and float TIFF) into float32,
   and written at 8 or 16 bits per channel (16 where the format allows: PNG, TIFF).
 
-Files are read with Pillow with the decompression-bomb limit kept on and EXIF orientation applied; 16-bit
-colour PNG/TIFF, which Pillow reduces to 8 bits, are read with OpenCV instead. Every file is written
-atomically (temporary file in the same folder, then rename), so a crash never leaves a half-written output.
+Files are read by Pillow (decompression-bomb limit on, EXIF orientation applied; 16-bit colour PNG/TIFF by OpenCV,
+which Pillow cuts to 8 bits) and written atomically (a temporary file, then a rename): never half-written.
 """
 
 from __future__ import annotations
@@ -45,7 +44,6 @@ __all__ = [
     "make_grid",
     "output_depth",
     "read_image",
-    "save_gif",
     "save_grid",
     "save_image",
     "save_npz",
@@ -500,33 +498,3 @@ def save_grid(path: str | os.PathLike, images: np.ndarray, *, nrow: int | None =
     if scale > 1:
         grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
     return save_image(path, grid)
-
-
-GIF_LONGEST_MS = 655_350
-
-
-def save_gif(
-    path: str | os.PathLike, frames: Sequence[np.ndarray], *, duration_ms: float = 80.0, loop: int = 0
-) -> Path:
-    """Write frames (HxW or HxWxC, float [0,1] or uint8) as an animated GIF; ``duration_ms`` is the time each
-    frame shows, in milliseconds."""
-    if len(frames) == 0:
-        raise InputError("cannot write a GIF with no frames")
-    import imageio.v3 as iio  # only for animations
-
-    path = check_output(path, suffixes=(".gif",))
-    pictures = [np.asarray(to_pil(frame)) for frame in frames]
-    # the format stores a frame's time in 16 bits of 1/100 s, and Pillow stores identical frames in a row as one
-    repeats = longest = 1
-    for before, after in zip(pictures, pictures[1:]):
-        repeats = repeats + 1 if np.array_equal(before, after) else 1
-        longest = max(longest, repeats)
-    if not 0 < duration_ms * longest <= GIF_LONGEST_MS:
-        held = f" ({longest} identical frames in a row are stored as one)" if longest > 1 else ""
-        raise InputError(
-            f"a GIF frame shows for at most {GIF_LONGEST_MS / 1000:g} s (fps >= {1000 / GIF_LONGEST_MS:.4f}); "
-            f"got {duration_ms * longest / 1000:g} s{held}"
-        )
-    with atomic_path(path) as tmp:
-        iio.imwrite(tmp, pictures, extension=".gif", duration=duration_ms, loop=loop)
-    return path

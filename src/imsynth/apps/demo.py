@@ -14,9 +14,10 @@ from pathlib import Path
 
 import torch
 
+from ..clips import save_gif
 from ..data import load_dataset
 from ..evaluate import evaluate_run
-from ..image import atomic_path, make_grid, save_gif
+from ..image import atomic_path, make_grid
 from ..models import load_run
 from ..runtime.tensors import save_tensor_grid, tensor_to_numpy, to_model
 from ..train import TrainConfig, train

@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..clips import save_gif
 from ..errors import InputError
-from ..image import check_allocation, check_output, save_gif
+from ..image import check_allocation, check_output
 from ..models import LatentFeatures, LatentModel, TextGenerator, load_run
 from ..models.vae import interpolate_latents
 from ..runtime.tensors import save_tensor_grid, tensor_to_uint8
