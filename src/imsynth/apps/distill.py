@@ -29,7 +29,8 @@ from ..config import to_dict
 from ..data import load_dataset
 from ..errors import InputError
 from ..models import load_run
-from ..models.diffusion import Diffusion, estimates, network_input
+from ..models.diffusion import Diffusion
+from ..models.objectives import estimates, network_input
 from ..models.samplers import DDIMSampler, trailing_timesteps
 from ..runtime import runs
 from ..runtime.device import autocast_context, resolve_precision

@@ -19,7 +19,8 @@ import torch
 
 from ..errors import InputError
 from .base import LossOutput, register_model, require
-from .diffusion import DiffusionConfig, estimates, reverse, run_sampler_for, training_target, unet_for
+from .diffusion import DiffusionConfig, reverse, run_sampler_for, unet_for
+from .objectives import estimates, training_target
 from .samplers import SAMPLERS, NoiseSchedule, Sampler
 from .video import ClipShape, VideoModel
 
