@@ -150,7 +150,8 @@ def load_clip_feature_net(dataset_name: str, path: str | Path | None = None) -> 
     if not path.is_file():
         raise DataError(
             f"no clip feature network for dataset {base_name(dataset_name)!r} (looked for {path}); make one with "
-            f"`imsynth features train --data {base_name(dataset_name)}`"
+            f"`imsynth features train --data {base_name(dataset_name)}` where its clips have known factors "
+            "(moving-fashion, moving-digits, moving-shapes), or give one with --feature-net"
         )
     meta = ckpt.read_metadata(path, "clip feature network")
     try:
