@@ -20,23 +20,11 @@ import json
 import time
 from pathlib import Path
 
-import torch
-
 from imsynth.data import load_dataset
-from imsynth.evaluate import swap_quality, video_quality
-from imsynth.models import IterativeSampler, Predictor, load_run, sampling_config
+from imsynth.evaluate import clips_to_score, swap_quality, video_quality
+from imsynth.models import IterativeSampler, load_run, sampling_config
 
 CONTEXT = 5
-
-
-def clips_of(model, dataset, count: int, seed: int) -> tuple[torch.Tensor, str]:
-    real = dataset.test_images[:count]
-    if "sample" in type(model).capabilities:
-        return model.generate(count, seed=seed), "samples"
-    assert isinstance(model, Predictor)
-    given = dataset.to_batch(real[:, :CONTEXT])
-    future = model.predict(given, real.shape[1] - CONTEXT, generator=torch.Generator().manual_seed(seed))
-    return torch.cat([given, future], dim=1), f"{CONTEXT} real frames, then one prediction"
 
 
 def main() -> None:
@@ -59,7 +47,7 @@ def main() -> None:
         if isinstance(model, IterativeSampler):
             model.config = sampling_config(model, args.sampler, args.steps)
         dataset = load_dataset(saved["data"]["name"], image_size=model.config.image_size)
-        made, origin = clips_of(model, dataset, args.clips, seed=0)
+        made, origin = clips_to_score(model, dataset, dataset.test_images[: args.clips], CONTEXT, seed=0)
         row = {"step": saved.get("step"), "data": dataset.name, "generated": origin}
         row.update(video_quality(dataset, dataset.test_images[: args.clips], made))
         row["seconds"] = round(time.perf_counter() - started, 1)

@@ -19,7 +19,13 @@ from tqdm import tqdm
 from .data import load_dataset
 from .data.text import bits_per_character
 from .errors import ImsynthError, InputError
-from .metrics.clip_features import clip_factors, clip_features, factor_agreement, load_clip_feature_net
+from .metrics.clip_features import (
+    clip_factors,
+    clip_features,
+    factor_agreement,
+    head_accuracy,
+    load_clip_feature_net,
+)
 from .metrics.disentanglement import factor_vae_score, mutual_information_gap
 from .metrics.features import extract_features, load_feature_net
 from .metrics.generative import compare_features, frechet_distance, kernel_distance
@@ -216,18 +222,23 @@ def evaluate_clips(
         )
     count = min(n, len(dataset.test_images), VIDEO_QUALITY_CLIPS)
     real = dataset.test_images[:count]
-    if "sample" in type(model).capabilities:
-        made, origin = model.generate(count, seed=seed), "samples"
-    else:
-        generator = torch.Generator().manual_seed(seed)
-        given = dataset.to_batch(real[:, :context])
-        future = model.predict(given.to(next(model.parameters()).device), real.shape[1] - context, generator=generator)
-        made, origin = torch.cat([given, future.cpu()], dim=1), f"{context} real frames, then one prediction"
+    made, origin = clips_to_score(model, dataset, real, context, seed)
     report["video_quality"] = {"clips": count, "generated": origin, **video_quality(dataset, real, made, clip_net)}
     if isinstance(model, ContentMotion):
         report["swap"] = swap_quality(model, dataset, real, seed, clip_net)
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
+
+
+def clips_to_score(model, dataset, real: torch.Tensor, context: int, seed: int) -> tuple[torch.Tensor, str]:
+    """As many clips from ``model`` as ``real`` test clips, and how they were made: drawn from nothing where the
+    model samples, else the first ``context`` real frames of each, then one prediction."""
+    if "sample" in type(model).capabilities:
+        return model.generate(len(real), seed=seed), "samples"
+    generator = torch.Generator().manual_seed(seed)
+    given = dataset.to_batch(real[:, :context])
+    future = model.predict(given.to(next(model.parameters()).device), real.shape[1] - context, generator=generator)
+    return torch.cat([given, future.cpu()], dim=1), f"{context} real frames, then one prediction"
 
 
 def video_quality(dataset, real: torch.Tensor, made: torch.Tensor, clip_net=None) -> dict:
@@ -300,11 +311,9 @@ def swap_quality(model, dataset, real: torch.Tensor, seed: int, clip_net=None) -
     if dataset.factors_test is not None:  # judged against the true factors, the network's accuracy the ceiling
         truth = dataset.factors_test[:count]
         report = factor_agreement(net, info, swapped, truth, truth[order])
-        named = clip_factors(net, content)
         report["judged_against"] = "true factors"
-        report["clip_net_accuracy_on_real"] = {
-            name: round(float((named[:, i] == truth[:, i]).float().mean()), 4) for i, name in enumerate(info["factors"])
-        }
+        accuracy = head_accuracy(net, real[:count], truth)
+        report["clip_net_accuracy_on_real"] = {name: round(a, 4) for name, a in zip(info["factors"], accuracy)}
     else:
         report = factor_agreement(net, info, swapped, clip_factors(net, content), clip_factors(net, motion))
         report["judged_against"] = "the clip network's naming of the source clips"

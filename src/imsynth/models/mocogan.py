@@ -146,6 +146,3 @@ class MoCoGAN(VideoModel, Adversarial):
         if uniform is not None:  # the engine's noise, so a resumed run sees the same frames
             index = (uniform((len(images),)).float() * frames).long().clamp_max(frames - 1).to(images.device)
         return self.discriminator(images, None, index).float()
-
-    def preview(self, dataset, count: int):
-        return self.preview_rows(self.generate(count, seed=1234, progress=False))

@@ -153,6 +153,10 @@ class VideoModel(GenerativeModel):
     def preview_rows(self, clips: torch.Tensor) -> tuple[torch.Tensor, int]:
         return clips.flatten(0, 1), clips.shape[1]
 
+    def preview(self, dataset, count: int):
+        """Clips drawn from fixed seeds, one clip per row (a model that only predicts shows predictions instead)."""
+        return self.preview_rows(self.generate(count, seed=1234, progress=False))
+
 
 # ---------------------------------------------------------------------------------------------------- SVG
 
@@ -460,6 +464,3 @@ class DSVAE(VideoModel):
         self.check_clips(clips)
         (f_mean, _), (z_mean, _) = self.encode_clips(clips.to(next(self.parameters()).device, torch.float32))
         return self.frames_of(self.decode_clips(f_mean, z_mean)).cpu()
-
-    def preview(self, dataset, count: int):
-        return self.preview_rows(self.generate(count, seed=1234, progress=False))
