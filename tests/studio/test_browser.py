@@ -47,10 +47,11 @@ def upload(page, elem_id, path):
 
 def expect_error(page, fragment, timeout=60_000):
     try:
-        page.get_by_text(fragment, exact=False).first.wait_for(timeout=timeout)
-    except Exception:
+        page.locator(".toast-body").get_by_text(fragment, exact=False).first.wait_for(timeout=timeout)
+    except Exception as error:
         screenshot(page, "failed-" + "".join(c if c.isalnum() else "-" for c in fragment)[:40])
-        raise
+        said = page.locator(".toast-body").all_inner_texts()  # another message instead says what went wrong
+        raise AssertionError(f"no message with {fragment!r}; the page says {said}") from error
 
 
 def choose(page, elem_id, option):
@@ -80,8 +81,17 @@ def upload_to_editor(page, elem_id, path, tries=3):
                 raise
 
 
-def fill(page, elem_id, text):
-    page.locator(f"#{elem_id} textarea, #{elem_id} input").first.fill(text)
+def fill(page, elem_id, text, tries=3):
+    """Type into a text box and see that it kept the text. A box in a tab opened a moment ago can still be
+    mounting, and under load a value typed then was taken back to the default (CI: the Train tab's run name
+    stayed 'studio-vae', so Start answered for that run, not for the name typed)."""
+    box = page.locator(f"#{elem_id} textarea, #{elem_id} input").first
+    for attempt in range(tries):
+        box.fill(text)
+        page.wait_for_timeout(300)
+        if box.input_value() == text:
+            return
+    raise AssertionError(f"#{elem_id} shows {box.input_value()!r} after typing {text!r} {tries} times")
 
 
 def set_code(page, elem_id, text):
