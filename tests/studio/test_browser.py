@@ -86,7 +86,7 @@ def fill(page, elem_id, text, tries=3):
     mounting, and under load a value typed then was taken back to the default (CI: the Train tab's run name
     stayed 'studio-vae', so Start answered for that run, not for the name typed)."""
     box = page.locator(f"#{elem_id} textarea, #{elem_id} input").first
-    for attempt in range(tries):
+    for _ in range(tries):
         box.fill(text)
         page.wait_for_timeout(300)
         if box.input_value() == text:
