@@ -6,7 +6,8 @@ work in the same run: first paint after start, a PatchMatch inpainting round tri
 
 ``--run`` names a VAE run under ``--runs`` (e.g. ``imsynth train vae --data fashion-mnist --out runs/fm-vae``).
 The studio is started as ``imsynth studio`` in a child process, as a user starts it; "first paint" is the time
-from that start until the page's tabs are visible. Round trips are timed from the click until the result image
+from that start until the page's tabs are visible; "page paint" is a fresh browser opening the running studio,
+from navigation until its tabs are visible (the worst of ``--repeats`` is held to the 3 s target). Round trips are timed from the click until the result image
 is shown (upload of the inputs, the library call, the PNG written and fetched, the page updated); the peer is the
 same library call timed in this process, so ``ratio`` is the studio's overhead factor. ``--load N`` runs N
 CPU-bound trainings (``imsynth train vae``, one thread each) for the whole measurement, as a user training while
@@ -50,6 +51,31 @@ def _round_trip(page, button: str, elem_id: str, seed_field: str, seed: int) -> 
         timeout=120_000,
     )
     return time.perf_counter() - started
+
+
+def _page_paint(browser, url: str, repeats: int) -> dict:
+    """The page as a user opens it on a running studio: a fresh browser context (no cache) each time, timed from
+    navigation until the tabs are visible, and Chromium's own first-contentful-paint mark for the same load."""
+    visible, contentful = [], []
+    for _ in range(repeats):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        started = time.perf_counter()
+        page.goto(url)
+        page.get_by_role("tab", name="Classical").wait_for(timeout=60_000)
+        visible.append(time.perf_counter() - started)
+        contentful.append(
+            page.evaluate(
+                "() => (performance.getEntriesByName('first-contentful-paint')[0] || {startTime: NaN}).startTime"
+            )
+            / 1000
+        )
+        context.close()
+    return {
+        "tabs_visible_median": round(statistics.median(visible), 2),
+        "tabs_visible_worst": round(max(visible), 2),
+        "first_contentful_paint_median": round(statistics.median(contentful), 2),
+    }
 
 
 def _library_inpaint(repeats: int) -> float:
@@ -144,6 +170,7 @@ def _measure(args) -> dict:
                     time.sleep(0.05)
             page.get_by_role("tab", name="Classical").wait_for(timeout=60_000)
             report["first_paint_s"] = round(time.perf_counter() - started, 2)
+            report["page_paint_s"] = _page_paint(browser, url, args.repeats)
             page.get_by_role("tab", name="Inpaint", exact=True).click()
             inpaint = [
                 _round_trip(page, "Fill", "inpaint-result", "inpaint-method-seed", i) for i in range(args.repeats)
@@ -172,7 +199,8 @@ def _measure(args) -> dict:
     for key in ("inpaint_patchmatch_512_s", "sample_grid_64_s"):
         report[key]["ratio"] = round(report[key]["studio"] / report[key]["library"], 2)
     report["targets"] = {
-        "first_paint <= 3 s": report["first_paint_s"] <= 3,
+        "page painted <= 3 s (worst of the repeats)": report["page_paint_s"]["tabs_visible_worst"] <= 3,
+        "start to first paint <= 3 s": report["first_paint_s"] <= 3,
         "inpaint round trip <= 2 s": report["inpaint_patchmatch_512_s"]["studio"] <= 2,
         "64-image grid <= 2 s": report["sample_grid_64_s"]["studio"] <= 2,
     }

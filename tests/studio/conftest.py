@@ -1,9 +1,11 @@
 """A studio served by the test on a free port, and a headless Chromium (Debian's; Playwright cannot download its
 own browser here) that records every request the page makes."""
 
+import json
 import os
 import shutil
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -63,7 +65,7 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, studio):
+def page(browser, studio, request):
     """A fresh page on the studio; afterwards, every request it made must have gone to the studio itself."""
     url, _ = studio
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -71,12 +73,23 @@ def page(browser, studio):
     opened = context.new_page()
     requests = []
     opened.on("request", lambda request: requests.append(request.url))
+    started = time.perf_counter()
     opened.goto(url)
     opened.get_by_role("tab", name="Classical").wait_for(timeout=120_000)
+    record_paint(request.node.name, time.perf_counter() - started)
     yield opened
     context.close()
     elsewhere = [u for u in requests if not u.startswith((url.rstrip("/"), "blob:" + url.rstrip("/"), "data:"))]
     assert requests and not elsewhere, elsewhere
+
+
+def record_paint(test: str, seconds: float) -> None:
+    """The page's paint time as each browser test saw it (navigation until the tabs show), kept beside the
+    screenshots for benchmarks/studio.py's figures to be checked against; never asserted: a time depends on the
+    machine and its load."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with open(ARTIFACTS / "paint.jsonl", "a", encoding="utf-8") as log:
+        log.write(json.dumps({"test": test, "page_paint_s": round(seconds, 3), "at": time.time()}) + "\n")
 
 
 def screenshot(page, name: str) -> None:
