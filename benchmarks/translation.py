@@ -2,6 +2,11 @@
 
     python benchmarks/translation.py pix2pix --minutes 10 [--out-dir runs/bench-translation]
     python benchmarks/translation.py cyclegan --minutes 35 [--out-dir runs/bench-cyclegan]
+    python benchmarks/translation.py study --steps 12000 [--out-dir runs/bench-pix2pix-study] [--only A,B --name N]
+
+The study (issue 28) trains pix2pix variants for equal steps, each changing one suspect (the PatchGAN's receptive
+field, the adversarial weight, the discriminator's learning rate) and scores them as above, also with batch norm
+on the test batch's statistics; writes docs/results/pix2pix_study.json and docs/images/pix2pix_study.png.
 
 pix2pix (Isola et al. 2017, table 1) on edges -> Fashion-MNIST item: trains `pix2pix` (L1 x 100 + GAN) and the same U-Net with `--set gan_weight=0` for the same wall time, side by side
 (one thread each), on `pairs:fashion-mnist~edges`, then translates the 10,000 test edge maps and prints, for each,
@@ -58,31 +63,7 @@ def pix2pix(args) -> None:
     ]
     if any(job.wait() for job in jobs):
         raise SystemExit("a training run failed")
-    data = load_dataset(DATA)
-    test = data.test_images[: args.n]
-    net, info = load_feature_net("fashion-mnist")
-    real = extract_features(net, test[:, 1:])
-    second, _ = load_feature_net("fashion-mnist", architecture=SECOND)  # the verdict must not hang on one network
-    real_second = extract_features(second, test[:, 1:])
-    results, grid = {}, [test[:8, :1]]
-    for name, run in runs.items():
-        model, saved = load_run(run)
-        inputs, targets = model.split(to_model(test))
-        with torch.no_grad():
-            outputs = torch.cat([model.translate(inputs[i : i + 500]) for i in range(0, len(inputs), 500)])
-        l1 = float((outputs - targets).abs().mean() / 2)  # on the [0, 1] scale
-        fid = compare_features(real, extract_features(net, outputs))["fid"]
-        fid_second = compare_features(real_second, extract_features(second, outputs))["fid"]
-        results[name] = {
-            "l1": round(l1, 4),
-            "fid": round(fid, 2),
-            "fid_second_network": round(fid_second, 2),
-            "steps": saved.get("step"),
-        }
-        grid.append(from_model(outputs[:8]))
-        print(json.dumps({name: results[name]}), flush=True)
-    grid.append(test[:8, 1:])
-    floor = compare_features(real, extract_features(net, data.train_images[: args.n, 1:]))["fid"]
+    results, grid, floor, info = _score_pairs(runs, args.n)
     summary = {
         "data": DATA,
         "minutes": json.loads((runs["pix2pix"] / "config.json").read_text())["train"]["minutes"],  # as trained
@@ -99,6 +80,100 @@ def pix2pix(args) -> None:
     rows = torch.cat(grid).float() / 255  # rows: edges, pix2pix, L1 only, real
     save_grid("docs/images/translation_grid.png", rows.permute(0, 2, 3, 1).numpy(), nrow=8, scale=4)
     print("wrote docs/results/translation.json and docs/images/translation_grid.png")
+
+
+# What the study varies (issue 28): each suspect the issue names, one at a time, against the paper's settings.
+# At 28x28 the paper's 3-layer PatchGAN sees 38x38 pixels: the whole item, so it is an image GAN, not a patch one.
+STUDY = {
+    "paper": ["d_layers=3"],  # L1 x 100 + GAN x 1, a 3-layer PatchGAN (receptive field 38 px)
+    "l1-only": ["gan_weight=0"],
+    "patch-18": ["d_layers=2"],  # receptive field 18 px
+    "patch-8": ["d_layers=1"],  # receptive field 8 px: texture only
+    "gan-0.1": ["d_layers=3", "gan_weight=0.1"],  # the adversarial term 10x weaker against L1
+    "d-lr-0.25": ["d_layers=3", "d_lr=5e-5"],  # the two time-scale rule the other way: a slower discriminator
+    # second round, from the first's finding (the receptive field matters most)
+    "patch-18-no-norm": ["d_layers=2", "d_norm=none"],  # batch norm on separate real and fake batches
+    "patch-8-gan-0.3": ["d_layers=1", "gan_weight=0.3"],
+}
+
+
+def study(args) -> None:
+    """Each STUDY variant trained for the same number of steps, two at a time on one thread each, then scored."""
+    out = Path(args.out_dir or "runs/bench-pix2pix-study")
+    chosen = args.only.split(",") if args.only else list(STUDY)
+    unknown = sorted(set(chosen) - set(STUDY) - {"l1-only"})
+    if unknown or "l1-only" not in chosen:
+        raise SystemExit(f"--only: variants of {', '.join(STUDY)}, l1-only among them (got {args.only})")
+    runs = {name: out / name for name in chosen}
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    common = ["--data", DATA, "--steps", str(args.steps), "--quiet", "--set", "width=32", "--set", "d_width=32"]
+    pending = [name for name, run in runs.items() if not (run / "model.safetensors").exists()]
+    for start in range(0, len(pending), 2):
+        jobs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "imsynth.cli", "train", "pix2pix", "--out", str(runs[name]), *common]
+                + [word for setting in STUDY[name] for word in ("--set", setting)],
+                env=environment,
+            )
+            for name in pending[start : start + 2]
+        ]
+        if any(job.wait() for job in jobs):
+            raise SystemExit("a training run failed")
+    results, grid, floor, info = _score_pairs(runs, args.n, batch_stats=True)
+    baseline = results["l1-only"]
+    for row in results.values():
+        row["fid_ratio_to_l1_only"] = round(row["fid"] / baseline["fid"], 3)
+        row["fid_second_ratio_to_l1_only"] = round(row["fid_second_network"] / baseline["fid_second_network"], 3)
+        row["l1_ratio_to_l1_only"] = round(row["l1"] / baseline["l1"], 3)
+        row["target_met"] = (
+            row["fid_ratio_to_l1_only"] < 1
+            and row["fid_second_ratio_to_l1_only"] < 1
+            and row["l1_ratio_to_l1_only"] <= 1.1
+        )
+    summary = {"data": DATA, "steps": args.steps, "feature_net": info, "fid_floor_train_vs_test": round(floor, 2)}
+    summary["variants"] = {name: {"settings": STUDY[name], **results[name]} for name in chosen}
+    print(json.dumps(summary), flush=True)
+    results_file, picture = Path(f"docs/results/{args.name}.json"), Path(f"docs/images/{args.name}.png")
+    results_file.parent.mkdir(parents=True, exist_ok=True)
+    results_file.write_text(json.dumps(summary, indent=1))
+    rows = torch.cat(grid).float() / 255  # rows: edges, one per variant in the order run, real
+    save_grid(str(picture), rows.permute(0, 2, 3, 1).numpy(), nrow=8, scale=4)
+    print(f"wrote {results_file} and {picture}")
+
+
+def _score_pairs(runs: dict, n: int, batch_stats: bool = False):
+    """Translate the first ``n`` test edge maps with each run; per run the L1 error against the real items (on
+    [0, 1]) and the in-domain FID under both feature networks. ``batch_stats`` also scores each run with its
+    batch norm on the test batch's own statistics (the paper's test-time mode) instead of the running ones.
+    Returns the scores, a grid (edges, one row a run, real), the train-vs-test floor and the network's info."""
+    data = load_dataset(DATA)
+    test = data.test_images[:n]
+    net, info = load_feature_net("fashion-mnist")
+    real = extract_features(net, test[:, 1:])
+    second, _ = load_feature_net("fashion-mnist", architecture=SECOND)  # the verdict must not hang on one network
+    real_second = extract_features(second, test[:, 1:])
+    results, grid = {}, [test[:8, :1]]
+    for name, run in runs.items():
+        model, saved = load_run(run)
+        inputs, targets = model.split(to_model(test))
+        with torch.no_grad():
+            outputs = torch.cat([model.translate(inputs[i : i + 500]) for i in range(0, len(inputs), 500)])
+        results[name] = {
+            "l1": round(float((outputs - targets).abs().mean() / 2), 4),  # on the [0, 1] scale
+            "fid": round(compare_features(real, extract_features(net, outputs))["fid"], 2),
+            "fid_second_network": round(compare_features(real_second, extract_features(second, outputs))["fid"], 2),
+            "steps": saved.get("step"),
+        }
+        if batch_stats:
+            model.train()  # batch norm on each batch's statistics; no gradient, nothing updated but running stats
+            with torch.no_grad():
+                batched = torch.cat([model.translate(inputs[i : i + 16]) for i in range(0, len(inputs), 16)])
+            results[name]["fid_batch_stats"] = round(compare_features(real, extract_features(net, batched))["fid"], 2)
+        grid.append(from_model(outputs[:8]))
+        print(json.dumps({name: results[name]}), flush=True)
+    grid.append(test[:8, 1:])
+    floor = compare_features(real, extract_features(net, data.train_images[:n, 1:]))["fid"]
+    return results, grid, floor, info
 
 
 def _translated(model, inputs: torch.Tensor, direction: str) -> torch.Tensor:
@@ -152,12 +227,15 @@ def cyclegan(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("task", nargs="?", choices=["pix2pix", "cyclegan"], default="pix2pix")
+    parser.add_argument("task", nargs="?", choices=["pix2pix", "cyclegan", "study"], default="pix2pix")
     parser.add_argument("--minutes", type=float, default=10)
+    parser.add_argument("--steps", type=int, default=12000, help="study: steps for every variant")
+    parser.add_argument("--only", default=None, help="study: these variants (comma-separated, l1-only among them)")
+    parser.add_argument("--name", default="pix2pix_study", help="study: docs/results/NAME.json, docs/images/NAME.png")
     parser.add_argument("--out-dir", default=None, help="default: runs/bench-translation or runs/bench-cyclegan")
     parser.add_argument("--n", type=int, default=10000)
     args = parser.parse_args()
-    (pix2pix if args.task == "pix2pix" else cyclegan)(args)
+    {"pix2pix": pix2pix, "cyclegan": cyclegan, "study": study}[args.task](args)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from imsynth.errors import ConfigError, InputError
 from imsynth.image import read_image, save_image
 from imsynth.metrics.features import load_feature_net
 from imsynth.models import build_model, config_for_dataset, get_entry, load_run
+from imsynth.models.translation import PatchGAN, patch_layers, receptive_field
 from imsynth.train import train
 from tests.helpers import assert_one_line_error, run_cli
 
@@ -242,3 +243,25 @@ def test_cyclegan_refuses_unequal_domains_with_the_identity_loss(tmp_path, capsy
         code, err, "identity loss needs domains with equal channels (got 1 and 3)", "identity_weight=0"
     )
     assert not (tmp_path / "r" / "state").exists()
+
+
+@pytest.mark.parametrize("layers", [1, 2, 3, 4])
+def test_the_patch_a_logit_sees_is_the_receptive_field_computed(layers):
+    """The default PatchGAN depth rests on ``receptive_field``: it must be the network's real footprint, measured
+    as the pixels whose change moves the centre logit."""
+    net = PatchGAN(1, 4, layers, torch.nn.Identity).double()
+    torch.nn.init.constant_(net.body[0].weight, 1.0)  # no weight may cancel to an exact zero by chance
+    pixels = torch.zeros(1, 1, 160, 160, dtype=torch.float64, requires_grad=True)
+    logits = net(pixels)
+    logits[0, 0, logits.shape[2] // 2, logits.shape[3] // 2].backward()
+    rows = torch.nonzero(pixels.grad[0, 0].abs().sum(1)).flatten()
+    assert int(rows.max() - rows.min() + 1) == receptive_field(layers)
+
+
+def test_the_default_patch_covers_a_quarter_of_the_side_as_in_the_paper():
+    assert [receptive_field(patch_layers(side)) for side in (28, 64, 256)] == [8, 18, 78]
+    data = load_dataset("pairs:digits~blur")  # 8x8 items
+    model = build_model("pix2pix", config_for_dataset(get_entry("pix2pix").default_config(), data))
+    assert model.d_layers == 1
+    with pytest.raises(ConfigError, match="d_norm must be one of batch, instance, none, got 'layer'"):
+        dataclasses.replace(model.config, d_norm="layer")
