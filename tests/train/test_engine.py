@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 import shutil
@@ -8,8 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+from torch._dynamo.utils import counters
 
-from imsynth.errors import CheckpointError, InputError, TrainingError
+from imsynth.errors import CheckpointError, ConfigError, InputError, TrainingError
 from imsynth.models import build_model, config_for_dataset, get_entry, load_run
 from imsynth.runtime import runs as ckpt
 from imsynth.train import TrainConfig, train
@@ -60,6 +62,33 @@ def small_vae(dataset, **overrides):
     for key, value in overrides.items():
         setattr(config, key, value)
     return config
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="torch.compile on CPU writes C++ and needs g++")
+def test_a_compiled_run_trains_as_an_eager_one_and_writes_the_same_checkpoint(tmp_path, monkeypatch):
+    data = tiny_dataset()
+    with monkeypatch.context() as patched:
+        patched.setenv("CXX", "no-such-compiler")
+        with pytest.raises(ConfigError, match=r"needs a C\+\+ compiler \(no-such-compiler is not on PATH\)"):
+            train("vae", data, tmp_path / "none", train_config=TrainConfig(steps=2, compile=True, **FAST), quiet=True)
+    assert not (tmp_path / "none").exists()
+    eager = TrainConfig(steps=8, **FAST)
+    train("vae", data, tmp_path / "eager", model_config=small_vae(data), train_config=eager, quiet=True)
+    torch.compiler.reset()
+    counters["stats"].clear()
+    compiled = dataclasses.replace(eager, compile=True)
+    train("vae", data, tmp_path / "compiled", model_config=small_vae(data), train_config=compiled, quiet=True)
+    assert counters["stats"]["unique_graphs"] >= 2  # the encoder and the decoder, at least, ran compiled
+    a, b = load_file(tmp_path / "eager/model.safetensors"), load_file(tmp_path / "compiled/model.safetensors")
+    assert a.keys() == b.keys()  # no "_orig_mod." prefix: any run or command reads it
+    for name in a:
+        torch.testing.assert_close(b[name], a[name], rtol=1e-3, atol=1e-4, msg=name)
+    losses = [
+        [row["loss"] for row in ckpt.read_metrics(tmp_path / run) if "loss" in row] for run in ("eager", "compiled")
+    ]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-3)
+    train("vae", data, tmp_path / "compiled", train_config=TrainConfig(steps=12), resume=True, quiet=True)
+    assert ckpt.read_metrics(tmp_path / "compiled")[-1]["step"] == 12
 
 
 def test_training_lowers_the_loss_and_writes_a_complete_run(tmp_path):

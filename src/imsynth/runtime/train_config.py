@@ -23,6 +23,10 @@ class TrainConfig:
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     channels_last: bool = True
     matmul_small_convs: bool = True  # CPU: wide convolutions with <= 2x2 outputs as im2col + matmul (fastconv.py)
+    # torch.compile each top-level network (weights keep their names: checkpoints and resume are unchanged). Off by
+    # default: it costs 4-35 s of compilation before the first step (benchmarks/compile.py: dcgan 1.6x faster
+    # afterwards, ahead after 1.4 minutes; vae 1.08x), which a short run or a test never earns back
+    compile: bool = False
     seed: int = 0
     deterministic: bool = False
     steps: int | None = None

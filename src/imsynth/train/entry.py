@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -129,6 +130,12 @@ def _train(model_name, dataset, out, model_config, train_config, resume, device,
         model.to(memory_format=torch.channels_last)
     if train_config.matmul_small_convs and torch_device.type == "cpu":
         use_matmul_for_small_convolutions(model)
+    if train_config.compile:
+        compiler = os.environ.get("CXX", "g++")
+        if torch_device.type == "cpu" and shutil.which(compiler) is None:
+            raise ConfigError(f"train.compile on CPU needs a C++ compiler ({compiler} is not on PATH): install g++")
+        for network in model.children():
+            network.compile()  # in place: the state dict keeps its keys, unlike torch.compile(module)
     distributed.broadcast_parameters(model, group)
     run.mkdir(parents=True, exist_ok=True)
     trainer = Trainer(
