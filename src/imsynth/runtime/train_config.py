@@ -23,9 +23,9 @@ class TrainConfig:
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     channels_last: bool = True
     matmul_small_convs: bool = True  # CPU: wide convolutions with <= 2x2 outputs as im2col + matmul (fastconv.py)
-    # torch.compile each top-level network (weights keep their names: checkpoints and resume are unchanged). Off by
-    # default: it costs 4-35 s of compilation before the first step (benchmarks/compile.py: dcgan 1.6x faster
-    # afterwards, ahead after 1.4 minutes; vae 1.08x), which a short run or a test never earns back
+    # torch.compile each top-level network (weights keep their names: checkpoints and resume are unchanged). Off:
+    # on this project's 2-core CPU it never paid back (benchmarks/compile.py: 19-23 s of compilation, then vae
+    # 1.00x and dcgan 0.85x the eager step time); kept for GPUs, where it has not yet been measured here
     compile: bool = False
     seed: int = 0
     deterministic: bool = False
