@@ -107,6 +107,7 @@ def study(args) -> None:
     runs = {name: out / name for name in chosen}
     environment = {**os.environ, "OMP_NUM_THREADS": "1"}
     common = ["--data", DATA, "--steps", str(args.steps), "--quiet", "--set", "width=32", "--set", "d_width=32"]
+    common += ["--seed", str(args.seed)]
     pending = [name for name, run in runs.items() if not (run / "model.safetensors").exists()]
     for start in range(0, len(pending), 2):
         jobs = [
@@ -130,7 +131,13 @@ def study(args) -> None:
             and row["fid_second_ratio_to_l1_only"] < 1
             and row["l1_ratio_to_l1_only"] <= 1.1
         )
-    summary = {"data": DATA, "steps": args.steps, "feature_net": info, "fid_floor_train_vs_test": round(floor, 2)}
+    summary = {
+        "data": DATA,
+        "steps": args.steps,
+        "seed": args.seed,
+        "feature_net": info,
+        "fid_floor_train_vs_test": round(floor, 2),
+    }
     summary["variants"] = {name: {"settings": STUDY[name], **results[name]} for name in chosen}
     print(json.dumps(summary), flush=True)
     results_file, picture = Path(f"docs/results/{args.name}.json"), Path(f"docs/images/{args.name}.png")
@@ -231,6 +238,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--steps", type=int, default=12000, help="study: steps for every variant")
     parser.add_argument("--only", default=None, help="study: these variants (comma-separated, l1-only among them)")
+    parser.add_argument("--seed", type=int, default=0, help="study: the seed of every variant")
     parser.add_argument("--name", default="pix2pix_study", help="study: docs/results/NAME.json, docs/images/NAME.png")
     parser.add_argument("--out-dir", default=None, help="default: runs/bench-translation or runs/bench-cyclegan")
     parser.add_argument("--n", type=int, default=10000)
