@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from imsynth.data import load_dataset
-from imsynth.models import build_model, config_for_dataset, get_entry
+from imsynth.models import get_entry
 from imsynth.runtime.runs import read_metrics
 from imsynth.train import train
 
@@ -30,11 +30,6 @@ def _timed(name: str, data, steps: int, compiled: bool) -> dict:
     """One run of ``steps`` steps; the steady step time is the slope of the logged clock over the second half of
     the run, the start-up what the clock had spent beyond that (for a compiled run, mostly compilation)."""
     entry = get_entry(name)
-    torch.manual_seed(0)
-    model = build_model(name, config_for_dataset(entry.default_config(), data))
-    if compiled:
-        for child in model.children():
-            child.compile()
     train_config = dataclasses.replace(
         entry.default_train_config(),
         steps=steps,
@@ -42,12 +37,13 @@ def _timed(name: str, data, steps: int, compiled: bool) -> dict:
         sample_every=10**9,
         checkpoint_every=10**9,
         minutes=None,
+        compile=compiled,  # the option itself, as a user sets it
     )
     torch.compiler.reset()
     with tempfile.TemporaryDirectory() as folder:
         # a fresh compile cache: the first run a user makes pays the whole compilation (later ones reuse it)
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(Path(folder) / "inductor")
-        train(name, data, Path(folder) / "run", model=model, train_config=train_config, quiet=True)
+        train(name, data, Path(folder) / "run", train_config=train_config, quiet=True)
         rows = [row for row in read_metrics(Path(folder) / "run") if "time" in row]
     half = [row for row in rows if row["step"] >= steps // 2]
     step = (half[-1]["time"] - half[0]["time"]) / (half[-1]["step"] - half[0]["step"])

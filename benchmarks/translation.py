@@ -50,19 +50,8 @@ CLASSES = {"a": 7, "b": 9}  # sneaker, ankle boot
 def pix2pix(args) -> None:
     out = Path(args.out_dir or "runs/bench-translation")
     runs = {"pix2pix": out / "pix2pix", "l1-only": out / "l1-only"}
-    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
-    common = ["--data", DATA, "--minutes", str(args.minutes), "--quiet", "--set", "width=32", "--set", "d_width=32"]
-    jobs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "imsynth.cli", "train", "pix2pix", "--out", str(run), *common]
-            + (["--set", "gan_weight=0"] if name == "l1-only" else []),
-            env=environment,
-        )
-        for name, run in runs.items()
-        if not (run / "model.safetensors").exists()
-    ]
-    if any(job.wait() for job in jobs):
-        raise SystemExit("a training run failed")
+    budget = ["--minutes", str(args.minutes)]
+    _train_pairs(runs, {"pix2pix": [], "l1-only": ["gan_weight=0"]}, budget)
     results, grid, floor, info = _score_pairs(runs, args.n)
     summary = {
         "data": DATA,
@@ -105,21 +94,7 @@ def study(args) -> None:
     if unknown or "l1-only" not in chosen:
         raise SystemExit(f"--only: variants of {', '.join(STUDY)}, l1-only among them (got {args.only})")
     runs = {name: out / name for name in chosen}
-    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
-    common = ["--data", DATA, "--steps", str(args.steps), "--quiet", "--set", "width=32", "--set", "d_width=32"]
-    common += ["--seed", str(args.seed)]
-    pending = [name for name, run in runs.items() if not (run / "model.safetensors").exists()]
-    for start in range(0, len(pending), 2):
-        jobs = [
-            subprocess.Popen(
-                [sys.executable, "-m", "imsynth.cli", "train", "pix2pix", "--out", str(runs[name]), *common]
-                + [word for setting in STUDY[name] for word in ("--set", setting)],
-                env=environment,
-            )
-            for name in pending[start : start + 2]
-        ]
-        if any(job.wait() for job in jobs):
-            raise SystemExit("a training run failed")
+    _train_pairs(runs, STUDY, ["--steps", str(args.steps), "--seed", str(args.seed)])
     results, grid, floor, info = _score_pairs(runs, args.n, batch_stats=True)
     baseline = results["l1-only"]
     for row in results.values():
@@ -146,6 +121,24 @@ def study(args) -> None:
     rows = torch.cat(grid).float() / 255  # rows: edges, one per variant in the order run, real
     save_grid(str(picture), rows.permute(0, 2, 3, 1).numpy(), nrow=8, scale=4)
     print(f"wrote {results_file} and {picture}")
+
+
+def _train_pairs(runs: dict, settings: dict, budget: list[str]) -> None:
+    """Train each run not yet trained (``settings[name]``: its --set values), two at a time on one thread each."""
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    common = ["--data", DATA, *budget, "--quiet", "--set", "width=32", "--set", "d_width=32"]
+    pending = [name for name, run in runs.items() if not (run / "model.safetensors").exists()]
+    for start in range(0, len(pending), 2):
+        jobs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "imsynth.cli", "train", "pix2pix", "--out", str(runs[name]), *common]
+                + [word for setting in settings[name] for word in ("--set", setting)],
+                env=environment,
+            )
+            for name in pending[start : start + 2]
+        ]
+        if any(job.wait() for job in jobs):
+            raise SystemExit("a training run failed")
 
 
 def _score_pairs(runs: dict, n: int, batch_stats: bool = False):

@@ -19,6 +19,7 @@ The guard's collapse signals (``health``): outputs identical across inputs (thei
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -101,9 +102,10 @@ class TranslationConfig(TwoDomainShape):
     levels: int = 0  # U-Net down-sampling levels (0: down to 4x4 at most, at most 6)
     d_width: int = 64
     # PatchGAN stride-2 layers; 0: the fewest whose patch covers a quarter of the image side, as the paper's 70x70
-    # patches do at 256x256 (measured: at 28x28 a patch of 38 px, i.e. the whole item, made FID 1.5x worse than 8 px)
+    # patches do at 256x256 (measured at 28x28: a 38 px patch, the whole item, gave 1.52x and 1.33x the FID of an
+    # 8 px one under the two feature networks; benchmarks/translation.py study)
     d_layers: int = 0
-    d_norm: str = "batch"  # the PatchGAN's normalisation: batch (the paper's), instance or none
+    d_norm: Literal["batch", "instance", "none"] = "batch"  # the PatchGAN's normalisation (the paper's: batch)
     l1_weight: float = 100.0
     gan_weight: float = 1.0  # 0: a U-Net trained with L1 alone
     g_lr: float = 2e-4

@@ -24,8 +24,8 @@ class TrainConfig:
     channels_last: bool = True
     matmul_small_convs: bool = True  # CPU: wide convolutions with <= 2x2 outputs as im2col + matmul (fastconv.py)
     # torch.compile each top-level network (weights keep their names: checkpoints and resume are unchanged). Off:
-    # on this project's 2-core CPU it never paid back (benchmarks/compile.py: 19-73 s of compilation, then vae
-    # 1.00x, dcgan 0.85x, ddpm 0.95x the eager step time); kept for GPUs, where it has not yet been measured here
+    # on this project's 2-core CPU it did not pay back (benchmarks/compile.py, two runs: 19-73 s of compilation,
+    # then vae 1.00-1.03x, dcgan 0.80-0.85x, ddpm 0.95-0.99x the eager speed); kept for GPUs, not measured here
     compile: bool = False
     seed: int = 0
     deterministic: bool = False
