@@ -1,6 +1,7 @@
 """Video benchmarks (issue 26): stochastic prediction on moving-fashion, content/motion swaps, a real recording.
 
     python benchmarks/video.py --minutes 30 [--runs runs/bench-video] [--models svg,svg-det,dsvae,video-ddpm] [--swap] [--real]
+    python benchmarks/video.py --steps 1952 ...   # equal steps instead of equal time (a training beside other work)
 
 Prediction: trains each model for the same wall time (sequentially, two cores each) on stochastic
 `moving-fashion` (2 items, a new direction and speed at each bounce, 15-frame clips of 64x64), then predicts 10
@@ -46,12 +47,12 @@ VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 CONTEXT, FRAMES, CLIPS, SAMPLES = 5, 10, 64, 20
 
 
-def trained(name: str, data: str, out: Path, minutes: float) -> Path:
+def trained(name: str, data: str, out: Path, budget: dict) -> Path:
     if (out / "model.safetensors").exists():
         print(f"reusing {out}", file=sys.stderr)
         return out
     started = time.perf_counter()
-    result = train_from_options(name, out, data=data, minutes=minutes, quiet=True)
+    result = train_from_options(name, out, data=data, quiet=True, **budget)
     print(f"{name}: {result.step} steps in {time.perf_counter() - started:.0f} s on {data}", file=sys.stderr)
     return out
 
@@ -90,6 +91,11 @@ def pictures(models: dict, clips: torch.Tensor, images: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=30.0, help="training wall time per model")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        help="train each model this many steps instead (when the cores are shared, time is no budget)",
+    )
     parser.add_argument("--runs", type=Path, default=Path("runs/bench-video"))
     parser.add_argument("--models", default="svg,svg-det,dsvae,video-ddpm")
     parser.add_argument("--diffusion-samples", type=int, default=5, help="futures per clip for video-ddpm")
@@ -99,17 +105,18 @@ def main() -> None:
     parser.add_argument("--images", type=Path, default=Path("docs/images"))
     args = parser.parse_args()
     torch.manual_seed(0)
-    results: dict = {"minutes_per_model": args.minutes, "data": DATA, "context": CONTEXT, "frames": FRAMES}
+    budget = {"steps": args.steps} if args.steps else {"minutes": args.minutes}
+    results: dict = {"budget_per_model": budget, "data": DATA, "context": CONTEXT, "frames": FRAMES}
     names = [name for name in args.models.split(",") if name]
     models = {}
     for name in names:
-        models[name] = load_run(trained(name, DATA, args.runs / name, args.minutes))[0]
+        models[name] = load_run(trained(name, DATA, args.runs / name, budget))[0]
     test = load_dataset(DATA, limit=CLIPS)
     clips = test.to_batch(test.test_images[:CLIPS])
     results["prediction"] = predictions(models, clips, args.diffusion_samples)
     pictures(models, clips, args.images)
     if args.swap:
-        model = load_run(trained("dsvae", SWAP_DATA, args.runs / "dsvae-one-item", args.minutes))[0]
+        model = load_run(trained("dsvae", SWAP_DATA, args.runs / "dsvae-one-item", budget))[0]
         data = load_dataset(SWAP_DATA, limit=256)
         a = data.to_batch(data.test_images[:256])
         order = torch.from_numpy(np.random.default_rng(0).permutation(len(a)))
@@ -125,7 +132,7 @@ def main() -> None:
         print(f"swap: {results['swap']}", file=sys.stderr)
     if args.real and VTEST.exists():
         spec = f"video:{VTEST}?frames=15&stride=3&size=64"
-        model = load_run(trained("svg", spec, args.runs / "svg-vtest", args.minutes))[0]
+        model = load_run(trained("svg", spec, args.runs / "svg-vtest", budget))[0]
         data = load_dataset(spec)
         clips = data.to_batch(data.test_images)
         results["real"] = {"data": spec, **predictions({"svg": model}, clips)}

@@ -17,6 +17,19 @@ CHROMIUM = os.environ.get("IMSYNTH_CHROMIUM") or shutil.which("chromium") or shu
 ARTIFACTS = Path(os.environ.get("IMSYNTH_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts")) / "studio"
 MAX_MEGAPIXELS = 1.0  # small, so the pixel cap can be tested with a small file
 MAX_UPLOAD_MB = 2.0
+# Every toast the page shows, kept after Gradio removes it (10 s): under load a test can look later than that.
+# Polled, not observed: a MutationObserver watching for added nodes was tried and recorded only the first toast of
+# a test. An element is recorded again if its text changes.
+TOAST_RECORDER = """
+window.__toasts = [];
+const seen = new WeakMap();
+setInterval(() => {
+  for (const body of document.querySelectorAll('.toast-body')) {
+    const text = body.innerText;
+    if (text && seen.get(body) !== text) { seen.set(body, text); window.__toasts.push(text); }
+  }
+}, 50);
+"""
 
 
 def free_port() -> int:
@@ -64,12 +77,20 @@ def browser():
         launched.close()
 
 
+def studio_context(browser):
+    """A browser context as a new user's: nothing cached, generous timeouts (the other test worker may be loading
+    both cores), and the page's toasts recorded."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(90_000)
+    context.add_init_script(TOAST_RECORDER)
+    return context
+
+
 @pytest.fixture
 def page(browser, studio, request):
     """A fresh page on the studio; afterwards, every request it made must have gone to the studio itself."""
     url, _ = studio
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(90_000)  # generous: the other test worker may be loading both cores
+    context = studio_context(browser)
     opened = context.new_page()
     requests = []
     opened.on("request", lambda request: requests.append(request.url))

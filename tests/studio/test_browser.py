@@ -34,7 +34,7 @@ def result(page, elem_id, timeout=90_000) -> np.ndarray:
         image.wait_for(timeout=timeout)
     except Exception as error:
         screenshot(page, f"failed-{elem_id}")  # the page as it was
-        said = page.locator(".toast-body").all_inner_texts()  # an error toast says why
+        said = page.evaluate("window.__toasts")  # an error toast says why
         raise AssertionError(f"no image in #{elem_id}; the page says {said}") from error
     data = page.request.get(image.get_attribute("src")).body()
     return np.asarray(Image.open(io.BytesIO(data)))
@@ -46,12 +46,23 @@ def upload(page, elem_id, path):
 
 
 def expect_error(page, fragment, timeout=60_000):
+    """Wait for a message with the fragment among the toasts shown since the last one this found (the page's
+    recorder keeps them after Gradio removes them), and take those toasts off the record."""
     try:
-        page.locator(".toast-body").get_by_text(fragment, exact=False).first.wait_for(timeout=timeout)
+        page.wait_for_function(
+            "fragment => window.__toasts.some(text => text.toLowerCase().includes(fragment))",
+            arg=fragment.lower(),
+            timeout=timeout,
+        )
     except Exception as error:
         screenshot(page, "failed-" + "".join(c if c.isalnum() else "-" for c in fragment)[:40])
-        said = page.locator(".toast-body").all_inner_texts()  # another message instead says what went wrong
-        raise AssertionError(f"no message with {fragment!r}; the page says {said}") from error
+        said = page.evaluate("window.__toasts")  # another message instead says what went wrong
+        raise AssertionError(f"no message with {fragment!r}; the page said {said}") from error
+    page.evaluate(
+        "fragment => { const at = window.__toasts.findIndex(text => text.toLowerCase().includes(fragment));"
+        " window.__toasts.splice(0, at + 1); }",
+        fragment.lower(),
+    )
 
 
 def choose(page, elem_id, option):

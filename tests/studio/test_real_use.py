@@ -18,7 +18,7 @@ from PIL import Image
 
 from imsynth.runtime import runs as run_files
 from tests.helpers import huge_png
-from tests.studio.conftest import free_port, screenshot
+from tests.studio.conftest import free_port, screenshot, studio_context
 from tests.studio.test_browser import choose, click, expect_error, fill, open_tab, result, upload
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("studio")]
@@ -77,8 +77,7 @@ def resident_mb(pid: int) -> float:
 
 
 def session(browser, url):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(90_000)
+    context = studio_context(browser)
     page = context.new_page()
     page.goto(url)
     page.get_by_role("tab", name="Classical").wait_for(timeout=120_000)
