@@ -168,7 +168,7 @@ def test_real_process_exit_codes_and_no_traceback(tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert (
         done.stderr.strip()
-        == "imsynth: error: unknown dataset 'nope'; valid: crops:PATH, digits, fashion-mnist, folder:PATH, fortunes, frames:FOLDER[?frames=N&stride=N&size=N], moving-digits, moving-fashion, moving-shapes, npz:PATH, pairs:NAME~TRANSFORM, photos, shapes, text:PATH[?unit=sentence&vocab=N&max_tokens=N], unpaired:A,B, video:FILE[?frames=N&stride=N&size=N]"
+        == "imsynth: error: unknown dataset 'nope'; valid: crops:PATH, digits, fashion-mnist, fashion-pages, folder:PATH, fortunes, frames:FOLDER[?frames=N&stride=N&size=N], moving-digits, moving-fashion, moving-shapes, npz:PATH, pairs:NAME~TRANSFORM, photos, shapes, text:PATH[?unit=sentence&vocab=N&max_tokens=N], unpaired:A,B, video:FILE[?frames=N&stride=N&size=N]"
     )
     helped = subprocess.run(
         [sys.executable, "-m", "imsynth.cli", "train", "--help"], capture_output=True, text=True, timeout=120

@@ -42,7 +42,7 @@ def test_missing_fashion_mnist_says_where_it_looked(monkeypatch, tmp_path):
 def test_unknown_dataset_lists_the_valid_names():
     with pytest.raises(
         InputError,
-        match=r"valid: crops:PATH, digits, fashion-mnist, folder:PATH, fortunes, frames:FOLDER\[\?frames=N&stride=N&size=N\], moving-digits, moving-fashion, moving-shapes, npz:PATH, pairs:NAME~TRANSFORM, photos, shapes, text:PATH\[\?unit=sentence&vocab=N&max_tokens=N\], unpaired:A,B, video:FILE",
+        match=r"valid: crops:PATH, digits, fashion-mnist, fashion-pages, folder:PATH, fortunes, frames:FOLDER\[\?frames=N&stride=N&size=N\], moving-digits, moving-fashion, moving-shapes, npz:PATH, pairs:NAME~TRANSFORM, photos, shapes, text:PATH\[\?unit=sentence&vocab=N&max_tokens=N\], unpaired:A,B, video:FILE",
     ):
         load_dataset("cifar-1000")
 

@@ -1,6 +1,6 @@
 """Datasets by name (the ``REGISTRY`` table), all held in memory as uint8 tensors (see ``ImageDataset``)."""
 
-from . import clips, pairs, photos, shapes, sources, text  # noqa: F401  (registers the datasets)
+from . import clips, pages, pairs, photos, shapes, sources, text  # noqa: F401  (registers the datasets)
 from .base import (
     DATA_KINDS,
     REGISTRY,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
+from urllib.parse import parse_qsl
 
 import numpy as np
 import torch
@@ -85,6 +86,20 @@ def resize_uint8(images: torch.Tensor, size: int, *, chunk: int = 4096) -> torch
         out.append(part.round_().clamp_(0, 255).to(torch.uint8))
     resized = torch.cat(out) if out else flat.new_zeros((0, planes[0], size, size))
     return resized.reshape(*lead, planes[0], size, size)
+
+
+def int_options(spec: str, options: str, defaults: dict[str, int]) -> dict[str, int]:
+    """The integer options after a generated dataset's ``?`` (``a=1&b=2``), over ``defaults``; an unknown key or a
+    value that is not an integer is refused, naming the dataset."""
+    values = dict(defaults)
+    for key, value in parse_qsl(options, keep_blank_values=True):
+        if key not in defaults:
+            raise InputError(f"{spec}: unknown option {key!r}; valid: {', '.join(defaults)}")
+        try:
+            values[key] = int(value)
+        except ValueError:
+            raise InputError(f"{spec}: {key} must be an integer, got {value!r}") from None
+    return values
 
 
 def split_indices(count: int, test_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

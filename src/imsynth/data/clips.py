@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
-from urllib.parse import parse_qsl
 
 import numpy as np
 import torch
@@ -27,7 +26,7 @@ import torch
 from ..clips import DEFAULT_FPS, fit_frame, frame_rate, iter_frames
 from ..errors import InputError
 from . import shapes
-from .base import DatasetSpec, Factors, ImageDataset, register, resize_uint8
+from .base import DatasetSpec, Factors, ImageDataset, int_options, register, resize_uint8
 from .sources import fashion_where, find_fashion, load_digits, load_fashion
 
 DIRECTIONS = 8  # multiples of 45 degrees (moving shapes move so; bouncing items' first directions are binned so)
@@ -68,14 +67,7 @@ class ClipDataset(ImageDataset):
 
 
 def _options(spec: str, options: str, defaults: dict) -> dict:
-    values = dict(defaults)
-    for key, value in parse_qsl(options, keep_blank_values=True):
-        if key not in defaults:
-            raise InputError(f"{spec}: unknown option {key!r}; valid: {', '.join(defaults)}")
-        try:
-            values[key] = int(value)
-        except ValueError:
-            raise InputError(f"{spec}: {key} must be an integer, got {value!r}") from None
+    values = int_options(spec, options, defaults)
     for key in ("frames", "size", "stride", "train", "test", "items"):
         if key in values and values[key] < (0 if key == "size" else 1):
             raise InputError(f"{spec}: {key} must be at least 1, got {values[key]}")
