@@ -47,6 +47,7 @@ def test_datasets_lists_every_dataset_with_availability(capsys):
         "crops:PATH",
         "digits",
         "fashion-mnist",
+        "fashion-pages",
         "folder:PATH",
         "fortunes",
         "frames:FOLDER[?frames=N&stride=N&size=N]",
@@ -67,11 +68,11 @@ def test_datasets_lists_every_dataset_with_availability(capsys):
 @pytest.mark.parametrize(
     "args, fragments",
     [
-        (["train", "gan9000", "--out", "X"], ["'gan9000' is not one of", "'beta-vae'"]),
+        (["train", "gan9000", "--out", "X"], ["unknown model 'gan9000'", "beta-vae"]),
         (["train", "vae", "--data", "mnist-3d", "--out", "X"], ["unknown dataset 'mnist-3d'", "digits"]),
         (["train", "vae", "--out", "X", "--set", "colour=red"], ["--set colour: unknown key"]),
         (["train", "vae", "--out", "X", "--set", "latent_dim=many"], ["latent_dim: expected an integer"]),
-        (["train", "vae", "--out", "X", "--steps", "lots"], ["'lots' is not a valid integer"]),
+        (["train", "vae", "--out", "X", "--steps", "lots"], ["--steps: 'lots' is not a whole number"]),
         (["train", "vae", "--out", "X", "--device", "tpu"], ["unknown device 'tpu'"]),
         (["sample", "nowhere", "-o", "x.png"], ["nowhere: no such run directory"]),
         (["eval", "nowhere"], ["nowhere: no such run directory"]),

@@ -256,6 +256,11 @@ class Param:
     example: Any = None  # what the studio shows first: a bundled example's name for an image, else a value
     needs: frozenset[str] = frozenset()  # capabilities of the run that make this parameter mean something
     joined: str | None = None  # several table names in one value, joined by this ("shot+jpeg")
+    multiple: bool = False  # given any number of times (the CLI repeats the flag; the studio takes one per line)
+    # open choices: values offered (a tuple, or "module:NAME" of a table or a function giving them) where any
+    # other value is allowed too (a dataset's name, or a spec such as folder:PATH)
+    suggest: tuple | str = ()
+    metavar: str | None = None  # what the CLI's help calls the value, where its kind or type does not say
 
     def __post_init__(self) -> None:
         if self.kind is not None and self.kind not in KINDS:
@@ -276,15 +281,19 @@ class Param:
         return found if isinstance(found, Table) else None
 
     def values(self) -> tuple:
-        """The allowed values, read from their table or tuple where referenced; () when any value goes."""
-        if isinstance(self.choices, str):
-            found = resolve(self.choices)
-            return found.names() if isinstance(found, Table) else tuple(found)
-        return tuple(self.choices)
+        """The allowed values, read from their table, function or tuple where referenced; () when any value goes."""
+        return _listed(self.choices)
+
+    def suggestions(self) -> tuple:
+        """The values offered where any value is allowed (``suggest``)."""
+        return _listed(self.suggest)
 
     def check(self, value: Any) -> Any:
         """``value`` converted to the parameter's type and checked against its choices and range; the one message
         for the CLI and the studio."""
+        if self.multiple:  # a tuple of texts: from the CLI's repeated flag, or one per line from the studio
+            given = value.splitlines() if isinstance(value, str) else (value or ())
+            return tuple(str(item).strip() for item in given if str(item).strip()) or self.default
         if value is None or value == "":  # not given (an empty box in the studio)
             if self.required:
                 raise InputError(f"{self.cli_flag}: give a value")
@@ -312,6 +321,15 @@ class Param:
                 bounds = f">= {self.low:g}" if self.low is not None else f"<= {self.high:g}"
             raise InputError(f"{self.cli_flag} must be {kind} {bounds}, got {value!r}")
         return value
+
+
+def _listed(reference: tuple | str) -> tuple:
+    if not isinstance(reference, str):
+        return tuple(reference)
+    found = resolve(reference)
+    if isinstance(found, Table):
+        return found.names()
+    return tuple(found() if callable(found) else found)
 
 
 def typed(kind: type, value: Any, where: str) -> Any:
@@ -389,6 +407,27 @@ class Action:
             else:
                 bound[param.options] = checked
         return bound
+
+    def command_line(self, values: dict[str, Any]) -> list[str]:
+        """The words after ``imsynth`` that run this action with ``values`` (by parameter name; None, or a switch
+        at its default, is left out, so the command takes its default)."""
+        unknown = set(values) - {param.name for param in self.params}
+        if unknown:
+            raise InputError(f"{self.name}: unknown parameter(s) {', '.join(sorted(unknown))}")
+        positional, flags = [], []
+        for param in self.params:
+            value = values.get(param.name)
+            if value is None or (param.multiple and not value):
+                continue
+            if param.positional:
+                positional.append(str(value))
+            elif param.type is bool:
+                if bool(value) != bool(param.default):
+                    flags.append(param.cli_flag if value else "--no-" + param.cli_flag[2:])
+            else:
+                for item in value if param.multiple else (value,):
+                    flags += [param.cli_flag, str(item)]
+        return [self.name, *positional, *flags]
 
     def __call__(self, **values):
         """Run the action from Python with the table's checks (method options as plain keywords)."""

@@ -8,7 +8,9 @@ import pytest
 
 from imsynth.apps.actions import ACTIONS
 from imsynth.cli.actions import action_command
+from imsynth.data import REGISTRY as DATASETS
 from imsynth.errors import InputError
+from imsynth.models import MODEL_REGISTRY, preset_budgets
 from imsynth.tables import REQUIRED, Action, Param
 from tests.helpers import assert_one_line_error, run_cli
 
@@ -124,3 +126,26 @@ def test_a_fresh_process_offers_the_model_methods_that_live_above_the_classical_
             [sys.executable, "-m", "imsynth.cli", command, "--help"], capture_output=True, text=True, check=True
         ).stdout
         assert method in shown, (command, shown)
+
+
+def test_the_studios_train_tab_offers_the_train_actions_parameters_with_its_defaults_and_choices(tmp_path):
+    pytest.importorskip("gradio")
+    from imsynth.studio import build_studio
+
+    train = ACTIONS.get("train")
+    page = build_studio(str(tmp_path / "runs"))
+    try:
+        props = {p.get("elem_id"): p for p in _config_components(page) if (p.get("elem_id") or "").startswith("train-")}
+    finally:
+        page.close()
+    offered = {param.name.removesuffix("_path") for param in train.params if param.studio and param.kind != "path"}
+    assert {f"train-{name}" for name in offered} <= set(props)
+    for param in train.params:  # the server's own paths and the CLI's switches stay out of the page
+        if not param.studio:
+            assert f"train-{param.name}" not in props, param.name
+    assert [c[0] for c in props["train-model"]["choices"]] == list(MODEL_REGISTRY.names())
+    assert props["train-model"]["value"] == train.param("model").example
+    assert [c[0] for c in props["train-preset"]["choices"]] == ["", *preset_budgets()]
+    assert props["train-data"]["allow_custom_value"] and props["train-data"]["value"] == "digits"
+    assert [c[0] for c in props["train-data"]["choices"]] == list(DATASETS.names())
+    assert props["train-minutes"]["value"] == "1" and props["train-steps"]["value"] == ""

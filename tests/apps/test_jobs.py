@@ -6,7 +6,9 @@ import time
 
 import pytest
 
+from imsynth.apps.actions.train import TRAIN
 from imsynth.apps.jobs import run_status, start_training, train_command
+from imsynth.cli.actions import action_command
 from imsynth.errors import InputError
 from imsynth.runtime import runs
 
@@ -24,13 +26,15 @@ def _wait(job, predicate, timeout=120):
     return False
 
 
-def test_train_command_is_the_cli_call():
-    command = train_command("vae", "runs/x", data="digits", steps=5, seed=2, assignments=["beta=2"], resume=False)
-    assert command[1:] == [
-        "-m", "imsynth.cli", "train", "vae", "--out", "runs/x", "--quiet",
-        "--data", "digits", "--steps", "5", "--seed", "2", "--set", "beta=2",
-    ]  # fmt: skip
-    assert train_command("vae", "r", resume=True)[-1] == "--resume"
+def test_train_command_is_the_cli_call_with_the_same_values():
+    given = {"data": "digits", "steps": 5, "seed": 2, "assignments": ("beta=2", "width=8"), "preset": "cpu-30min"}
+    command = train_command("vae", "runs/x", **given)
+    assert command[1:4] == ["-m", "imsynth.cli", "train"]
+    # the command's own parser reads back what was asked (and --quiet: no progress bar in a log file)
+    parsed = action_command(TRAIN).make_context("train", command[4:]).params
+    assert TRAIN.bind(parsed) == TRAIN.bind({"model": "vae", "out": "runs/x", "quiet": True, **given})
+    resumed = action_command(TRAIN).make_context("train", train_command("vae", "r", resume=True)[4:]).params
+    assert TRAIN.bind(resumed)["resume"] is True and TRAIN.bind(parsed)["resume"] is False
 
 
 @pytest.mark.slow

@@ -47,4 +47,6 @@ def test_train_applies_a_preset_before_config_and_set_and_models_lists_it(tmp_pa
     assert resolved["model_config"]["latent_dim"] == 12  # the config file over the preset
     assert resolved["model_config"]["width"] == 16  # --set over both
     code, _, err = run_cli(capsys, "train", "vae", "--out", str(tmp_path / "r"), "--preset", "fast", "--dry-run")
-    assert_one_line_error(code, err, "model vae has no preset 'fast'")
+    assert_one_line_error(code, err, "--preset: 'fast' is not one of cpu-30min")  # no model has it
+    code, _, err = run_cli(capsys, "train", "ddpm", "--out", str(tmp_path / "r"), "--preset", "cpu-30min", "--dry-run")
+    assert_one_line_error(code, err, "model ddpm has no preset 'cpu-30min'")  # another model has it

@@ -307,7 +307,7 @@ def test_train_tab_starts_refuses_a_second_start_stops_and_lists_the_run(page, s
     fill(page, "train-name", "studio-vae")
     fill(page, "train-minutes", "")
     fill(page, "train-steps", "100000")
-    fill(page, "train-set", "width=8\nlatent_dim=4\ntrain.log_every=5\ntrain.sample_every=20")
+    fill(page, "train-assignments", "width=8\nlatent_dim=4\ntrain.log_every=5\ntrain.sample_every=20")
     click(page, "Start")
     page.locator("#train-progress").get_by_text(re.compile("^training")).first.wait_for(timeout=60_000)
     click(page, "Start")

@@ -92,7 +92,9 @@ def begin_training(page, name, preset=None):
     fill(page, "train-minutes", "")
     fill(page, "train-steps", "100000")
     fill(
-        page, "train-set", "width=8\nlatent_dim=4\ntrain.log_every=5\ntrain.sample_every=20\ntrain.checkpoint_every=20"
+        page,
+        "train-assignments",
+        "width=8\nlatent_dim=4\ntrain.log_every=5\ntrain.sample_every=20\ntrain.checkpoint_every=20",
     )
     click(page, "Start")
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..errors import ImsynthError, InputError
 from ..runtime import runs
+from .actions.train import TRAIN
 
 
 @dataclass
@@ -55,24 +56,11 @@ class TrainingJob:
         }
 
 
-def train_command(
-    model: str,
-    out: str | os.PathLike,
-    *,
-    data: str | None = None,
-    steps: int | None = None,
-    minutes: float | None = None,
-    seed: int | None = None,
-    assignments: list[str] | tuple[str, ...] = (),
-    resume: bool = False,
-) -> list[str]:
-    command = [sys.executable, "-m", "imsynth.cli", "train", model, "--out", str(out), "--quiet"]
-    for flag, value in (("--data", data), ("--steps", steps), ("--minutes", minutes), ("--seed", seed)):
-        if value is not None:
-            command += [flag, str(value)]
-    for assignment in assignments:
-        command += ["--set", assignment]
-    return command + (["--resume"] if resume else [])
+def train_command(model: str, out: str | os.PathLike, *, resume: bool = False, **options) -> list[str]:
+    """The ``imsynth train`` command line for ``options`` (the train action's parameters, by name), made from its
+    row of the action table, so a background training takes exactly what the command takes."""
+    values = {"model": model, "out": str(out), "resume": resume, "quiet": True, **options}
+    return [sys.executable, "-m", "imsynth.cli", *TRAIN.command_line(values)]
 
 
 def start_training(

@@ -8,6 +8,7 @@ command imports its function only when it runs.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -25,7 +26,7 @@ def _option_dest(param: Param, option: str) -> str:
 
 
 def _shown_default(param: Param) -> str | None:
-    if param.required or param.default is None or param.type is bool:
+    if param.required or param.default is None or param.type is bool or param.multiple:
         return None
     if isinstance(param.default, tuple):
         return "x".join(map(str, param.default))
@@ -41,6 +42,8 @@ def _help(param: Param) -> str:
 
 
 def _metavar(param: Param) -> str | None:
+    if param.metavar:
+        return param.metavar
     if param.choices:
         return "[" + "|".join(map(str, param.values())) + "]"
     return {int: "INTEGER", float: "NUMBER"}.get(param.type, "TEXT" if param.kind is None else param.kind.upper())
@@ -61,6 +64,7 @@ def _click_params(param: Param) -> list[click.Parameter]:
             type=click.STRING,  # the table converts and checks, with the message the studio shows
             default=None,
             required=param.required,
+            multiple=param.multiple,
             metavar=_metavar(param),
             help=_help(param),
         )
@@ -112,6 +116,8 @@ def show(result: Any) -> str:
     """What a command prints for its function's result."""
     if isinstance(result, dict):
         return json.dumps(result)
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):  # a record (a training's result)
+        return json.dumps(dataclasses.asdict(result), default=str)
     if isinstance(result, list):
         return "\n".join(map(str, result))
     return str(result) if isinstance(result, (str, Path, os.PathLike)) else json.dumps(result)
@@ -129,7 +135,9 @@ def action_command(action: Action) -> click.Command:
 
     def callback(**values):
         options = _chosen_options(action, values)
-        click.echo(show(action.function(**action.bind(values, options))))
+        result = action.function(**action.bind(values, options))
+        if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process speaks
+            click.echo(show(result))
 
     params = [made for param in action.params for made in _click_params(param)]
     return click.Command(

@@ -1,23 +1,21 @@
-"""The commands that are not actions (those are made from the action table): ``datasets``, ``models``, ``train``,
-``features``, ``demo``. Choices come from the tables (models, presets); each command is one call into the API."""
+"""The commands that are not actions (those are made from the action table, ``train`` among them): ``datasets``,
+``models``, ``features``, ``demo``. Choices come from the tables (models, presets); each command is one call into
+the API."""
 
 from __future__ import annotations
 
 import json
-import os
 
 import click
 
 from ..apps.demo import run_demo
-from ..config import read_config_file, to_dict
+from ..config import to_dict
 from ..data import list_datasets, load_dataset
 from ..errors import InputError
 from ..metrics.clip_features import shipped_clip_path, train_clip_feature_net
 from ..metrics.features import describe_shipped, shipped_path, train_feature_net
-from ..models import MODEL_REGISTRY, get_preset, presets_for
+from ..models import MODEL_REGISTRY, presets_for
 from ..runtime.classifier import ARCHITECTURES
-from ..train import describe, train_from_options
-from .options import DEVICE
 
 
 @click.command()
@@ -52,105 +50,6 @@ def models() -> None:
         for preset in presets_for(name):
             click.echo(f"{'':<12} --preset {preset.budget}: {' '.join(preset.settings)}")
             click.echo(f"{'':<12}   ({preset.description})")
-
-
-@click.command()
-@click.argument("model", type=click.Choice(MODEL_REGISTRY.names()), metavar="MODEL")
-@click.option(
-    "--data", "data_name", help="dataset name (see `imsynth datasets`); default digits, or the run's own with --resume"
-)
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="run directory")
-@click.option("--steps", type=int, help="stop after this many optimisation steps")
-@click.option("--epochs", type=float, help="stop after this many passes over the train split")
-@click.option("--minutes", type=float, help="stop after this much wall time")
-@click.option("--resume", is_flag=True, help="continue the run in --out exactly where it stopped")
-@click.option(
-    "--init",
-    "init",
-    type=click.Path(file_okay=False),
-    help="fine-tune: start from this run's weights and model config (same model; --set may change the rest)",
-)
-@click.option("--seed", type=int, help="random seed (default 0)")
-@DEVICE
-@click.option("--image-size", type=int, help="resize images to this square size")
-@click.option("--limit", type=int, help="use only the first N train/test images")
-@click.option(
-    "--set",
-    "assignments",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="override a model or train config field, e.g. --set beta=4 --set train.lr=2e-3 (all are applied, "
-    "then checked together)",
-)
-@click.option(
-    "--preset",
-    help="settings tuned for a budget, e.g. cpu-30min (see `imsynth models`); --config and --set come after",
-)
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False),
-    help="a config file (best.json of imsynth tune); its settings come first, --set after",
-)
-@click.option(
-    "--dry-run", is_flag=True, help="check the options, data and model, print the resolved config, do not train"
-)
-@click.option("--quiet", is_flag=True, help="no progress bar")
-def train(
-    model,
-    data_name,
-    out,
-    steps,
-    epochs,
-    minutes,
-    resume,
-    init,
-    seed,
-    device,
-    image_size,
-    limit,
-    assignments,
-    preset,
-    config_file,
-    dry_run,
-    quiet,
-):
-    """Train MODEL on a dataset into a run directory. Ctrl-C (or SIGTERM) finishes the step, writes a checkpoint
-    and prints the --resume command (exit 130 / 143); a second one aborts at once.
-
-    \b
-    Example:
-      imsynth train vae --data fashion-mnist --out runs/vae --minutes 30
-      imsynth train beta-tcvae --data shapes --out runs/tc --steps 5000 --set beta=6
-      imsynth train dcgan --out runs/wgan --set loss=wasserstein --set gp_weight=10 --set d_norm=none --dry-run
-      torchrun --nproc_per_node 2 -m imsynth.cli train vae --data digits --out runs/ddp --steps 500
-      imsynth train hyperprior --data photos --init runs/hp-gpu --out runs/hp-tuned --minutes 30
-      imsynth train dcgan --data fashion-mnist --config tune/best.json --out runs/tuned --minutes 30
-      imsynth train vae --data fashion-mnist --preset cpu-30min --out runs/vae-cpu --minutes 30
-    """
-    if config_file:
-        assignments = (*read_config_file(config_file, model), *assignments)
-    if preset:
-        assignments = (*get_preset(model, preset).settings, *assignments)
-    result = train_from_options(
-        model,
-        out,
-        data=data_name,
-        steps=steps,
-        epochs=epochs,
-        minutes=minutes,
-        resume=resume,
-        init=init,
-        seed=seed,
-        device=device,
-        image_size=image_size,
-        limit=limit,
-        assignments=assignments,
-        quiet=quiet,
-        dry_run=dry_run,
-    )
-    if int(os.environ.get("RANK", "0")) == 0:
-        click.echo(json.dumps(result) if dry_run else describe(result))
 
 
 @click.group()

@@ -45,7 +45,7 @@ from .capabilities import (
     sampling_defaults,
 )
 from .loading import load_run
-from .presets import PRESETS, Preset, get_preset, presets_for
+from .presets import PRESETS, Preset, get_preset, preset_budgets, presets_for
 
 __all__ = [
     "sampling_config",
@@ -78,5 +78,6 @@ __all__ = [
     "get_entry",
     "get_preset",
     "load_run",
+    "preset_budgets",
     "presets_for",
 ]

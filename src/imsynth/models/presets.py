@@ -46,6 +46,11 @@ for _preset in (
     PRESETS.add(_preset)
 
 
+def preset_budgets() -> tuple[str, ...]:
+    """Every budget some model has a preset for (``cpu-30min``, ...)."""
+    return tuple(sorted({preset.budget for preset in PRESETS}))
+
+
 def presets_for(model: str) -> list[Preset]:
     return [preset for preset in PRESETS if preset.model == model]
 

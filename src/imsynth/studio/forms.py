@@ -28,7 +28,7 @@ from .widgets import (
     upload,
 )
 
-__all__ = ["Form", "action_form", "title"]
+__all__ = ["Form", "action_form", "title", "value_control"]
 
 SHOWN_AS_IMAGE = (*IMAGE_SUFFIXES, ".gif")  # what the page shows as a picture (a GIF animates)
 FILE_KINDS = ("bitstream", "npz", "clip")
@@ -137,7 +137,7 @@ def action_form(action: Action, state, sample: dict, heavy: dict, run=None, *, p
                     inputs.extend(controls.inputs)
                     readers.append((len(controls.inputs), _method_reader(param, controls)))
                     continue
-                component = _value_control(param, name, sample)
+                component = value_control(param, name, sample)
                 if param.needs:
                     form.by_capability.append((component, param.needs))
                 inputs.append(component)
@@ -201,10 +201,17 @@ def _shown(result, results: dict) -> tuple:
     return tuple(shown[key] for key in results) if len(results) > 1 else shown[next(iter(results))]
 
 
-def _value_control(param: Param, name: str, sample: dict):
+def value_control(param: Param, name: str, sample: dict):
+    """The control of a plain parameter (not a file, run or method table) of the form ``name``."""
     label = param.name.replace("_", " ")
     elem_id = _id(name, param)
     shown = param.example if param.example is not None else param.default
+    if param.multiple:
+        text = "\n".join(map(str, shown or ()))
+        return gr.Textbox(text, label=f"{param.cli_flag}, one per line", info=param.help, lines=3, elem_id=elem_id)
+    if param.suggest:
+        values = [str(value) for value in param.suggestions()]
+        return gr.Dropdown(values, value=shown, label=label, info=param.help, allow_custom_value=True, elem_id=elem_id)
     if param.kind in ("json", "points"):
         return gr.Code(
             sample.get(param.example, "") or "", language="json", label=f"{label}: {param.help}", elem_id=elem_id
@@ -220,7 +227,8 @@ def _value_control(param: Param, name: str, sample: dict):
         )
     if param.type is bool:
         return gr.Checkbox(value=bool(param.default), label=label, info=param.help, elem_id=elem_id)
-    if param.type in (int, float) and shown is not None and not param.convert:
+    # a number box cannot be emptied: an optional value (None: not given) gets a text box
+    if param.type in (int, float) and shown is not None and param.default is not None and not param.convert:
         return gr.Number(
             shown, label=label, info=param.help, precision=0 if param.type is int else None, elem_id=elem_id
         )

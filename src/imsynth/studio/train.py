@@ -9,47 +9,33 @@ import json
 from pathlib import Path
 
 from ..apps.actions import ACTIONS
+from ..apps.actions.train import TRAIN
 from ..apps.jobs import run_status, start_training, stop_holder
-from ..data import REGISTRY as DATASETS
 from ..data import list_datasets
 from ..errors import ImsynthError, InputError
-from ..models import MODEL_REGISTRY, PRESETS, get_preset
 from ..runtime import runs
-from ..tables import typed
 from .controls import gr
-from .forms import action_form
-from .widgets import guarded, optional_number
+from .forms import action_form, value_control
+from .widgets import guarded
+
+# what Resume takes (the command needs the model; a budget is optional): the run keeps its data, seed and settings
+RESUME_TAKES = ("model", "steps", "epochs", "minutes")
 
 
 # ------------------------------------------------------------------------------------------------------- train
 def train_tab(state, run_choices) -> None:
+    """The ``train`` action's controls (its row of the action table, as the CLI's options), a run name under the
+    runs folder for its ``--out``, and Start / Stop / Resume for a training in the background."""
+    shown = [param for param in TRAIN.params if param.studio and param.kind != "path"]
+    controls = []
     with gr.Row():
-        model = gr.Dropdown(
-            list(MODEL_REGISTRY.names()), value="vae", label="model", info="see `imsynth models` for each one's config"
-        )
-        data = gr.Dropdown(
-            list(DATASETS.names()),
-            value="digits",
-            label="dataset",
-            allow_custom_value=True,
-            info="or folder:PATH, npz:PATH, text:PATH on this machine",
-        )
         name = gr.Textbox("studio-vae", label="run name (a folder under the runs folder)", elem_id="train-name")
-    with gr.Row():
-        minutes = optional_number("minutes (empty: use steps)", "1", elem_id="train-minutes")
-        steps = optional_number("steps", elem_id="train-steps")
-        seed = gr.Number(0, label="seed", precision=0)
-    with gr.Row():
-        preset = gr.Dropdown(
-            ["", *sorted({p.budget for p in PRESETS})],
-            value="",
-            label="preset (settings tuned for a budget; see `imsynth models`)",
-            scale=1,
-            elem_id="train-preset",
-        )
-        settings = gr.Textbox(
-            "", label="--set options, one KEY=VALUE per line (after the preset)", lines=3, elem_id="train-set", scale=3
-        )
+        for param in shown[:3]:
+            controls.append(value_control(param, "train", {}))
+    for row in range(3, len(shown), 4):
+        with gr.Row():
+            for param in shown[row : row + 4]:
+                controls.append(value_control(param, "train", {}))
     with gr.Row():
         start = gr.Button("Start", variant="primary")
         stop = gr.Button("Stop (writes a checkpoint)")
@@ -71,8 +57,13 @@ def train_tab(state, run_choices) -> None:
         return runs.run_under(state.runs_root, (text or "").strip())
 
     @guarded
-    def begin(chosen_model, chosen_data, text, m, k, s, budget, lines, again=False):
+    def begin(text, *values, again=False):
         path = run_path(text)
+        given = {param.name: value for param, value in zip(shown, values) if value not in (None, "")}
+        if again:
+            given = {key: value for key, value in given.items() if key in RESUME_TAKES}
+        model = given.pop("model", None)
+        checked = TRAIN.bind({"model": model, "out": str(path), "resume": again, **given})  # the CLI's messages
         with state.lock:
             job = state.jobs.get(path)
             if job is not None and job.running:
@@ -83,19 +74,8 @@ def train_tab(state, run_choices) -> None:
                     f"{running} training(s) already running (the studio's limit, --jobs {state.jobs_limit}); "
                     "stop one first"
                 )
-            assignments = [line.strip() for line in (lines or "").splitlines() if line.strip()]
-            if budget:
-                assignments = [*get_preset(chosen_model, budget).settings, *assignments]
             state.jobs[path] = start_training(
-                chosen_model,
-                path,
-                resume=again,
-                data=None if again else chosen_data,
-                minutes=None if not m else typed(float, m, "minutes"),
-                steps=None if not k else typed(int, k, "steps"),
-                seed=None if again else int(s or 0),
-                assignments=() if again else assignments,
-                wait=3.0,
+                checked["model"], path, resume=again, wait=3.0, **{key: checked[key] for key in given}
             )
         return show(text)
 
@@ -131,10 +111,8 @@ def train_tab(state, run_choices) -> None:
 
     outputs = [progress, samples, curves, log]
     # "multiple": a second click while the first start is still settling is answered (with the refusal)
-    start.click(begin, [model, data, name, minutes, steps, seed, preset, settings], outputs, trigger_mode="multiple")
-    resume.click(
-        functools.partial(begin, again=True), [model, data, name, minutes, steps, seed, preset, settings], outputs
-    )
+    start.click(begin, [name, *controls], outputs, trigger_mode="multiple")
+    resume.click(functools.partial(begin, again=True), [name, *controls], outputs)
     stop.click(halt, name, outputs)
     timer.tick(show, name, outputs, queue=False)
 

@@ -1,11 +1,10 @@
 """``train``: build a model from the table and typed configs (or resume one), check the data fits, and run the
-engine; ``train_from_options``: the same from the command line's words."""
+engine; ``train_from_options``: the same from the command line's words (the ``train`` action)."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 import shutil
 from collections.abc import Callable
@@ -13,12 +12,12 @@ from pathlib import Path
 
 import torch
 
-from ..config import apply_overrides, from_dict, to_dict
+from ..config import apply_overrides, from_dict, read_config_file, to_dict
 from ..data import REGISTRY as DATASETS
 from ..data import ImageDataset, load_dataset
 from ..data.text import load_tokenizer
 from ..errors import CheckpointError, ConfigError, InputError, TrainingStopped
-from ..models import GenerativeModel, build_model, config_for_dataset, get_entry
+from ..models import GenerativeModel, build_model, config_for_dataset, get_entry, get_preset
 from ..runtime import runs as ckpt
 from ..runtime.device import select_device
 from ..runtime.runs import TOKENIZER
@@ -174,7 +173,7 @@ def _train(model_name, dataset, out, model_config, train_config, resume, device,
 
 
 def train_from_options(
-    model_name: str,
+    model: str,
     out: str | Path,
     *,
     data: str | None = None,
@@ -188,13 +187,20 @@ def train_from_options(
     image_size: int | None = None,
     limit: int | None = None,
     assignments: list[str] | tuple[str, ...] = (),
-    quiet: bool = False,
+    preset: str | None = None,
+    config: str | Path | None = None,
     dry_run: bool = False,
+    quiet: bool = False,
 ) -> TrainResult | dict:
-    """``imsynth train`` as one call: defaults of ``model_name``, ``key=value`` ``assignments`` (applied together,
-    validated once), budgets, and the dataset by name (the run's own when resuming without ``data``).
+    """``imsynth train`` as one call (the ``train`` action): defaults of ``model``, then a ``preset``'s settings, a
+    ``config`` file's and ``key=value`` ``assignments`` (applied together in that order, validated once), budgets,
+    and the dataset by name (the run's own when resuming without ``data``).
     ``dry_run`` checks everything, builds the model and returns the resolved configs without training."""
-    entry = get_entry(model_name)
+    if config:
+        assignments = (*read_config_file(config, model), *assignments)
+    if preset:
+        assignments = (*get_preset(model, preset).settings, *assignments)
+    entry = get_entry(model)
     if int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0 and (Path(out) / ckpt.STATE / "latest.json").exists():
         # torchrun --max-restarts restarted the workers after one failed: continue from the last complete
         # checkpoint with the run's own config (the --set of the first attempt is in it), no person needed
@@ -204,8 +210,8 @@ def train_from_options(
     base = entry.default_config()
     if init is not None:  # the networks of the run fine-tuned from; --set may still change the rest
         saved = ckpt.read_json(ckpt.require_run(init) / ckpt.CONFIG)
-        if saved.get("model") != model_name:
-            raise InputError(f"--init {init}: that run holds model {saved.get('model')!r}, not {model_name!r}")
+        if saved.get("model") != model:
+            raise InputError(f"--init {init}: that run holds model {saved.get('model')!r}, not {model!r}")
         base = from_dict(entry.model_class.config_class, saved["model_config"], where=f"{init}/config.json")
     configs = apply_overrides({"model": base, "train": entry.default_train_config()}, list(assignments))
     budget = {
@@ -217,16 +223,16 @@ def train_from_options(
     else:
         dataset = load_dataset(data or "digits", image_size=image_size, limit=limit)
     if dry_run:
-        model = build_model(model_name, config_for_dataset(configs["model"], dataset))
+        built = build_model(model, config_for_dataset(configs["model"], dataset))
         return {
-            "model": model_name,
-            "model_config": to_dict(model.config),
+            "model": model,
+            "model_config": to_dict(built.config),
             "train": to_dict(train_config),
             "data": {"name": dataset.name, "train_size": len(dataset.train_images)},
-            "parameters": sum(p.numel() for p in model.parameters()),
+            "parameters": sum(p.numel() for p in built.parameters()),
         }
     return train(
-        model_name,
+        model,
         dataset,
         out,
         model_config=configs["model"],
@@ -235,15 +241,4 @@ def train_from_options(
         device=device,
         quiet=quiet,
         init=init,
-    )
-
-
-def describe(result: TrainResult) -> str:
-    return json.dumps(
-        {
-            "run": str(result.run),
-            "step": result.step,
-            "stopped_by": result.stopped_by,
-            "img_per_s": round(result.images_per_second, 1),
-        }
     )

@@ -1,0 +1,91 @@
+"""Training: ``imsynth train`` and the studio's Train tab, which starts the same command in the background."""
+
+from __future__ import annotations
+
+from ...tables import REQUIRED, Action, Param
+from .base import DEVICE, register_action
+
+TRAIN = register_action(
+    Action(
+        "train",
+        "imsynth.train:train_from_options",
+        "Train MODEL on a dataset into a run directory.",
+        (
+            Param(
+                "model",
+                default=REQUIRED,
+                help="the model family (`imsynth models` lists each one's config)",
+                choices="imsynth.models:MODEL_REGISTRY",
+                positional=True,
+                example="vae",
+            ),
+            Param(
+                "data",
+                default=None,
+                help="dataset name (see `imsynth datasets`), or folder:PATH, npz:PATH, text:PATH; default digits, or "
+                "the run's own with --resume",
+                suggest="imsynth.data:REGISTRY",
+                example="digits",
+            ),
+            Param("out", default=REQUIRED, help="run directory", kind="path", flag="--out"),
+            Param("steps", int, None, "stop after this many optimisation steps", low=1),
+            Param("epochs", float, None, "stop after this many passes over the train split"),
+            Param("minutes", float, None, "stop after this much wall time", example=1),
+            Param("resume", bool, False, "continue the run in --out exactly where it stopped", studio=False),
+            Param(
+                "init",
+                default=None,
+                help="fine-tune: start from this run's weights and model config (same model; --set may change the "
+                "rest)",
+                kind="run",
+                studio=False,
+            ),
+            Param("seed", int, None, "random seed (default 0)", low=0, example=0),
+            DEVICE,
+            Param("image_size", int, None, "resize images to this square size", low=4),
+            Param("limit", int, None, "use only the first N train/test images", low=1),
+            Param(
+                "assignments",
+                default=(),
+                help="override a model or train config field, e.g. --set beta=4 --set train.lr=2e-3 (all are "
+                "applied, then checked together)",
+                flag="--set",
+                multiple=True,
+                metavar="KEY=VALUE",
+            ),
+            Param(
+                "preset",
+                default=None,
+                help="settings tuned for a budget (see `imsynth models`); --config and --set come after",
+                choices="imsynth.models:preset_budgets",
+            ),
+            Param(
+                "config",
+                default=None,
+                help="a config file (best.json of imsynth tune); its settings come first, --set after",
+                kind="json",
+                studio=False,
+            ),
+            Param(
+                "dry_run",
+                bool,
+                False,
+                "check the options, data and model, print the resolved config, do not train",
+                studio=False,
+            ),
+            Param("quiet", bool, False, "no progress bar", studio=False),
+        ),
+        description="Ctrl-C (or SIGTERM) finishes the step, writes a checkpoint and prints the --resume command "
+        "(exit 130 / 143); a second one aborts at once.",
+        examples=(
+            "imsynth train vae --data fashion-mnist --out runs/vae --minutes 30",
+            "imsynth train beta-tcvae --data shapes --out runs/tc --steps 5000 --set beta=6",
+            "imsynth train dcgan --out runs/wgan --set loss=wasserstein --set gp_weight=10 --set d_norm=none --dry-run",
+            "torchrun --nproc_per_node 2 -m imsynth.cli train vae --data digits --out runs/ddp --steps 500",
+            "imsynth train hyperprior --data photos --init runs/hp-gpu --out runs/hp-tuned --minutes 30",
+            "imsynth train dcgan --data fashion-mnist --config tune/best.json --out runs/tuned --minutes 30",
+            "imsynth train vae --data fashion-mnist --preset cpu-30min --out runs/vae-cpu --minutes 30",
+        ),
+        reports=True,
+    )
+)
