@@ -1,5 +1,10 @@
 """Starting the studio: safe defaults, clear errors, password and upload caps (no browser needed)."""
 
+import http.server
+import importlib
+import socket
+import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -11,6 +16,7 @@ from tests.helpers import assert_one_line_error, run_cli
 from tests.studio.conftest import free_port
 
 pytestmark = pytest.mark.xdist_group("studio")
+serving = importlib.import_module("imsynth.studio.serve")  # the module (the package exports its function serve)
 
 
 def test_bad_limits_and_a_missing_extra_are_one_line_errors(capsys, monkeypatch, tmp_path):
@@ -42,11 +48,35 @@ def test_another_host_warns_and_a_password_guards_every_page(capsys, tmp_path):
 
 
 def test_a_taken_port_is_a_one_line_error(tmp_path):
-    import socket
-
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(InputError, match=f"cannot serve on 127.0.0.1:{port}"):
             serve(str(tmp_path), port=port, block=False)
+
+
+class SlowPage(http.server.BaseHTTPRequestHandler):
+    def do_HEAD(self):
+        time.sleep(4)  # longer than the one 3-second try of Gradio's own check, which refused to start the studio
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_started_studio_is_waited_for_with_patience_and_a_silent_one_is_refused(monkeypatch):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowPage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert serving._answers(f"http://127.0.0.1:{server.server_address[1]}/", None)
+    finally:
+        server.shutdown()
+    monkeypatch.setattr(serving, "ANSWER_WITHIN_S", 1.5)
+    with socket.socket() as silent:  # listens, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        started = time.monotonic()
+        assert not serving._answers(f"http://127.0.0.1:{silent.getsockname()[1]}/", None)
+        assert time.monotonic() - started < 10  # gives up at its deadline, not at a request's 30 s timeout

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+import urllib.error
+import urllib.request
 
 from ..errors import InputError
 from .app import CSS, build_studio
@@ -58,7 +61,35 @@ def serve(
             theme=_theme(),
             css=CSS,
             quiet=not block,
+            # Gradio's own check that the page answers gives up after one 3-second try, and under load the first
+            # request for the page (its 800 KB config) took longer: the studio then refused to start at all.
+            # It is skipped here; below, a started studio is waited for with patience instead
+            _frontend=False,
         )
     except OSError as error:
         raise InputError(f"cannot serve on {host}:{port} ({error})") from None
+    if not _answers(url, password):
+        page.close()
+        raise InputError(f"the studio started on {url} but did not answer within {ANSWER_WITHIN_S:.0f} s")
     return page, url
+
+
+ANSWER_WITHIN_S = 120.0
+
+
+def _answers(url: str, password: str | None) -> bool:
+    """Whether the page at ``url`` answers (401 where a password guards it) within ``ANSWER_WITHIN_S``, asked
+    again after each timeout; a loaded machine can take several seconds for the first answer."""
+    deadline = time.monotonic() + ANSWER_WITHIN_S
+    while time.monotonic() < deadline:
+        request = urllib.request.Request(url.replace("0.0.0.0", "127.0.0.1"), method="HEAD")
+        try:
+            with urllib.request.urlopen(request, timeout=max(0.1, min(30.0, deadline - time.monotonic()))):
+                return True
+        except urllib.error.HTTPError as refused:
+            if password and refused.code == 401:
+                return True
+        except OSError:  # not listening yet, or a timeout: ask again
+            pass
+        time.sleep(0.5)
+    return False
