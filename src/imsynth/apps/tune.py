@@ -24,6 +24,7 @@ import json
 import math
 import shutil
 import statistics
+import sys
 import time
 import typing
 import warnings
@@ -47,6 +48,10 @@ from ..train import TrainConfig, train
 
 STUDY_NAME = "imsynth"
 PRUNERS = ("median", "hyperband", "none")
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 def default_space(model_name: str) -> dict:
@@ -266,43 +271,53 @@ def _seed_run(model_name, dataset, out: Path, values, budget, scorer, seed):
 
 
 def tune(
-    model_name: str,
-    data: str,
-    out: str | Path,
-    study_path: str | Path,
+    model: str,
+    data: str | None = None,
+    out: str | Path | None = None,
+    study: str | Path | None = None,
     *,
     trials: int = 20,
     steps_per_trial: int | None = None,
     minutes_per_trial: float | None = None,
-    space: dict | None = None,
+    space: str | Path | dict | None = None,
     pruner: str = "median",
     reports: int = 4,
     prune_after: int = 3,
     seeds: int = 0,
     seed: int = 0,
     limit: int | None = None,
-    log=print,
+    show_space: bool = False,
+    log=_to_stderr,
 ) -> dict:
-    """Run (or resume) a study of ``trials`` trials; write best.json and the pictures into ``out``."""
+    """Run (or resume) a study of ``trials`` trials in the study file ``study``; write best.json and the pictures
+    into ``out``. ``space``: a search space, or the JSON file of one (default: the model's); ``show_space``
+    returns the model's default space and does nothing else."""
+    if show_space:
+        return default_space(model)
+    missing = [flag for flag, value in (("--data", data), ("--study", study), ("--out", out)) if not value]
+    if missing:
+        raise InputError(f"a study needs {', '.join(missing)} (only --show-space runs without them)")
     if pruner not in PRUNERS:
         raise InputError(f"unknown pruner {pruner!r}; valid: {', '.join(PRUNERS)}")
     if (steps_per_trial is None) == (minutes_per_trial is None):
         raise InputError("give one budget per trial: --steps-per-trial or --minutes-per-trial")
     if trials < 1 or (steps_per_trial is not None and steps_per_trial < 1) or seeds < 0:
         raise InputError("--trials and --steps-per-trial must be >= 1, --seeds >= 0")
+    if isinstance(space, (str, Path)):
+        space = read_space(space)
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # imsynth prints one line per trial itself
-    checked = check_space(model_name, space if space is not None else default_space(model_name))
+    checked = check_space(model, space if space is not None else default_space(model))
     dataset = load_dataset(data, limit=limit)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     budget = {"steps": steps_per_trial} if steps_per_trial else {"minutes": minutes_per_trial, "steps": None}
-    study = open_study(study_path, model_name, data, seed=seed, pruner=pruner, prune_after=prune_after)
-    scorer = _Scorer(model_name, dataset)
+    opened = open_study(study, model, data, seed=seed, pruner=pruner, prune_after=prune_after)
+    scorer = _Scorer(model, dataset)
     finished = [
-        t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        t for t in opened.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     ]
-    if not study.trials:
-        study.enqueue_trial({}, user_attrs={"defaults": True})  # trial 0: the model as shipped
+    if not opened.trials:
+        opened.enqueue_trial({}, user_attrs={"defaults": True})  # trial 0: the model as shipped
 
     def objective(trial: optuna.Trial) -> float:
         values = {}
@@ -322,7 +337,7 @@ def tune(
 
         try:
             value, _ = _train_once(
-                model_name,
+                model,
                 dataset,
                 out / f"trial-{trial.number:04d}",
                 values,
@@ -336,7 +351,7 @@ def tune(
             raise optuna.TrialPruned(str(error)) from None
         except TrainingStopped as stopped:  # Ctrl-C / SIGTERM: the study, not the trial's run, is what resumes
             raise TrainingStopped(
-                f"stopped in trial {trial.number}; finished trials are kept in {study_path}: run the same "
+                f"stopped in trial {trial.number}; finished trials are kept in {study}: run the same "
                 "imsynth tune command again to go on",
                 signum=stopped.exit_code - 128,
             ) from None
@@ -345,34 +360,34 @@ def tune(
 
     remaining = trials - len(finished)
     if remaining > 0:
-        study.optimize(objective, n_trials=remaining, catch=())
-    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        opened.optimize(objective, n_trials=remaining, catch=())
+    complete = [t for t in opened.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         raise ImsynthError("no trial completed (all were pruned or failed); widen the space or the budget")
     best = min(complete, key=lambda t: t.value)
     summary = {
-        "model": model_name,
+        "model": model,
         "data": data,
         "metric": scorer.name,
         "best_value": best.value,
         "best_trial": best.number,
         "set": _assignments(best.user_attrs.get("values", {})),
-        "trials": {s.name.lower(): sum(t.state == s for t in study.trials) for s in optuna.trial.TrialState},
+        "trials": {s.name.lower(): sum(t.state == s for t in opened.trials) for s in optuna.trial.TrialState},
         "budget": budget,
     }
     defaults = [t for t in complete if t.user_attrs.get("defaults")]
     if defaults:
         summary["default_value"] = defaults[0].value
     runs.write_json(out / "best.json", summary)
-    summary["pictures"] = _pictures(study, out)
+    summary["pictures"] = _pictures(opened, out)
     if seeds:
         summary["seeds"] = {}
         for label, values in (("best", best.user_attrs.get("values", {})), ("defaults", {})):
             scores, seconds = [], []
             for s in range(seeds):
-                value, model = _seed_run(model_name, dataset, out / f"{label}-seed-{s}", values, budget, scorer, s)
+                value, trained = _seed_run(model, dataset, out / f"{label}-seed-{s}", values, budget, scorer, s)
                 scores.append(value)
-                seconds.append(scorer.second_fid(model))
+                seconds.append(scorer.second_fid(trained))
             summary["seeds"][label] = {
                 "values": scores,
                 "mean": statistics.fmean(scores),

@@ -2,7 +2,7 @@
 
 Every action of the action table (``imsynth.apps.actions``) is a command made from its row (``actions``), which
 imports the action's function only when it runs, so ``imsynth resize`` never imports torch; the few commands that
-are not actions (tune, datasets, models, features, demo, studio) live in modules loaded on demand. Exit codes: 0
+are not actions (datasets, models, features, demo, studio) live in modules loaded on demand. Exit codes: 0
 success, 2 bad input (one line on stderr, no traceback), 1 internal error or a failure of the work itself (a
 diverged training run), 128 + N when a signal N stopped training (130 Ctrl-C, 143 SIGTERM). IMSYNTH_DEBUG=1 shows
 tracebacks.
@@ -24,7 +24,6 @@ from .actions import action_command
 # action of imsynth.apps.actions is a command too, made from its row
 COMMANDS = {
     **{name: f"models:{name}" for name in ("datasets", "models", "features", "demo")},
-    "tune": "tune:tune",
     "studio": "studio:studio",
 }
 

@@ -1,9 +1,20 @@
-"""Training: ``imsynth train`` and the studio's Train tab, which starts the same command in the background."""
+"""Training: ``imsynth train`` (and the studio's Train tab, which starts the same command in the background) and
+``imsynth tune``."""
 
 from __future__ import annotations
 
 from ...tables import REQUIRED, Action, Param
 from .base import DEVICE, register_action
+
+MODEL = Param(
+    "model",
+    default=REQUIRED,
+    help="the model family (`imsynth models` lists each one's config)",
+    choices="imsynth.models:MODEL_REGISTRY",
+    positional=True,
+    example="vae",
+)
+LIMIT = Param("limit", int, None, "use only the first N train/test images", low=1)
 
 TRAIN = register_action(
     Action(
@@ -11,14 +22,7 @@ TRAIN = register_action(
         "imsynth.train:train_from_options",
         "Train MODEL on a dataset into a run directory.",
         (
-            Param(
-                "model",
-                default=REQUIRED,
-                help="the model family (`imsynth models` lists each one's config)",
-                choices="imsynth.models:MODEL_REGISTRY",
-                positional=True,
-                example="vae",
-            ),
+            MODEL,
             Param(
                 "data",
                 default=None,
@@ -43,7 +47,7 @@ TRAIN = register_action(
             Param("seed", int, None, "random seed (default 0)", low=0, example=0),
             DEVICE,
             Param("image_size", int, None, "resize images to this square size", low=4),
-            Param("limit", int, None, "use only the first N train/test images", low=1),
+            LIMIT,
             Param(
                 "assignments",
                 default=(),
@@ -85,6 +89,52 @@ TRAIN = register_action(
             "imsynth train hyperprior --data photos --init runs/hp-gpu --out runs/hp-tuned --minutes 30",
             "imsynth train dcgan --data fashion-mnist --config tune/best.json --out runs/tuned --minutes 30",
             "imsynth train vae --data fashion-mnist --preset cpu-30min --out runs/vae-cpu --minutes 30",
+        ),
+        reports=True,
+    )
+)
+
+TUNE = register_action(
+    Action(
+        "tune",
+        "imsynth.apps.tune:tune",
+        "Search MODEL's hyperparameters on DATA with Optuna (TPE; median or Hyperband pruning), resumable.",
+        (
+            MODEL,
+            Param("data", default=None, help="dataset name (see `imsynth datasets`)", suggest="imsynth.data:REGISTRY"),
+            Param("out", default=None, help="folder for trials, best.json, pictures", kind="path", flag="--out"),
+            Param(
+                "study",
+                default=None,
+                help="study file: NAME.db (SQLite, one process) or any other name (Optuna journal, shareable)",
+                kind="path",
+            ),
+            Param("trials", int, 20, "trials in the study, counting earlier ones", low=1),
+            Param("steps_per_trial", int, None, "each trial's budget in optimisation steps", low=1),
+            Param("minutes_per_trial", float, None, "each trial's budget in wall time"),
+            Param("space", default=None, help="search space JSON (default: the model's)", kind="json"),
+            Param(
+                "pruner", default="median", help="when to stop a poor trial early", choices="imsynth.apps.tune:PRUNERS"
+            ),
+            Param("prune_after", int, 3, "median pruner: finished trials before any trial is pruned", low=0),
+            Param(
+                "seeds",
+                int,
+                0,
+                "retrain the best config and the defaults on this many seeds; report mean and spread",
+                low=0,
+            ),
+            LIMIT,
+            Param("show_space", bool, False, "print the model's default search space and exit"),
+        ),
+        description="Trial 0 is the model's defaults. Scored by test -ELBO (VAEs), validation NLL bound (text) or "
+        "in-domain FID (GANs, diffusion); lower is better. Writes OUT/best.json for `imsynth train --config`, "
+        "history.png and importances.png. Ctrl-C stops the study; run the same command again to resume it. "
+        "Optional live view: pip install optuna-dashboard; optuna-dashboard sqlite:///STUDY.db",
+        examples=(
+            "imsynth tune vae --data fashion-mnist --trials 30 --steps-per-trial 2000 --study vae.db --out tune/vae",
+            "imsynth tune dcgan --show-space",
+            "imsynth train vae --data fashion-mnist --config tune/vae/best.json --out runs/vae-tuned --minutes 30",
         ),
         reports=True,
     )
