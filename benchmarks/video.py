@@ -111,10 +111,11 @@ def main() -> None:
     models = {}
     for name in names:
         models[name] = load_run(trained(name, DATA, args.runs / name, budget))[0]
-    test = load_dataset(DATA, limit=CLIPS)
-    clips = test.to_batch(test.test_images[:CLIPS])
-    results["prediction"] = predictions(models, clips, args.diffusion_samples)
-    pictures(models, clips, args.images)
+    if models:  # --models "" measures only --swap / --real
+        test = load_dataset(DATA, limit=CLIPS)
+        clips = test.to_batch(test.test_images[:CLIPS])
+        results["prediction"] = predictions(models, clips, args.diffusion_samples)
+        pictures(models, clips, args.images)
     if args.swap:
         model = load_run(trained("dsvae", SWAP_DATA, args.runs / "dsvae-one-item", budget))[0]
         data = load_dataset(SWAP_DATA, limit=256)
