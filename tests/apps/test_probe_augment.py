@@ -94,7 +94,7 @@ def test_unknown_gan_names_list_the_valid_ones(tmp_path, capsys):
     code, _, err = run_cli(capsys, "train", "dcgan", "--out", str(tmp_path / "r"), "--set", "loss=wgan")
     assert_one_line_error(code, err, "'wgan' is not one of", "'hinge'", "'least-squares'")
     code, _, err = run_cli(capsys, "train", "stylegan", "--out", str(tmp_path / "r"))
-    assert_one_line_error(code, err, "'stylegan' is not one of", "'dcgan'", "'sngan'", "'wgan-gp'")
+    assert_one_line_error(code, err, "unknown model 'stylegan'", "dcgan", "sngan", "wgan-gp")
     code, _, err = run_cli(capsys, "train", "dcgan", "--out", str(tmp_path / "r"), "--set", "diffaugment=blur")
     assert_one_line_error(code, err, "unknown diffaugment 'blur'")
 
