@@ -1,5 +1,6 @@
 """The studio's page: a tab per group of actions, each action's form made from its row of the action table
-(``forms.action_form``), plus the widgets that are not actions (GANSpace sliders, training, the runs browser).
+(``forms.action_form``; the Train tab's controls too, from the ``train`` row), plus the widgets that are not
+actions (GANSpace sliders, Start/Stop/Resume of a background training, the runs browser).
 
 Uploads arrive as files and go to the same functions the CLI calls, so a result here is the CLI's result, byte
 for byte, and every check (a corrupt file, a mask of the wrong size, a run of the wrong kind) is the library's,

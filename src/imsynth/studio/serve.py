@@ -63,7 +63,8 @@ def serve(
             quiet=not block,
             # Gradio's own check that the page answers gives up after one 3-second try, and under load the first
             # request for the page (its 800 KB config) took longer: the studio then refused to start at all.
-            # It is skipped here; below, a started studio is waited for with patience instead
+            # It is skipped; a studio started without blocking (tests, scripts) is waited for below instead, and
+            # a blocking one (the CLI) simply serves: the user's browser waits for the first page
             _frontend=False,
         )
     except OSError as error:
