@@ -359,8 +359,8 @@ class Action:
     """One thing a user does, declared once: the CLI command, the studio's controls and the docs are made from it,
     and the Python API is ``function`` itself (``target``, ``"package.module:function"``, imported when used).
 
-    The function returns a path, a dict (``reports``: shown as JSON) or a list of lines; the CLI prints each as
-    it is.
+    The function returns a path, a dict (``reports``: shown as JSON), a list of lines or None (nothing to say);
+    the CLI prints each as it is. A ``name`` of two words ("features train") is a command of a group.
     ``needs`` are capabilities (``imsynth.models.capabilities``) a run must declare for the action to apply;
     ``groups`` are the studio's tab groups it appears in (none keeps it out of the studio)."""
 
@@ -427,7 +427,7 @@ class Action:
             else:
                 for item in value if param.multiple else (value,):
                     flags += [param.cli_flag, str(item)]
-        return [self.name, *positional, *flags]
+        return [*self.name.split(), *positional, *flags]
 
     def __call__(self, **values):
         """Run the action from Python with the table's checks (method options as plain keywords)."""

@@ -2,14 +2,18 @@
 refusals; over the whole table, the declared defaults are the functions' own and no two parameters share a flag."""
 
 import inspect
+import json
 
 import click
 import pytest
 
 from imsynth.apps.actions import ACTIONS
+from imsynth.cli import cli
 from imsynth.cli.actions import action_command
+from imsynth.cli.studio import STUDIO
 from imsynth.data import REGISTRY as DATASETS
 from imsynth.errors import InputError
+from imsynth.metrics.features import shipped_path
 from imsynth.models import MODEL_REGISTRY, preset_budgets
 from imsynth.tables import REQUIRED, Action, Param
 from tests.helpers import assert_one_line_error, run_cli
@@ -93,9 +97,9 @@ def test_the_table_refuses_a_value_out_of_range_or_choices_with_one_message(regi
         registered(image_path="x.png", out="y", colour="mauve")
 
 
-@pytest.mark.parametrize("name", ACTIONS.names())
+@pytest.mark.parametrize("name", [*ACTIONS.names(), STUDIO.name])
 def test_every_actions_defaults_are_its_functions_and_its_flags_are_distinct(name):
-    action = ACTIONS.get(name)
+    action = STUDIO if name == STUDIO.name else ACTIONS.get(name)
     signature = inspect.signature(action.function)
     for param in action.params:
         declared = signature.parameters.get(param.name)
@@ -149,3 +153,39 @@ def test_the_studios_train_tab_offers_the_train_actions_parameters_with_its_defa
     assert props["train-data"]["allow_custom_value"] and props["train-data"]["value"] == "digits"
     assert [c[0] for c in props["train-data"]["choices"]] == list(DATASETS.names())
     assert props["train-minutes"]["value"] == "1" and props["train-steps"]["value"] == ""
+
+
+def _leaves(group: click.Group, ctx: click.Context, prefix: tuple = ()):
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if isinstance(command, click.Group):
+            yield from _leaves(command, ctx, (*prefix, name))
+        else:
+            yield " ".join((*prefix, name)), command
+
+
+def test_every_command_with_options_is_made_from_a_row_and_two_word_rows_are_group_commands(capsys):
+    rows = {action.name: action for action in ACTIONS} | {STUDIO.name: STUDIO}
+    found = dict(_leaves(cli, click.Context(cli)))
+    assert "features train" in found and "features list" in found and "demo" in found and "studio" in found
+    for name, command in found.items():
+        options = [param.name for param in command.params if param.name != "help"]
+        if name in rows:  # the row's own parameters, in its order, and nothing else
+            assert options == [p.name for p in action_command(rows[name]).params if p.name != "help"], name
+        else:  # a listing: no options to write by hand
+            assert options == [], (name, options)
+    code, out, _ = run_cli(capsys, "features", "--help")
+    assert code == 0 and "train" in out and "list" in out and "In-domain feature networks" in out
+    code, out, _ = run_cli(capsys, "features", "list")
+    assert code == 0 and out.strip(), out
+    for line in out.strip().splitlines():
+        assert json.loads(line)["test_accuracy"]
+    code, _, err = run_cli(capsys, "features", "train", "--data", "digits", "--epochs", "0")
+    assert_one_line_error(code, err, "--epochs must be an integer >= 1, got 0")
+    shipped = shipped_path("digits", "vgg").read_bytes()
+    code, _, err = run_cli(capsys, "features", "train", "--data", "digits", "--limit", "3")
+    assert_one_line_error(code, err, "a network trained on part of the data is no shipped network: give --out")
+    assert shipped_path("digits", "vgg").read_bytes() == shipped  # the shipped network is untouched
+    assert ACTIONS.get("features train").command_line({"data": "digits", "epochs": 2}) == [
+        "features", "train", "--data", "digits", "--epochs", "2"
+    ]  # fmt: skip

@@ -38,7 +38,7 @@ FUZZ = settings(
 # parameters whose size sets the work: drawn small when valid, so that a case takes seconds
 COSTLY = {"count", "n", "images", "iterations", "likelihood_images", "importance_samples", "steps", "frames", "rows",
           "train_images", "test_images", "real", "generated", "samples", "batch_size", "components", "start_steps",
-          "limit", "levels"}  # fmt: skip
+          "limit", "levels", "epochs"}  # fmt: skip
 
 
 images = st.one_of(
@@ -108,8 +108,10 @@ def argv_for(action, data, folder: Path, runs: dict[str, Path], stream: bytes):
     valid = draw(st.booleans(), label="valid")
     positional, flags, values, out = [], [], {}, None
     for param in action.params:
-        # a costly parameter is always given (its default may be thousands of images)
-        given = param.required or param.name in COSTLY or draw(st.booleans(), label=f"give {param.name}")
+        # a costly parameter is always given (its default may be thousands of images), and so is where to write
+        # (its default is outside the test's folder: ./demo, the package's own weights)
+        given = param.required or param.name in COSTLY or param.name == "out"
+        given = given or draw(st.booleans(), label=f"give {param.name}")
         if not given:
             continue
         if param.kind in ("image", "mask"):
@@ -167,7 +169,7 @@ def argv_for(action, data, folder: Path, runs: dict[str, Path], stream: bytes):
         else:
             flags += [param.cli_flag, value]
     # "--" ends the options, so a drawn sentence like "-0" stays a value
-    return [action.name, *flags, "--", *positional], out, values
+    return [*action.name.split(), *flags, "--", *positional], out, values
 
 
 @pytest.fixture(scope="module")
@@ -186,12 +188,27 @@ def fuzz_runs(tmp_path_factory, vae_run, ddpm_run, gan_run, codec_run):
     return {**runs, "truncated": truncated, "damaged": damaged, "missing": root / "missing"}, stream
 
 
-@pytest.mark.parametrize("name", [action.name for action in ACTIONS])
+# actions whose every valid case costs seconds whatever is drawn (the demo evaluates its run in full): fewer cases
+SLOW = {"demo"}
+
+
+@pytest.mark.parametrize("name", [action.name for action in ACTIONS if action.name not in SLOW])
 @settings(FUZZ)
 @given(data=st.data())
 def test_every_action_exits_0_or_2_writes_nothing_on_failure_and_says_what_the_studio_says(
     name, data, fuzz_runs, tmp_path_factory
 ):
+    check_case(name, data, fuzz_runs, tmp_path_factory)
+
+
+@pytest.mark.parametrize("name", sorted(SLOW))
+@settings(FUZZ, max_examples=max(3, EXAMPLES // 4))
+@given(data=st.data())
+def test_the_slow_actions_too(name, data, fuzz_runs, tmp_path_factory):
+    check_case(name, data, fuzz_runs, tmp_path_factory)
+
+
+def check_case(name, data, fuzz_runs, tmp_path_factory):
     action = ACTIONS.get(name)
     runs, stream = fuzz_runs
     folder = tmp_path_factory.mktemp(name)

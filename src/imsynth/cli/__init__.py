@@ -2,7 +2,7 @@
 
 Every action of the action table (``imsynth.apps.actions``) is a command made from its row (``actions``), which
 imports the action's function only when it runs, so ``imsynth resize`` never imports torch; the few commands that
-are not actions (datasets, models, features, demo, studio) live in modules loaded on demand. Exit codes: 0
+are not actions (datasets, models, studio) live in modules loaded on demand. Exit codes: 0
 success, 2 bad input (one line on stderr, no traceback), 1 internal error or a failure of the work itself (a
 diverged training run), 128 + N when a signal N stopped training (130 Ctrl-C, 143 SIGTERM). IMSYNTH_DEBUG=1 shows
 tracebacks.
@@ -22,21 +22,24 @@ from .actions import action_command
 
 # the commands that are not actions: command -> "module:function" of this package (imported on first use); every
 # action of imsynth.apps.actions is a command too, made from its row
-COMMANDS = {
-    **{name: f"models:{name}" for name in ("datasets", "models", "features", "demo")},
-    "studio": "studio:studio",
-}
+COMMANDS = {"datasets": "models:datasets", "models": "models:models", "studio": "studio:studio"}
+# actions named "GROUP NAME" are the commands of a group: its help
+GROUPS = {"features": "In-domain feature networks for FID/KID/precision-recall and the video distance."}
 
 
 class LazyGroup(click.Group):
     """A click group whose commands are imported on first use (click's documented lazy-loading pattern)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted({*COMMANDS, *ACTIONS.names()})
+        return sorted({*COMMANDS, *(name.split()[0] for name in ACTIONS.names())})
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in ACTIONS:
             return action_command(ACTIONS.get(name))
+        members = [action for action in ACTIONS if action.name.split()[0] == name]
+        if members:
+            return click.Group(name, {action.name.split()[-1]: action_command(action) for action in members},
+                               help=GROUPS.get(name))  # fmt: skip
         if name not in COMMANDS:
             return None
         module, function = COMMANDS[name].split(":")

@@ -136,12 +136,12 @@ def action_command(action: Action) -> click.Command:
     def callback(**values):
         options = _chosen_options(action, values)
         result = action.function(**action.bind(values, options))
-        if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process speaks
+        if result is not None and int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one process speaks
             click.echo(show(result))
 
     params = [made for param in action.params for made in _click_params(param)]
     return click.Command(
-        action.name,
+        action.name.split()[-1],  # "features train" is the group's command "train"
         params=params,
         callback=callback,
         help=_help_text(action),

@@ -31,8 +31,11 @@ def serve(
     max_megapixels: float = 16.0,
     jobs: int = 1,
     block: bool = True,
-):
-    """Start the studio; with ``block=False`` return (page, local URL) and leave it running (tests)."""
+) -> tuple | None:
+    """Start the studio; with ``block=False`` return (page, local URL) and leave it running (tests). Without a
+    ``password``, the one in IMSYNTH_STUDIO_PASSWORD guards it, if that is set (kept out of the command line, where
+    other users of the machine could read it)."""
+    password = password or os.environ.get("IMSYNTH_STUDIO_PASSWORD") or None
     if gr is None:
         raise InputError("the studio needs Gradio: pip install 'imsynth[studio]'")
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
@@ -69,6 +72,8 @@ def serve(
         )
     except OSError as error:
         raise InputError(f"cannot serve on {host}:{port} ({error})") from None
+    if block:  # served until Ctrl-C, and closed by Gradio then: nothing left to wait for
+        return None
     if not _answers(url, password):
         page.close()
         raise InputError(f"the studio started on {url} but did not answer within {ANSWER_WITHIN_S:.0f} s")

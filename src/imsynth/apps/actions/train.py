@@ -139,3 +139,65 @@ TUNE = register_action(
         reports=True,
     )
 )
+
+FEATURES_TRAIN = register_action(
+    Action(
+        "features train",
+        "imsynth.apps.features:train_features",
+        "Train a feature network (a classifier) on a dataset's train split and report test accuracy.",
+        (
+            Param("data", default=REQUIRED, help="a labelled dataset (see `imsynth datasets`)", example="digits"),
+            Param("epochs", int, 10, "passes over the train split", low=1),
+            Param(
+                "out",
+                default=None,
+                help="weights file (default: the package's shipped location)",
+                kind="path",
+                flag="--out",
+            ),
+            Param("adversarial_eps", float, 0.0, "PGD adversarial training (0-1 scale)", low=0, high=1),
+            Param("adversarial_steps", int, 7, "PGD steps per batch", low=1),
+            Param(
+                "architecture",
+                default="vgg",
+                help="vgg: the first shipped network; resnet: the second (another architecture, trained apart)",
+                choices="imsynth.runtime.classifier:ARCHITECTURES",
+            ),
+            Param("seed", int, 0, "random seed", low=0),
+            LIMIT,
+            Param("quiet", bool, False, "no progress bar"),
+        ),
+        description="A clip dataset trains the 3D network of the video metrics (FVD, swaps), one head per known "
+        "factor. In-domain feature networks are what FID/KID/precision-recall are measured under here.",
+        examples=(
+            "imsynth features train --data fashion-mnist --epochs 10",
+            "imsynth features train --data fashion-mnist --adversarial-eps 0.1 --out robust.safetensors",
+            "imsynth features train --data fashion-mnist --architecture resnet --seed 1   # the second network",
+            "imsynth features train --data 'moving-fashion?stochastic=1&train=8000' --epochs 6   # the clip network",
+        ),
+        reports=True,
+    )
+)
+
+FEATURES_LIST = register_action(
+    Action(
+        "features list",
+        "imsynth.apps.features:list_features",
+        "Show the shipped feature networks and their test accuracy.",
+        (),
+    )
+)
+
+DEMO = register_action(
+    Action(
+        "demo",
+        "imsynth.apps.demo:run_demo",
+        "Train a VAE on the bundled digits (about a minute) and write pictures and metrics to --out.",
+        (
+            Param("out", default="demo", help="folder for pictures, run and index.html", kind="path", flag="--out"),
+            Param("steps", int, 3000, "optimisation steps", low=1),
+            Param("quiet", bool, False, "no progress bar"),
+        ),
+        examples=("imsynth demo --out demo && open demo/index.html",),
+    )
+)
