@@ -3,11 +3,13 @@ work in the same run: first paint after start, a PatchMatch inpainting round tri
 64-image sample grid from a trained VAE.
 
     python benchmarks/studio.py --runs runs --run fm-vae [--repeats 5] [--load 2]
+    python benchmarks/studio.py --paint-only --repeats 20 --load 1
 
 ``--run`` names a VAE run under ``--runs`` (e.g. ``imsynth train vae --data fashion-mnist --out runs/fm-vae``).
 The studio is started as ``imsynth studio`` in a child process, as a user starts it; "first paint" is the time
 from that start until the page's tabs are visible; "page paint" is a fresh browser opening the running studio,
-from navigation until its tabs are visible (the worst of ``--repeats`` is held to the 3 s target). Round trips are timed from the click until the result image
+from navigation until its tabs show, in the page's own clock (the worst of ``--repeats`` is held to the 3 s
+target; Playwright's view of the same load, which adds its polling, is reported beside it). Round trips are timed from the click until the result image
 is shown (upload of the inputs, the library call, the PNG written and fetched, the page updated); the peer is the
 same library call timed in this process, so ``ratio`` is the studio's overhead factor. ``--load N`` runs N
 CPU-bound trainings (``imsynth train vae``, one thread each) for the whole measurement, as a user training while
@@ -28,6 +30,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from imsynth.studio.app import PAINT_MARK
 
 
 def _free_port() -> int:
@@ -54,26 +58,31 @@ def _round_trip(page, button: str, elem_id: str, seed_field: str, seed: int) -> 
 
 
 def _page_paint(browser, url: str, repeats: int) -> dict:
-    """The page as a user opens it on a running studio: a fresh browser context (no cache) each time, timed from
-    navigation until the tabs are visible, and Chromium's own first-contentful-paint mark for the same load."""
-    visible, contentful = [], []
+    """The page as a user opens it on a running studio: a fresh browser context (no cache) each time. Timed by the
+    page itself, from navigation until its tabs show (the studio's own User Timing mark); beside it, the same
+    load timed from here (navigation until Playwright sees the tabs, which adds its polling) and Chromium's
+    first-contentful-paint mark."""
+    in_page, driver, contentful = [], [], []
     for _ in range(repeats):
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         started = time.perf_counter()
         page.goto(url)
         page.get_by_role("tab", name="Classical").wait_for(timeout=60_000)
-        visible.append(time.perf_counter() - started)
-        contentful.append(
-            page.evaluate(
-                "() => (performance.getEntriesByName('first-contentful-paint')[0] || {startTime: NaN}).startTime"
-            )
-            / 1000
+        driver.append(time.perf_counter() - started)
+        page.wait_for_function(f"() => performance.getEntriesByName('{PAINT_MARK}').length > 0", timeout=60_000)
+        marks = page.evaluate(
+            f"""() => [performance.getEntriesByName('{PAINT_MARK}')[0].startTime,
+                (performance.getEntriesByName('first-contentful-paint')[0] || {{startTime: NaN}}).startTime]"""
         )
+        in_page.append(marks[0] / 1000)
+        contentful.append(marks[1] / 1000)
         context.close()
     return {
-        "tabs_visible_median": round(statistics.median(visible), 2),
-        "tabs_visible_worst": round(max(visible), 2),
+        "tabs_shown_median": round(statistics.median(in_page), 2),
+        "tabs_shown_worst": round(max(in_page), 2),
+        "driver_sees_tabs_median": round(statistics.median(driver), 2),
+        "driver_sees_tabs_worst": round(max(driver), 2),
         "first_contentful_paint_median": round(statistics.median(contentful), 2),
     }
 
@@ -108,11 +117,14 @@ def _library_sample(run: Path, repeats: int, tmp: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", default="runs")
-    parser.add_argument("--run", required=True, help="a VAE run under --runs")
+    parser.add_argument("--run", help="a VAE run under --runs (the round trips; not needed with --paint-only)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
     parser.add_argument("--load", type=int, default=0, help="CPU-bound trainings running meanwhile")
+    parser.add_argument("--paint-only", action="store_true", help="measure the page paint alone (no --run needed)")
     args = parser.parse_args()
+    if not args.run and not args.paint_only:
+        parser.error("give --run (a VAE run under --runs) or --paint-only")
     loads = _start_load(args.load, Path(args.runs))
     try:
         report = _measure(args)
@@ -171,6 +183,10 @@ def _measure(args) -> dict:
             page.get_by_role("tab", name="Classical").wait_for(timeout=60_000)
             report["first_paint_s"] = round(time.perf_counter() - started, 2)
             report["page_paint_s"] = _page_paint(browser, url, args.repeats)
+            if args.paint_only:
+                browser.close()
+                report["targets"] = {"page painted <= 3 s (worst)": report["page_paint_s"]["tabs_shown_worst"] <= 3}
+                return report
             page.get_by_role("tab", name="Inpaint", exact=True).click()
             inpaint = [
                 _round_trip(page, "Fill", "inpaint-result", "inpaint-method-seed", i) for i in range(args.repeats)
@@ -199,7 +215,7 @@ def _measure(args) -> dict:
     for key in ("inpaint_patchmatch_512_s", "sample_grid_64_s"):
         report[key]["ratio"] = round(report[key]["studio"] / report[key]["library"], 2)
     report["targets"] = {
-        "page painted <= 3 s (worst of the repeats)": report["page_paint_s"]["tabs_visible_worst"] <= 3,
+        "page painted <= 3 s (worst of the repeats)": report["page_paint_s"]["tabs_shown_worst"] <= 3,
         "start to first paint <= 3 s": report["first_paint_s"] <= 3,
         "inpaint round trip <= 2 s": report["inpaint_patchmatch_512_s"]["studio"] <= 2,
         "64-image grid <= 2 s": report["sample_grid_64_s"]["studio"] <= 2,

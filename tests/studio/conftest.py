@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from imsynth.studio.app import PAINT_MARK
 from tests.helpers import tiny_clips, tiny_pairs, tiny_run, tiny_text_dataset
 
 pytest.importorskip("gradio", reason="the studio extra is not installed: pip install '.[studio]'")
@@ -97,20 +98,26 @@ def page(browser, studio, request):
     started = time.perf_counter()
     opened.goto(url)
     opened.get_by_role("tab", name="Classical").wait_for(timeout=120_000)
-    record_paint(request.node.name, time.perf_counter() - started)
+    seen = time.perf_counter() - started
+    # the page's own mark of its tabs showing (what benchmarks/studio.py reports): set once, before the driver saw them
+    opened.wait_for_function(f"() => performance.getEntriesByName('{PAINT_MARK}').length === 1")
+    in_page = opened.evaluate(f"() => performance.getEntriesByName('{PAINT_MARK}')[0].startTime") / 1000
+    assert in_page > 0, in_page
+    record_paint(request.node.name, in_page, seen)
     yield opened
     context.close()
     elsewhere = [u for u in requests if not u.startswith((url.rstrip("/"), "blob:" + url.rstrip("/"), "data:"))]
     assert requests and not elsewhere, elsewhere
 
 
-def record_paint(test: str, seconds: float) -> None:
-    """The page's paint time as each browser test saw it (navigation until the tabs show), kept beside the
-    screenshots for benchmarks/studio.py's figures to be checked against; never asserted: a time depends on the
-    machine and its load."""
+def record_paint(test: str, in_page: float, seen: float) -> None:
+    """The page's paint time in each browser test (navigation until the tabs show: in the page's own clock, and as
+    the driver saw it), kept beside the screenshots for benchmarks/studio.py's figures to be checked against; never
+    asserted against a budget: a time depends on the machine and its load."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with open(ARTIFACTS / "paint.jsonl", "a", encoding="utf-8") as log:
-        log.write(json.dumps({"test": test, "page_paint_s": round(seconds, 3), "at": time.time()}) + "\n")
+        record = {"test": test, "page_paint_s": round(in_page, 3), "driver_saw_s": round(seen, 3), "at": time.time()}
+        log.write(json.dumps(record) + "\n")
 
 
 def screenshot(page, name: str) -> None:

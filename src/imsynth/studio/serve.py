@@ -10,7 +10,7 @@ import urllib.error
 import urllib.request
 
 from ..errors import InputError
-from .app import CSS, build_studio
+from .app import CSS, HEAD, build_studio
 from .controls import gr
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -63,6 +63,7 @@ def serve(
             mcp_server=False,
             theme=_theme(),
             css=CSS,
+            head=HEAD,
             quiet=not block,
             # Gradio's own check that the page answers gives up after one 3-second try, and under load the first
             # request for the page (its 800 KB config) took longer: the studio then refused to start at all.
