@@ -25,7 +25,7 @@ from ..image import check_output, is_folder_output, save_image
 from ..metrics.features import train_feature_net
 from ..models import load_run
 from ..runtime.tensors import from_model, uint8_to_nhwc
-from .sampling import write_npz
+from .npz import write_npz
 
 
 def generate_labelled(model, count: int, *, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:

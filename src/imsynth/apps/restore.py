@@ -29,8 +29,8 @@ from ..image import READABLE_SUFFIXES, all_or_nothing, check_output, file_pairs,
 from ..models import GenerativeModel, load_run
 from ..runtime.tensors import numpy_to_tensor, tensor_to_numpy, uint8_to_nhwc
 from ..tables import Table
+from .npz import write_npz
 from .purify import PURIFIERS, method_for
-from .sampling import write_npz
 
 # the classical denoisers and the purifiers of trained runs: ``imsynth denoise``'s methods
 RESTORERS = Table.union(DENOISERS.family, DENOISERS, PURIFIERS)
@@ -169,7 +169,7 @@ def corrupt_path(
         if labels is not None:
             payload["labels" + split] = labels.numpy().astype(np.int64)
     labels = payload.pop("labels", None)
-    write_npz(out, payload.pop("images"), None if labels is None else torch.from_numpy(labels), **payload)
+    write_npz(out, payload.pop("images"), labels, **payload)
     return out
 
 

@@ -4,27 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import torch
-
+from ..data import run_dataset
 from ..errors import InputError
-from ..image import IMAGE_SUFFIXES, check_output, is_folder_output, save_image, save_npz
+from ..image import IMAGE_SUFFIXES, check_output, is_folder_output, save_image
 from ..models import TextGenerator, Translator, load_run
 from ..runtime.tensors import save_tensor_grid, tensor_to_uint8
-from ..train import run_dataset
+from .npz import write_npz
 from .text import sample_sentences, write_lines
 from .video import sample_clips
 
 SAMPLE_OUTPUTS = (*IMAGE_SUFFIXES, ".npz")
-
-
-def write_npz(out: Path, images: np.ndarray, labels: torch.Tensor | None, **arrays: np.ndarray) -> Path:
-    """uint8 NxHxWxC ``images`` (+ int64 ``labels``, + any further named ``arrays``) as a compressed .npz,
-    atomically; loadable as ``npz:PATH``."""
-    payload = {"images": images, **arrays}
-    if labels is not None:
-        payload["labels"] = labels.numpy().astype(np.int64)
-    return save_npz(out, **payload)
 
 
 def write_samples(

@@ -12,6 +12,7 @@ from .base import (
     resize_uint8,
     to_model,
 )
+from .runs import run_dataset
 from .text import TextDataset, detokenize
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "list_datasets",
     "load_dataset",
     "resize_uint8",
+    "run_dataset",
     "to_model",
 ]
 

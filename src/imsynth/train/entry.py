@@ -14,30 +14,16 @@ import torch
 
 from ..config import apply_overrides, from_dict, read_config_file, to_dict
 from ..data import REGISTRY as DATASETS
-from ..data import ImageDataset, load_dataset
-from ..data.text import load_tokenizer
-from ..errors import CheckpointError, ConfigError, InputError, TrainingStopped
+from ..data import ImageDataset, load_dataset, run_dataset
+from ..errors import ConfigError, InputError, TrainingStopped
 from ..models import GenerativeModel, build_model, config_for_dataset, get_entry, get_preset
 from ..runtime import runs as ckpt
 from ..runtime.device import select_device
-from ..runtime.runs import TOKENIZER
 from ..runtime.train_config import TrainConfig
 from . import distributed
 from .engine import Trainer
 from .fastconv import use_matmul_for_small_convolutions
 from .step import TrainResult
-
-
-def run_dataset(run: str | Path, *, image_size: int | None = None, limit: int | None = None) -> ImageDataset:
-    """The dataset a run was trained on (by its saved name and image size), for resuming it."""
-    saved = ckpt.read_json(ckpt.require_run(run) / ckpt.CONFIG)
-    try:
-        data = saved["data"]
-        if (Path(run) / TOKENIZER).exists():  # a text run: its own vocabulary, not one trained anew
-            return load_dataset(data["name"], limit=limit, tokenizer=load_tokenizer(Path(run) / TOKENIZER))
-        return load_dataset(data["name"], image_size=image_size or data["image_size"], limit=limit)
-    except (KeyError, TypeError):
-        raise CheckpointError(f"{run}/config.json: damaged (no data section)") from None
 
 
 def train(
