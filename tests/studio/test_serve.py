@@ -47,6 +47,21 @@ def test_another_host_warns_and_a_password_guards_every_page(capsys, tmp_path):
         page.close()
 
 
+def test_the_password_may_come_from_the_environment_instead_of_the_command_line(monkeypatch, tmp_path):
+    monkeypatch.setenv("IMSYNTH_STUDIO_PASSWORD", "from-env")
+    page, url = serve(str(tmp_path), port=free_port(), block=False)
+    try:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url + "config", timeout=10)
+        assert refused.value.code == 401
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        opener.open(url + "login", data=b"username=imsynth&password=from-env", timeout=10)
+        with opener.open(url + "config", timeout=10) as answer:
+            assert answer.status == 200
+    finally:
+        page.close()
+
+
 def test_a_taken_port_is_a_one_line_error(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
