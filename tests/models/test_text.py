@@ -10,7 +10,7 @@ from imsynth.models import build_model, config_for_dataset, get_entry, load_run
 from imsynth.models.text import active_units, mutual_information
 from imsynth.runtime import runs
 from imsynth.train import train
-from tests.helpers import tiny_text_dataset
+from tests.helpers import assert_one_line_error, run_cli, tiny_run, tiny_sentences, tiny_text_dataset
 
 
 def _config(name, data, **overrides):
@@ -144,3 +144,56 @@ def test_bn_vae_bounds_the_kl_from_below(tmp_path):
     report = load_run(out)[0].text_measures(data.test_images.long(), importance_samples=4)
     # BN-VAE (Zhu et al. 2020): batch-normed means with scale 1 give E[KL] >= 4 x 1 / 2 = 2 nats, less the variance
     assert report["kl"] > 1.0 and report["active_units"] == 4, report
+
+
+@pytest.mark.parametrize("decoder", ["gru", "transformer"])
+def test_a_sentence_vae_started_from_a_language_model_begins_as_exactly_that_model(text_runs, decoder, tmp_path):
+    data, _, _, lm_run = text_runs
+    if decoder == "gru":
+        lm, _ = load_run(lm_run)
+    else:
+        lm = build_model("text-lm", _config("text-lm", data, decoder=decoder, latent_dim=0)).eval()
+    vae = build_model("text-vae", _config("text-vae", data, decoder=decoder, latent_dim=4)).eval()
+    tokens = data.test_images.long()
+    z = torch.randn(len(tokens), 4, generator=torch.Generator().manual_seed(0))
+    before, _ = vae.token_nll(tokens, z)
+    vae.start_from("text-lm", lm.state_dict(), lm_run)
+    after, _ = vae.token_nll(tokens, z)
+    expected, _ = lm.token_nll(tokens, None)
+    # whatever the code, the started VAE predicts every token as the language model does; before, it did not
+    assert torch.allclose(after, expected, atol=1e-4), (after[:4], expected[:4])
+    assert not torch.allclose(before, expected, atol=1e-1)
+    encoder = build_model("text-vae", _config("text-vae", data, decoder=decoder, latent_dim=4)).encoder_embed
+    assert not torch.equal(vae.encoder_embed.weight, lm.decoder.embed.weight)  # the encoder starts afresh
+    assert encoder.weight.shape == vae.encoder_embed.weight.shape
+
+
+def test_train_init_from_a_language_model_run_takes_its_widths_and_vocabulary(capsys, tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("\n".join(tiny_sentences(200)) + "\n")
+    data = f"text:{corpus}?vocab=40&max_tokens=8"
+    lm = tmp_path / "lm"
+    code, _, err = run_cli(capsys, "train", "text-lm", "--data", data, "--out", str(lm), "--steps", "3", "--quiet",
+                           "--set", "embed_dim=16", "--set", "hidden=24")  # fmt: skip
+    assert code == 0, err
+    vae = tmp_path / "vae"
+    code, _, err = run_cli(capsys, "train", "text-vae", "--data", data, "--out", str(vae), "--steps", "2", "--quiet",
+                           "--init", str(lm))  # fmt: skip
+    assert code == 0, err
+    config = runs.read_json(vae / runs.CONFIG)["model_config"]
+    defaults = get_entry("text-vae").default_config()
+    # the language model's widths, the VAE's own code and remedies
+    assert (config["embed_dim"], config["hidden"]) == (16, 24)
+    assert (config["latent_dim"], config["word_dropout"]) == (defaults.latent_dim, defaults.word_dropout)
+    assert (vae / runs.TOKENIZER).read_text() == (lm / runs.TOKENIZER).read_text()
+    code, _, err = run_cli(capsys, "train", "text-vae", "--data", data, "--out", str(tmp_path / "x"), "--steps", "2",
+                           "--init", str(vae / "missing"))  # fmt: skip
+    assert code == 2 and "no such run directory" in err
+
+
+def test_init_from_a_family_the_model_cannot_start_from_is_refused_naming_those_it_can(capsys, tmp_path):
+    image_run = tiny_run(tmp_path, "vae", steps=1)
+    code, _, err = run_cli(capsys, "train", "text-vae", "--data", "fortunes", "--out", str(tmp_path / "v"),
+                           "--init", str(image_run), "--steps", "1")  # fmt: skip
+    assert_one_line_error(code, err, "a text-vae run starts from: text-lm, text-vae")
+    assert not (tmp_path / "v").exists()

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from ..config import from_dict
 from ..errors import ConfigError, InputError
 from ..image import check_allocation
+from ..runtime.runs import load_weights_into
 from ..runtime.train_config import TrainConfig
 from ..tables import Table
 from .capabilities import IterativeSampler
@@ -77,6 +78,8 @@ class GenerativeModel(nn.Module):
     modality: ClassVar[str] = "images"  # "text": trains on a TextDataset, makes sentences (imsynth.models.text)
     # what the family can do, declared (names in imsynth.models.capabilities.CAPABILITIES); actions read it
     capabilities: ClassVar[frozenset[str]] = frozenset()
+    # the other families whose runs this one can start from (``imsynth train --init RUN``; see ``start_from``)
+    starts_from: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config) -> None:
         super().__init__()
@@ -86,6 +89,10 @@ class GenerativeModel(nn.Module):
                 f"classes); this one has {config.num_classes or 'none'}"
             )
         self.config = config
+
+    def start_from(self, family: str, tensors: dict[str, torch.Tensor], source) -> None:
+        """Take the weights of a run of ``family`` (this one's own, or one of ``starts_from``) before training."""
+        load_weights_into(self, tensors, source)
 
     # -- training ---------------------------------------------------------------------------------
     def loss(

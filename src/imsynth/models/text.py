@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.text import BOS, EOS, PAD, UNK
-from ..errors import InputError
+from ..errors import CheckpointError, InputError
 from .base import DataShape, GenerativeModel, LossOutput, Noise, register_model, require
 from .kl import ANNEALING, collapse_advice, free_bits_kl, kl_weight
 
@@ -248,6 +248,7 @@ class TextLM(_SentenceModel):
 )
 class TextVAE(_SentenceModel):
     capabilities = _SentenceModel.capabilities | {"sentence-encoder"}
+    starts_from = frozenset({"text-lm"})
 
     def __init__(self, config: TextConfig) -> None:
         super().__init__(config)
@@ -258,6 +259,35 @@ class TextVAE(_SentenceModel):
         # BN-VAE: batch norm of the means with a fixed scale (the learnable shift stays)
         self.mean_norm = nn.BatchNorm1d(config.latent_dim, affine=False) if config.bn_vae else None
         self.mean_shift = nn.Parameter(torch.zeros(config.latent_dim)) if config.bn_vae else None
+
+    def start_from(self, family: str, tensors: dict[str, torch.Tensor], source) -> None:
+        """From a ``text-lm`` run: its decoder, with the code's inputs starting at zero (the first layer's input
+        columns for z, the initial state from z, a Transformer's code projection), so that training starts from
+        exactly that language model; the encoder starts afresh. The remedy of a decoder initialised from a
+        trained LM (Bowman et al. 2016; Li et al. 2019)."""
+        if family != "text-lm":
+            return super().start_from(family, tensors, source)
+        own = self.state_dict()
+        taken = {}
+        for name, tensor in tensors.items():
+            target = own.get(name)
+            if target is None:
+                raise CheckpointError(f"{source}: weight {name} has no place in a text-vae")
+            if tensor.shape != target.shape and not (
+                name.startswith("decoder.body.weight_ih_l0")
+                and tensor.shape[0] == target.shape[0]
+                and tensor.shape[1] + self.config.latent_dim == target.shape[1]
+            ):
+                raise CheckpointError(
+                    f"{source}: weight {name} has shape {tuple(tensor.shape)}, this text-vae's is {tuple(target.shape)}"
+                    " (train it with the language model's embed_dim, hidden, decoder and layers)"
+                )
+            taken[name] = torch.zeros_like(target)
+            taken[name][tuple(slice(0, n) for n in tensor.shape)] = tensor.to(target.dtype)
+        for name in own:
+            if name.startswith(("decoder.initial.", "decoder.code.")):
+                taken[name] = torch.zeros_like(own[name])
+        self.load_state_dict({**own, **taken})
 
     def encode_tokens(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Token rows -> the posterior's mean and log-variance (B, latent_dim)."""

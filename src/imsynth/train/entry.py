@@ -15,10 +15,12 @@ import torch
 from ..config import apply_overrides, from_dict, read_config_file, to_dict
 from ..data import REGISTRY as DATASETS
 from ..data import ImageDataset, load_dataset, run_dataset
+from ..data.text import load_tokenizer
 from ..errors import ConfigError, InputError, TrainingStopped
 from ..models import GenerativeModel, build_model, config_for_dataset, get_entry, get_preset
 from ..runtime import runs as ckpt
 from ..runtime.device import select_device
+from ..runtime.runs import TOKENIZER
 from ..runtime.train_config import TrainConfig
 from . import distributed
 from .engine import Trainer
@@ -109,7 +111,8 @@ def _train(model_name, dataset, out, model_config, train_config, resume, device,
     model.registered_name = model_name
     if init is not None:
         init_run = ckpt.require_run(init)
-        ckpt.load_weights_into(model, ckpt.read_tensors(init_run / ckpt.WEIGHTS), init_run / ckpt.WEIGHTS)
+        family = ckpt.read_json(init_run / ckpt.CONFIG).get("model")
+        model.start_from(family, ckpt.read_tensors(init_run / ckpt.WEIGHTS), init_run / ckpt.WEIGHTS)
     model.to(torch_device)
     if train_config.channels_last:
         model.to(memory_format=torch.channels_last)
@@ -194,11 +197,11 @@ def train_from_options(
     if resume and assignments:
         raise InputError("--set cannot change a run being resumed; it continues with its own config.json")
     base = entry.default_config()
-    if init is not None:  # the networks of the run fine-tuned from; --set may still change the rest
-        saved = ckpt.read_json(ckpt.require_run(init) / ckpt.CONFIG)
-        if saved.get("model") != model:
-            raise InputError(f"--init {init}: that run holds model {saved.get('model')!r}, not {model!r}")
-        base = from_dict(entry.model_class.config_class, saved["model_config"], where=f"{init}/config.json")
+    tokenizer = {}
+    if init is not None:  # the networks of the run started from; --set may still change the rest
+        base = _init_config(entry, init)
+        if (Path(init) / TOKENIZER).exists():  # its token ids mean its words: the data is read with its vocabulary
+            tokenizer = {"tokenizer": load_tokenizer(Path(init) / TOKENIZER)}
     configs = apply_overrides({"model": base, "train": entry.default_train_config()}, list(assignments))
     budget = {
         k: v for k, v in {"steps": steps, "epochs": epochs, "minutes": minutes, "seed": seed}.items() if v is not None
@@ -207,7 +210,7 @@ def train_from_options(
     if resume and data is None:
         dataset = run_dataset(out, image_size=image_size, limit=limit)
     else:
-        dataset = load_dataset(data or "digits", image_size=image_size, limit=limit)
+        dataset = load_dataset(data or "digits", image_size=image_size, limit=limit, **tokenizer)
     if dry_run:
         built = build_model(model, config_for_dataset(configs["model"], dataset))
         return {
@@ -228,3 +231,21 @@ def train_from_options(
         quiet=quiet,
         init=init,
     )
+
+
+def _init_config(entry, init) -> object:
+    """The model config of a run started from ``init``: that run's own (the same family), or, from a family it
+    declares it ``starts_from``, this family's defaults with every field the other run shares and its family did
+    not set for itself (a language model's widths, not its ``latent_dim=0``)."""
+    saved = ckpt.read_json(ckpt.require_run(init) / ckpt.CONFIG)
+    family, where = saved.get("model"), f"{init}/config.json"
+    config_class = entry.model_class.config_class
+    if family == entry.name:
+        return from_dict(config_class, saved["model_config"], where=where)
+    if family not in entry.model_class.starts_from:
+        ways = ", ".join(sorted({entry.name, *entry.model_class.starts_from}))
+        raise InputError(f"--init {init}: that run holds model {family!r}; a {entry.name} run starts from: {ways}")
+    own = to_dict(entry.default_config())
+    other = get_entry(family).defaults
+    shared = {key: value for key, value in saved["model_config"].items() if key in own and key not in other}
+    return from_dict(config_class, {**own, **shared}, where=where)
