@@ -1,0 +1,86 @@
+"""The sentence VAE started from its language model, against that language model at equal training steps
+(issue 28, item 4: the remedy of a decoder initialised from a trained LM).
+
+    python benchmarks/text_vae_init.py --steps 1000 [--data fortunes] [--out-dir runs/bench-text-init] [--k 500]
+
+Trains `text-lm` for --steps (the snapshot "lm-half"), then, side by side on one thread each, continues that LM
+to twice --steps ("lm") and trains a `text-vae` for --steps from the snapshot (`imsynth train text-vae --init
+lm-half`: its decoder starts as the LM, the code's inputs at zero, its encoder afresh). Both have then made the same
+number of optimisation steps in all. Scores both with `imsynth eval` on the first --sentences test entries:
+the LM's exact NLL, the VAE's importance-weighted NLL with k samples (nats per entry), KL, mutual information,
+active units. Target: the VAE's IW-NLL <= the LM's, with KL >= 3 nats and >= 50% active units. Writes
+docs/results/text_vae_init.json (one key per --data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from imsynth.apps.text import sample_sentences
+from imsynth.evaluate import evaluate_run
+from imsynth.models import load_run
+
+
+def _train(words: list[str], environment: dict) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "imsynth.cli", "train", *words, "--quiet"], env=environment)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--data", default="fortunes")
+    parser.add_argument("--out-dir", type=Path, default=Path("runs/bench-text-init"))
+    parser.add_argument("--k", type=int, default=500)
+    parser.add_argument("--sentences", type=int, default=250, help="test entries evaluated (the first N)")
+    parser.add_argument("--results", type=Path, default=Path("docs/results/text_vae_init.json"))
+    args = parser.parse_args()
+    out, environment = args.out_dir, {**os.environ, "OMP_NUM_THREADS": "1"}
+    half, lm, vae = out / "lm-half", out / "lm", out / "vae-from-lm"
+    if not (half / "model.safetensors").exists():
+        words = ["text-lm", "--data", args.data, "--out", str(half), "--steps", str(args.steps)]
+        if _train(words, environment).wait():
+            raise SystemExit("the language model's first half failed")
+    trained = out / "trained.json"
+    if not trained.exists():
+        shutil.rmtree(lm, ignore_errors=True)
+        shutil.rmtree(vae, ignore_errors=True)
+        shutil.copytree(half, lm)  # the same run, continued exactly (its optimiser and data order too)
+        words = ["text-vae", "--data", args.data, "--out", str(vae), "--steps", str(args.steps), "--init", str(half)]
+        jobs = [
+            _train(["text-lm", "--out", str(lm), "--resume", "--steps", str(2 * args.steps)], environment),
+            _train(words, environment),
+        ]
+        if any(job.wait() for job in jobs):
+            raise SystemExit("a training run failed")
+        trained.write_text(json.dumps({"steps": args.steps, "data": args.data}))
+    report = {"data": args.data, "steps_each": 2 * args.steps, "k": args.k, "sentences": args.sentences}
+    for name, run in (("lm", lm), ("vae_from_lm", vae)):
+        scores = evaluate_run(run, importance_samples=args.k, likelihood_images=args.sentences)
+        scores["samples_top_p_0.9"] = sample_sentences(load_run(run)[0], 5, seed=2, top_p=0.9)
+        report[name] = scores
+        print(json.dumps({name: scores}), flush=True)
+    lm_nll, vae_scores = report["lm"]["nll"], report["vae_from_lm"]
+    report["summary"] = {
+        "nll_vae_minus_lm": round(vae_scores["nll"] - lm_nll, 3),
+        "kl": round(vae_scores["kl"], 3),
+        "active_fraction": vae_scores["active_units"] / vae_scores["latent_dim"],
+        "target_met": vae_scores["nll"] <= lm_nll
+        and vae_scores["kl"] >= 3
+        and vae_scores["active_units"] >= vae_scores["latent_dim"] / 2,
+    }
+    print(json.dumps(report["summary"]), flush=True)
+    results = json.loads(args.results.read_text()) if args.results.exists() else {}
+    results[args.data] = report
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(results, indent=1))
+    print(f"wrote {args.results}")
+
+
+if __name__ == "__main__":
+    main()
