@@ -207,7 +207,7 @@ def test_init_fine_tunes_from_another_runs_weights(codec_run, tmp_path):
     )
     start, tuned = load_file(codec_run / "model.safetensors"), load_file(tmp_path / "tuned" / "model.safetensors")
     assert all(np.allclose(start[k].float(), tuned[k].float(), atol=1e-5) for k in start)
-    with pytest.raises(InputError, match="holds model 'hyperprior', not 'factorized'"):
+    with pytest.raises(InputError, match="holds model 'hyperprior'; a factorized run starts from: factorized"):
         train_from_options("factorized", tmp_path / "x", data="digits", init=codec_run, steps=1)
     with pytest.raises(InputError, match="pick one"):
         train("hyperprior", data, tmp_path / "tuned", train_config=config, init=codec_run, resume=True, quiet=True)
