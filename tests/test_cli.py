@@ -224,3 +224,11 @@ def test_the_classical_commands_never_import_torch(tmp_path):
     ):
         done = subprocess.run([sys.executable, "-c", script, *args], cwd=tmp_path, capture_output=True, text=True)
         assert done.stdout.strip().splitlines()[-1] == "False", done.stderr
+
+
+@pytest.mark.parametrize("words", [(), ("features",)])
+def test_a_command_group_alone_prints_its_help_as_help_does(capsys, words):
+    code, out, err = run_cli(capsys, *words)
+    asked, shown, _ = run_cli(capsys, *words, "--help")
+    assert (code, asked, err) == (0, 0, "")
+    assert out == shown and out.startswith("Usage: imsynth") and len(out.splitlines()) > 5

@@ -87,6 +87,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(done.exit_code)
     except click.Abort:
         _say("aborted", 130)
+    except click.exceptions.NoArgsIsHelpError as asked:  # `imsynth` or a group alone: its help, as --help shows it
+        click.echo(asked.format_message())
+        sys.exit(0)
     except click.ClickException as error:
         _say(error.format_message(), 2)
     except ImsynthError as error:
