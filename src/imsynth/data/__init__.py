@@ -12,7 +12,7 @@ from .base import (
     resize_uint8,
     to_model,
 )
-from .runs import run_dataset
+from .runs import run_dataset, run_tokenizer
 from .text import TextDataset, detokenize
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "load_dataset",
     "resize_uint8",
     "run_dataset",
+    "run_tokenizer",
     "to_model",
 ]
 

@@ -14,13 +14,11 @@ import torch
 
 from ..config import apply_overrides, from_dict, read_config_file, to_dict
 from ..data import REGISTRY as DATASETS
-from ..data import ImageDataset, load_dataset, run_dataset
-from ..data.text import load_tokenizer
+from ..data import ImageDataset, load_dataset, run_dataset, run_tokenizer
 from ..errors import ConfigError, InputError, TrainingStopped
 from ..models import GenerativeModel, build_model, config_for_dataset, get_entry, get_preset
 from ..runtime import runs as ckpt
 from ..runtime.device import select_device
-from ..runtime.runs import TOKENIZER
 from ..runtime.train_config import TrainConfig
 from . import distributed
 from .engine import Trainer
@@ -200,8 +198,7 @@ def train_from_options(
     tokenizer = {}
     if init is not None:  # the networks of the run started from; --set may still change the rest
         base = _init_config(entry, init)
-        if (Path(init) / TOKENIZER).exists():  # its token ids mean its words: the data is read with its vocabulary
-            tokenizer = {"tokenizer": load_tokenizer(Path(init) / TOKENIZER)}
+        tokenizer = run_tokenizer(init)  # a text run's ids mean its words: the data is read with its vocabulary
     configs = apply_overrides({"model": base, "train": entry.default_train_config()}, list(assignments))
     budget = {
         k: v for k, v in {"steps": steps, "epochs": epochs, "minutes": minutes, "seed": seed}.items() if v is not None
