@@ -2,12 +2,13 @@
 count, and the payload is as long as the model's rate estimate."""
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
 import torch
 
-from imsynth.errors import InputError
+from imsynth.errors import CheckpointError, InputError
 from imsynth.models import build_model, fit_config_to_data, get_entry
 from imsynth.runtime.coding import Checksum, SymbolReader, SymbolWriter
 
@@ -123,3 +124,23 @@ def test_prior_samples_have_the_model_size_and_range():
     samples = model.generate(2, seed=1)
     assert samples.shape == (2, 3, 8, 8) and samples.min() >= -1 and samples.max() <= 1
     assert torch.equal(samples, model.generate(2, seed=1))
+
+
+@pytest.mark.parametrize("name", ["factorized", "hyperprior"])
+def test_a_codec_retargeted_to_lower_lambdas_keeps_its_qualities_and_codes_the_new_one_in_fewer_bits(name):
+    trained = tiny_codec(name, 1)
+    with torch.no_grad():  # gains that grow with quality, as training makes them
+        trained.log_gain.copy_(torch.linspace(1, 3, trained.qualities)[:, None].expand_as(trained.log_gain))
+        trained.log_inverse_gain.copy_(-trained.log_gain)
+    before = list(trained.config.lambdas)
+    config = dataclasses.replace(trained.config, lambdas=[before[0] / 16, *before])
+    retargeted = build_model(name, config).eval()
+    retargeted.start_from(name, trained.state_dict(), "run/model.safetensors", {"lambdas": before})
+    image = torch.rand(1, 1, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    for quality in range(1, trained.qualities + 1):  # the old qualities, one place up, code as before
+        assert torch.equal(retargeted.code(image, quality + 1)[0], trained.code(image, quality)[0])
+    # the new lowest quality starts at gains a quarter of the old lowest's (half the log of 1/16)
+    assert torch.allclose(retargeted.log_gain[0], trained.log_gain[0] - 0.5 * math.log(16))
+    assert float(retargeted.code(image, 1)[1]) < float(trained.code(image, 1)[1])
+    with pytest.raises(CheckpointError, match="one row per lambda"):
+        retargeted.start_from(name, trained.state_dict(), "run/model.safetensors", {"lambdas": before[:1]})

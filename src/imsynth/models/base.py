@@ -90,8 +90,11 @@ class GenerativeModel(nn.Module):
             )
         self.config = config
 
-    def start_from(self, family: str, tensors: dict[str, torch.Tensor], source) -> None:
-        """Take the weights of a run of ``family`` (this one's own, or one of ``starts_from``) before training."""
+    def start_from(
+        self, family: str, tensors: dict[str, torch.Tensor], source, model_config: dict | None = None
+    ) -> None:
+        """Take the weights of a run of ``family`` (this one's own, or one of ``starts_from``) before training;
+        ``model_config`` is that run's saved model config, for families whose weights it shapes."""
         load_weights_into(self, tensors, source)
 
     # -- training ---------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import InputError
+from ..errors import CheckpointError, InputError
 from ..runtime.coding import (
     ALPHABET,
     PROBABILITY_GRID,
@@ -213,6 +213,26 @@ class LearnedCodec(GenerativeModel):
         self.log_gain = nn.Parameter(spread[:, None].repeat(1, m))
         self.log_inverse_gain = nn.Parameter(-spread[:, None].repeat(1, m))
         self.register_buffer("lambdas", lambdas, persistent=False)
+
+    def start_from(
+        self, family: str, tensors: dict[str, torch.Tensor], source, model_config: dict | None = None
+    ) -> None:
+        """A codec run retargeted to other lambdas (``--init RUN --set lambdas=[...]``): every weight is taken,
+        and each new quality's gains start from the run's nearest lambda, moved by half the log of the lambdas'
+        ratio (the spread a fresh codec starts with), so a lower rate is learnt from a trained codec."""
+        before = (model_config or {}).get("lambdas", list(self.config.lambdas))
+        if list(before) != list(self.config.lambdas):
+            tensors = dict(tensors)
+            old = torch.tensor(before, dtype=torch.float64).log()
+            new = torch.tensor(self.config.lambdas, dtype=torch.float64).log()
+            nearest = (new[:, None] - old[None, :]).abs().argmin(1)
+            shift = (0.5 * (new - old[nearest])).float()[:, None]
+            for name, sign in (("log_gain", 1), ("log_inverse_gain", -1)):
+                rows = tensors.get(name)
+                if rows is None or rows.shape[0] != len(before):
+                    raise CheckpointError(f"{source}: {name} does not hold one row per lambda of its config")
+                tensors[name] = rows[nearest] + sign * shift
+        super().start_from(family, tensors, source, model_config)
 
     # -- shapes -----------------------------------------------------------------------------------
     @property

@@ -260,13 +260,15 @@ class TextVAE(_SentenceModel):
         self.mean_norm = nn.BatchNorm1d(config.latent_dim, affine=False) if config.bn_vae else None
         self.mean_shift = nn.Parameter(torch.zeros(config.latent_dim)) if config.bn_vae else None
 
-    def start_from(self, family: str, tensors: dict[str, torch.Tensor], source) -> None:
+    def start_from(
+        self, family: str, tensors: dict[str, torch.Tensor], source, model_config: dict | None = None
+    ) -> None:
         """From a ``text-lm`` run: its decoder, with the code's inputs starting at zero (the first layer's input
         columns for z, the initial state from z, a Transformer's code projection), so that training starts from
         exactly that language model; the encoder starts afresh. The remedy of a decoder initialised from a
         trained LM (Bowman et al. 2016; Li et al. 2019)."""
         if family != "text-lm":
-            return super().start_from(family, tensors, source)
+            return super().start_from(family, tensors, source, model_config)
         own = self.state_dict()
         taken = {}
         for name, tensor in tensors.items():

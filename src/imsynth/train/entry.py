@@ -109,8 +109,9 @@ def _train(model_name, dataset, out, model_config, train_config, resume, device,
     model.registered_name = model_name
     if init is not None:
         init_run = ckpt.require_run(init)
-        family = ckpt.read_json(init_run / ckpt.CONFIG).get("model")
-        model.start_from(family, ckpt.read_tensors(init_run / ckpt.WEIGHTS), init_run / ckpt.WEIGHTS)
+        saved = ckpt.read_json(init_run / ckpt.CONFIG)
+        tensors = ckpt.read_tensors(init_run / ckpt.WEIGHTS)
+        model.start_from(saved.get("model"), tensors, init_run / ckpt.WEIGHTS, saved.get("model_config") or {})
     model.to(torch_device)
     if train_config.channels_last:
         model.to(memory_format=torch.channels_last)

@@ -39,8 +39,8 @@ TRAIN = register_action(
             Param(
                 "init",
                 default=None,
-                help="fine-tune: start from this run's weights and model config (same model; --set may change the "
-                "rest)",
+                help="fine-tune: start from this run's weights and model config (same model, or text-vae from a "
+                "text-lm run; --set may change the rest, a codec's lambdas too)",
                 kind="run",
                 studio=False,
             ),
