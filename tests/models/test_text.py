@@ -178,13 +178,16 @@ def test_train_init_from_a_language_model_run_takes_its_widths_and_vocabulary(ca
     assert code == 0, err
     vae = tmp_path / "vae"
     code, _, err = run_cli(capsys, "train", "text-vae", "--data", data, "--out", str(vae), "--steps", "2", "--quiet",
-                           "--init", str(lm))  # fmt: skip
+                           "--init", str(lm), "--set", "kl_anneal=linear")  # fmt: skip
     assert code == 0, err
-    config = runs.read_json(vae / runs.CONFIG)["model_config"]
-    defaults = get_entry("text-vae").default_config()
-    # the language model's widths, the VAE's own code and remedies
+    saved = runs.read_json(vae / runs.CONFIG)
+    config, defaults = saved["model_config"], get_entry("text-vae").default_config()
+    # the language model's widths, the VAE's own code, the settings declared for a start from a language model
+    # (no word dropout, a higher step size), and the user's --set above them
     assert (config["embed_dim"], config["hidden"]) == (16, 24)
-    assert (config["latent_dim"], config["word_dropout"]) == (defaults.latent_dim, defaults.word_dropout)
+    assert config["latent_dim"] == defaults.latent_dim and defaults.word_dropout > 0
+    assert (config["word_dropout"], saved["train"]["lr"], config["kl_anneal"]) == (0, 2e-3, "linear")
+    assert get_entry("text-vae").default_train_config().lr != 2e-3
     assert (vae / runs.TOKENIZER).read_text() == (lm / runs.TOKENIZER).read_text()
     code, _, err = run_cli(capsys, "train", "text-vae", "--data", data, "--out", str(tmp_path / "x"), "--steps", "2",
                            "--init", str(vae / "missing"))  # fmt: skip

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, ClassVar, Protocol
 
 import torch
@@ -78,8 +79,9 @@ class GenerativeModel(nn.Module):
     modality: ClassVar[str] = "images"  # "text": trains on a TextDataset, makes sentences (imsynth.models.text)
     # what the family can do, declared (names in imsynth.models.capabilities.CAPABILITIES); actions read it
     capabilities: ClassVar[frozenset[str]] = frozenset()
-    # the other families whose runs this one can start from (``imsynth train --init RUN``; see ``start_from``)
-    starts_from: ClassVar[frozenset[str]] = frozenset()
+    # the other families whose runs this one can start from (``imsynth train --init RUN``; see ``start_from``),
+    # each with the settings (as --set takes them, before the user's own) that such a start was measured to need
+    starts_from: ClassVar[Mapping[str, tuple[str, ...]]] = MappingProxyType({})
 
     def __init__(self, config) -> None:
         super().__init__()

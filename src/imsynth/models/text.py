@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import ClassVar
 
 import torch
@@ -248,7 +249,10 @@ class TextLM(_SentenceModel):
 )
 class TextVAE(_SentenceModel):
     capabilities = _SentenceModel.capabilities | {"sentence-encoder"}
-    starts_from = frozenset({"text-lm"})
+    # from a language model: no word dropout or KL annealing (remedies for a decoder that ignores the code from
+    # the start; a trained one learns to use it under the full KL) and a higher step size for the fresh encoder,
+    # measured on fortunes and the Debian FAQ (docs/benchmarks.md, "The sentence VAE started from its LM")
+    starts_from = MappingProxyType({"text-lm": ("word_dropout=0", "kl_anneal=none", "train.lr=2e-3")})
 
     def __init__(self, config: TextConfig) -> None:
         super().__init__(config)

@@ -180,7 +180,8 @@ def train_from_options(
     dry_run: bool = False,
     quiet: bool = False,
 ) -> TrainResult | dict:
-    """``imsynth train`` as one call (the ``train`` action): defaults of ``model``, then a ``preset``'s settings, a
+    """``imsynth train`` as one call (the ``train`` action): defaults of ``model`` (or of the run ``init`` starts
+    from, with the settings declared for a start from its family), then a ``preset``'s settings, a
     ``config`` file's and ``key=value`` ``assignments`` (applied together in that order, validated once), budgets,
     and the dataset by name (the run's own when resuming without ``data``).
     ``dry_run`` checks everything, builds the model and returns the resolved configs without training."""
@@ -198,7 +199,8 @@ def train_from_options(
     base = entry.default_config()
     tokenizer = {}
     if init is not None:  # the networks of the run started from; --set may still change the rest
-        base = _init_config(entry, init)
+        base, settings = _init_config(entry, init)
+        assignments = (*settings, *assignments)
         tokenizer = run_tokenizer(init)  # a text run's ids mean its words: the data is read with its vocabulary
     configs = apply_overrides({"model": base, "train": entry.default_train_config()}, list(assignments))
     budget = {
@@ -231,19 +233,20 @@ def train_from_options(
     )
 
 
-def _init_config(entry, init) -> object:
-    """The model config of a run started from ``init``: that run's own (the same family), or, from a family it
-    declares it ``starts_from``, this family's defaults with every field the other run shares and its family did
-    not set for itself (a language model's widths, not its ``latent_dim=0``)."""
+def _init_config(entry, init) -> tuple[object, tuple[str, ...]]:
+    """The model config of a run started from ``init``, and the settings such a start trains with: that run's
+    own config (the same family), or, from a family it declares it ``starts_from``, this family's defaults with
+    every field the other run shares and its family did not set for itself (a language model's widths, not its
+    ``latent_dim=0``), and the settings declared with it."""
     saved = ckpt.read_json(ckpt.require_run(init) / ckpt.CONFIG)
     family, where = saved.get("model"), f"{init}/config.json"
     config_class = entry.model_class.config_class
     if family == entry.name:
-        return from_dict(config_class, saved["model_config"], where=where)
+        return from_dict(config_class, saved["model_config"], where=where), ()
     if family not in entry.model_class.starts_from:
         ways = ", ".join(sorted({entry.name, *entry.model_class.starts_from}))
         raise InputError(f"--init {init}: that run holds model {family!r}; a {entry.name} run starts from: {ways}")
     own = to_dict(entry.default_config())
     other = get_entry(family).defaults
     shared = {key: value for key, value in saved["model_config"].items() if key in own and key not in other}
-    return from_dict(config_class, {**own, **shared}, where=where)
+    return from_dict(config_class, {**own, **shared}, where=where), entry.model_class.starts_from[family]
