@@ -5,11 +5,14 @@
 
 Trains `text-lm` for --steps (the snapshot "lm-half"), then, side by side on one thread each, continues that LM
 to twice --steps ("lm") and trains a `text-vae` for --steps from the snapshot (`imsynth train text-vae --init
-lm-half`: its decoder starts as the LM, the code's inputs at zero, its encoder afresh). Both have then made the same
-number of optimisation steps in all. Scores both with `imsynth eval` on the first --sentences test entries:
-the LM's exact NLL, the VAE's importance-weighted NLL with k samples (nats per entry), KL, mutual information,
-active units. Target: the VAE's IW-NLL <= the LM's, with KL >= 3 nats and >= 50% active units. Writes
-docs/results/text_vae_init.json (one key per --data).
+lm-half`: its decoder starts as the LM, the code's inputs at zero, its encoder afresh, with the settings text-vae
+declares for such a start: no word dropout or KL annealing, lr 2e-3). The VAE's second half restarts its optimiser
+at a higher step size, so the LM gets the same chance: "lm-restart" is lm-half fine-tuned for --steps with those
+train settings (`imsynth train text-lm --init lm-half --set train.lr=2e-3`). All have then made the same number of
+optimisation steps. Scores each with `imsynth eval` on the first --sentences test entries: the LMs' exact NLL, the
+VAE's importance-weighted NLL with k samples (nats per entry), KL, mutual information, active units. Target: the
+VAE's IW-NLL <= the better LM's, with KL >= 3 nats and >= 50% active units. Extra `--set` for the VAE: --vae-set.
+Writes docs/results/text_vae_init.json (one key per --data).
 """
 
 from __future__ import annotations
@@ -39,35 +42,38 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=500)
     parser.add_argument("--sentences", type=int, default=250, help="test entries evaluated (the first N)")
     parser.add_argument("--results", type=Path, default=Path("docs/results/text_vae_init.json"))
+    parser.add_argument("--vae-set", action="append", default=[], metavar="KEY=VALUE", help="more --set for the VAE")
     args = parser.parse_args()
     out, environment = args.out_dir, {**os.environ, "OMP_NUM_THREADS": "1"}
-    half, lm, vae = out / "lm-half", out / "lm", out / "vae-from-lm"
+    half, lm, restart, vae = out / "lm-half", out / "lm", out / "lm-restart", out / "vae-from-lm"
     if not (half / "model.safetensors").exists():
         words = ["text-lm", "--data", args.data, "--out", str(half), "--steps", str(args.steps)]
         if _train(words, environment).wait():
             raise SystemExit("the language model's first half failed")
     trained = out / "trained.json"
     if not trained.exists():
-        shutil.rmtree(lm, ignore_errors=True)
-        shutil.rmtree(vae, ignore_errors=True)
+        for run in (lm, restart, vae):
+            shutil.rmtree(run, ignore_errors=True)
         shutil.copytree(half, lm)  # the same run, continued exactly (its optimiser and data order too)
-        words = ["text-vae", "--data", args.data, "--out", str(vae), "--steps", str(args.steps), "--init", str(half)]
+        start = ["--data", args.data, "--steps", str(args.steps), "--init", str(half)]
         jobs = [
             _train(["text-lm", "--out", str(lm), "--resume", "--steps", str(2 * args.steps)], environment),
-            _train(words, environment),
+            _train(["text-vae", "--out", str(vae), *start, *(f"--set={v}" for v in args.vae_set)], environment),
         ]
         if any(job.wait() for job in jobs):
             raise SystemExit("a training run failed")
+        if _train(["text-lm", "--out", str(restart), *start, "--set", "train.lr=2e-3"], environment).wait():
+            raise SystemExit("the restarted language model failed")
         trained.write_text(json.dumps({"steps": args.steps, "data": args.data}))
     report = {"data": args.data, "steps_each": 2 * args.steps, "k": args.k, "sentences": args.sentences}
-    for name, run in (("lm", lm), ("vae_from_lm", vae)):
+    for name, run in (("lm", lm), ("lm_restart", restart), ("vae_from_lm", vae)):
         scores = evaluate_run(run, importance_samples=args.k, likelihood_images=args.sentences)
         scores["samples_top_p_0.9"] = sample_sentences(load_run(run)[0], 5, seed=2, top_p=0.9)
         report[name] = scores
         print(json.dumps({name: scores}), flush=True)
-    lm_nll, vae_scores = report["lm"]["nll"], report["vae_from_lm"]
+    lm_nll, vae_scores = min(report["lm"]["nll"], report["lm_restart"]["nll"]), report["vae_from_lm"]
     report["summary"] = {
-        "nll_vae_minus_lm": round(vae_scores["nll"] - lm_nll, 3),
+        "nll_vae_minus_better_lm": round(vae_scores["nll"] - lm_nll, 3),
         "kl": round(vae_scores["kl"], 3),
         "active_fraction": vae_scores["active_units"] / vae_scores["latent_dim"],
         "target_met": vae_scores["nll"] <= lm_nll
