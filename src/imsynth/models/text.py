@@ -251,7 +251,8 @@ class TextVAE(_SentenceModel):
     capabilities = _SentenceModel.capabilities | {"sentence-encoder"}
     # from a language model: no word dropout or KL annealing (remedies for a decoder that ignores the code from
     # the start; a trained one learns to use it under the full KL) and a higher step size for the fresh encoder,
-    # measured on fortunes and the Debian FAQ (docs/benchmarks.md, "The sentence VAE started from its LM")
+    # chosen on the Debian FAQ, checked on fortunes and the Debian Reference (docs/benchmarks.md, "The sentence VAE
+    # started from its language model")
     starts_from = MappingProxyType({"text-lm": ("word_dropout=0", "kl_anneal=none", "train.lr=2e-3")})
 
     def __init__(self, config: TextConfig) -> None:
