@@ -8,10 +8,10 @@ to twice --steps ("lm") and trains a `text-vae` for --steps from the snapshot (`
 lm-half`: its decoder starts as the LM, the code's inputs at zero, its encoder afresh, with the settings text-vae
 declares for such a start: no word dropout or KL annealing, lr 2e-3). The VAE's second half restarts its optimiser
 at a higher step size, so the LM gets the same chance: "lm-restart" is lm-half fine-tuned for --steps with those
-train settings (`imsynth train text-lm --init lm-half --set train.lr=2e-3`). All have then made the same number of
-optimisation steps. Scores each with `imsynth eval` on the first --sentences test entries: the LMs' exact NLL, the
-VAE's importance-weighted NLL with k samples (nats per entry), KL, mutual information, active units. Target: the
-VAE's IW-NLL <= the better LM's, with KL >= 3 nats and >= 50% active units. Extra `--set` for the VAE: --vae-set.
+train settings (the `train.*` ones text-vae declares; `imsynth train text-lm --init lm-half --set train.lr=2e-3`).
+All have then made the same number of optimisation steps. Scores each with `imsynth eval` on the first --sentences
+test entries: the LMs' exact NLL, the VAE's importance-weighted NLL with k samples (nats per entry), KL, mutual
+information, active units. Target: the VAE's IW-NLL <= the better LM's, with KL >= 3 nats and >= 50% active units.
 Writes docs/results/text_vae_init.json (one key per --data).
 """
 
@@ -27,7 +27,7 @@ from pathlib import Path
 
 from imsynth.apps.text import sample_sentences
 from imsynth.evaluate import evaluate_run
-from imsynth.models import load_run
+from imsynth.models import get_entry, load_run
 
 
 def _train(words: list[str], environment: dict) -> subprocess.Popen:
@@ -42,7 +42,6 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=500)
     parser.add_argument("--sentences", type=int, default=250, help="test entries evaluated (the first N)")
     parser.add_argument("--results", type=Path, default=Path("docs/results/text_vae_init.json"))
-    parser.add_argument("--vae-set", action="append", default=[], metavar="KEY=VALUE", help="more --set for the VAE")
     args = parser.parse_args()
     out, environment = args.out_dir, {**os.environ, "OMP_NUM_THREADS": "1"}
     half, lm, restart, vae = out / "lm-half", out / "lm", out / "lm-restart", out / "vae-from-lm"
@@ -58,11 +57,15 @@ def main() -> None:
         start = ["--data", args.data, "--steps", str(args.steps), "--init", str(half)]
         jobs = [
             _train(["text-lm", "--out", str(lm), "--resume", "--steps", str(2 * args.steps)], environment),
-            _train(["text-vae", "--out", str(vae), *start, *(f"--set={v}" for v in args.vae_set)], environment),
+            _train(["text-vae", "--out", str(vae), *start], environment),
         ]
         if any(job.wait() for job in jobs):
             raise SystemExit("a training run failed")
-        if _train(["text-lm", "--out", str(restart), *start, "--set", "train.lr=2e-3"], environment).wait():
+        # the LM restarted with the training settings the VAE's start from it declares (its step size)
+        restart_settings = [
+            f"--set={v}" for v in get_entry("text-vae").model_class.starts_from["text-lm"] if v.startswith("train.")
+        ]
+        if _train(["text-lm", "--out", str(restart), *start, *restart_settings], environment).wait():
             raise SystemExit("the restarted language model failed")
         trained.write_text(json.dumps({"steps": args.steps, "data": args.data}))
     report = {"data": args.data, "steps_each": 2 * args.steps, "k": args.k, "sentences": args.sentences}

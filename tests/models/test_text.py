@@ -185,9 +185,13 @@ def test_train_init_from_a_language_model_run_takes_its_widths_and_vocabulary(ca
     # the language model's widths, the VAE's own code, the settings declared for a start from a language model
     # (no word dropout, a higher step size), and the user's --set above them
     assert (config["embed_dim"], config["hidden"]) == (16, 24)
-    assert config["latent_dim"] == defaults.latent_dim and defaults.word_dropout > 0
-    assert (config["word_dropout"], saved["train"]["lr"], config["kl_anneal"]) == (0, 2e-3, "linear")
-    assert get_entry("text-vae").default_train_config().lr != 2e-3
+    declared = dict(v.split("=") for v in get_entry("text-vae").model_class.starts_from["text-lm"])
+    lr, word_dropout = float(declared["train.lr"]), float(declared["word_dropout"])
+    assert config["latent_dim"] == defaults.latent_dim
+    assert (config["word_dropout"], saved["train"]["lr"], config["kl_anneal"]) == (word_dropout, lr, "linear")
+    # each differs from the defaults, so the assertion above sees the declaration applied
+    assert defaults.word_dropout != word_dropout and get_entry("text-vae").default_train_config().lr != lr
+    assert declared["kl_anneal"] != "linear"  # the user's --set won over the declared setting
     assert (vae / runs.TOKENIZER).read_text() == (lm / runs.TOKENIZER).read_text()
     code, _, err = run_cli(capsys, "train", "text-vae", "--data", data, "--out", str(tmp_path / "x"), "--steps", "2",
                            "--init", str(vae / "missing"))  # fmt: skip
