@@ -67,7 +67,7 @@ def test_dsvae_swaps_content_and_motion_between_clips(tmp_path):
     order = np.random.default_rng(1).permutation(64)
     peak = lambda made: ((made + 1) * 127.5).amax(dim=(1, 2, 3, 4)).numpy()
     own = peak(model.reconstruct(clips))  # the model's own rendering of each clip's brightness
-    assert np.mean((own > 172) == bright) >= 0.6  # reconstructions keep dim and bright apart
+    assert own[bright == 1].min() > own[bright == 0].max()  # reconstructions keep dim and bright apart
     swapped = peak(model.swap(clips, clips[order]))
     # content: where the two clips differ in brightness, the swapped square's is nearer the content clip's
     informative = bright != bright[order]
@@ -77,9 +77,9 @@ def test_dsvae_swaps_content_and_motion_between_clips(tmp_path):
     # motion: the swapped square moves the way the motion clip's does
     moved = (centroids(swapped)[:, -1, 0] - centroids(swapped)[:, 0, 0]).numpy()
     motion_kept = np.mean((moved > 0) == right[order].astype(bool))
-    # measured 0.80 and 1.00 at 1500 steps: motion transfers; content partly leaks into the motion latents (the
-    # learned prior carries it cheaply; see docs/benchmarks.md), so content is held only above chance (0.5) here
-    assert motion_kept >= 0.9 and content_kept >= 0.6, (content_kept, motion_kept)
+    # measured with batch norm in the frame networks: 1.00 and 1.00 (0.93 and 1.00 at seed 2); without it 0.80 and
+    # 1.00, the content leaking into the motion latents
+    assert motion_kept >= 0.9 and content_kept >= 0.85, (content_kept, motion_kept)
 
 
 def test_a_video_model_refuses_images_and_clips_of_another_size(tmp_path):

@@ -37,16 +37,26 @@ def _act() -> nn.Module:
     return nn.LeakyReLU(0.2)
 
 
+NORMS = ("none", "batch")
+
+
+def _norm(kind: str, channels: int) -> nn.Module:
+    # Without normalisation a code-only decoder at lr 1e-3 never leaves the mean frame: a plain 64x64 frame
+    # autoencoder (no KL) stayed at 750 nats a frame for 600 steps; with batch norm it reached 261 in 400.
+    return nn.BatchNorm2d(channels) if kind == "batch" else nn.Identity()
+
+
 class FrameEncoder(nn.Module):
     """frames (N, C, H, W) -> features (N, dim) and every level's feature map (the decoder's skips). DCGAN-style
     stride-2 convolutions only: the full-resolution layers are where a CPU spends its time."""
 
-    def __init__(self, channels: int, image_size: int, width: int, dim: int) -> None:
+    def __init__(self, channels: int, image_size: int, width: int, dim: int, *, norm: str = "none") -> None:
         super().__init__()
         widths, side = stage_plan(image_size, width)
         ins = [channels, *widths[:-2]]
         self.downs = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(a, b, 4, stride=2, padding=1), _act()) for a, b in zip(ins, widths[:-1])
+            nn.Sequential(nn.Conv2d(a, b, 4, stride=2, padding=1), _norm(norm, b), _act())
+            for a, b in zip(ins, widths[:-1])
         )
         self.head = nn.Linear(widths[-2] * side * side, dim)
 
@@ -61,7 +71,9 @@ class FrameEncoder(nn.Module):
 class FrameDecoder(nn.Module):
     """features (N, dim) [+ skips from an encoder of the same plan] -> frame logits (N, C, H, W)."""
 
-    def __init__(self, channels: int, image_size: int, width: int, dim: int, *, skips: bool) -> None:
+    def __init__(
+        self, channels: int, image_size: int, width: int, dim: int, *, skips: bool, norm: str = "none"
+    ) -> None:
         super().__init__()
         widths, side = stage_plan(image_size, width)
         self.top, self.side, self.skips = widths[-2], side, skips
@@ -71,6 +83,7 @@ class FrameDecoder(nn.Module):
         self.ups = nn.ModuleList(
             nn.ConvTranspose2d(b * twice, a, 4, stride=2, padding=1) for a, b in zip(outs, widths[:-1])
         )
+        self.norms = nn.ModuleList(_norm(norm if level else "none", a) for level, a in enumerate(outs))
 
     def forward(self, features: torch.Tensor, skips: list[torch.Tensor] | None = None) -> torch.Tensor:
         x = self.head(features).view(-1, self.top, self.side, self.side)
@@ -79,7 +92,7 @@ class FrameDecoder(nn.Module):
                 x = torch.cat([x, skips[level]], dim=1)
             x = self.ups[level](x)
             if level:
-                x = F.leaky_relu(x, 0.2)
+                x = F.leaky_relu(self.norms[level](x), 0.2)
         return x
 
 
@@ -169,10 +182,12 @@ class SVGConfig(ClipShape):
     rnn: int = 256  # LSTM width
     latent_dim: int = 16  # per-frame latent z; 0 = the deterministic baseline
     beta: float = 1e-4  # KL weight (the paper's, against a per-pixel mean reconstruction term)
+    norm: str = "none"  # in the frame encoder and decoder: "batch" or "none"
 
     search_space: ClassVar[dict] = {
         "beta": {"low": 1e-5, "high": 1e-3, "log": True},
         "latent_dim": {"choices": [8, 16, 32]},
+        "norm": {"choices": list(NORMS)},
         "train.lr": {"low": 3e-4, "high": 3e-3, "log": True},
     }
 
@@ -181,6 +196,7 @@ class SVGConfig(ClipShape):
         require(1 <= self.context, f"context must be at least 1, got {self.context}")
         require(self.latent_dim >= 0 and self.beta >= 0, "latent_dim and beta must be >= 0")
         require(self.width >= 4 and self.hidden >= 4 and self.rnn >= 4, "width, hidden and rnn must be >= 4")
+        require(self.norm in NORMS, f"norm must be one of {', '.join(NORMS)}, got {self.norm!r}")
 
 
 VIDEO_TRAIN = {"lr": 1e-3, "batch_size": 32, "sample_every": 500, "num_samples": 6}
@@ -209,8 +225,8 @@ class SVG(VideoModel):
     def __init__(self, config: SVGConfig) -> None:
         super().__init__(config)
         c = config
-        self.encoder = FrameEncoder(c.channels, c.image_size, c.width, c.hidden)
-        self.decoder = FrameDecoder(c.channels, c.image_size, c.width, c.hidden, skips=True)
+        self.encoder = FrameEncoder(c.channels, c.image_size, c.width, c.hidden, norm=c.norm)
+        self.decoder = FrameDecoder(c.channels, c.image_size, c.width, c.hidden, skips=True, norm=c.norm)
         self.predictor = nn.ModuleList(
             [nn.Linear(c.hidden + c.latent_dim, c.rnn), nn.LSTMCell(c.rnn, c.rnn), nn.Linear(c.rnn, c.hidden)]
         )
@@ -328,6 +344,7 @@ class DSVAEConfig(ClipShape):
     content_dim: int = 32  # f: one per clip
     motion_dim: int = 8  # z_t: one per frame
     beta: float = 1.0  # KL weight on both latents
+    norm: str = "batch"  # in the frame encoder and decoder: "batch" or "none"
 
     search_space: ClassVar[dict] = {
         "motion_dim": {"choices": [4, 8, 16]},
@@ -339,6 +356,7 @@ class DSVAEConfig(ClipShape):
         require(self.frames >= 2, f"frames must be at least 2, got {self.frames}")
         require(self.content_dim >= 1 and self.motion_dim >= 1, "content_dim and motion_dim must be >= 1")
         require(self.beta >= 0, f"beta must be >= 0, got {self.beta}")
+        require(self.norm in NORMS, f"norm must be one of {', '.join(NORMS)}, got {self.norm!r}")
 
 
 @register_model(
@@ -355,8 +373,10 @@ class DSVAE(VideoModel):
     def __init__(self, config: DSVAEConfig) -> None:
         super().__init__(config)
         c = config
-        self.encoder = FrameEncoder(c.channels, c.image_size, c.width, c.hidden)
-        self.decoder = FrameDecoder(c.channels, c.image_size, c.width, c.content_dim + c.motion_dim, skips=False)
+        self.encoder = FrameEncoder(c.channels, c.image_size, c.width, c.hidden, norm=c.norm)
+        self.decoder = FrameDecoder(
+            c.channels, c.image_size, c.width, c.content_dim + c.motion_dim, skips=False, norm=c.norm
+        )
         self.content_rnn = nn.LSTM(c.hidden, c.rnn, batch_first=True, bidirectional=True)
         self.content_head = nn.Linear(2 * c.rnn, 2 * c.content_dim)
         self.motion_head = nn.Sequential(nn.Linear(c.hidden, c.rnn), _act(), nn.Linear(c.rnn, 2 * c.motion_dim))
