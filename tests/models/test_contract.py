@@ -41,10 +41,11 @@ from imsynth.models.dvae import DVAEConfig
 from imsynth.models.gan import GANConfig
 from imsynth.models.latent_diffusion import LatentDiffusionConfig
 from imsynth.models.mocogan import MoCoGANConfig
+from imsynth.models.sequential_vae import DSVAEConfig
 from imsynth.models.text import TextConfig
 from imsynth.models.translation import TranslationConfig
 from imsynth.models.vae import VAEConfig
-from imsynth.models.video import DSVAEConfig, SVGConfig
+from imsynth.models.video import SVGConfig
 from imsynth.models.video_diffusion import VideoDiffusionConfig
 from imsynth.runtime import runs
 from imsynth.runtime.coding import Checksum, SymbolReader, SymbolWriter

@@ -94,6 +94,12 @@ def crop_items(clips: torch.Tensor, size: int) -> torch.Tensor:
 
 
 @torch.no_grad()
+def _items_named(clips: torch.Tensor, classifier, item_size: int) -> np.ndarray:
+    """The classifier's label for each one-item clip: its majority over the frames' item crops."""
+    votes = classifier(crop_items(clips, item_size)).argmax(1).view(len(clips), -1).cpu().numpy()
+    return np.array([np.bincount(row).argmax() for row in votes])
+
+
 def swap_report(
     swapped: torch.Tensor,
     motion: torch.Tensor,
@@ -102,17 +108,24 @@ def swap_report(
     *,
     item_size: int,
     tolerance: float,
+    content_clips: torch.Tensor | None = None,
 ) -> dict:
     """For clips of one moving item: content kept = the classifier, shown each swapped frame's item, names the
     content clip's label (by majority over the frames); motion kept = the swapped item's path stays within
-    ``tolerance`` pixels (mean over frames) of the motion clip's."""
-    crops = crop_items(swapped, item_size)
-    votes = classifier(crops).argmax(1).view(len(swapped), -1).cpu().numpy()
-    majority = np.array([np.bincount(row).argmax() for row in votes])
+    ``tolerance`` pixels (mean over frames) of the motion clip's. Given the content clips, also the share where
+    the classifier names the swapped item as it names the content clip's own (the classifier's errors on real
+    items then cost nothing: that measure's ceiling is 1)."""
+    majority = _items_named(swapped, classifier, item_size)
     content = float((majority == content_labels.cpu().numpy()).mean())
     distance = (centroids(swapped) - centroids(motion)).norm(dim=-1).mean(dim=1)
+    agrees = {}
+    if content_clips is not None:
+        agrees["content_as_classified"] = round(
+            float((majority == _items_named(content_clips, classifier, item_size)).mean()), 4
+        )
     return {
         "content_kept": round(content, 4),
+        **agrees,
         "motion_kept": round(float((distance <= tolerance).float().mean()), 4),
         "mean_path_distance_px": round(float(distance.mean()), 3),
         "tolerance_px": tolerance,

@@ -8,6 +8,7 @@ from . import (  # noqa: F401  (registers every model)
     gan,
     latent_diffusion,
     mocogan,
+    sequential_vae,
     text,
     translation,
     vae,

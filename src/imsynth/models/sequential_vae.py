@@ -1,0 +1,196 @@
+"""``dsvae``: the disentangled sequential VAE (Li & Mandt 2018) on the video models' frame networks.
+
+One static latent f per clip (a bidirectional LSTM over the frames) and one dynamic latent z_t per frame (from that
+frame); frames decoded from (f, z_t) with no skip, so all content must pass through f and all motion through z.
+Swapping f between clips swaps content and keeps motion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import InputError
+from .base import LossOutput, Noise, register_model, require
+from .video import (
+    NORMS,
+    VIDEO_TRAIN,
+    ClipShape,
+    FrameDecoder,
+    FrameEncoder,
+    GaussianLSTM,
+    VideoModel,
+    _act,
+    gaussian_kl,
+)
+
+MOTION_KL = ("learned", "frame")
+
+
+@dataclass
+class DSVAEConfig(ClipShape):
+    width: int = 32
+    hidden: int = 128
+    rnn: int = 256
+    content_dim: int = 32  # f: one per clip
+    motion_dim: int = 8  # z_t: one per frame
+    beta: float = 1.0  # KL weight on both latents
+    norm: str = "batch"  # in the frame encoder and decoder: "batch" or "none"
+    # the motion codes' KL in the ELBO: "learned" = against the recurrent prior (Li & Mandt), "frame" = each frame
+    # against N(0, I) with the recurrent prior fitted beside (keeps content out of the motion codes)
+    motion_kl: str = "learned"
+
+    search_space: ClassVar[dict] = {
+        "motion_dim": {"choices": [4, 8, 16]},
+        "content_dim": {"choices": [16, 32, 64]},
+        "train.lr": {"low": 3e-4, "high": 3e-3, "log": True},
+    }
+
+    def __post_init__(self) -> None:
+        require(self.frames >= 2, f"frames must be at least 2, got {self.frames}")
+        require(self.content_dim >= 1 and self.motion_dim >= 1, "content_dim and motion_dim must be >= 1")
+        require(self.beta >= 0, f"beta must be >= 0, got {self.beta}")
+        require(self.norm in NORMS, f"norm must be one of {', '.join(NORMS)}, got {self.norm!r}")
+        require(self.motion_kl in MOTION_KL, f"motion_kl must be one of {', '.join(MOTION_KL)}, got {self.motion_kl!r}")
+
+
+@register_model(
+    "dsvae",
+    description="disentangled sequential VAE: a content latent per clip, a motion latent per frame (swap, generate)",
+    data="clips",
+    train_defaults=VIDEO_TRAIN,
+    tiny={"width": 4, "hidden": 8, "rnn": 8, "content_dim": 3, "motion_dim": 2},
+)
+class DSVAE(VideoModel):
+    config_class = DSVAEConfig
+    capabilities = frozenset({"clips", "sample", "predictor", "content-motion"})
+
+    def __init__(self, config: DSVAEConfig) -> None:
+        super().__init__(config)
+        c = config
+        self.encoder = FrameEncoder(c.channels, c.image_size, c.width, c.hidden, norm=c.norm)
+        self.decoder = FrameDecoder(
+            c.channels, c.image_size, c.width, c.content_dim + c.motion_dim, skips=False, norm=c.norm
+        )
+        self.content_rnn = nn.LSTM(c.hidden, c.rnn, batch_first=True, bidirectional=True)
+        self.content_head = nn.Linear(2 * c.rnn, 2 * c.content_dim)
+        self.motion_head = nn.Sequential(nn.Linear(c.hidden, c.rnn), _act(), nn.Linear(c.rnn, 2 * c.motion_dim))
+        self.prior = GaussianLSTM(c.motion_dim, c.rnn, c.motion_dim)
+
+    @property
+    def context_frames(self) -> int:
+        """Any context works; a third of the training clip is the default a user gets."""
+        return max(1, self.config.frames // 3)
+
+    def encode_clips(self, clips: torch.Tensor):
+        """(mean, log var) of the content latent (B, content_dim) and of the motion latents (B, T, motion_dim)."""
+        batch, frames = clips.shape[:2]
+        h, _ = self.encoder(clips.flatten(0, 1))
+        h = h.unflatten(0, (batch, frames))
+        out, _ = self.content_rnn(h)
+        half = self.config.rnn
+        summary = torch.cat([out[:, -1, :half], out[:, 0, half:]], dim=1)
+        content = self.content_head(summary).chunk(2, dim=1)
+        motion = self.motion_head(h).chunk(2, dim=2)
+        return (content[0], content[1].clamp(-10, 10)), (motion[0], motion[1].clamp(-10, 10))
+
+    def motion_prior(self, motion: torch.Tensor):
+        """p(z_t | z_<t) for given motion latents (B, T, d): (mean, log var) each (B, T, d)."""
+        batch, frames, dim = motion.shape
+        previous = torch.cat([motion.new_zeros(batch, 1, dim), motion[:, :-1]], dim=1)
+        state, means, log_vars = None, [], []
+        for t in range(frames):
+            mean, log_var, state = self.prior(previous[:, t], state)
+            means.append(mean)
+            log_vars.append(log_var)
+        return torch.stack(means, 1), torch.stack(log_vars, 1)
+
+    def decode_clips(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+        """content (B, content_dim) and motion (B, T, motion_dim) -> frame logits (B, T, C, H, W)."""
+        batch, frames = motion.shape[:2]
+        codes = torch.cat([content[:, None].expand(-1, frames, -1), motion], dim=2).flatten(0, 1)
+        return self.decoder(codes).unflatten(0, (batch, frames))
+
+    def loss(
+        self, images, labels=None, *, step=0, noise: Noise | None = None, uniform: Noise | None = None
+    ) -> LossOutput:
+        clips, c = images, self.config
+        batch, frames = clips.shape[:2]
+        (f_mean, f_log_var), (z_mean, z_log_var) = self.encode_clips(clips)
+        draw = noise if noise is not None else (lambda shape: torch.randn(shape))
+        f = f_mean + (0.5 * f_log_var).exp() * draw((batch, c.content_dim)).to(f_mean)
+        z = z_mean + (0.5 * z_log_var).exp() * draw((batch, frames, c.motion_dim)).to(z_mean)
+        logits = self.decode_clips(f, z).float()
+        target = (clips.float() + 1) / 2
+        recon = F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / batch
+        kl_f = gaussian_kl(f_mean, f_log_var, torch.zeros_like(f_mean), torch.zeros_like(f_log_var)).mean()
+        if c.motion_kl == "learned":
+            p_mean, p_log_var = self.motion_prior(z)
+            kl_z = gaussian_kl(z_mean, z_log_var, p_mean, p_log_var).sum(1).mean()
+            fit = torch.zeros((), device=kl_z.device)
+        else:
+            # Each frame pays for its code against N(0, I), so what stays the same through a clip costs T times
+            # more in z than in f and goes to f; the recurrent prior, which generation and prediction draw from,
+            # is fitted to the codes without pulling them (a two-stage VAE's prior, trained alongside).
+            kl_z = gaussian_kl(z_mean, z_log_var, torch.zeros_like(z_mean), torch.zeros_like(z_log_var)).sum(1).mean()
+            p_mean, p_log_var = self.motion_prior(z.detach())
+            fit = gaussian_kl(z_mean.detach(), z_log_var.detach(), p_mean, p_log_var).sum(1).mean()
+        loss = (recon + c.beta * (kl_f + kl_z) + fit) / frames
+        parts = {"recon": recon.detach() / frames, "kl_content": kl_f.detach(), "kl_motion": kl_z.detach() / frames}
+        if c.motion_kl == "frame":
+            parts["prior_fit"] = fit.detach() / frames
+        return LossOutput(loss, parts)
+
+    def _rollout(self, motion: torch.Tensor, frames: int, generator) -> torch.Tensor:
+        """Motion latents continued from the prior for ``frames`` more steps after ``motion`` (B, k, d)."""
+        batch, known, dim = motion.shape
+        state, previous = None, motion.new_zeros(batch, dim)
+        for t in range(known):
+            _, _, state = self.prior(previous, state)
+            previous = motion[:, t]
+        made = []
+        for _ in range(frames):
+            mean, log_var, state = self.prior(previous, state)
+            previous = mean + (0.5 * log_var).exp() * torch.randn(mean.shape, generator=generator).to(mean)
+            made.append(previous)
+        return torch.stack(made, 1)
+
+    def sample(self, count, *, labels=None, generator=None):
+        self.check_labels(labels, count)
+        c = self.config
+        device = next(self.parameters()).device
+        content = torch.randn(count, c.content_dim, generator=generator).to(device)
+        motion = self._rollout(torch.zeros(count, 0, c.motion_dim, device=device), c.frames, generator)
+        return self.frames_of(self.decode_clips(content, motion))
+
+    def continue_clips(self, context: torch.Tensor, frames: int, generator) -> torch.Tensor:
+        """The content of the context, its motion continued by the learned prior."""
+        (f_mean, _), (z_mean, _) = self.encode_clips(context)
+        return self.frames_of(self.decode_clips(f_mean, self._rollout(z_mean, frames, generator)))
+
+    @torch.no_grad()
+    def swap(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
+        """Clips with the content of ``content`` and the motion of ``motion`` (both B x T x C x H x W; B may be 1
+        on one side); as many frames as the motion clips."""
+        self.check_clips(content, where="content clip")
+        self.check_clips(motion, where="motion clip")
+        device = next(self.parameters()).device
+        (f_mean, _), _ = self.encode_clips(content.to(device, torch.float32))
+        _, (z_mean, _) = self.encode_clips(motion.to(device, torch.float32))
+        if len(f_mean) != len(z_mean) and min(len(f_mean), len(z_mean)) != 1:
+            raise InputError(
+                f"{len(f_mean)} content clips and {len(z_mean)} motion clips: give as many, or one of either"
+            )
+        count = max(len(f_mean), len(z_mean))
+        f_mean, z_mean = f_mean.expand(count, -1), z_mean.expand(count, -1, -1)
+        return self.frames_of(self.decode_clips(f_mean, z_mean)).cpu()
+
+    @torch.no_grad()
+    def reconstruct(self, clips: torch.Tensor) -> torch.Tensor:
+        self.check_clips(clips)
+        (f_mean, _), (z_mean, _) = self.encode_clips(clips.to(next(self.parameters()).device, torch.float32))
+        return self.frames_of(self.decode_clips(f_mean, z_mean)).cpu()

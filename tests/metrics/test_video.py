@@ -1,0 +1,26 @@
+import numpy as np
+import torch
+
+from imsynth.data import load_dataset
+from imsynth.metrics.video import swap_report
+from imsynth.runtime.classifier import load_feature_net
+
+CLIPS = "moving-fashion?items=1&stochastic=1&seed=7&train=64&test=64"
+
+
+def test_a_swap_report_tells_whose_item_and_whose_path_a_clip_shows():
+    data = load_dataset(CLIPS)
+    a = data.to_batch(data.test_images)
+    labels = data.test_labels
+    b = a[torch.from_numpy(np.random.default_rng(0).permutation(len(a)))]
+    classifier, _ = load_feature_net("fashion-mnist")
+
+    def report(swapped, motion):
+        return swap_report(swapped, motion, labels, classifier, item_size=28, tolerance=4.0, content_clips=a)
+
+    itself = report(a, a)  # A's item on A's path: all kept, up to the classifier's own errors for content_kept
+    assert itself["content_as_classified"] == 1.0 and itself["motion_kept"] == 1.0
+    assert 0.7 < itself["content_kept"] < 1.0
+    other = report(b, b)  # B's item on B's path, judged as a swap meant to keep A's item
+    assert other["content_as_classified"] < 0.35 and other["content_kept"] < 0.35
+    assert other["motion_kept"] == 1.0 and report(a, b)["motion_kept"] < 0.3
