@@ -24,8 +24,8 @@ from .video import (
     FrameEncoder,
     GaussianLSTM,
     VideoModel,
-    _act,
     gaussian_kl,
+    leaky,
 )
 
 MOTION_KL = ("learned", "frame")
@@ -45,7 +45,8 @@ class DSVAEConfig(ClipShape):
     motion_kl: str = "learned"
 
     search_space: ClassVar[dict] = {
-        "motion_dim": {"choices": [4, 8, 16]},
+        "motion_dim": {"choices": [2, 4, 8, 16]},
+        "motion_kl": {"choices": list(MOTION_KL)},
         "content_dim": {"choices": [16, 32, 64]},
         "train.lr": {"low": 3e-4, "high": 3e-3, "log": True},
     }
@@ -78,7 +79,7 @@ class DSVAE(VideoModel):
         )
         self.content_rnn = nn.LSTM(c.hidden, c.rnn, batch_first=True, bidirectional=True)
         self.content_head = nn.Linear(2 * c.rnn, 2 * c.content_dim)
-        self.motion_head = nn.Sequential(nn.Linear(c.hidden, c.rnn), _act(), nn.Linear(c.rnn, 2 * c.motion_dim))
+        self.motion_head = nn.Sequential(nn.Linear(c.hidden, c.rnn), leaky(), nn.Linear(c.rnn, 2 * c.motion_dim))
         self.prior = GaussianLSTM(c.motion_dim, c.rnn, c.motion_dim)
 
     @property

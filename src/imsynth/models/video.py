@@ -30,7 +30,7 @@ class ClipShape(DataShape):
     frames: int = 15  # frames per training clip, filled from the dataset
 
 
-def _act() -> nn.Module:
+def leaky() -> nn.Module:
     return nn.LeakyReLU(0.2)
 
 
@@ -52,7 +52,7 @@ class FrameEncoder(nn.Module):
         widths, side = stage_plan(image_size, width)
         ins = [channels, *widths[:-2]]
         self.downs = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(a, b, 4, stride=2, padding=1), _norm(norm, b), _act())
+            nn.Sequential(nn.Conv2d(a, b, 4, stride=2, padding=1), _norm(norm, b), leaky())
             for a, b in zip(ins, widths[:-1])
         )
         self.head = nn.Linear(widths[-2] * side * side, dim)
@@ -74,7 +74,7 @@ class FrameDecoder(nn.Module):
         super().__init__()
         widths, side = stage_plan(image_size, width)
         self.top, self.side, self.skips = widths[-2], side, skips
-        self.head = nn.Sequential(nn.Linear(dim, self.top * side * side), _act())
+        self.head = nn.Sequential(nn.Linear(dim, self.top * side * side), leaky())
         twice = 2 if skips else 1
         outs = [channels, *widths[:-2]]
         self.ups = nn.ModuleList(
