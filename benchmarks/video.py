@@ -122,14 +122,22 @@ def main() -> None:
         a = data.to_batch(data.test_images[:256])
         order = torch.from_numpy(np.random.default_rng(0).permutation(len(a)))
         swapped = model.swap(a, a[order])
+        rendered = model.reconstruct(a)
         classifier, _ = load_feature_net("fashion-mnist")
         labels = data.test_labels[:256]
         results["swap"] = swap_report(
-            swapped, a[order], labels, classifier, item_size=28, tolerance=4.0, content_clips=a
+            swapped,
+            a[order],
+            labels,
+            classifier,
+            item_size=28,
+            tolerance=4.0,
+            content_clips=a,
+            renderings=(rendered, rendered[order]),
         )
         # the model's own ceiling: its reconstructions judged the same way (content and motion from one clip)
         results["swap"]["reconstruction"] = swap_report(
-            model.reconstruct(a), a, labels, classifier, item_size=28, tolerance=4.0, content_clips=a
+            rendered, a, labels, classifier, item_size=28, tolerance=4.0, content_clips=a
         )
         # the classifier on the real clips, as the ceiling of the content measurement
         results["swap"]["classifier_on_real_clips"] = swap_report(

@@ -100,6 +100,11 @@ def _items_named(clips: torch.Tensor, classifier, item_size: int) -> np.ndarray:
     return np.array([np.bincount(row).argmax() for row in votes])
 
 
+def _mean_item(clips: torch.Tensor, size: int) -> torch.Tensor:
+    """Each clip's item, the ``size`` square around its centroid averaged over the frames: (B, C, size, size)."""
+    return crop_items(clips, size).unflatten(0, clips.shape[:2]).mean(1)
+
+
 def swap_report(
     swapped: torch.Tensor,
     motion: torch.Tensor,
@@ -109,12 +114,16 @@ def swap_report(
     item_size: int,
     tolerance: float,
     content_clips: torch.Tensor | None = None,
+    renderings: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> dict:
     """For clips of one moving item: content kept = the classifier, shown each swapped frame's item, names the
     content clip's label (by majority over the frames); motion kept = the swapped item's path stays within
     ``tolerance`` pixels (mean over frames) of the motion clip's. Given the content clips, also the share where
     the classifier names the swapped item as it names the content clip's own (the classifier's errors on real
-    items then cost nothing: that measure's ceiling is 1)."""
+    items then cost nothing: that measure's ceiling is 1). Given the model's own renderings (reconstructions) of
+    the content clips and of the motion clips, also the share where the swapped item, averaged over the frames
+    around its centroid, is nearer the content clip's rendering than the motion clip's: whose item it is,
+    whatever the blur of the model's drawing (chance 0.5)."""
     majority = _items_named(swapped, classifier, item_size)
     content = float((majority == content_labels.cpu().numpy()).mean())
     distance = (centroids(swapped) - centroids(motion)).norm(dim=-1).mean(dim=1)
@@ -123,6 +132,10 @@ def swap_report(
         agrees["content_as_classified"] = round(
             float((majority == _items_named(content_clips, classifier, item_size)).mean()), 4
         )
+    if renderings is not None:
+        item = _mean_item(swapped, item_size)
+        own, other = (((item - _mean_item(r, item_size)) ** 2).flatten(1).mean(1) for r in renderings)
+        agrees["content_nearer_own_rendering"] = round(float((own < other).float().mean()), 4)
     return {
         "content_kept": round(content, 4),
         **agrees,
