@@ -1,4 +1,5 @@
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -80,6 +81,20 @@ def test_dsvae_swaps_content_and_motion_between_clips(tmp_path):
     # measured with batch norm in the frame networks: 1.00 and 1.00 (0.93 and 1.00 at seed 2); without it 0.80 and
     # 1.00, the content leaking into the motion latents
     assert motion_kept >= 0.9 and content_kept >= 0.85, (content_kept, motion_kept)
+
+
+def test_a_dsvae_run_from_before_batch_norm_loads_as_it_was_trained(tmp_path):
+    data = tiny_clips(count=32, frames=4, size=8)
+    tiny = {"width": 4, "hidden": 8, "rnn": 8, "content_dim": 2, "motion_dim": 2}
+    old = _train("dsvae", data, tmp_path / "old", 2, norm="none", **tiny)
+    saved = json.loads((tmp_path / "old" / "config.json").read_text())
+    del saved["model_config"]["norm"]  # as a run written before the option existed
+    (tmp_path / "old" / "config.json").write_text(json.dumps(saved))
+    model, _ = load_run(tmp_path / "old")
+    assert model.config.norm == "none"
+    clips = data.to_batch(data.test_images)
+    assert torch.equal(model.reconstruct(clips), old.reconstruct(clips))
+    assert _train("dsvae", data, tmp_path / "new", 2, **tiny).config.norm == "batch"  # today's default
 
 
 def test_a_video_model_refuses_images_and_clips_of_another_size(tmp_path):

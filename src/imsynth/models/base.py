@@ -43,6 +43,9 @@ class DataShape:
     # what ``imsynth tune`` searches by default: "field" or "train.field" -> {"low", "high"[, "log"]} or
     # {"choices": [...]}; a family with none cannot be tuned without --space
     search_space: ClassVar[dict] = {}
+    # what a field missing from a saved run's config meant when that run was written: for options added later
+    # whose default is not the old behaviour, so older runs load as they were trained
+    absent_in_older_runs: ClassVar[dict] = {}
 
 
 @dataclass

@@ -12,6 +12,12 @@ from ..runtime.device import select_device
 from .base import GenerativeModel, build_model, get_entry
 
 
+def saved_model_config(config_class, fields: dict, *, where: str):
+    """A run's saved model config, read as it was written: fields added since then and absent from it take the
+    value they had (``absent_in_older_runs``), not today's default."""
+    return from_dict(config_class, {**config_class.absent_in_older_runs, **fields}, where=where)
+
+
 def load_run(run: str | Path, *, device: str = "cpu") -> tuple[GenerativeModel, dict]:
     """The model of ``run`` on ``device``, in eval mode, and the run's saved config."""
     run = runs.require_run(run)
@@ -20,12 +26,13 @@ def load_run(run: str | Path, *, device: str = "cpu") -> tuple[GenerativeModel, 
         raise CheckpointError(f"{run}/config.json: damaged (not a JSON object)")
     try:
         entry = get_entry(saved["model"])
-        config = from_dict(entry.model_class.config_class, saved["model_config"], where=f"{run}/config.json")
+        config = saved_model_config(entry.model_class.config_class, saved["model_config"], where=f"{run}/config.json")
         model = build_model(saved["model"], config)
     except KeyError as missing:
         raise CheckpointError(f"{run}/config.json: damaged (no {missing})") from None
     except ImsynthError as error:
-        raise CheckpointError(f"{run}/config.json: {error}") from None
+        where = f"{run}/config.json"
+        raise CheckpointError(str(error) if str(error).startswith(where) else f"{where}: {error}") from None
     runs.load_weights_into(model, runs.read_tensors(run / runs.WEIGHTS), run / runs.WEIGHTS)
     if model.modality == "text":
         model.tokenizer = load_tokenizer(run / runs.TOKENIZER)

@@ -46,6 +46,7 @@ class DSVAEConfig(ClipShape):
         "content_dim": {"choices": [16, 32, 64]},
         "train.lr": {"low": 3e-4, "high": 3e-3, "log": True},
     }
+    absent_in_older_runs: ClassVar[dict] = {"norm": "none"}
 
     def __post_init__(self) -> None:
         require(self.frames >= 2, f"frames must be at least 2, got {self.frames}")

@@ -17,6 +17,7 @@ from ..data import REGISTRY as DATASETS
 from ..data import ImageDataset, load_dataset, run_dataset, run_tokenizer
 from ..errors import ConfigError, InputError, TrainingStopped
 from ..models import GenerativeModel, build_model, config_for_dataset, get_entry, get_preset
+from ..models.loading import saved_model_config
 from ..runtime import runs as ckpt
 from ..runtime.device import select_device
 from ..runtime.train_config import TrainConfig
@@ -83,7 +84,9 @@ def _train(model_name, dataset, out, model_config, train_config, resume, device,
             from_dict(TrainConfig, saved["train"], where=f"{run}/config.json train"),
             **{k: v for k, v in budgets.items() if v is not None},
         )
-        model_config = from_dict(entry.model_class.config_class, saved["model_config"], where=f"{run}/config.json")
+        model_config = saved_model_config(
+            entry.model_class.config_class, saved["model_config"], where=f"{run}/config.json"
+        )
     elif ckpt.is_run(run) and (run / ckpt.STATE).exists():
         raise InputError(f"{run}: already holds a run; pass --resume to continue it or choose another --out")
     if train_config.steps is None and train_config.epochs is None and train_config.minutes is None:
@@ -242,7 +245,7 @@ def _init_config(entry, init) -> tuple[object, tuple[str, ...]]:
     family, where = saved.get("model"), f"{init}/config.json"
     config_class = entry.model_class.config_class
     if family == entry.name:
-        return from_dict(config_class, saved["model_config"], where=where), ()
+        return saved_model_config(config_class, saved["model_config"], where=where), ()
     if family not in entry.model_class.starts_from:
         ways = ", ".join(sorted({entry.name, *entry.model_class.starts_from}))
         raise InputError(f"--init {init}: that run holds model {family!r}; a {entry.name} run starts from: {ways}")
