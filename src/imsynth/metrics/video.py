@@ -105,6 +105,7 @@ def _mean_item(clips: torch.Tensor, size: int) -> torch.Tensor:
     return crop_items(clips, size).unflatten(0, clips.shape[:2]).mean(1)
 
 
+@torch.no_grad()
 def swap_report(
     swapped: torch.Tensor,
     motion: torch.Tensor,

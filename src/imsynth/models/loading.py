@@ -15,7 +15,9 @@ from .base import GenerativeModel, build_model, get_entry
 def saved_model_config(config_class, fields: dict, *, where: str):
     """A run's saved model config, read as it was written: fields added since then and absent from it take the
     value they had (``absent_in_older_runs``), not today's default."""
-    return from_dict(config_class, {**config_class.absent_in_older_runs, **fields}, where=where)
+    if isinstance(fields, dict):  # anything else is refused by from_dict, naming the file
+        fields = {**config_class.absent_in_older_runs, **fields}
+    return from_dict(config_class, fields, where=where)
 
 
 def load_run(run: str | Path, *, device: str = "cpu") -> tuple[GenerativeModel, dict]:
