@@ -127,24 +127,15 @@ def main() -> None:
         rendered = model.reconstruct(a)
         classifier, _ = load_feature_net("fashion-mnist")
         labels = data.test_labels[:256]
-        results["swap"] = swap_report(
-            swapped,
-            a[order],
-            labels,
-            classifier,
-            item_size=28,
-            tolerance=4.0,
-            content_clips=a,
-            renderings=(rendered, rendered[order]),
-        )
+
+        def judge(made, motion, **more):
+            return swap_report(made, motion, labels, classifier, item_size=28, tolerance=4.0, **more)
+
+        results["swap"] = judge(swapped, a[order], content_clips=a, renderings=(rendered, rendered[order]))
         # the model's own ceiling: its reconstructions judged the same way (content and motion from one clip)
-        results["swap"]["reconstruction"] = swap_report(
-            rendered, a, labels, classifier, item_size=28, tolerance=4.0, content_clips=a
-        )
+        results["swap"]["reconstruction"] = judge(rendered, a, content_clips=a)
         # the classifier on the real clips, as the ceiling of the content measurement
-        results["swap"]["classifier_on_real_clips"] = swap_report(
-            a, a, labels, classifier, item_size=28, tolerance=4.0
-        )["content_kept"]
+        results["swap"]["classifier_on_real_clips"] = judge(a, a)["content_kept"]
         print(f"swap: {results['swap']}", file=sys.stderr)
     if args.real and VTEST.exists():
         spec = f"video:{VTEST}?frames=15&stride=3&size=64"

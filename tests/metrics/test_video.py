@@ -21,12 +21,11 @@ def test_a_swap_report_tells_whose_item_and_whose_path_a_clip_shows():
             swapped, motion, labels, classifier, item_size=28, tolerance=4.0, content_clips=a, renderings=(a, b)
         )
 
-    itself = report(a, a)  # A's item on A's path: all kept, up to the classifier's own errors for content_kept
-    assert itself["content_as_classified"] == 1.0 and itself["motion_kept"] == 1.0
+    itself = report(a, a)  # the real clips: content_kept is the classifier's own accuracy on them
     assert 0.7 < itself["content_kept"] < 1.0
-    other = report(b, b)  # B's item on B's path, judged as a swap meant to keep A's item
+    other = report(b, b)  # B's item, judged as a swap meant to keep A's item
     assert other["content_as_classified"] < 0.35 and other["content_kept"] < 0.35
-    assert other["motion_kept"] == 1.0 and report(a, b)["motion_kept"] < 0.3
+    assert report(a, b)["motion_kept"] < 0.3  # A's path judged against B's
     # a blurred drawing of A's item: the classifier no longer names it, the nearer-rendering measure still does
     blurred = F.avg_pool2d(a.flatten(0, 1), 5, stride=1, padding=2, count_include_pad=False).view_as(a)
     drawn = report(blurred, a)
