@@ -66,6 +66,9 @@ class StudioState:
         self.jobs: dict = {}
         self.lock = threading.Lock()
         self._models: dict[tuple[str, float], object] = {}
+        # the run choosers, filled when a page loads: the runs are listed afresh for each page, and the page's
+        # config does not change when a run is trained, so the front door's copy of it stays right (door.py)
+        self.choosers: list = []
 
     def scratch(self) -> Path:
         return Path(tempfile.mkdtemp(dir=self.work))
@@ -129,6 +132,11 @@ def build_studio(runs_root: str | os.PathLike = "runs", *, max_pixels: int = 16_
             train_tab(state, run_choices)
         with gr.Tab("Runs", id="runs"):
             runs_tab(state, heavy, run_choices)
+
+        def listed():
+            return [gr.update(choices=state.run_names())] * len(state.choosers)
+
+        page.load(listed, None, state.choosers, queue=False)
     page.imsynth_state = state
     return page
 
@@ -140,7 +148,8 @@ def _group(group: str, state: StudioState, sample: dict, heavy: dict, run_choice
     run = about = None
     if any(param.kind == "run" and (param.required or action.needs) for action in members for param in action.params):
         with gr.Row():
-            run = gr.Dropdown(state.run_names(), value=None, label="run", scale=4, elem_id=f"{group}-run")
+            run = gr.Dropdown([], value=None, label="run", scale=4, elem_id=f"{group}-run")
+            state.choosers.append(run)
             refresh = gr.Button("Refresh runs", scale=1)
         about = gr.Markdown("", elem_id=f"{group}-about")
         refresh.click(run_choices, None, run, queue=False)

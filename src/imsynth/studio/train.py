@@ -120,7 +120,8 @@ def train_tab(state, run_choices) -> None:
 # -------------------------------------------------------------------------------------------------------- runs
 def runs_tab(state, heavy: dict, run_choices):
     with gr.Row():
-        run = gr.Dropdown(state.run_names(), value=None, label="run", scale=4, elem_id="runs-run")
+        run = gr.Dropdown([], value=None, label="run", scale=4, elem_id="runs-run")
+        state.choosers.append(run)
         refresh = gr.Button("Refresh runs", scale=1)
     refresh.click(run_choices, None, run, queue=False)
     with gr.Row():
