@@ -110,13 +110,14 @@ def page(browser, studio, request):
     assert requests and not elsewhere, elsewhere
 
 
-def record_paint(test: str, in_page: float, seen: float) -> None:
+def record_paint(test: str, in_page: float, seen: float, **more) -> None:
     """The page's paint time in each browser test (navigation until the tabs show: in the page's own clock, and as
     the driver saw it), kept beside the screenshots for benchmarks/studio.py's figures to be checked against; never
     asserted against a budget: a time depends on the machine and its load."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with open(ARTIFACTS / "paint.jsonl", "a", encoding="utf-8") as log:
         record = {"test": test, "page_paint_s": round(in_page, 3), "driver_saw_s": round(seen, 3), "at": time.time()}
+        record.update(more)
         log.write(json.dumps(record) + "\n")
 
 
