@@ -137,11 +137,13 @@ class Door:
 
     def open(self, app, root: str) -> None:
         """Gradio's app is built: start it and let every request through (called from the building thread)."""
-        asyncio.run_coroutine_threadsafe(self._open(app, root), self._loop).result()
+        if not self._loop.is_closed():  # not stopped (Ctrl-C) while the page was being built
+            asyncio.run_coroutine_threadsafe(self._open(app, root), self._loop).result()
 
     def fail(self, error: BaseException) -> None:
         self.error = error
-        self._loop.call_soon_threadsafe(self._ready.set)
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._ready.set)
 
     async def _open(self, app, root: str) -> None:
         await self._exit.enter_async_context(_lifespan(app))
