@@ -54,9 +54,17 @@ def draw(make, count: int, shape) -> tuple[torch.Tensor, float]:
     return torch.cat(chunks), count / (time.perf_counter() - started)
 
 
+def decoder(model):
+    """What turns the reverse process's output into images: nothing for pixel diffusion, the run's own
+    autoencoder for a latent family (its time is part of every sampler's img/s)."""
+    return model.decode if "autoencoded" in model.capabilities else (lambda x: x)
+
+
 def ours(model, name: str, steps: int):
+    decode = decoder(model)
+
     def make(noise):
-        return model.run_sampler(noise, model.sampler(name, steps), None)
+        return decode(model.run_sampler(noise, model.sampler(name, steps), None))
 
     return make
 
@@ -76,6 +84,8 @@ def diffusers_loop(model, kind: str, steps: int):
     else:
         scheduler = UniPCMultistepScheduler(solver_type="bh2", predict_x0=True, **common)
 
+    decode = decoder(model)
+
     @torch.no_grad()
     def make(noise):
         scheduler.set_timesteps(steps)
@@ -85,7 +95,7 @@ def diffusers_loop(model, kind: str, steps: int):
             with model._autocast(x.device):
                 output = model.network(x, timesteps, None).float()
             x = scheduler.step(output, t, x).prev_sample
-        return x
+        return decode(x)
 
     return make
 
@@ -113,7 +123,7 @@ def main() -> None:
     unclipped, _ = load_run(args.run, device="cpu")
     unclipped.config = dataclasses.replace(unclipped.config, clip_denoised=False)
     config = model.config
-    shape = (config.channels, config.image_size, config.image_size)
+    shape = model._sample_shape()  # an image's, or a latent family's latent's
     dataset = load_dataset(saved["data"]["name"], image_size=config.image_size)
     count = min(args.n, len(dataset.test_images))
     nets = {

@@ -9,7 +9,7 @@ import torch
 from imsynth.apps.distill import distill
 from imsynth.models import load_run
 from imsynth.models.samplers import make_sampler
-from tests.helpers import assert_one_line_error, run_cli
+from tests.helpers import assert_one_line_error, run_cli, tiny_run
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +36,24 @@ def test_the_student_in_2_steps_lands_nearer_the_teachers_8_than_the_teacher_in_
     assert [r["student_steps"] for r in report["rounds"]] == [4, 2]
 
 
+def test_a_latent_diffusion_run_distils_in_its_latent_and_its_student_samples_images(tmp_path_factory, tmp_path):
+    root = tmp_path_factory.mktemp("latent")
+    autoencoder = tiny_run(root, "vae", steps=60, latent_dim=4)
+    teacher_run = tiny_run(
+        root, "latent-ddpm", steps=300, autoencoder=str(autoencoder), hidden=64, blocks=2, timesteps=100
+    )
+    out = tmp_path / "student"
+    distill(teacher_run, out, steps=2, start_steps=8, iterations=150, batch_size=32, lr=1e-3, device="cpu")
+    teacher, _ = load_run(teacher_run)
+    student, _ = load_run(out)
+    noise = torch.randn(64, 4, generator=torch.Generator().manual_seed(7))  # the latent's x_T
+    reference = _ddim(teacher, noise, 8)
+    teacher_gap = float((_ddim(teacher, noise, 2) - reference).abs().mean())
+    student_gap = float((_ddim(student, noise, 2) - reference).abs().mean())
+    assert student_gap < 0.7 * teacher_gap, (student_gap, teacher_gap)
+    assert student.sample(3).shape == (3, 1, 8, 8)  # decoded by the autoencoder the run carries
+
+
 def test_the_student_is_an_ordinary_run_that_samples_in_its_steps(distilled, tmp_path, capsys):
     out, _ = distilled
     saved = json.loads((out / "config.json").read_text())
@@ -52,7 +70,7 @@ def test_the_student_is_an_ordinary_run_that_samples_in_its_steps(distilled, tmp
 def test_bad_distillation_requests_exit_2_and_write_nothing(ddpm_run, gan_run, tmp_path, capsys):
     out = tmp_path / "student"
     cases = [
-        ([str(gan_run), "--out", str(out)], ["distill needs an image diffusion run", "dcgan"]),
+        ([str(gan_run), "--out", str(out)], ["distill needs an image diffusion run", "latent-ddpm", "dcgan"]),
         ([str(ddpm_run), "--out", str(out), "--steps", "4", "--start-steps", "12"], ["power of two"]),
         ([str(ddpm_run), "--out", str(out), "--steps", "64", "--start-steps", "128"], ["beyond the run's 100"]),
     ]

@@ -2,6 +2,7 @@
 from the first before Gradio is even imported, and that page works once the studio is built; a kept page that no
 longer matches the studio is replaced, and a page served from it reloads itself."""
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -51,6 +52,21 @@ def stop(process) -> None:
     process.wait(60)
 
 
+@contextlib.contextmanager
+def started_and_opened(browser, runs):
+    """A start of the command with a browser page already open on nothing; yields (page, port, start time)."""
+    port = free_port()
+    context = studio_context(browser)
+    page = context.new_page()
+    process, started = start(runs, port)
+    try:
+        page.goto(f"http://127.0.0.1:{port}/")
+        yield page, port, started
+    finally:
+        context.close()
+        stop(process)
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
@@ -66,12 +82,7 @@ def runs(tmp_path_factory):
 
 
 def test_a_later_start_paints_the_kept_page_at_once_and_it_works_once_the_studio_is_built(browser, runs, request):
-    port = free_port()
-    context = studio_context(browser)
-    page = context.new_page()
-    process, started = start(runs, port)
-    try:
-        page.goto(f"http://127.0.0.1:{port}/")
+    with started_and_opened(browser, runs) as (page, port, started):
         page.get_by_role("tab", name="Classical").wait_for()
         seen = time.time() - started
         page.wait_for_function(f"() => performance.getEntriesByName('{PAINT_MARK}').length === 1")
@@ -91,26 +102,15 @@ def test_a_later_start_paints_the_kept_page_at_once_and_it_works_once_the_studio
         assert result(page, "resize-result").shape == (256, 256)
         screenshot(page, "started-from-the-kept-page")
         assert built(port) == {"stale": False}
-    finally:
-        context.close()
-        stop(process)
 
 
 def test_a_kept_page_that_no_longer_matches_is_replaced_and_its_page_reloads(browser, runs):
     kept = runs / KEPT / "page.html"
     kept.write_bytes(kept.read_bytes().replace(b"# imsynth studio", b"# imsynth studio (an old copy)", 1))
-    port = free_port()
-    context = studio_context(browser)
-    page = context.new_page()
-    process, _ = start(runs, port)
-    try:
-        page.goto(f"http://127.0.0.1:{port}/")
+    with started_and_opened(browser, runs) as (page, port, _):
         assert built(port) == {"stale": True}
         # the page reloads itself from the studio: its heading is the studio's, and it is not the copy's any more
         page.wait_for_function(f"() => !document.head.innerHTML.includes('{CHECK}')", timeout=120_000)
         page.get_by_role("tab", name="Classical").wait_for()
         assert "an old copy" not in page.locator("h1").first.inner_text()
-        assert b"an old copy" not in kept.read_bytes()  # kept afresh for the next start
-    finally:
-        context.close()
-        stop(process)
+    assert b"an old copy" not in kept.read_bytes()  # kept afresh for the next start

@@ -29,7 +29,7 @@ from ..config import to_dict
 from ..data import load_dataset
 from ..errors import InputError
 from ..models import load_run
-from ..models.diffusion import Diffusion
+from ..models.diffusion import DiffusionBase
 from ..models.objectives import estimates, network_input
 from ..models.samplers import DDIMSampler, trailing_timesteps
 from ..runtime import runs
@@ -61,9 +61,10 @@ def distill(
     if out.exists() and any(out.iterdir()):
         raise InputError(f"{out}: exists and is not empty; distill writes a new run")
     teacher, saved = load_run(run, device=device)
-    if not isinstance(teacher, Diffusion):  # pixel diffusion: a latent or video family trains on other tensors
+    if not isinstance(teacher, DiffusionBase):  # a video family's masked blocks are not distilled here
         raise InputError(
-            f"{run}: distill needs an image diffusion run (ddpm, ddpm-cond, flow); this is {saved['model']}"
+            f"{run}: distill needs an image diffusion run (ddpm, ddpm-cond, flow, latent-ddpm); this is "
+            f"{saved['model']}"
         )
     config = teacher.config
     if start_steps > config.timesteps:
@@ -129,8 +130,10 @@ def _round(teacher, student, steps, images, labels, iterations, batch_size, lr, 
     losses = []
     for _ in range(iterations):
         index = torch.randint(len(images), (batch_size,), generator=generator)
-        clean = to_model(images[index]).to(device)
-        batch_labels = labels[index].to(device) if conditional else None
+        given = labels[index].to(device) if labels is not None else None
+        batch_labels = given if conditional else None
+        with torch.no_grad():  # what the diffusion runs on: the images, or a latent family's latents of them
+            clean = student.diffused(to_model(images[index]).to(device), given)
         position = int(torch.randint(steps, (1,), generator=generator))
         t, t_mid, t_next = fine[2 * position], fine[2 * position + 1], fine[2 * position + 2]
         x_t = schedule.add_noise(

@@ -134,6 +134,11 @@ class DiffusionBase(GenerativeModel):
         return config.channels * config.image_size * config.image_size
 
     # -- training ---------------------------------------------------------------------------------
+    def diffused(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """What the diffusion runs on for ``images`` (the images themselves; a latent family encodes them): what
+        training and distillation noise."""
+        return images
+
     def loss(
         self,
         images: torch.Tensor,
@@ -144,6 +149,7 @@ class DiffusionBase(GenerativeModel):
         uniform: Callable | None = None,
     ) -> LossOutput:
         config = self.config
+        images = self.diffused(images, labels)
         uniform = uniform or (lambda shape: torch.rand(shape))
         noise = noise or (lambda shape: torch.randn(shape))
         batch = len(images)

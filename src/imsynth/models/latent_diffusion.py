@@ -125,15 +125,12 @@ class LatentDiffusion(DiffusionBase):
         return (self.autoencoder.latent_dim,)
 
     @torch.no_grad()
-    def encode_latents(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def diffused(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """The latents (B, D) the diffusion learns for ``images``: the posterior mean, or a draw of q(z | x)."""
         mean, log_variance = self.autoencoder.encode(images.float(), labels)
         if self.config.latents == "mean":
             return mean
         return mean + (0.5 * log_variance).exp() * torch.randn_like(mean)
-
-    def loss(self, images, labels=None, **options):
-        return super().loss(self.encode_latents(images, labels), labels, **options)
 
     def decode(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         labels = labels if self.autoencoder.conditional else None
