@@ -1,6 +1,7 @@
 """Starting the studio: safe defaults, clear errors, password and upload caps (no browser needed)."""
 
 import importlib
+import logging
 import socket
 import urllib.error
 import urllib.request
@@ -81,3 +82,19 @@ def test_a_studio_whose_page_cannot_be_built_stops_with_the_reason_in_one_line(c
     # the command serves until the page fails, then stops: exit 2 and the one line, no traceback
     code, _, err = run_cli(capsys, "studio", "--runs", str(tmp_path), "--port", str(free_port()))
     assert_one_line_error(code, err, "the runs folder is not readable")
+
+
+def test_stopping_ends_the_pages_heartbeats_instead_of_cancelling_them(caplog, tmp_path):
+    studio, url = serve(str(tmp_path), port=free_port(), block=False)
+    # a page's heartbeat: an open event stream, for as long as the page lives
+    stream = urllib.request.urlopen(url + "gradio_api/heartbeat/a-page", timeout=30)
+    assert stream.readline().startswith(b"data: ALIVE")
+    server_log = logging.getLogger("uvicorn.error")  # uvicorn's loggers do not propagate to caplog's
+    server_log.addHandler(caplog.handler)
+    try:
+        studio.close()
+    finally:
+        server_log.removeHandler(caplog.handler)
+    assert not studio.thread.is_alive()
+    assert "graceful shutdown exceeded" not in caplog.text and "Exception in ASGI" not in caplog.text, caplog.text
+    stream.close()

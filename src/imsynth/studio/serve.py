@@ -38,11 +38,21 @@ class Studio:
         return self.page.imsynth_state
 
     def close(self) -> None:
-        if self.page is not None:
-            self.page.close(verbose=False)  # ends the heartbeats, so the server is not kept waiting for them
-        self.server.should_exit = True
+        self.server.handle_exit(None, None)
         if self.thread is not None:
             self.thread.join(timeout=30)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, whose stop (Ctrl-C, SIGTERM, ``Studio.close``) closes the page first: that ends the pages'
+    heartbeat streams, which would otherwise hold the shutdown for its whole grace time and then be cancelled."""
+
+    studio: Studio | None = None
+
+    def handle_exit(self, sig, frame) -> None:
+        if self.studio is not None and self.studio.page is not None:
+            self.studio.page.close(verbose=False)
+        super().handle_exit(sig, frame)
 
 
 def serve(
@@ -82,10 +92,8 @@ def serve(
     key = dict(settings, imsynth=__version__, gradio=version("gradio"), host=host)
     # a guarded studio shows Gradio's login first: nothing is served from the copy then
     door = Door(root, key, random.getrandbits(64), kept=password is None)
-    server = uvicorn.Server(
-        uvicorn.Config(door, log_level="warning", lifespan="on", timeout_graceful_shutdown=5, ws="none")
-    )
-    studio = Studio(door, server, None)
+    server = _Server(uvicorn.Config(door, log_level="warning", lifespan="on", timeout_graceful_shutdown=5, ws="none"))
+    studio = server.studio = Studio(door, server, None)
     door.on_start(lambda: _build(studio, root, url.rstrip("/"), host, port, password, settings))
     if block:
         print(f"imsynth studio: {url}", flush=True)
@@ -131,7 +139,7 @@ def _build(studio: Studio, root: Path, url: str, host: str, port: int, password,
             font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]
         )
         served = gr.mount_gradio_app(
-            importlib.import_module("fastapi").FastAPI(),
+            importlib.import_module("fastapi").FastAPI(openapi_url=None, docs_url=None, redoc_url=None),
             page,
             "/",
             server_name=host,
@@ -147,6 +155,9 @@ def _build(studio: Studio, root: Path, url: str, host: str, port: int, password,
             css=app.CSS,
             head=app.HEAD,
         )
+        # Gradio's own launch() sets this; close() reads it to end the pages' heartbeats (mounting leaves it unset)
+        mount = importlib.import_module("starlette.routing").Mount
+        page.app = next(route.app for route in served.routes if isinstance(route, mount))
         studio.page = page
         door.open(served, url)
     except ImsynthError as error:
