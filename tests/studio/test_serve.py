@@ -28,6 +28,10 @@ def test_bad_limits_and_a_missing_extra_are_one_line_errors(capsys, monkeypatch,
     monkeypatch.setattr(serving, "gradio_folder", lambda: None)  # found without importing it, before anything starts
     code, _, err = run_cli(capsys, "studio", "--runs", str(tmp_path))
     assert_one_line_error(code, err, "the studio needs Gradio: pip install 'imsynth[studio]'")
+    monkeypatch.undo()
+    monkeypatch.setattr(serving, "uvicorn", None)  # the extra's server, missing alone
+    code, _, err = run_cli(capsys, "studio", "--runs", str(tmp_path))
+    assert_one_line_error(code, err, "the studio needs Gradio: pip install 'imsynth[studio]'")
 
 
 def test_another_host_warns_and_a_password_guards_every_page(capsys, tmp_path):

@@ -15,7 +15,10 @@ import threading
 from importlib.metadata import version
 from pathlib import Path
 
-import uvicorn
+try:
+    import uvicorn
+except ImportError:  # an optional extra, with Gradio: serve() says so
+    uvicorn = None
 
 from .. import __version__
 from ..errors import ImsynthError, InputError
@@ -43,7 +46,7 @@ class Studio:
             self.thread.join(timeout=30)
 
 
-class _Server(uvicorn.Server):
+class _Server(uvicorn.Server if uvicorn is not None else object):
     """uvicorn's server, whose stop (Ctrl-C, SIGTERM, ``Studio.close``) closes the page first: that ends the pages'
     heartbeat streams, which would otherwise hold the shutdown for its whole grace time and then be cancelled."""
 
@@ -70,7 +73,7 @@ def serve(
     (tests). Without a ``password``, the one in IMSYNTH_STUDIO_PASSWORD guards it, if that is set (kept out of
     the command line, where other users of the machine could read it)."""
     password = password or os.environ.get("IMSYNTH_STUDIO_PASSWORD") or None
-    if gradio_folder() is None:
+    if gradio_folder() is None or uvicorn is None:
         raise InputError("the studio needs Gradio: pip install 'imsynth[studio]'")
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     if jobs < 1 or max_upload_mb <= 0 or max_megapixels <= 0:
