@@ -123,7 +123,7 @@ def main() -> None:
     unclipped, _ = load_run(args.run, device="cpu")
     unclipped.config = dataclasses.replace(unclipped.config, clip_denoised=False)
     config = model.config
-    shape = model._sample_shape()  # an image's, or a latent family's latent's
+    shape = model.noise_shape()  # an image's, or a latent family's latent's
     dataset = load_dataset(saved["data"]["name"], image_size=config.image_size)
     count = min(args.n, len(dataset.test_images))
     nets = {

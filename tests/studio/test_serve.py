@@ -3,6 +3,7 @@
 import importlib
 import logging
 import socket
+import threading
 import urllib.error
 import urllib.request
 
@@ -102,3 +103,22 @@ def test_stopping_ends_the_pages_heartbeats_instead_of_cancelling_them(caplog, t
     assert not studio.thread.is_alive()
     assert "graceful shutdown exceeded" not in caplog.text and "Exception in ASGI" not in caplog.text, caplog.text
     stream.close()
+
+
+def test_a_studio_not_built_in_time_is_refused_and_stopped(monkeypatch, tmp_path):
+    release = threading.Event()
+
+    def stuck(*args, **kwargs):  # a build that hangs (until the test ends)
+        release.wait(30)
+        raise InputError("released")
+
+    monkeypatch.setattr(app, "build_studio", stuck)
+    monkeypatch.setattr(serving, "ANSWER_WITHIN_S", 1.0)
+    port = free_port()
+    try:
+        with pytest.raises(InputError, match=f"started on http://127.0.0.1:{port}/ but was not ready within 1 s"):
+            serve(str(tmp_path), port=port, block=False)
+        with socket.socket() as probe:  # stopped: the port is free again
+            probe.bind(("127.0.0.1", port))
+    finally:
+        release.set()

@@ -28,7 +28,7 @@ from tqdm import tqdm
 from ..config import to_dict
 from ..data import load_dataset
 from ..errors import InputError
-from ..models import load_run
+from ..models import MODEL_REGISTRY, load_run
 from ..models.diffusion import DiffusionBase
 from ..models.objectives import estimates, network_input
 from ..models.samplers import DDIMSampler, trailing_timesteps
@@ -62,10 +62,8 @@ def distill(
         raise InputError(f"{out}: exists and is not empty; distill writes a new run")
     teacher, saved = load_run(run, device=device)
     if not isinstance(teacher, DiffusionBase):  # a video family's masked blocks are not distilled here
-        raise InputError(
-            f"{run}: distill needs an image diffusion run (ddpm, ddpm-cond, flow, latent-ddpm); this is "
-            f"{saved['model']}"
-        )
+        families = ", ".join(entry.name for entry in MODEL_REGISTRY if issubclass(entry.model_class, DiffusionBase))
+        raise InputError(f"{run}: distill needs an image diffusion run ({families}); this is {saved['model']}")
     config = teacher.config
     if start_steps > config.timesteps:
         raise InputError(f"--start-steps {start_steps} is beyond the run's {config.timesteps} training timesteps")

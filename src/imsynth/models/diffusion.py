@@ -249,7 +249,7 @@ class DiffusionBase(GenerativeModel):
             x_t, sampler, lambda x, t: self.estimate(x, t, labels, guidance), generator, progress, clamp=self.bounded
         )
 
-    def _sample_shape(self) -> tuple[int, ...]:
+    def noise_shape(self) -> tuple[int, ...]:
         """The shape of one x_T: an image (C, H, W)."""
         return (self.config.channels, self.config.image_size, self.config.image_size)
 
@@ -258,7 +258,7 @@ class DiffusionBase(GenerativeModel):
         model's device."""
         device = next(self.parameters()).device
         labels = self.check_labels(labels, count)
-        shape = (count, *self._sample_shape())
+        shape = (count, *self.noise_shape())
         if initial_noise is None:
             initial_noise = torch.randn(shape, generator=generator)
         if initial_noise.numel() != math.prod(shape):

@@ -123,7 +123,7 @@ class LatentDiffusion(DiffusionBase):
     def latent_dim(self) -> int:
         return self.autoencoder.latent_dim
 
-    def _sample_shape(self) -> tuple[int, ...]:
+    def noise_shape(self) -> tuple[int, ...]:
         return (self.autoencoder.latent_dim,)
 
     @torch.no_grad()
