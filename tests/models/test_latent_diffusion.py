@@ -128,3 +128,55 @@ def test_eval_reports_the_autoencoders_round_trip_as_the_floor(tmp_path, capsys)
     quality = report["sample_quality"]  # digits ships one feature network (Fashion-MNIST's second is untested here)
     assert 0 < quality["fid_floor_autoencoder"] < float("inf")
     assert quality["fid_floor_autoencoder"] != quality["fid"]
+
+
+class CheckerMaps(nn.Module):
+    """An encoder whose (2, 4, 4) latent maps are a +-2 checkerboard, its sign set by the image's brightness."""
+
+    conditional = False
+    latent_dim = 32
+
+    def encode(self, images, labels=None):
+        board = (torch.arange(4)[:, None] + torch.arange(4)[None]) % 2 * 4.0 - 2.0  # -2 / +2 alternating
+        side = torch.where(images.flatten(1).mean(1) > 0, 1.0, -1.0)
+        maps = side[:, None, None, None] * board.expand(2, 4, 4)
+        return maps.flatten(1), torch.full((len(images), 32), math.log(0.01))
+
+    def decode_latents(self, latents, labels=None):
+        return latents.mean(1).tanh().reshape(-1, 1, 1, 1).expand(-1, 1, 8, 8)
+
+
+def test_a_unet_denoiser_learns_a_spatial_autoencoders_latent_maps(tmp_path):
+    data = tiny_dataset(count=256, size=8, classes=4)
+    spatial = tiny_run(tmp_path, "vae", steps=5, data=data, latent_channels=2)  # 8 px -> 4x4 maps: 32 numbers
+    config = latent_config(data, spatial, denoiser="unet", width=16, sample_steps=20)
+    torch.manual_seed(0)
+    model = build_model("latent-ddpm", config)
+    assert model.network.shape == (2, 4, 4)
+    model.autoencoder = CheckerMaps()
+    images = data.train_images.float() / 127.5 - 1
+    optimizer = torch.optim.Adam(model.network.parameters(), lr=2e-3)
+    for _ in range(300):
+        optimizer.zero_grad()
+        model.loss(images[torch.randint(len(images), (64,))]).loss.backward()
+        optimizer.step()
+    model.eval()
+    made = model.sample_latents(500, generator=torch.Generator().manual_seed(0)).view(500, 2, 4, 4)
+    board = CheckerMaps().encode(torch.ones(1, 1, 8, 8))[0].view(2, 4, 4).sign()
+    agreement = (made.sign() * board).flatten(1).mean(1)  # +1: the board, -1: its negative, ~0: noise
+    assert (agreement.abs() > 0.8).float().mean() > 0.8  # the pattern across positions, not independent noise
+    assert 0.2 < (agreement > 0).float().mean() < 0.8  # and both of its signs
+
+
+def test_a_unet_denoiser_on_a_vector_latent_is_refused_and_nothing_is_written(autoencoder, tmp_path, capsys):
+    run, data = autoencoder
+    with pytest.raises(InputError, match="denoiser=unet needs an autoencoder with a spatial latent"):
+        build_model("latent-ddpm", latent_config(data, run, denoiser="unet"))
+    vector = tiny_run(tmp_path, "vae", steps=2, latent_dim=4)
+    out = tmp_path / "latent"
+    code, _, err = run_cli(
+        capsys, "train", "latent-ddpm", "--data", "digits", "--out", str(out), "--steps", "1",
+        "--set", f"autoencoder={vector}", "--set", "denoiser=unet",
+    )  # fmt: skip
+    assert_one_line_error(code, err, "latent_channels=N")
+    assert not out.exists()

@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import pytest
@@ -14,8 +15,7 @@ def tiny(name: str, size: int = 8, **overrides) -> VAE:
     config = fit_config_to_data(
         get_entry(name).default_config(), channels=1, image_size=size, num_classes=3, dataset_size=100
     )
-    for key, value in overrides.items():
-        setattr(config, key, value)
+    config = dataclasses.replace(config, **overrides)  # __post_init__ runs: derived fields follow
     torch.manual_seed(0)
     return build_model(name, config)
 
@@ -49,6 +49,29 @@ def test_model_contract(name, size):
     assert model.reconstruct(images, labels).shape == images.shape
     assert model.interpolate(images[:1], images[1:2], steps=4, labels=labels[:1]).shape == (4, 1, size, size)
     assert model.traverse(images[:1], dims=[0, 2], values=5, labels=labels[:1]).shape == (10, 1, size, size)
+
+
+def test_a_spatial_latent_is_a_map_whose_positions_decode_their_own_neighbourhood():
+    model = tiny("vae", 28, latent_channels=3)
+    config = model.config
+    assert config.latent_dim == 3 * 7 * 7  # 28 -> 14 -> 7; set by latent_channels whatever latent_dim said
+    assert VAEConfig(latent_channels=2, image_size=32).latent_dim == 2 * 4 * 4
+    images = torch.rand(4, 1, 28, 28) * 2 - 1
+    output = model.loss(images, step=1)
+    output.loss.backward()
+    assert torch.isfinite(output.loss) and all(p.grad is not None for p in model.parameters())
+    with torch.no_grad():
+        mean, _ = model.encode(images)
+        assert mean.shape == (4, 147)
+        moved = mean.clone().view(4, 3, 7, 7)
+        moved[:, :, 0, 0] += 3.0  # one position of the map, every channel: the top-left corner
+        change = (model.decode(moved.flatten(1)) - model.decode(mean)).abs()[:, 0]
+        vector = tiny("vae", 28, latent_dim=147)
+        vector_change = (vector.decode(mean + 3.0 * (torch.arange(147) % 49 == 0)) - vector.decode(mean)).abs()[:, 0]
+    assert change[:, :6, :6].min() > 0  # the corner moved, every pixel of it
+    assert change[:, 21:, 21:].max() == 0  # the far corner did not: the code is local
+    assert vector_change[:, 21:, 21:].min() > 0  # a vector code reaches every pixel
+    assert model.latent_features(mean).shape == (4, model.decoder.top_width * 49)
 
 
 def test_kl_matches_torch_distributions():

@@ -72,6 +72,15 @@ class LatentModel(Protocol):
 
 
 @runtime_checkable
+class LatentMap(Protocol):
+    """A latent whose (B, latent_dim) vectors are flattened (channels, side, side) maps, channel-major (a spatial
+    autoencoder's); None for a vector latent. A latent diffusion denoises such a latent with convolutions."""
+
+    @property
+    def latent_map(self) -> tuple[int, int, int] | None: ...
+
+
+@runtime_checkable
 class LatentFeatures(Protocol):
     """The generator's first hidden layer for a latent (principal directions are found there)."""
 

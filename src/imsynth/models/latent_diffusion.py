@@ -23,11 +23,11 @@ from torch import nn
 from ..config import from_dict, to_dict
 from ..errors import InputError
 from .base import build_model, get_entry, register_model, require
-from .capabilities import Encoder, LatentModel
+from .capabilities import Encoder, LatentMap, LatentModel
 from .diffusion import DIFFUSION_TRAINING, DiffusionBase, DiffusionConfig
 from .loading import load_run
 from .samplers import SAMPLERS
-from .unet import timestep_embedding
+from .unet import UNet, timestep_embedding
 
 
 @dataclass
@@ -45,6 +45,9 @@ class LatentDiffusionConfig(DiffusionConfig):
     autoencoder_config: str = ""
     hidden: int = 512
     blocks: int = 4
+    # the denoiser: a residual MLP on the flattened latent (any autoencoder), or the pixel family's UNet on a
+    # spatial autoencoder's latent maps (vae --set latent_channels=N), as Rombach et al.'s; width: the UNet's
+    denoiser: Literal["mlp", "unet"] = "mlp"
     # what the diffusion learns: the posterior mean of each image (default; the two-stage VAE's choice: its
     # aggregate is far from N(0, I), so there is something to learn, and it decodes to the round trip) or a draw
     # of q(z | x), whose aggregate a VAE's KL term pulls to N(0, I): measured, its samples were the VAE's own
@@ -94,10 +97,32 @@ class LatentDenoiser(nn.Module):
         return self.out(h)
 
 
+class MapDenoiser(nn.Module):
+    """The UNet on (B, D) latents that are flattened (channels, side, side) maps: unflattened in, flattened out."""
+
+    def __init__(self, shape: tuple[int, int, int], config: LatentDiffusionConfig, num_classes: int = 0) -> None:
+        super().__init__()
+        self.shape = shape
+        self.unet = UNet(
+            channels=shape[0],
+            image_size=shape[1],
+            width=config.width,
+            channel_multipliers=config.channel_multipliers or (1,),
+            blocks_per_level=config.blocks_per_level,
+            attention_sides=config.attention_sides,
+            heads=config.heads,
+            dropout=config.dropout,
+            num_classes=num_classes,
+        )
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.unet(x.view(-1, *self.shape), t, labels).flatten(1)
+
+
 @register_model(
     "latent-ddpm",
     tiny={"hidden": 16, "blocks": 1, "timesteps": 100, "sample_steps": 5, "sample_precision": "fp32"},
-    description="latent diffusion: a residual MLP denoiser in the latent of an autoencoder run "
+    description="latent diffusion: a residual MLP (or a UNet on a spatial latent) denoiser in the latent of an autoencoder run "
     "(--set autoencoder=RUN), decoded by it; UniPC-10 sampling",
     train_defaults={**DIFFUSION_TRAINING, "lr": 1e-3, "batch_size": 256},
 )
@@ -109,9 +134,12 @@ class LatentDiffusion(DiffusionBase):
 
     def __init__(self, config: LatentDiffusionConfig) -> None:
         autoencoder, config = _autoencoder_for(config)
-        latent_dim = autoencoder.latent_dim
         classes = config.num_classes if config.conditional else 0
-        super().__init__(config, network=LatentDenoiser(latent_dim, config.hidden, config.blocks, classes))
+        if config.denoiser == "unet":
+            network = MapDenoiser(_latent_map(autoencoder, config), config, classes)
+        else:
+            network = LatentDenoiser(autoencoder.latent_dim, config.hidden, config.blocks, classes)
+        super().__init__(config, network=network)
         self.autoencoder = autoencoder.requires_grad_(False).eval()
 
     def train(self, mode: bool = True) -> LatentDiffusion:
@@ -153,6 +181,16 @@ class LatentDiffusion(DiffusionBase):
         """The autoencoder's reconstruction (posterior mean, decoded): the floor of the samples' quality."""
         mean, _ = self.autoencoder.encode(images.float())
         return self.decode(mean)
+
+
+def _latent_map(autoencoder, config: LatentDiffusionConfig) -> tuple[int, int, int]:
+    shape = autoencoder.latent_map if isinstance(autoencoder, LatentMap) else None
+    if shape is None:
+        raise InputError(
+            f"{config.autoencoder or 'the autoencoder'}: denoiser=unet needs an autoencoder with a spatial latent "
+            "(vae --set latent_channels=N); this one's latent is a vector (use denoiser=mlp)"
+        )
+    return shape
 
 
 def _autoencoder_for(config: LatentDiffusionConfig):

@@ -24,7 +24,10 @@ def stage_plan(image_size: int, width: int, max_width_multiplier: int = 8) -> tu
 
 
 class ConvEncoder(nn.Module):
-    """images (B, C, H, W) [+ one-hot labels] -> vector (B, out_features)."""
+    """images (B, C, H, W) [+ one-hot labels] -> vector (B, out_features).
+
+    With ``latent_channels`` the head is a 1x1 convolution instead of a linear layer: the vector is a flattened
+    (2 x latent_channels, side, side) map, channel-major, so its first half is a whole map (a mean's, say)."""
 
     def __init__(
         self,
@@ -35,6 +38,7 @@ class ConvEncoder(nn.Module):
         out_features: int,
         num_classes: int = 0,
         activation: str = "silu",
+        latent_channels: int = 0,
     ) -> None:
         super().__init__()
         widths, side = stage_plan(image_size, width)
@@ -49,18 +53,26 @@ class ConvEncoder(nn.Module):
                 act(),
             ]
         self.features = nn.Sequential(*layers)
-        self.head = nn.Linear(widths[-1] * side * side, out_features)
+        self.spatial = bool(latent_channels)
+        if latent_channels:
+            assert out_features % (latent_channels * side * side) == 0, "out_features: a multiple of the map"
+            self.head = nn.Conv2d(widths[-1], out_features // (side * side), 1)
+        else:
+            self.head = nn.Linear(widths[-1] * side * side, out_features)
 
     def forward(self, images: torch.Tensor, one_hot: torch.Tensor | None = None) -> torch.Tensor:
         if self.num_classes:
             label_planes = one_hot[:, :, None, None].expand(-1, -1, *images.shape[2:])
             images = torch.cat([images, label_planes.to(images.dtype)], dim=1)
         features = self.features(images)  # (B, widths[-1], side, side)
-        return self.head(features.flatten(1))
+        return self.head(features).flatten(1) if self.spatial else self.head(features.flatten(1))
 
 
 class ConvDecoder(nn.Module):
-    """vector (B, in_features) [+ one-hot labels] -> images (B, C, H, W) (unbounded outputs)."""
+    """vector (B, in_features) [+ one-hot labels] -> images (B, C, H, W) (unbounded outputs).
+
+    With ``latent_channels`` the vector is read as a (latent_channels, side, side) map (ConvEncoder's layout) and
+    projected by a 3x3 convolution, so each latent position decodes its own neighbourhood: a spatial latent."""
 
     def __init__(
         self,
@@ -71,12 +83,17 @@ class ConvDecoder(nn.Module):
         in_features: int,
         num_classes: int = 0,
         activation: str = "silu",
+        latent_channels: int = 0,
     ) -> None:
         super().__init__()
         widths, side = stage_plan(image_size, width)
         act = ACTIVATIONS[activation]
-        self.side, self.top_width = side, widths[-1]
-        self.project = nn.Sequential(nn.Linear(in_features + num_classes, widths[-1] * side * side), act())
+        self.side, self.top_width, self.latent_channels = side, widths[-1], latent_channels
+        if latent_channels:
+            assert in_features == latent_channels * side * side, "in_features: the latent map's size"
+            self.project = nn.Sequential(nn.Conv2d(latent_channels + num_classes, widths[-1], 3, padding=1), act())
+        else:
+            self.project = nn.Sequential(nn.Linear(in_features + num_classes, widths[-1] * side * side), act())
         layers: list[nn.Module] = []
         for w_in, w_out in zip(widths[::-1][:-1], widths[::-1][1:]):
             layers += [
@@ -88,11 +105,20 @@ class ConvDecoder(nn.Module):
         layers += [nn.Conv2d(widths[0], widths[0], 3, padding=1), act(), nn.Conv2d(widths[0], channels, 3, padding=1)]
         self.body = nn.Sequential(*layers)
 
-    def forward(self, vector: torch.Tensor, one_hot: torch.Tensor | None = None) -> torch.Tensor:
+    def first_features(self, vector: torch.Tensor, one_hot: torch.Tensor | None = None) -> torch.Tensor:
+        """The projection's output (B, top width, side, side): the first hidden layer."""
+        if self.latent_channels:
+            vector = vector.view(-1, self.latent_channels, self.side, self.side)
+            if one_hot is not None:
+                planes = one_hot[:, :, None, None].expand(-1, -1, self.side, self.side)
+                vector = torch.cat([vector, planes.to(vector.dtype)], dim=1)
+            return self.project(vector)
         if one_hot is not None:
             vector = torch.cat([vector, one_hot.to(vector.dtype)], dim=1)
-        features = self.project(vector).view(-1, self.top_width, self.side, self.side)
-        return self.body(features)
+        return self.project(vector).view(-1, self.top_width, self.side, self.side)
+
+    def forward(self, vector: torch.Tensor, one_hot: torch.Tensor | None = None) -> torch.Tensor:
+        return self.body(self.first_features(vector, one_hot))
 
 
 class RefineNet(nn.Module):

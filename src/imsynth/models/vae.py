@@ -24,11 +24,11 @@ from torch import nn
 
 from ..errors import ConfigError, InputError
 from ..runtime.coding import scale_indices
-from ..runtime.tensors import pad_to_multiple
+from ..runtime.tensors import tiles, untile
 from .base import DataShape, GenerativeModel, LossOutput, Noise, register_model, require
 from .codec import gaussian_likelihood, information, quality_index, quantise
 from .kl import collapse_advice, free_bits_kl, kl_weight
-from .networks import ConvDecoder, ConvEncoder
+from .networks import ConvDecoder, ConvEncoder, stage_plan
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -61,8 +61,14 @@ class VAEConfig(DataShape):
     kl_warmup: int = 0
     kl_anneal: Literal["linear", "cyclical"] = "linear"
     free_bits: float = 0.0
+    # a spatial latent (as latent diffusion's autoencoders, Rombach et al. 2022): latent_channels maps at the
+    # encoder's last side (7x7 at 28 px); latent_dim is then their size. 0: a vector latent of latent_dim
+    latent_channels: int = 0
 
     def __post_init__(self) -> None:
+        require(self.latent_channels >= 0, f"latent_channels must be >= 0, got {self.latent_channels}")
+        if self.latent_channels:
+            self.latent_dim = self.latent_channels * stage_plan(self.image_size, self.width)[1] ** 2
         require(self.latent_dim >= 1, f"latent_dim must be >= 1, got {self.latent_dim}")
         require(self.width >= 1, f"width must be >= 1, got {self.width}")
         require(self.beta >= 0, f"beta must be >= 0, got {self.beta}")
@@ -113,6 +119,7 @@ class VAE(GenerativeModel):
             out_features=2 * config.latent_dim,
             num_classes=classes,
             activation=config.activation,
+            latent_channels=config.latent_channels,
         )
         self.decoder = decoder or ConvDecoder(
             channels=config.channels,
@@ -121,6 +128,7 @@ class VAE(GenerativeModel):
             in_features=config.latent_dim,
             num_classes=classes,
             activation=config.activation,
+            latent_channels=config.latent_channels,
         )
         if config.likelihood == "gaussian":
             self.log_scale = nn.Parameter(torch.full((config.channels,), -1.0))
@@ -247,6 +255,11 @@ class VAE(GenerativeModel):
     def latent_dim(self) -> int:
         return self.config.latent_dim
 
+    @property
+    def latent_map(self) -> tuple[int, int, int] | None:
+        side = stage_plan(self.config.image_size, self.config.width)[1]
+        return (self.config.latent_channels, side, side) if self.config.latent_channels else None
+
     def decode_latents(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Images (B, C, H, W) in [-1, 1] for latent codes (B, latent_dim) (the explorer's common interface)."""
         return self.decode(latents.to(next(self.parameters()).device), labels)
@@ -254,10 +267,7 @@ class VAE(GenerativeModel):
     def latent_features(self, latents: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """The decoder's first hidden layer (for GANSpace-style principal directions)."""
         latents = latents.to(next(self.parameters()).device)
-        one_hot = self._one_hot(labels, len(latents))
-        if one_hot is not None:
-            latents = torch.cat([latents, one_hot], dim=1)
-        return self.decoder.project(latents)
+        return self.decoder.first_features(latents, self._one_hot(labels, len(latents))).flatten(1)
 
     @torch.no_grad()
     def sample(
@@ -297,21 +307,9 @@ class VAE(GenerativeModel):
             raise InputError(f"model {self.registered_name!r} needs class labels to decode; it cannot act as a codec")
         return VAE_CODEC_STEPS[quality_index(quality, self.qualities)]
 
-    def _tiles(self, images: torch.Tensor) -> torch.Tensor:
-        """(1, C, H, W) of any size -> (T, C, s, s) tiles of the model's size (edges replicated), row-major."""
-        side = self.config.image_size
-        tiles = pad_to_multiple(images, side).unfold(2, side, side).unfold(3, side, side)  # 1, C, rows, cols, s, s
-        return tiles[0].permute(1, 2, 0, 3, 4).reshape(-1, images.shape[1], side, side)
-
-    def _untile(self, tiles: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        side = self.config.image_size
-        rows, cols = -(-size[0] // side), -(-size[1] // side)
-        grid = tiles.reshape(rows, cols, tiles.shape[1], side, side).permute(2, 0, 3, 1, 4)
-        return grid.reshape(1, tiles.shape[1], rows * side, cols * side)[..., : size[0], : size[1]]
-
     def _symbols(self, images: torch.Tensor, quality: int) -> tuple[torch.Tensor, float]:
         step = self._code_step(quality)
-        mean, _ = self.encode(self._tiles(images))
+        mean, _ = self.encode(tiles(images, self.config.image_size))
         return quantise(mean / step), step
 
     @staticmethod
@@ -330,7 +328,7 @@ class VAE(GenerativeModel):
         decoded, bits = [], []
         for image in images:
             symbols, step = self._symbols(image[None], quality)
-            decoded.append(self._untile(self.decode(symbols * step), image.shape[-2:]))
+            decoded.append(untile(self.decode(symbols * step), image.shape[-2:]))
             bits.append(self._prior_bits(symbols, step))
         return torch.cat(decoded), torch.stack(bits)
 
@@ -348,7 +346,7 @@ class VAE(GenerativeModel):
         symbols = torch.from_numpy(reader.gaussian(self._prior_indices(count, step, check))).float()
         device = next(self.parameters()).device
         latents = symbols.reshape(-1, self.config.latent_dim).to(device) * step
-        return self._untile(self.decode(latents), shape[1:])
+        return untile(self.decode(latents), shape[1:])
 
     def refined(self, inputs: torch.Tensor, decoded: torch.Tensor) -> torch.Tensor:
         """Decoder outputs corrected using the (damaged) ``inputs``; a plain VAE has no correction."""

@@ -86,3 +86,17 @@ def pad_to_multiple(images: torch.Tensor, multiple: int) -> torch.Tensor:
     height, width = images.shape[-2:]
     pad_h, pad_w = -height % multiple, -width % multiple
     return F.pad(images, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else images
+
+
+def tiles(image: torch.Tensor, side: int) -> torch.Tensor:
+    """(1, C, H, W) of any size -> (T, C, side, side) tiles (edges replicated), row-major; ``untile`` inverts."""
+    grid = pad_to_multiple(image, side).unfold(2, side, side).unfold(3, side, side)  # 1, C, rows, cols, s, s
+    return grid[0].permute(1, 2, 0, 3, 4).reshape(-1, image.shape[1], side, side)
+
+
+def untile(pieces: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(T, C, s, s) tiles, row-major, -> the (1, C, H, W) image of ``size`` they were cut from."""
+    side = pieces.shape[-1]
+    rows, cols = -(-size[0] // side), -(-size[1] // side)
+    grid = pieces.reshape(rows, cols, pieces.shape[1], side, side).permute(2, 0, 3, 1, 4)
+    return grid.reshape(1, pieces.shape[1], rows * side, cols * side)[..., : size[0], : size[1]]
