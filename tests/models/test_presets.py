@@ -24,9 +24,9 @@ def test_every_preset_is_a_valid_config_of_a_registered_model(preset):
 
 
 def test_presets_are_looked_up_by_model_and_budget():
-    assert [p.budget for p in presets_for("vae")] == ["cpu-30min"]
+    assert [p.budget for p in presets_for("vae")] == ["cpu-30min", "latent-cpu-30min"]
     assert get_preset("vae", "cpu-30min").model == "vae"
-    with pytest.raises(InputError, match="model vae has no preset 'gpu'; its presets: cpu-30min"):
+    with pytest.raises(InputError, match="model vae has no preset 'gpu'; its presets: cpu-30min, latent-cpu-30min"):
         get_preset("vae", "gpu")
     with pytest.raises(InputError, match="model ddpm has no preset 'cpu-30min'; its presets: none yet"):
         get_preset("ddpm", "cpu-30min")
