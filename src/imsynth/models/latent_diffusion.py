@@ -46,7 +46,7 @@ class LatentDiffusionConfig(DiffusionConfig):
     hidden: int = 512
     blocks: int = 4
     # the denoiser: a residual MLP on the flattened latent (any autoencoder), or the pixel family's UNet on a
-    # spatial autoencoder's latent maps (vae --set latent_channels=N), as Rombach et al.'s; width: the UNet's
+    # spatial autoencoder's latent maps (vae --set latent_channels=N), as Rombach et al.'s, at the config's width
     denoiser: Literal["mlp", "unet"] = "mlp"
     # what the diffusion learns: the posterior mean of each image (default; the two-stage VAE's choice: its
     # aggregate is far from N(0, I), so there is something to learn, and it decodes to the round trip) or a draw
