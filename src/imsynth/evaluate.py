@@ -36,6 +36,7 @@ from .models import (
     Codec,
     ContentMotion,
     Encoder,
+    Guided,
     IterativeSampler,
     LikelihoodModel,
     Predictor,
@@ -78,6 +79,7 @@ def evaluate_run(
     n: int = 5000,
     sampler: str | None = None,
     steps: int | None = None,
+    guidance: float | None = None,
     importance_samples: int = 500,
     likelihood_images: int = 1000,
     feature_net: str | None = None,
@@ -89,7 +91,7 @@ def evaluate_run(
 ) -> dict:
     """Likelihood (ELBO, IW-NLL), sample quality on in-domain features (FID, KID, precision/recall,
     density/coverage, with the train-vs-test FID floor), MIG/FactorVAE on ``shapes``, and Inception FID from the
-    weights file ``inception`` where given. ``sampler`` and ``steps`` choose how a diffusion run samples;
+    weights file ``inception`` where given. ``sampler``, ``steps`` and ``guidance`` choose how a diffusion run samples;
     ``prediction_samples``: the futures per test clip of a video run's best-of-N scores (the SVG/SRVP protocol
     draws 20; a diffusion model pays its sampler's evaluations for each)."""
     if n < 2 or importance_samples < 1 or likelihood_images < 1:
@@ -98,7 +100,7 @@ def evaluate_run(
         check_inception(inception)
     started = time.perf_counter()
     model, saved = load_run(run, device=device)
-    model.config = sampling_config(model, sampler, steps)  # a model loaded for this evaluation only
+    model.config = sampling_config(model, sampler, steps, guidance)  # a model loaded for this evaluation only
     if isinstance(model, TextGenerator):
         return evaluate_text(model, saved, run, data, importance_samples, likelihood_images, started)
     if "clips" in type(model).capabilities:
@@ -191,7 +193,10 @@ def sampling_report(model) -> dict | None:
     if not isinstance(model, IterativeSampler):
         return None
     chosen = model.sampler()
-    return {"sampler": chosen.name, "steps": chosen.steps, "evaluations": chosen.evaluations}
+    report = {"sampler": chosen.name, "steps": chosen.steps, "evaluations": chosen.evaluations}
+    if isinstance(model, Guided) and model.conditional:
+        report["guidance"] = model.guidance_scale(None)
+    return report
 
 
 VIDEO_EVAL_CLIPS = 256  # test clips scored at most (each predicted --futures times)

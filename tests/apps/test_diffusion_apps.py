@@ -263,3 +263,25 @@ def test_eval_refuses_sampling_options_it_cannot_use(ddpm_run, gan_run, capsys):
     assert_one_line_error(code, err, "--sampler and --steps apply to diffusion runs", "'dcgan'")
     code, _, err = run_cli(capsys, "eval", str(ddpm_run), "--n", "20", "--sampler", "unipc", "--steps", "101")
     assert_one_line_error(code, err, "--steps must be between 1 and the 100 training timesteps, got 101")
+
+
+def test_eval_samples_with_the_chosen_guidance_and_says_which(cddpm_run, capsys):
+    reports = {}
+    for guidance in ("1", "4"):
+        code, out, err = run_cli(
+            capsys, "eval", str(cddpm_run), "--n", "40", "--steps", "4", "--guidance", guidance, "--device", "cpu"
+        )
+        assert code == 0, err
+        reports[guidance] = json.loads(out)
+    assert reports["1"]["sampling"]["guidance"] == 1.0 and reports["4"]["sampling"]["guidance"] == 4.0
+    # the same seed and sampler, other samples: the scale reached generation
+    assert reports["1"]["sample_quality"]["fid"] != reports["4"]["sample_quality"]["fid"]
+
+
+def test_eval_refuses_guidance_without_classes(ddpm_run, gan_run, cddpm_run, capsys):
+    code, _, err = run_cli(capsys, "eval", str(ddpm_run), "--n", "20", "--guidance", "2")
+    assert_one_line_error(code, err, "guidance needs a class-conditional run", "'ddpm'")
+    code, _, err = run_cli(capsys, "eval", str(gan_run), "--n", "20", "--guidance", "2")
+    assert_one_line_error(code, err, "--guidance applies to conditional diffusion runs", "'dcgan'")
+    code, _, err = run_cli(capsys, "eval", str(cddpm_run), "--n", "20", "--guidance", "nan")
+    assert_one_line_error(code, err, "--guidance")

@@ -151,6 +151,13 @@ class IterativeSampler(Protocol):
 
 
 @runtime_checkable
+class Guided(Protocol):
+    """Classifier-free guidance (a conditional diffusion run): the scale to sample with, checked (1 = none)."""
+
+    def guidance_scale(self, guidance: float | None) -> float: ...
+
+
+@runtime_checkable
 class Purifier(Protocol):
     """Projects images (B, C, H, W) in [-1, 1] onto what the model has learnt: restoration and adversarial
     purification. ``strength`` is the damage to remove, as a noise standard deviation on the [0, 1] scale
@@ -249,17 +256,25 @@ class Interpolator(Protocol):
         """``frames`` frames (B, frames, C, H, W) between ``first`` and ``last`` (B x k x C x H x W each)."""
 
 
-def sampling_config(model: Any, sampler: str | None = None, steps: int | None = None) -> Any:
-    """The model's config with ``sampler`` and ``steps`` as its sampling defaults, checked first: an unknown
-    sampler or steps beyond the schedule raise InputError, as do options given to a run that samples in one pass."""
+def sampling_config(
+    model: Any, sampler: str | None = None, steps: int | None = None, guidance: float | None = None
+) -> Any:
+    """The model's config with ``sampler``, ``steps`` and ``guidance`` as its sampling defaults, checked first: an
+    unknown sampler, steps beyond the schedule or guidance for an unconditional run raise InputError, as do options
+    given to a run that samples in one pass."""
+    config = model.config
+    if guidance is not None:
+        if not isinstance(model, Guided):
+            raise InputError(f"--guidance applies to conditional diffusion runs; {model.registered_name!r} has none")
+        config = dataclasses.replace(config, guidance=model.guidance_scale(guidance))
     if sampler is None and steps is None:
-        return model.config
+        return config
     if not isinstance(model, IterativeSampler):
         raise InputError(
             f"--sampler and --steps apply to diffusion runs; model {model.registered_name!r} samples in one pass"
         )
     chosen = model.sampler(sampler, steps)
-    return dataclasses.replace(model.config, sampler=chosen.name, sample_steps=steps or model.config.sample_steps)
+    return dataclasses.replace(config, sampler=chosen.name, sample_steps=steps or config.sample_steps)
 
 
 @contextmanager

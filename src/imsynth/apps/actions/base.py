@@ -48,6 +48,14 @@ STEPS = Param(
     "diffusion runs: sampling steps, 1..training timesteps (default: the run's); heun costs 2 evaluations each",
     needs=ITERATIVE,
 )
+GUIDANCE = Param(
+    "guidance",
+    float,
+    None,
+    "conditional diffusion runs: classifier-free guidance scale (1 = none; default: the run's)",
+    low=0,
+    needs=ITERATIVE,
+)
 
 
 def out_param(help_text: str, *, required: bool = True) -> Param:

@@ -6,6 +6,7 @@ from ...tables import REQUIRED, Action, Param
 from .base import (
     CLASS,
     DEVICE,
+    GUIDANCE,
     IMAGE,
     ITERATIVE,
     RUN_ARGUMENT,
@@ -43,14 +44,7 @@ register_action(
                 high=1,
                 needs=ITERATIVE,
             ),
-            Param(
-                "guidance",
-                float,
-                None,
-                "conditional diffusion runs: classifier-free guidance scale (1 = none)",
-                low=0,
-                needs=ITERATIVE,
-            ),
+            GUIDANCE,
             Param("temperature", float, None, "text runs: softmax temperature (default 1)", low=0, needs=TEXT),
             Param(
                 "top_p",
@@ -159,6 +153,7 @@ register_action(
             Param("n", int, 5000, "images for sample-quality metrics", low=1),
             SAMPLER,
             STEPS,
+            GUIDANCE,
             Param("importance_samples", int, 500, "importance samples per image for the NLL bound", flag="--k", low=1),
             Param("likelihood_images", int, 1000, "test images for ELBO/NLL", low=1),
             Param(
@@ -190,6 +185,7 @@ register_action(
         examples=(
             "imsynth eval runs/vae --n 5000 --k 500",
             "imsynth eval runs/ddpm --sampler dpm++2m --steps 10",
+            "imsynth eval runs/ddpm-cond --guidance 1.5",
             "imsynth eval runs/vdm --n 64 --futures 5 --sampler unipc --steps 10",
         ),
         reports=True,
