@@ -45,6 +45,7 @@ from imsynth.models.sequential_vae import DSVAEConfig
 from imsynth.models.text import TextConfig
 from imsynth.models.translation import TranslationConfig
 from imsynth.models.vae import VAEConfig
+from imsynth.models.vae_gan import VAEGANConfig
 from imsynth.models.video import SVGConfig
 from imsynth.models.video_diffusion import VideoDiffusionConfig
 from imsynth.runtime import runs
@@ -288,6 +289,7 @@ INTERDEPENDENT = {
     VideoDiffusionConfig: ["frames=6", "past=2", "block=3"],
     MoCoGANConfig: ["frames=6", "loss=wasserstein", "gp_weight=10.0"],
     LatentDiffusionConfig: ["timesteps=2000", "sample_steps=1500", "hidden=64"],
+    VAEGANConfig: ["latent_channels=2", "adversarial_weight=0.0", "beta=2.0"],
 }
 
 

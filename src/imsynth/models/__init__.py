@@ -12,6 +12,7 @@ from . import (  # noqa: F401  (registers every model)
     text,
     translation,
     vae,
+    vae_gan,
     video,
     video_diffusion,
 )

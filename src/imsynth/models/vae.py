@@ -199,6 +199,10 @@ class VAE(GenerativeModel):
     ) -> LossOutput:
         """The ELBO of ``images`` with the posterior computed from ``inputs`` (the same tensor for a plain VAE;
         a corrupted copy for the denoising VAE)."""
+        return self.objective_and_decoded(inputs, images, labels, step=step, noise=noise)[0]
+
+    def objective_and_decoded(self, inputs, images, labels=None, *, step=0, noise=None):
+        """``objective`` and the decoder's outputs it scored (B, C, H, W), for a family that judges them too."""
         mean, log_var = self.encode(inputs, labels)
         epsilon = noise(tuple(mean.shape)).to(mean) if noise is not None else torch.randn_like(mean)
         latents = mean + torch.exp(0.5 * log_var) * epsilon
@@ -224,7 +228,7 @@ class VAE(GenerativeModel):
         else:
             weight = kl_weight(step, config.kl_warmup, config.kl_anneal)
             total = reconstruction + config.beta * weight * free_bits_kl(kl_dims, config.free_bits)
-        return LossOutput(total, parts)
+        return LossOutput(total, parts), decoded
 
     def advice(self, logged: dict, step: int) -> str | None:
         if "kl" not in logged or self.config.capacity_max > 0:

@@ -1,0 +1,76 @@
+"""vae-gan: a VAE whose reconstructions a PatchGAN judges, so its decoder leaves the blur of the mean."""
+
+import torch
+
+from imsynth.data import ImageDataset
+from imsynth.models import build_model, get_entry, load_run
+from imsynth.models.vae_gan import VAEGANConfig
+from tests.helpers import assert_one_line_error, run_cli, tiny_run
+
+
+def quadrants(count: int = 128) -> ImageDataset:
+    """8x8 images, one white 4x4 quadrant each: four equally likely pictures whose mean is a grey blur."""
+    images = torch.zeros(count, 1, 8, 8, dtype=torch.uint8)
+    for index in range(count):
+        row, column = divmod(index % 4, 2)
+        images[index, 0, 4 * row : 4 * row + 4, 4 * column : 4 * column + 4] = 255
+    labels = torch.arange(count) % 4
+    return ImageDataset(
+        name="quadrants",
+        train_images=images,
+        test_images=images[:32],
+        train_labels=labels,
+        test_labels=labels[:32],
+        class_names=list("abcd"),
+    )
+
+
+def test_the_discriminator_pulls_the_decoder_from_the_blur_of_the_mean(tmp_path):
+    # beta = 50 empties the code, so the likelihood alone can only draw the mean: every quadrant at 25% grey.
+    # A picture with no white in it is one the discriminator rejects; the adversarial term must bring white back.
+    data = quadrants()
+    images = data.test_images.float() / 127.5 - 1
+    brightest = {}
+    for weight in (0.0, 1.0):
+        run = tiny_run(tmp_path / str(weight), "vae-gan", steps=300, data=data, lr=3e-3, beta=50.0,
+                       adversarial_weight=weight)  # fmt: skip
+        model, saved = load_run(run)
+        assert saved["model"] == "vae-gan"
+        with torch.no_grad():
+            brightest[weight] = model.reconstruct(images).flatten(1).max(dim=1).values.mean().item()
+    assert brightest[0.0] < -0.2  # the blur: no pixel brighter than about 40% grey
+    assert brightest[1.0] > brightest[0.0] + 0.6  # measured: -0.42 -> 0.78
+
+
+def test_the_adversarial_gradient_is_weighted_against_the_likelihoods():
+    config = VAEGANConfig(channels=1, image_size=8, width=8, latent_dim=4, d_width=4, adversarial_weight=0.25)
+    torch.manual_seed(0)
+    model = build_model("vae-gan", config)
+    images = torch.rand(6, 1, 8, 8) * 2 - 1
+    output, decoded = model.objective_and_decoded(images, images)
+    g_loss = -model.discriminator(model.mean_image(decoded)).mean()
+    weight = model.adaptive_weight(output.loss, g_loss)
+    last = model.decoder.body[-1].weight
+    (likelihood_grad,) = torch.autograd.grad(output.loss, last, retain_graph=True)
+    (adversarial_grad,) = torch.autograd.grad(weight * g_loss, last)
+    # at the decoder's last layer the weighted adversarial gradient is 0.25 of the likelihood's, whatever its scale
+    assert torch.isclose(adversarial_grad.norm() / likelihood_grad.norm(), torch.tensor(0.25), rtol=1e-2)
+    assert set(model.optimizer_groups()) == {"model", "discriminator"}
+    assert not any(name.startswith("discriminator.") for name in model.ema_parameter_names())
+
+
+def test_a_vae_gan_run_is_an_autoencoder_for_the_latent_family(tmp_path):
+    run = tiny_run(tmp_path, "vae-gan", steps=4)
+    latent = tiny_run(tmp_path, "latent-ddpm", steps=2, autoencoder=str(run))
+    model, saved = load_run(latent)
+    assert saved["model"] == "latent-ddpm" and model.autoencoder.registered_name == "vae-gan"
+    assert model.sample(3).shape == (3, 1, 8, 8)
+    assert get_entry("vae-gan").default_config().beta == 0.01  # the latent family's light KL
+
+
+def test_bad_adversarial_settings_exit_2_with_one_line(tmp_path, capsys):
+    for setting, fragment in (("adversarial_weight=-1", "adversarial_weight must be >= 0"), ("d_layers=0", "d_layers")):
+        code, _, err = run_cli(capsys, "train", "vae-gan", "--data", "digits", "--out", str(tmp_path / "r"),
+                               "--set", setting, "--steps", "1")  # fmt: skip
+        assert_one_line_error(code, err, fragment)
+        assert not (tmp_path / "r").exists()
