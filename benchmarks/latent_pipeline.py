@@ -1,5 +1,5 @@
 """The latent family's two stages on a fixed budget: an autoencoder (vae with the given settings) trained for the
-first minutes, a latent-ddpm on it for the rest, each pipeline in its own process on its own cores; every pipeline
+first minutes (or another autoencoder family, --family), a latent-ddpm on it for the rest, each pipeline in its own process on its own cores; every pipeline
 scored by `imsynth eval` (samples and the autoencoder's round trip, the floor) under both shipped networks, as a
 ratio to the first setting (the peer, measured in the same run).
 
@@ -38,7 +38,7 @@ def pipeline(setting: str, args, index: int) -> dict:
     seed = ["--set", f"train.seed={args.seed}"]
     first, second = args.minutes
     if not (autoencoder / "model.safetensors").exists():
-        train(["vae", "--data", args.data, "--out", str(autoencoder), "--minutes", str(first), *sets, *seed],
+        train([args.family, "--data", args.data, "--out", str(autoencoder), "--minutes", str(first), *sets, *seed],
               args.threads, Path(f"{autoencoder}.log"))  # fmt: skip
     if not (latent / "model.safetensors").exists():
         train(["latent-ddpm", "--data", args.data, "--out", str(latent), "--minutes", str(second),
@@ -61,7 +61,10 @@ def pipeline(setting: str, args, index: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--setting", action="append", required=True, help="the vae's --set pairs, space-separated")
+    parser.add_argument(
+        "--setting", action="append", required=True, help="the autoencoder's --set pairs, space-separated"
+    )
+    parser.add_argument("--family", default="vae", help="the autoencoder's family (vae, vae-gan, ...)")
     parser.add_argument("--latent", default="", help="the latent-ddpm's --set pairs, space-separated")
     parser.add_argument("--minutes", type=float, nargs=2, default=(15.0, 15.0), metavar=("AE", "LATENT"))
     parser.add_argument("--threads", type=int, default=1, help="threads per pipeline")
