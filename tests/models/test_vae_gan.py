@@ -1,6 +1,8 @@
 """vae-gan: a VAE whose reconstructions a PatchGAN judges, so its decoder leaves the blur of the mean."""
 
+import numpy as np
 import torch
+from PIL import Image
 
 from imsynth.data import ImageDataset
 from imsynth.models import build_model, get_entry, load_run
@@ -74,3 +76,17 @@ def test_bad_adversarial_settings_exit_2_with_one_line(tmp_path, capsys):
                                "--set", setting, "--steps", "1")  # fmt: skip
         assert_one_line_error(code, err, fragment)
         assert not (tmp_path / "r").exists()
+
+
+def test_a_vae_gan_run_codes_images_like_any_vae(tmp_path, capsys):
+    # its discriminator holds a 0-dim tensor (batch norm's step count) that the codec's fingerprint must take
+    run = tiny_run(tmp_path, "vae-gan", steps=4, data=quadrants(), d_layers=2)  # a second layer brings the norm
+    Image.fromarray(quadrants().test_images[0, 0].numpy()).save(tmp_path / "q.png")
+    code, _, err = run_cli(
+        capsys, "compress", str(tmp_path / "q.png"), "-o", str(tmp_path / "q.isz"), "--model", str(run)
+    )
+    assert code == 0, err
+    code, _, err = run_cli(capsys, "decompress", str(tmp_path / "q.isz"), "-o", str(tmp_path / "back.png"),
+                           "--runs", str(tmp_path))  # fmt: skip
+    assert code == 0, err  # found among the runs by its fingerprint
+    assert np.asarray(Image.open(tmp_path / "back.png")).shape == (8, 8)

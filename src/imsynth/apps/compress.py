@@ -58,7 +58,9 @@ def fingerprint(model: torch.nn.Module) -> bytes:
     for name, tensor in sorted(model.state_dict().items()):
         tensor = tensor.detach().to("cpu").contiguous()
         digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
-        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+        # flattened first: a 0-dim tensor (batch norm's step count, in a vae-gan's discriminator) cannot be viewed
+        # as bytes; for every other tensor the bytes are the same as before, so old streams keep their fingerprint
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
     return digest.digest()[:4]
 
 
