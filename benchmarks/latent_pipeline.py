@@ -30,11 +30,15 @@ def train(command: list[str], threads: int, log: Path) -> None:
                        stderr=subprocess.STDOUT, check=True)  # fmt: skip
 
 
+def set_args(pairs: str) -> list[str]:
+    """``"a=1 b=2"`` as ``imsynth train`` takes it: ``--set a=1 --set b=2``."""
+    return [item for pair in pairs.split() for item in ("--set", pair)]
+
+
 def pipeline(setting: str, args, index: int) -> dict:
     name = f"{args.prefix}-{index}-s{args.seed}"
     autoencoder, latent = Path(f"{name}-ae"), Path(f"{name}-latent")
-    sets = [item for pair in setting.split() for item in ("--set", pair)]
-    extra = [item for pair in args.latent.split() for item in ("--set", pair)]
+    sets, extra = set_args(setting), set_args(args.latent)
     seed = ["--set", f"train.seed={args.seed}"]
     first, second = args.minutes
     if not (autoencoder / "model.safetensors").exists():

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from itertools import product
 from pathlib import Path
 
-from latent_pipeline import train
+from latent_pipeline import set_args, train
 
 from imsynth.evaluate import evaluate_run
 
@@ -36,9 +36,8 @@ def train_one(args, setting: str, seed: int) -> None:
     run = run_path(args, setting, seed)
     if (run / "model.safetensors").exists():
         return
-    sets = [item for pair in setting.split() for item in ("--set", pair)]
     command = [args.model, "--data", args.data, "--out", str(run), "--minutes", str(args.minutes)]
-    train([*command, *sets, "--set", f"train.seed={seed}"], args.threads, Path(f"{run}.log"))
+    train([*command, *set_args(setting), "--set", f"train.seed={seed}"], args.threads, Path(f"{run}.log"))
 
 
 def score(args, setting: str, seed: int) -> dict:

@@ -19,9 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from .base import register_model, require
+from .gan import GAN_LOSSES
 from .translation import PatchGAN
 from .vae import VAE, VAE_TINY, VAEConfig
 
@@ -51,6 +51,7 @@ class VAEGANConfig(VAEConfig):
 )
 class VAEGAN(VAE):
     config_class = VAEGANConfig
+    adversarial_loss = GAN_LOSSES.get("hinge")  # the GAN table's row, as VQGAN's and SNGAN's
 
     def __init__(self, config: VAEGANConfig) -> None:
         super().__init__(config)
@@ -83,7 +84,7 @@ class VAEGAN(VAE):
         if judged:
             self.discriminator.requires_grad_(False)  # the decoder's update: D takes no gradient
             with context.autocast():
-                g_loss = -self.discriminator(reconstructions).float().mean()
+                g_loss = self.adversarial_loss.generator(self.discriminator(reconstructions).float())
             weight = self.adaptive_weight(output.loss, g_loss)
             total = total + weight * g_loss
             logged.update(g_loss=g_loss.detach(), adversarial_weight=weight)
@@ -93,7 +94,7 @@ class VAEGAN(VAE):
             with context.autocast():
                 real = self.discriminator(images).float()
                 fake = self.discriminator(reconstructions.detach()).float()
-                d_loss = F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+                d_loss = self.adversarial_loss.discriminator(real, fake)
             context.backward_step("discriminator", d_loss)
             logged.update(d_loss=d_loss.detach(), d_real=real.detach().mean(), d_fake=fake.detach().mean())
         return logged
