@@ -188,6 +188,15 @@ def fuzz_runs(tmp_path_factory, vae_run, ddpm_run, gan_run, codec_run):
     return {**runs, "truncated": truncated, "damaged": damaged, "missing": root / "missing"}, stream
 
 
+@pytest.fixture(scope="module", autouse=True)
+def away_from_the_checkout(tmp_path_factory):
+    """Actions that default to ``runs/`` under the working folder (``decompress`` looks there for a stream's codec)
+    see an empty one, not whatever runs a developer keeps in the checkout."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path_factory.mktemp("cwd"))
+        yield
+
+
 # actions whose every valid case costs seconds whatever is drawn (the demo evaluates its run in full): fewer cases
 SLOW = {"demo"}
 
