@@ -72,9 +72,9 @@ for _preset in (
         "latent-ddpm",
         "cond-cpu-30min",
         ("conditional=true", "guidance=1.5"),
-        "the latent family's 30 minutes with labels: vae-gan (its defaults) 15 min, then this 15 min, one CPU core: "
-        "FID 9.81 / 0.54 (seed 0) and 13.10 / 0.91 (seed 1, whose vae-gan's floor is 11.93, not 8.87), against "
-        "14.84 / 1.04 unconditional on seed 0's autoencoder (docs/benchmarks.md)",
+        "the latent family's 30 minutes with labels: vae-gan (its defaults) 15 min, then this 15 min, on 2 CPU "
+        "cores: FID 8.74 / 0.52, 10.21 / 0.58 and 8.32 / 0.46 (seeds 0, 1, 2; the autoencoders' floors 5.77, 7.61, "
+        "6.40), against 10.19 / 0.70 and 11.57 / 0.83 unconditional on the same autoencoders (docs/benchmarks.md)",
     ),
 ):
     PRESETS.add(_preset)
