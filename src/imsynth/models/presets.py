@@ -74,8 +74,8 @@ for _preset in (
         ("conditional=true", "guidance=1.5", "sample_steps=20"),
         "the latent family's 30 minutes with labels: vae-gan (its defaults) 15 min, then this 15 min, on 2 CPU "
         "cores: FID 8.10 / 0.46, 9.60 / 0.53 and 7.84 / 0.42 (seeds 0, 1, 2) with UniPC-20; 8.74, 10.21 and 8.32 "
-        "with UniPC-10 (guided sampling needs the steps; 20 was picked after seeing the 10-step scores); the "
-        "autoencoders' floors 5.77, 7.61, 6.40; unconditional 10.19 / 0.70 and 11.57 / 0.83 (docs/benchmarks.md)",
+        "with UniPC-10 (20 was picked after seeing the 10-step scores; a fresh seed 3 then gave 8.48 / 0.49); "
+        "the autoencoders' floors 5.77, 7.61, 6.40; unconditional 10.19 / 0.70 and 11.57 / 0.83 (docs/benchmarks.md)",
     ),
 ):
     PRESETS.add(_preset)
