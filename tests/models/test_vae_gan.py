@@ -1,11 +1,14 @@
 """vae-gan: a VAE whose reconstructions a PatchGAN judges, so its decoder leaves the blur of the mean."""
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
 from imsynth.data import ImageDataset
 from imsynth.models import build_model, load_run
+from imsynth.errors import InputError
+from imsynth.models.gan import r1_penalty
 from imsynth.models.vae_gan import VAEGANConfig
 from tests.helpers import assert_one_line_error, run_cli, tiny_run
 
@@ -89,3 +92,23 @@ def test_a_vae_gan_run_codes_images_like_any_vae(tmp_path, capsys):
                            "--runs", str(tmp_path))  # fmt: skip
     assert code == 0, err  # found among the runs by its fingerprint
     assert np.asarray(Image.open(tmp_path / "back.png")).shape == (8, 8)
+
+
+def test_r1_makes_the_judge_smooth_on_real_images(tmp_path):
+    # the seeds whose discriminator wins (d_loss 0.87 against 1.27-1.44) made the worst autoencoders; R1 penalises
+    # the judge's gradient on real images, so with it that gradient must come out smaller
+    data = quadrants()
+    images = data.test_images.float() / 127.5 - 1
+    steepness = {}
+    for weight in (0.0, 10.0):
+        run = tiny_run(tmp_path / str(weight), "vae-gan", steps=150, data=data, lr=3e-3, beta=50.0,
+                       adversarial_weight=1.0, r1_weight=weight, r1_every=2, d_lr=3e-3, d_width=8)  # fmt: skip
+        model, _ = load_run(run)
+        model.discriminator.eval()
+        steepness[weight], _ = r1_penalty(model.discriminator, images)
+    assert steepness[10.0] < 0.1 * steepness[0.0]  # measured: 5.9 -> 0.004
+
+
+def test_bad_r1_settings_are_refused():
+    with pytest.raises(InputError, match="r1_weight must be >= 0"):
+        VAEGANConfig(r1_weight=-1.0)

@@ -85,6 +85,15 @@ for _loss in (
     GAN_LOSSES.add(_loss)
 
 
+
+def r1_penalty(discriminate, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """E[||grad D(x)||^2] on real images (Mescheder et al. 2018), with the real logits of the same pass; one function
+    for every family with a discriminator (the GANs, vae-gan)."""
+    points = real.detach().requires_grad_(True)
+    logits = discriminate(points).float()
+    (grad,) = torch.autograd.grad(logits.sum(), points, create_graph=True)
+    return grad.float().flatten(1).pow(2).sum(dim=1).mean(), logits
+
 @dataclass
 class GANConfig(DataShape):
     search_space: ClassVar[dict] = {
@@ -216,11 +225,7 @@ class Adversarial(GenerativeModel):
         return (grad.float().flatten(1).norm(dim=1) - 1).pow(2).mean()
 
     def r1_penalty(self, real, labels, uniform) -> tuple[torch.Tensor, torch.Tensor]:
-        """E[||grad D(x)||^2] on real images, with the real logits of the same pass."""
-        points = real.detach().requires_grad_(True)
-        logits = self.discriminate(points, labels, uniform)
-        (grad,) = torch.autograd.grad(logits.sum(), points, create_graph=True)
-        return grad.float().flatten(1).pow(2).sum(dim=1).mean(), logits
+        return r1_penalty(lambda points: self.discriminate(points, labels, uniform), real)
 
     def train_step(self, images: torch.Tensor, labels: torch.Tensor | None, context) -> dict:
         config = self.config
