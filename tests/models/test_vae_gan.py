@@ -6,8 +6,8 @@ import torch
 from PIL import Image
 
 from imsynth.data import ImageDataset
-from imsynth.models import build_model, load_run
 from imsynth.errors import InputError
+from imsynth.models import build_model, load_run
 from imsynth.models.gan import r1_penalty
 from imsynth.models.vae_gan import VAEGANConfig
 from tests.helpers import assert_one_line_error, run_cli, tiny_run

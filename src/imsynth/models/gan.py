@@ -85,7 +85,6 @@ for _loss in (
     GAN_LOSSES.add(_loss)
 
 
-
 def r1_penalty(discriminate, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """E[||grad D(x)||^2] on real images (Mescheder et al. 2018), with the real logits of the same pass; one function
     for every family with a discriminator (the GANs, vae-gan)."""
@@ -93,6 +92,7 @@ def r1_penalty(discriminate, real: torch.Tensor) -> tuple[torch.Tensor, torch.Te
     logits = discriminate(points).float()
     (grad,) = torch.autograd.grad(logits.sum(), points, create_graph=True)
     return grad.float().flatten(1).pow(2).sum(dim=1).mean(), logits
+
 
 @dataclass
 class GANConfig(DataShape):
