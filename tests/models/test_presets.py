@@ -52,3 +52,16 @@ def test_train_applies_a_preset_before_config_and_set_and_models_lists_it(tmp_pa
         capsys, "train", "wgan-gp", "--out", str(tmp_path / "r"), "--preset", "cpu-30min", "--dry-run"
     )
     assert_one_line_error(code, err, "model wgan-gp has no preset 'cpu-30min'")  # another model has it
+
+
+def test_a_budget_preset_carries_its_minutes_and_the_command_line_still_wins(tmp_path, capsys):
+    # the latent family's two stages are each a preset, so the documented pipeline is two commands with no numbers
+    for model, budget, minutes in (("vae-gan", "cpu-3h", 45), ("vae-gan", "cpu-30min", 15)):
+        code, out, err = run_cli(capsys, "train", model, "--out", str(tmp_path / "r"), "--preset", budget, "--dry-run")
+        assert code == 0, err
+        assert json.loads(out)["train"]["minutes"] == minutes
+    code, out, err = run_cli(
+        capsys, "train", "vae-gan", "--out", str(tmp_path / "r"), "--preset", "cpu-3h", "--minutes", "2", "--dry-run"
+    )
+    assert code == 0, err
+    assert json.loads(out)["train"]["minutes"] == 2
