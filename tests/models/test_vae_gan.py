@@ -1,5 +1,7 @@
 """vae-gan: a VAE whose reconstructions a PatchGAN judges, so its decoder leaves the blur of the mean."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -106,6 +108,9 @@ def test_r1_makes_the_judge_smooth_on_real_images(tmp_path):
         model, _ = load_run(run)
         model.discriminator.eval()
         steepness[weight], _ = r1_penalty(model.discriminator, images)
+        judged = [row for row in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "d_loss" in row]
+        # every log row carries the latest R1, though the log's steps (50, 100, ...) are never R1's (odd ones)
+        assert len(judged) == 4 and all(("r1" in row) == (weight > 0) for row in judged)
     assert steepness[10.0] < 0.1 * steepness[0.0]  # measured: 5.9 -> 0.004
 
 

@@ -60,6 +60,7 @@ class VAEGAN(VAE):
     def __init__(self, config: VAEGANConfig) -> None:
         super().__init__(config)
         self.discriminator = PatchGAN(config.channels, config.d_width, config.d_layers, torch.nn.BatchNorm2d)
+        self.last_r1: torch.Tensor | None = None  # lazy R1's latest value, logged every step, as the GANs'
 
     def optimizer_groups(self) -> dict:
         own = [p for name, p in self.named_parameters() if not name.startswith("discriminator.")]
@@ -106,7 +107,9 @@ class VAEGAN(VAE):
             d_total = d_loss
             if lazy_r1:  # StyleGAN2's lazy form: every r1_every steps, scaled by it
                 d_total = d_loss + 0.5 * config.r1_weight * config.r1_every * r1
-                logged["r1"] = r1.detach()
+                self.last_r1 = r1.detach()
             context.backward_step("discriminator", d_total)
             logged.update(d_loss=d_loss.detach(), d_real=real.detach().mean(), d_fake=fake.detach().mean())
+            if self.last_r1 is not None:
+                logged["r1"] = self.last_r1
         return logged
