@@ -22,15 +22,12 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import torch
-
 from imsynth.data import load_dataset
-from imsynth.evaluate import evaluate_run
+from imsynth.evaluate import evaluate_run, reconstruct_in_batches
 from imsynth.metrics.features import extract_features, load_feature_net
 from imsynth.metrics.generative import compare_features
 from imsynth.models import load_run
 from imsynth.runtime.classifier import SECOND
-from imsynth.runtime.tensors import to_model
 
 
 def train(command: list[str], threads: int, log: Path) -> None:
@@ -79,13 +76,12 @@ def floors(run: Path, n: int) -> dict:
     """The FID of the autoencoder's round trip of n test images against them, under both shipped networks."""
     model, saved = load_run(run)
     test = load_dataset(saved["data"]["name"], image_size=model.config.image_size).test_images[:n]
-    round_trip = torch.cat([model.reconstruct(to_model(test[i : i + 500])) for i in range(0, len(test), 500)])
+    round_trip = reconstruct_in_batches(model.reconstruct, test)
     scores = {}
     for key, architecture in (("first", "vgg"), ("second", SECOND)):
         net, _ = load_feature_net(saved["data"]["name"], architecture=architecture)
         scores[key] = compare_features(extract_features(net, test), extract_features(net, round_trip))["fid"]
-    step = saved.get("step")
-    return {"steps": [step], "floor_first": scores["first"], "floor_second": scores["second"]}
+    return {"steps": [saved.get("step")], "floor_first": scores["first"], "floor_second": scores["second"]}
 
 
 def main() -> None:

@@ -146,7 +146,7 @@ def evaluate_run(
         quality["fid_floor_train_vs_test"] = compare_features(real, floor_reference)["fid"]
         round_trip = None
         if isinstance(model, Autoencoded):  # samples made through an autoencoder cannot beat its reconstructions
-            round_trip = reconstruct_in_batches(model, test_images[:count])
+            round_trip = reconstruct_in_batches(model.autoencoder_round_trip, test_images[:count])
             quality["fid_floor_autoencoder"] = compare_features(real, extract_features(net, round_trip))["fid"]
         quality.update(n=count, reference="test split", feature_net=info)
         report["sample_quality"] = quality
@@ -177,14 +177,12 @@ def evaluate_run(
     return report
 
 
-def reconstruct_in_batches(model, images: torch.Tensor, batch: int = 500) -> torch.Tensor:
-    """An autoencoded model's round trip of uint8 test images, as float [-1, 1] on the CPU."""
-    device = next(model.parameters()).device
+def reconstruct_in_batches(round_trip, images: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    """``round_trip`` (a bound method of a model: an autoencoded model's ``autoencoder_round_trip``, a VAE's
+    ``reconstruct``) of uint8 test images, as float [-1, 1] on the CPU."""
+    device = next(round_trip.__self__.parameters()).device
     return torch.cat(
-        [
-            model.autoencoder_round_trip(to_model(images[i : i + batch]).to(device)).cpu()
-            for i in range(0, len(images), batch)
-        ]
+        [round_trip(to_model(images[i : i + batch]).to(device)).cpu() for i in range(0, len(images), batch)]
     )
 
 

@@ -32,17 +32,21 @@ def quadrants(count: int = 128) -> ImageDataset:
     )
 
 
+def quadrant_run(root, steps: int, **settings):
+    """A tiny vae-gan trained on the quadrants with beta = 50, which empties the code: the likelihood alone can only
+    draw the mean, every quadrant at 25% grey. Its run folder and its loaded model."""
+    run = tiny_run(root, "vae-gan", steps=steps, data=quadrants(), lr=3e-3, beta=50.0, **settings)
+    model, saved = load_run(run)
+    assert saved["model"] == "vae-gan"
+    return run, model
+
+
 def test_the_discriminator_pulls_the_decoder_from_the_blur_of_the_mean(tmp_path):
-    # beta = 50 empties the code, so the likelihood alone can only draw the mean: every quadrant at 25% grey.
     # A picture with no white in it is one the discriminator rejects; the adversarial term must bring white back.
-    data = quadrants()
-    images = data.test_images.float() / 127.5 - 1
+    images = quadrants().test_images.float() / 127.5 - 1
     brightest = {}
     for weight in (0.0, 1.0):
-        run = tiny_run(tmp_path / str(weight), "vae-gan", steps=300, data=data, lr=3e-3, beta=50.0,
-                       adversarial_weight=weight)  # fmt: skip
-        model, saved = load_run(run)
-        assert saved["model"] == "vae-gan"
+        _, model = quadrant_run(tmp_path / str(weight), 300, adversarial_weight=weight)
         with torch.no_grad():
             brightest[weight] = model.reconstruct(images).flatten(1).max(dim=1).values.mean().item()
     assert brightest[0.0] < -0.2  # the blur: no pixel brighter than about 40% grey
@@ -97,19 +101,16 @@ def test_a_vae_gan_run_codes_images_like_any_vae(tmp_path, capsys):
 
 
 def test_r1_makes_the_judge_smooth_on_real_images(tmp_path):
-    # the seeds whose discriminator wins (d_loss 0.87 against 1.27-1.44) made the worst autoencoders; R1 penalises
-    # the judge's gradient on real images, so with it that gradient must come out smaller
-    data = quadrants()
-    images = data.test_images.float() / 127.5 - 1
+    # R1 penalises the judge's gradient on real images, so with it that gradient must come out smaller
+    images = quadrants().test_images.float() / 127.5 - 1
     steepness = {}
     for weight in (0.0, 10.0):
-        run = tiny_run(tmp_path / str(weight), "vae-gan", steps=150, data=data, lr=3e-3, beta=50.0,
-                       adversarial_weight=1.0, r1_weight=weight, r1_every=2, d_lr=3e-3, d_width=8)  # fmt: skip
-        model, _ = load_run(run)
+        run, model = quadrant_run(tmp_path / str(weight), 150, adversarial_weight=1.0, r1_weight=weight, r1_every=2,
+                                  d_lr=3e-3, d_width=8)  # fmt: skip
         model.discriminator.eval()
         steepness[weight], _ = r1_penalty(model.discriminator, images)
         judged = [row for row in map(json.loads, (run / "metrics.jsonl").read_text().splitlines()) if "d_loss" in row]
-        # every log row carries the latest R1, though the log's steps (50, 100, ...) are never R1's (odd ones)
+        # the engine logs each reported term at its latest value: the log's steps (50, 100, ...) are never R1's
         assert len(judged) == 4 and all(("r1" in row) == (weight > 0) for row in judged)
     assert steepness[10.0] < 0.1 * steepness[0.0]  # measured: 5.9 -> 0.004
 

@@ -182,7 +182,6 @@ class Adversarial(GenerativeModel):
         super().__init__(config)
         self.generator, self.discriminator = generator, discriminator
         self._streaks = {"d_loss": 0, "diversity": 0}
-        self.last_r1: torch.Tensor | None = None  # lazy R1's latest value, logged every step (see train_step)
 
     @property
     def batches_per_step(self) -> int:
@@ -257,11 +256,9 @@ class Adversarial(GenerativeModel):
                     logged["gp"] = penalty.detach()
                 if lazy_r1:
                     total = total + 0.5 * config.r1_weight * config.r1_every * r1
-                    self.last_r1 = r1.detach()
+                    logged["r1"] = r1.detach()
             context.backward_step("discriminator", total)
         logged.update(d_loss=d_loss.detach(), d_real=real_logits.detach().mean(), d_fake=fake_logits.detach().mean())
-        if self.last_r1 is not None:  # carried: the log's steps (every 50th) would never meet R1's (every 16th + 1)
-            logged["r1"] = self.last_r1
         # the generator step on the same fakes, judged by the updated D; D's weights take no gradient
         self.discriminator.requires_grad_(False)
         real, real_labels, fake = critic_images[-1], critic_labels[-1], made

@@ -330,6 +330,9 @@ class Trainer:
             bar = tqdm(total=total, initial=self.step, desc=f"train {self.model_name}", unit="step", dynamic_ncols=True)
         images_done, window_start, speed = 0, time.perf_counter(), 0.0
         last: dict = {}
+        # what train_step reported, each key at its latest value: a term computed every few steps (lazy R1, every
+        # 16th) would otherwise reach the log (every 50th) only when the two happen to meet, for R1 never
+        reported: dict = {}
         stopped_by = "steps"
         self.model.train()
         if config.guard and self.step == 0 and self.last_checkpoint_step == 0:
@@ -358,7 +361,7 @@ class Trainer:
                 images, labels = self.batch(self.step)
                 self.context.begin(self.step)
                 try:
-                    logged = self.model.train_step(images, labels, self.context)
+                    reported.update(self.model.train_step(images, labels, self.context))
                 except Diverged as problem:
                     self.rollback(str(problem))
                     if bar is not None:
@@ -376,7 +379,7 @@ class Trainer:
                     several = len(context.group_losses) > 1
                     last = {
                         "step": self.step,
-                        **{k: float(v) for k, v in logged.items()},
+                        **{k: float(v) for k, v in reported.items()},
                         **{f"loss_{k}": v for k, v in context.group_losses.items() if several},
                         **{f"grad_norm_{k}": v for k, v in context.grad_norms.items()},
                         "lr": self.optimizers[next(iter(self.optimizers))].param_groups[0]["lr"],
