@@ -91,8 +91,9 @@ for _preset in (
         "cpu-30min",
         ("train.minutes=15",),
         "the first half of the latent family's 30 minutes on 2 cores (then latent-ddpm --preset cond-cpu-30min "
-        "--set autoencoder=RUN): round-trip FID 5.77, 7.61, 6.40, 6.69 (seeds 0-3) and 6.37 (seed 1 "
-        "rerun: the spread is run-to-run), the floor of the samples' (docs/benchmarks.md)",
+        "--set autoencoder=RUN): round-trip FID 5.77 / 0.39, 7.61 / 0.54, 6.40 / 0.49, 6.69 / 0.51 "
+        "(seeds 0-3) and 6.37 / 0.53 (seed 1 rerun: runs of one command differ as much as seeds), the floor of the "
+        "samples' (docs/benchmarks.md)",
     ),
     Preset(
         "vae-gan",
