@@ -54,14 +54,17 @@ def test_train_applies_a_preset_before_config_and_set_and_models_lists_it(tmp_pa
     assert_one_line_error(code, err, "model wgan-gp has no preset 'cpu-30min'")  # another model has it
 
 
-def test_a_budget_preset_carries_its_minutes_and_the_command_line_still_wins(tmp_path, capsys):
+def test_a_budget_preset_carries_its_budget_and_one_on_the_command_line_replaces_it(tmp_path, capsys):
     # the latent family's two stages are each a preset, so the documented pipeline is two commands with no numbers
-    for model, budget, minutes in (("vae-gan", "cpu-3h", 45), ("vae-gan", "cpu-30min", 15)):
-        code, out, err = run_cli(capsys, "train", model, "--out", str(tmp_path / "r"), "--preset", budget, "--dry-run")
+    def budget(*options):
+        code, out, err = run_cli(capsys, "train", "vae-gan", "--out", str(tmp_path / "r"), *options, "--dry-run")
         assert code == 0, err
-        assert json.loads(out)["train"]["minutes"] == minutes
-    code, out, err = run_cli(
-        capsys, "train", "vae-gan", "--out", str(tmp_path / "r"), "--preset", "cpu-3h", "--minutes", "2", "--dry-run"
-    )
-    assert code == 0, err
-    assert json.loads(out)["train"]["minutes"] == 2
+        train = json.loads(out)["train"]
+        return train["steps"], train["minutes"]
+
+    assert budget("--preset", "cpu-3h") == (11000, None)  # steps, so a rerun of the command is bit for bit
+    assert budget("--preset", "cpu-30min") == (3700, None)
+    # a budget of the other kind replaces the preset's rather than racing it (the run would stop at the first)
+    assert budget("--preset", "cpu-3h", "--minutes", "2") == (None, 2)
+    assert budget("--preset", "cpu-30min", "--minutes", "15") == (None, 15)
+    assert budget("--preset", "cpu-3h", "--steps", "40") == (40, None)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from safetensors.torch import load_file
 
 from imsynth.data import ImageDataset
 from imsynth.errors import InputError
@@ -113,6 +114,17 @@ def test_r1_makes_the_judge_smooth_on_real_images(tmp_path):
         # the engine logs each reported term at its latest value: the log's steps (50, 100, ...) are never R1's
         assert len(judged) == 4 and all(("r1" in row) == (weight > 0) for row in judged)
     assert steepness[10.0] < 0.1 * steepness[0.0]  # measured: 5.9 -> 0.004
+
+
+def test_a_step_budget_reruns_bit_for_bit_judge_and_r1_included(tmp_path):
+    # the cpu-3h presets are step budgets because a --minutes budget decays its learning rate by the clock
+    runs = [quadrant_run(tmp_path / name, 40, adversarial_weight=1.0, r1_weight=1.0, r1_every=4)[0] for name in "ab"]
+    first, second = (load_file(run / "model.safetensors") for run in runs)
+    assert first.keys() == second.keys() and any(name.startswith("discriminator") for name in first)
+    assert all(torch.equal(first[name], second[name]) for name in first)
+    third = load_file(quadrant_run(tmp_path / "c", 41, adversarial_weight=1.0, r1_weight=1.0, r1_every=4)[0]
+                      / "model.safetensors")  # fmt: skip
+    assert not all(torch.equal(first[name], third[name]) for name in first)  # one step more is seen
 
 
 def test_bad_r1_settings_are_refused():

@@ -71,36 +71,40 @@ for _preset in (
     Preset(
         "latent-ddpm",
         "cond-cpu-30min",
-        ("conditional=true", "guidance=1.5", "sample_steps=20", "train.minutes=15"),
-        "the latent family's 30 minutes with labels: vae-gan (its defaults) 15 min, then this 15 min, on 2 CPU "
-        "cores: FID 8.10 / 0.46, 9.60 / 0.53 and 7.84 / 0.42 (seeds 0, 1, 2) with UniPC-20; 8.74, 10.21 and 8.32 "
+        ("conditional=true", "guidance=1.5", "sample_steps=20", "train.steps=9300"),
+        "the latent family's 30 minutes with labels: vae-gan --preset cpu-30min, then this for 9,300 steps (about "
+        "15 min on 2 CPU cores; a step budget reruns bit for bit; the figures are from 15-minute runs of 8,438-10,372 "
+        "steps): FID 8.10 / 0.46, 9.60 / 0.53 and 7.84 / 0.42 (seeds 0, 1, 2) with UniPC-20; 8.74, 10.21 and 8.32 "
         "with UniPC-10 (20 was picked after seeing the 10-step scores; a fresh seed 3 then gave 8.48 / 0.49); "
         "the autoencoders' floors 5.77, 7.61, 6.40; unconditional 10.19 / 0.70 and 11.57 / 0.83 (docs/benchmarks.md)",
     ),
     Preset(
         "latent-ddpm",
         "cond-cpu-3h",
-        ("conditional=true", "sample_steps=20", "train.minutes=45"),
-        "3 CPU-hours for the latent family, 90 min on 2 cores: vae-gan --preset cpu-3h (45 min), then this 45 min "
-        "with labels, unguided: FID 4.24 / 0.21 (seed 0, UniPC-20), the autoencoder's floor 3.32 / 0.15; the issue's "
-        "<= 4 missed by 6%. Guidance 1.0 was picked on that run's own scores (0.75 / 1.25 / 1.5 / 2: 7.09, 4.58, "
-        "5.93, 9.21; the run trained with 1.5 fixed beforehand) and awaits a fresh seed (docs/benchmarks.md)",
+        ("conditional=true", "sample_steps=20", "train.steps=28000"),
+        "3 CPU-hours for the latent family, 90 min on 2 cores: vae-gan --preset cpu-3h, then this with labels, "
+        "unguided, for 28,000 steps (what 45 min gave on the reference 2-core machine; a step budget reruns bit for "
+        "bit): FID 4.24 / 0.21 (seed 0, a 45-minute run of 28,493 steps), the autoencoder's floor 3.32 / 0.15; the "
+        "issue's <= 4 missed by 6%. Guidance 1.0 was picked on that run's own scores (0.75 / 1.25 / 1.5 / 2: 7.09, "
+        "4.58, 5.93, 9.21) (docs/benchmarks.md)",
     ),
     Preset(
         "vae-gan",
         "cpu-30min",
-        ("train.minutes=15",),
+        ("train.steps=3700",),
         "the first half of the latent family's 30 minutes on 2 cores (then latent-ddpm --preset cond-cpu-30min "
-        "--set autoencoder=RUN): round-trip FID 5.77 / 0.39, 7.61 / 0.54, 6.40 / 0.49, 6.69 / 0.51 "
-        "(seeds 0-3) and 6.37 / 0.53 (seed 1 rerun: runs of one command differ as much as seeds), the floor of the "
-        "samples' (docs/benchmarks.md)",
+        "--set autoencoder=RUN): 3,700 steps, about 15 min (a step budget reruns bit for bit; the figures are from "
+        "15-minute runs of 3,473-4,040 steps): round-trip FID 5.77 / 0.39, 7.61 / 0.54, 6.40 / 0.49, 6.69 / 0.51 "
+        "(seeds 0-3) and 6.37 / 0.53 (seed 1 rerun by the clock: minute budgets differ run to run as much as seeds), "
+        "the floor of the samples' (docs/benchmarks.md)",
     ),
     Preset(
         "vae-gan",
         "cpu-3h",
-        ("train.minutes=45",),
+        ("train.steps=11000",),
         "the first half of the latent family's 3 CPU-hours (90 min on 2 cores; then latent-ddpm --preset "
-        "cond-cpu-3h): round-trip FID 3.32 / 0.15 (seed 0, 11,178 steps) (docs/benchmarks.md)",
+        "cond-cpu-3h): 11,000 steps, what 45 min gave on the reference 2-core machine (a step budget reruns bit for "
+        "bit): round-trip FID 3.32 / 0.15 (seed 0, a 45-minute run of 11,178 steps) (docs/benchmarks.md)",
     ),
 ):
     PRESETS.add(_preset)

@@ -26,6 +26,8 @@ from .engine import Trainer
 from .fastconv import use_matmul_for_small_convolutions
 from .step import TrainResult
 
+BUDGETS = ("steps", "epochs", "minutes")  # the ways a run's length is given, as TrainConfig fields
+
 
 def train(
     model_name: str,
@@ -79,7 +81,7 @@ def _train(model_name, dataset, out, model_config, train_config, resume, device,
                 f"{run}: the run was trained on {saved['data']['name']} ({saved['data']['train_size']} "
                 f"images), not {dataset.name} ({len(dataset.train_images)}); resume with the same --data"
             )
-        budgets = {k: getattr(train_config, k) for k in ("steps", "epochs", "minutes")}
+        budgets = {k: getattr(train_config, k) for k in BUDGETS}
         train_config = dataclasses.replace(
             from_dict(TrainConfig, saved["train"], where=f"{run}/config.json train"),
             **{k: v for k, v in budgets.items() if v is not None},
@@ -191,7 +193,12 @@ def train_from_options(
     if config:
         assignments = (*read_config_file(config, model), *assignments)
     if preset:
-        assignments = (*get_preset(model, preset).settings, *assignments)
+        settings = get_preset(model, preset).settings
+        if any(budget is not None for budget in (steps, epochs, minutes)):
+            # a budget on the command line replaces the preset's, whichever kind: --minutes 2 on a preset of
+            # 11,000 steps stops at 2 minutes, not at whichever of the two comes first
+            settings = tuple(s for s in settings if s.split("=")[0] not in {f"train.{b}" for b in BUDGETS})
+        assignments = (*settings, *assignments)
     entry = get_entry(model)
     if int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0 and (Path(out) / ckpt.STATE / "latest.json").exists():
         # torchrun --max-restarts restarted the workers after one failed: continue from the last complete
