@@ -84,9 +84,9 @@ for _preset in (
         ("conditional=true", "sample_steps=20", "train.steps=28000"),
         "3 CPU-hours for the latent family, 90 min on 2 cores: vae-gan --preset cpu-3h, then this with labels, "
         "unguided, for 28,000 steps (what 45 min gave on the reference 2-core machine; a step budget reruns bit for "
-        "bit): FID 4.24 / 0.21 (seed 0, a 45-minute run of 28,493 steps), the autoencoder's floor 3.32 / 0.15; the "
-        "issue's <= 4 missed by 6%. Guidance 1.0 was picked on that run's own scores (0.75 / 1.25 / 1.5 / 2: 7.09, "
-        "4.58, 5.93, 9.21) (docs/benchmarks.md)",
+        "bit): FID 4.62 / 0.25 (seed 1, on this budget; floor 3.62 / 0.19) and 4.24 / 0.21 (seed 0, a 45-minute run "
+        "of 28,493 steps; floor 3.32 / 0.15): the issue's <= 4 missed by 15% on the worse seed. Unguided was picked "
+        "on seed 0's scores and is again the best on seed 1 (1.25 / 1.5: 4.94, 5.93) (docs/benchmarks.md)",
     ),
     Preset(
         "vae-gan",
@@ -95,8 +95,9 @@ for _preset in (
         "the first half of the latent family's 30 minutes on 2 cores (then latent-ddpm --preset cond-cpu-30min "
         "--set autoencoder=RUN): 3,700 steps, about 15 min (a step budget reruns bit for bit; the figures are from "
         "15-minute runs of 3,473-4,040 steps): round-trip FID 5.77 / 0.39, 7.61 / 0.54, 6.40 / 0.49, 6.69 / 0.51 "
-        "(seeds 0-3) and 6.37 / 0.53 (seed 1 rerun by the clock: minute budgets differ run to run as much as seeds), "
-        "the floor of the samples' (docs/benchmarks.md)",
+        "(seeds 0-3) and 6.37 / 0.53 (seed 1 rerun by the clock: minute budgets differ run to run as much as seeds); "
+        "on this budget seed 1 gave 7.85 / 0.61 twice, every weight equal (one thread each); the floor of the "
+        "samples' (docs/benchmarks.md)",
     ),
     Preset(
         "vae-gan",
@@ -104,7 +105,8 @@ for _preset in (
         ("train.steps=11000",),
         "the first half of the latent family's 3 CPU-hours (90 min on 2 cores; then latent-ddpm --preset "
         "cond-cpu-3h): 11,000 steps, what 45 min gave on the reference 2-core machine (a step budget reruns bit for "
-        "bit): round-trip FID 3.32 / 0.15 (seed 0, a 45-minute run of 11,178 steps) (docs/benchmarks.md)",
+        "bit): round-trip FID 3.62 / 0.19 (seed 1, on this budget) and 3.32 / 0.15 (seed 0, a 45-minute run of 11,178 "
+        "steps) (docs/benchmarks.md)",
     ),
 ):
     PRESETS.add(_preset)
