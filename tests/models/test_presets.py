@@ -68,3 +68,4 @@ def test_a_budget_preset_carries_its_budget_and_one_on_the_command_line_replaces
     assert budget("--preset", "cpu-3h", "--minutes", "2") == (None, 2)
     assert budget("--preset", "cpu-30min", "--minutes", "15") == (None, 15)
     assert budget("--preset", "cpu-3h", "--steps", "40") == (40, None)
+    assert budget("--preset", "cpu-3h", "--set", "train.minutes=2") == (None, 2)  # given by --set, the same

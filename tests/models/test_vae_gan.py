@@ -117,7 +117,7 @@ def test_r1_makes_the_judge_smooth_on_real_images(tmp_path):
 
 
 def test_a_step_budget_reruns_bit_for_bit_judge_and_r1_included(tmp_path):
-    # the cpu-3h presets are step budgets because a --minutes budget decays its learning rate by the clock
+    # the latent family's presets are step budgets because a --minutes budget decays its learning rate by the clock
     runs = [quadrant_run(tmp_path / name, 40, adversarial_weight=1.0, r1_weight=1.0, r1_every=4)[0] for name in "ab"]
     first, second = (load_file(run / "model.safetensors") for run in runs)
     assert first.keys() == second.keys() and any(name.startswith("discriminator") for name in first)

@@ -193,11 +193,12 @@ def train_from_options(
     if config:
         assignments = (*read_config_file(config, model), *assignments)
     if preset:
-        settings = get_preset(model, preset).settings
-        if any(budget is not None for budget in (steps, epochs, minutes)):
-            # a budget on the command line replaces the preset's, whichever kind: --minutes 2 on a preset of
+        settings, budget_keys = get_preset(model, preset).settings, {f"train.{b}" for b in BUDGETS}
+        if any(b is not None for b in (steps, epochs, minutes)) or any(
+            a.split("=")[0] in budget_keys for a in assignments
+        ):  # a budget given by the user replaces the preset's, whichever kind: --minutes 2 on a preset of
             # 11,000 steps stops at 2 minutes, not at whichever of the two comes first
-            settings = tuple(s for s in settings if s.split("=")[0] not in {f"train.{b}" for b in BUDGETS})
+            settings = tuple(s for s in settings if s.split("=")[0] not in budget_keys)
         assignments = (*settings, *assignments)
     entry = get_entry(model)
     if int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0 and (Path(out) / ckpt.STATE / "latest.json").exists():
