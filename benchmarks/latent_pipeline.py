@@ -76,7 +76,7 @@ def floors(run: Path, n: int) -> dict:
     """The FID of the autoencoder's round trip of n test images against them, under both shipped networks."""
     model, saved = load_run(run)
     test = load_dataset(saved["data"]["name"], image_size=model.config.image_size).test_images[:n]
-    round_trip = reconstruct_in_batches(model.reconstruct, test)
+    round_trip = reconstruct_in_batches(model.reconstruct, test, next(model.parameters()).device)
     scores = {}
     for key, architecture in (("first", "vgg"), ("second", SECOND)):
         net, _ = load_feature_net(saved["data"]["name"], architecture=architecture)

@@ -146,7 +146,7 @@ def evaluate_run(
         quality["fid_floor_train_vs_test"] = compare_features(real, floor_reference)["fid"]
         round_trip = None
         if isinstance(model, Autoencoded):  # samples made through an autoencoder cannot beat its reconstructions
-            round_trip = reconstruct_in_batches(model.autoencoder_round_trip, test_images[:count])
+            round_trip = reconstruct_in_batches(model.autoencoder_round_trip, test_images[:count], device_of_model)
             quality["fid_floor_autoencoder"] = compare_features(real, extract_features(net, round_trip))["fid"]
         quality.update(n=count, reference="test split", feature_net=info)
         report["sample_quality"] = quality
@@ -177,10 +177,9 @@ def evaluate_run(
     return report
 
 
-def reconstruct_in_batches(round_trip, images: torch.Tensor, batch: int = 500) -> torch.Tensor:
-    """``round_trip`` (a bound method of a model: an autoencoded model's ``autoencoder_round_trip``, a VAE's
-    ``reconstruct``) of uint8 test images, as float [-1, 1] on the CPU."""
-    device = next(round_trip.__self__.parameters()).device
+def reconstruct_in_batches(round_trip, images: torch.Tensor, device: torch.device, batch: int = 500) -> torch.Tensor:
+    """``round_trip`` (an autoencoded model's ``autoencoder_round_trip``, a VAE's ``reconstruct``) of uint8 test
+    images, run on ``device``, as float [-1, 1] on the CPU."""
     return torch.cat(
         [round_trip(to_model(images[i : i + batch]).to(device)).cpu() for i in range(0, len(images), batch)]
     )

@@ -69,3 +69,7 @@ def test_a_budget_preset_carries_its_budget_and_one_on_the_command_line_replaces
     assert budget("--preset", "cpu-30min", "--minutes", "15") == (None, 15)
     assert budget("--preset", "cpu-3h", "--steps", "40") == (40, None)
     assert budget("--preset", "cpu-3h", "--set", "train.minutes=2") == (None, 2)  # given by --set, the same
+    config = tmp_path / "tuned.json"  # and a config file's budget sits between the preset's and the command line's
+    config.write_text(json.dumps({"model": "vae-gan", "set": ["train.minutes=7"]}))
+    assert budget("--preset", "cpu-3h", "--config", str(config)) == (None, 7)
+    assert budget("--preset", "cpu-3h", "--config", str(config), "--steps", "40") == (40, None)

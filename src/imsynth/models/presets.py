@@ -72,11 +72,12 @@ for _preset in (
         "latent-ddpm",
         "cond-cpu-30min",
         ("conditional=true", "guidance=1.5", "sample_steps=20", "train.steps=9300"),
-        "the latent family's 30 minutes with labels: vae-gan --preset cpu-30min, then this for 9,300 steps (about "
-        "15 min on 2 CPU cores; a step budget reruns bit for bit at the same thread count; the figures are from "
-        "15-minute runs of 8,438-10,372 steps): FID 8.10 / 0.46, 9.60 / 0.53 and 7.84 / 0.42 (seeds 0, 1, 2) with UniPC-20; 8.74, 10.21 and 8.32 "
-        "with UniPC-10 (20 was picked after seeing the 10-step scores; a fresh seed 3 then gave 8.48 / 0.49); "
-        "the autoencoders' floors 5.77, 7.61, 6.40; unconditional 10.19 / 0.70 and 11.57 / 0.83 (docs/benchmarks.md)",
+        "the latent family's 30 minutes with labels: vae-gan --preset cpu-30min, then this for 9,300 steps (about 15 "
+        "min on 2 CPU cores; a step budget reruns bit for bit at the same thread count; the figures are from 15-minute"
+        " runs of 8,438-10,372 steps): FID 8.10 / 0.46, 9.60 / 0.53 and 7.84 / 0.42 (seeds 0, 1, 2) with UniPC-20; "
+        "8.74, 10.21 and 8.32 with UniPC-10 (20 was picked after seeing the 10-step scores; a fresh seed 3 then gave "
+        "8.48 / 0.49); the autoencoders' floors 5.77, 7.61, 6.40; unconditional 10.19 / 0.70 and 11.57 / 0.83 "
+        "(docs/benchmarks.md)",
     ),
     Preset(
         "latent-ddpm",
@@ -84,29 +85,31 @@ for _preset in (
         ("conditional=true", "sample_steps=20", "train.steps=28000"),
         "3 CPU-hours for the latent family, 90 min on 2 cores: vae-gan --preset cpu-3h, then this with labels, "
         "unguided, for 28,000 steps (what 45 min gave on the reference 2-core machine; a step budget reruns bit for "
-        "bit at the same thread count): FID 4.62 / 0.25 (seed 1, on this budget; floor 3.62 / 0.19) and 4.24 / 0.21 (seed 0, a 45-minute run "
-        "of 28,493 steps; floor 3.32 / 0.15): the issue's <= 4 missed by 15% on the worse seed. Unguided was picked "
-        "on seed 0's scores and is again the best on seed 1 (1.25 / 1.5: 4.94, 5.93) (docs/benchmarks.md)",
+        "bit at the same thread count): FID 4.62 / 0.25 (seed 1, on this budget; floor 3.62 / 0.19) and 4.24 / 0.21 "
+        "(seed 0, a 45-minute run of 28,493 steps; floor 3.32 / 0.15): the issue's <= 4 missed by 15% on the worse "
+        "seed. Unguided was picked on seed 0's scores and is again the best on seed 1 (1.25 / 1.5: 4.94, 5.93) "
+        "(docs/benchmarks.md)",
     ),
     Preset(
         "vae-gan",
         "cpu-30min",
         ("train.steps=3700",),
-        "the first half of the latent family's 30 minutes on 2 cores (then latent-ddpm --preset cond-cpu-30min "
-        "--set autoencoder=RUN): 3,700 steps, about 15 min (a step budget reruns bit for bit at one thread count; the figures are from "
-        "15-minute runs of 3,473-4,040 steps): round-trip FID 5.77 / 0.39, 7.61 / 0.54, 6.40 / 0.49, 6.69 / 0.51 "
-        "(seeds 0-3) and 6.37 / 0.53 (seed 1 rerun by the clock: minute budgets differ run to run as much as seeds); "
-        "on this budget seed 1 gave 7.85 / 0.61 twice, every weight equal (one thread each), and 6.85 / 0.53 on two "
-        "threads (bit for bit only at the same thread count); the floor of the samples' (docs/benchmarks.md)",
+        "the first half of the latent family's 30 minutes on 2 cores (then latent-ddpm --preset cond-cpu-30min --set "
+        "autoencoder=RUN): 3,700 steps, about 15 min (a step budget reruns bit for bit at one thread count; the "
+        "figures are from 15-minute runs of 3,473-4,040 steps): round-trip FID 5.77 / 0.39, 7.61 / 0.54, 6.40 / 0.49, "
+        "6.69 / 0.51 (seeds 0-3) and 6.37 / 0.53 (seed 1 rerun by the clock: minute budgets differ run to run as much "
+        "as seeds); on this budget seed 1 gave 7.85 / 0.61 twice, every weight equal (one thread each), and 6.85 / "
+        "0.53 on two threads (bit for bit only at the same thread count); the floor of the samples' "
+        "(docs/benchmarks.md)",
     ),
     Preset(
         "vae-gan",
         "cpu-3h",
         ("train.steps=11000",),
-        "the first half of the latent family's 3 CPU-hours (90 min on 2 cores; then latent-ddpm --preset "
-        "cond-cpu-3h): 11,000 steps, what 45 min gave on the reference 2-core machine (a step budget reruns bit for "
-        "bit at the same thread count): round-trip FID 3.62 / 0.19 (seed 1, on this budget) and 3.32 / 0.15 (seed 0, a 45-minute run of 11,178 "
-        "steps) (docs/benchmarks.md)",
+        "the first half of the latent family's 3 CPU-hours (90 min on 2 cores; then latent-ddpm --preset cond-cpu-3h):"
+        " 11,000 steps, what 45 min gave on the reference 2-core machine (a step budget reruns bit for bit at the same"
+        " thread count): round-trip FID 3.62 / 0.19 (seed 1, on this budget) and 3.32 / 0.15 (seed 0, a 45-minute run "
+        "of 11,178 steps) (docs/benchmarks.md)",
     ),
 ):
     PRESETS.add(_preset)

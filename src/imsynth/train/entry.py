@@ -190,16 +190,15 @@ def train_from_options(
     ``config`` file's and ``key=value`` ``assignments`` (applied together in that order, validated once), budgets,
     and the dataset by name (the run's own when resuming without ``data``).
     ``dry_run`` checks everything, builds the model and returns the resolved configs without training."""
-    if config:
-        assignments = (*read_config_file(config, model), *assignments)
-    if preset:
-        settings, budget_keys = get_preset(model, preset).settings, {f"train.{b}" for b in BUDGETS}
-        if any(b is not None for b in (steps, epochs, minutes)) or any(
-            a.split("=")[0] in budget_keys for a in assignments
-        ):  # a budget given by the user replaces the preset's, whichever kind: --minutes 2 on a preset of
-            # 11,000 steps stops at 2 minutes, not at whichever of the two comes first
-            settings = tuple(s for s in settings if s.split("=")[0] not in budget_keys)
-        assignments = (*settings, *assignments)
+    layers = (
+        get_preset(model, preset).settings if preset else (),
+        read_config_file(config, model) if config else (),
+        tuple(assignments),
+        tuple(
+            f"train.{b}={v}" for b, v in (("steps", steps), ("epochs", epochs), ("minutes", minutes)) if v is not None
+        ),
+    )
+    assignments = tuple(setting for layer in latest_budget_only(layers)[:-1] for setting in layer)
     entry = get_entry(model)
     if int(os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")) > 0 and (Path(out) / ckpt.STATE / "latest.json").exists():
         # torchrun --max-restarts restarted the workers after one failed: continue from the last complete
@@ -241,6 +240,22 @@ def train_from_options(
         device=device,
         quiet=quiet,
         init=init,
+    )
+
+
+def latest_budget_only(layers: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
+    """``key=value`` layers, later ones winning, with the budget settings of every layer before the last one that
+    gives a budget dropped: a budget replaces an earlier one of any kind (--minutes 2 on a preset of 11,000 steps
+    stops at 2 minutes) rather than racing it, which is what keeping both would do (the run stops at the first)."""
+    budget_keys = {f"train.{b}" for b in BUDGETS}
+
+    def gives_budget(layer):
+        return any(setting.split("=")[0] in budget_keys for setting in layer)
+
+    last = max((i for i, layer in enumerate(layers) if gives_budget(layer)), default=-1)
+    return tuple(
+        layer if i >= last else tuple(s for s in layer if s.split("=")[0] not in budget_keys)
+        for i, layer in enumerate(layers)
     )
 
 
