@@ -10,6 +10,7 @@ from imsynth.data.clips import ClipDataset
 from imsynth.errors import InputError
 from imsynth.metrics.video import broken_clips, centroids, frame_scores
 from imsynth.models import build_model, config_for_dataset, get_entry, load_run
+from imsynth.models.video import CDNA_KERNELS, CDNA_SIZE, band_matrix
 from imsynth.train import train
 from tests.helpers import tiny_clips
 
@@ -42,9 +43,12 @@ def two_factor_clips(count: int, seed: int) -> tuple[ClipDataset, np.ndarray, np
     return ClipDataset(name="two-factor", train_images=tensor, test_images=tensor[:16]), bright, right
 
 
-def test_svg_learns_the_motion_and_beats_copying_the_last_frame(tmp_path):
+@pytest.mark.parametrize("output", ["pixels", "cdna"])
+def test_svg_learns_the_motion_and_beats_copying_the_last_frame(tmp_path, output):
     data, _, _ = two_factor_clips(512, seed=0)
-    model = _train("svg", data, tmp_path / "svg", 800, width=8, hidden=32, rnn=32, latent_dim=4, context=2)
+    model = _train(
+        "svg", data, tmp_path / "svg", 800, width=8, hidden=32, rnn=32, latent_dim=4, context=2, output=output
+    )
     test, _, right = two_factor_clips(64, seed=9)
     clips = test.to_batch(test.train_images)
     future = model.predict(clips[:, :2], 4, generator=torch.Generator().manual_seed(0))
@@ -58,6 +62,48 @@ def test_svg_learns_the_motion_and_beats_copying_the_last_frame(tmp_path):
     truly = centroids(truth)[:, -1, 0] - start
     assert np.mean(np.sign(advance.numpy()) == np.where(right, 1, -1)) >= 0.9
     assert float((advance - truly).abs().median()) < 3.0  # copying the last frame is 4 px off
+
+
+def test_svg_cdna_output_moves_the_previous_frame_by_its_kernels_and_mixes_by_its_masks():
+    config = dataclasses.replace(get_entry("svg").default_config(), channels=1, image_size=16, output="cdna")
+    model = build_model("svg", config)
+    previous = torch.rand(2, 1, 16, 16) * 2 - 1
+    pixels = torch.randn(2, 1, 16, 16)
+    features = torch.randn(2, config.hidden)
+    size, kernels = CDNA_SIZE, CDNA_KERNELS
+    centre = size // 2
+    with torch.no_grad():  # kernel 0 takes each pixel from 3 px to its left, kernel 1 from 2 px below
+        model.kernels.weight.zero_()
+        model.kernels.bias.fill_(-50.0)
+        bias = model.kernels.bias.view(kernels, 2, size)  # per kernel: the taps across, then down
+        bias[0, 0, centre - 3] = bias[0, 1, centre] = 50.0
+        bias[1, 0, centre] = bias[1, 1, centre + 2] = 50.0
+
+    def render(pick):  # the mask chooses one of the kernels' frames, or (pick = kernels) the decoded pixels
+        mask = torch.full((2, kernels + 1, 16, 16), -30.0)
+        mask[:, pick] = 30.0
+        return model._render(torch.cat([pixels, mask], dim=1), features, previous) * 2 - 1
+
+    black = -torch.ones(2, 1, 16, 16)
+    assert torch.allclose(render(0)[..., 3:], previous[..., :-3], atol=1e-5)  # moved 3 px right
+    assert torch.allclose(render(0)[..., :3], black[..., :3], atol=1e-5)  # black comes in at the edge
+    assert torch.allclose(render(1)[..., :-2, :], previous[..., 2:, :], atol=1e-5)  # moved 2 px up
+    assert torch.allclose(render(kernels), torch.sigmoid(pixels) * 2 - 1, atol=1e-5)
+    # a new model starts near copying the previous frame: every kernel peaked at no motion, the masks even
+    fresh = build_model("svg", config)
+    decoded = fresh.decoder(features, _skips(fresh))
+    assert torch.equal(decoded[:, 1:], torch.zeros(2, kernels + 1, 16, 16))
+    peaks = fresh.kernels(features).view(2, kernels, 2, size).softmax(-1).argmax(-1)
+    assert torch.equal(peaks, torch.full((2, kernels, 2), centre))
+    # a half-and-half pair of taps moves by half a pixel: the separable kernel is a bilinear shift
+    taps = torch.zeros(size)
+    taps[centre], taps[centre - 1] = 0.5, 0.5
+    row = torch.arange(16.0)
+    assert torch.allclose(row @ band_matrix(taps, 16).mT, torch.cat([torch.zeros(1), row[1:] - 0.5]))
+
+
+def _skips(model):
+    return [skip.expand(2, -1, -1, -1) for skip in model.encoder(torch.zeros(1, 1, 16, 16))[1]]
 
 
 def test_dsvae_swaps_content_and_motion_between_clips(tmp_path):
