@@ -9,11 +9,11 @@
   et al. 2016, with separable kernels as in SepConv, Niklaus et al. 2017): the predicted features give a few
   normalised 11-tap kernels per axis, each a motion of the previous frame, and the decoder a per-pixel mask that
   mixes the previous frame moved by each with decoded pixels for what no kernel shows. A separable kernel is a
-  translation, sub-pixel included, at two small matrix products a frame (48 ms a training step against 260 for
-  full 11x11 kernels as a grouped convolution, 270 by FFT). Not the default: at 30 minutes on moving-fashion it
-  scored SSIM 0.42 against decoded pixels' 0.65 (docs/benchmarks.md): the kernels, read from one feature vector,
-  hedge over the possible motions, and a blur applied frame after frame compounds. A dense flow instead of
-  kernels did no better than decoded pixels at 612 steps and was dropped.
+  translation, sub-pixel included, at two small matrix products a frame (two kernels on a step's 448 frames,
+  forward and backward: 48 ms, against 265 for full 11x11 kernels as a grouped convolution, 275 by FFT). Not the
+  default: at 30 minutes on moving-fashion it scored SSIM 0.42 against decoded pixels' 0.65 (docs/benchmarks.md):
+  the kernels, read from one feature vector, hedge over the possible motions, and a blur applied frame after frame
+  compounds. A dense flow instead of kernels did no better than decoded pixels at 612 steps and was dropped.
 - ``svg-det``: the same network with no latent (``latent_dim=0``): the deterministic baseline, which predicts
   the mean future and blurs where the future is uncertain.
 - ``dsvae`` (``sequential_vae``) shares the frame networks below.
