@@ -62,6 +62,34 @@ def test_svg_learns_the_motion_and_beats_copying_the_last_frame(tmp_path, output
     truly = centroids(truth)[:, -1, 0] - start
     assert np.mean(np.sign(advance.numpy()) == np.where(right, 1, -1)) >= 0.9
     assert float((advance - truly).abs().median()) < 3.0  # copying the last frame is 4 px off
+    if output == "cdna":
+        _assert_the_square_is_moved_by_kernels_not_decoded(model, clips, right)
+
+
+def _assert_the_square_is_moved_by_kernels_not_decoded(model, clips, right):
+    """On the square, the masks pick the moved previous frame, and its kernels shift it the way the square goes
+    (1 px a frame): the prediction comes from the kernels, not from decoded pixels alone."""
+    seen = []
+    render = model._render
+
+    def watched(decoded, features, previous):
+        taps = model.kernels(features.float()).view(-1, CDNA_KERNELS, 2, CDNA_SIZE).softmax(-1)
+        seen.append((taps, decoded.float()[:, model.config.channels :].softmax(1)))
+        return render(decoded, features, previous)
+
+    model._render = watched
+    model.predict(clips[:, :2], 1)
+    taps, masks = seen[0]
+    square = clips[:, 2, 0] > -0.5  # where the square is in the frame predicted
+    moved_share = masks[:, :-1].sum(1)
+    assert float(moved_share[square].mean()) > 0.9, float(moved_share[square].mean())  # measured 1.00
+    # each kernel's mean offset across (a tap at -1 takes the pixel from the left: the frame moves right), weighted
+    # by how much of the square each kernel draws
+    offset = (taps[:, :, 0] * (torch.arange(CDNA_SIZE) - CDNA_SIZE // 2)).sum(-1)
+    weight = torch.stack([masks[i, :-1][:, square[i]].mean(-1) for i in range(len(clips))])
+    shift = -(offset * weight).sum(1) / weight.sum(1)  # measured +0.89 px right, -0.90 px left
+    expected = torch.from_numpy(np.where(right, 1.0, -1.0)).float()
+    assert float((shift - expected).abs().median()) < 0.5, shift
 
 
 def test_svg_cdna_output_moves_the_previous_frame_by_its_kernels_and_mixes_by_its_masks():

@@ -4,16 +4,17 @@
   gives h_t; a posterior LSTM q(z_t | x_1..t) and a prior LSTM p(z_t | x_1..t-1) over a per-frame latent; a
   predictor LSTM maps (h_t-1, z_t) to the next frame's features, decoded with skip connections from the last
   context frame (the background and the items' looks come from there, the motion from the LSTMs). Trained
-  with teacher forcing on per-pixel cross-entropy + beta * KL(q || p); at test time z_t is drawn from the prior, so several samples
-  give several futures. ``output="cdna"`` draws each frame as moved pixels instead of decoded ones (CDNA, Finn
-  et al. 2016, with separable kernels as in SepConv, Niklaus et al. 2017): the predicted features give a few
-  normalised 11-tap kernels per axis, each a motion of the previous frame, and the decoder a per-pixel mask that
-  mixes the previous frame moved by each with decoded pixels for what no kernel shows. A separable kernel is a
-  translation, sub-pixel included, at two small matrix products a frame (two kernels on a step's 448 frames,
-  forward and backward: 48 ms, against 265 for full 11x11 kernels as a grouped convolution, 275 by FFT). Not the
-  default: at 30 minutes on moving-fashion it scored SSIM 0.42 against decoded pixels' 0.65 (docs/benchmarks.md):
-  the kernels, read from one feature vector, hedge over the possible motions, and a blur applied frame after frame
-  compounds. A dense flow instead of kernels did no better than decoded pixels at 612 steps and was dropped.
+  with teacher forcing on per-pixel cross-entropy + beta * KL(q || p); at test time z_t is drawn from the prior,
+  so several samples give several futures. ``output="cdna"`` draws each frame as moved pixels instead of decoded
+  ones (CDNA, Finn et al. 2016, with separable kernels as in SepConv, Niklaus et al. 2017): the predicted features
+  give a few normalised 11-tap kernels per axis, each a motion of the previous frame, and the decoder a per-pixel
+  mask that mixes the previous frame moved by each with decoded pixels for what no kernel shows. A separable
+  kernel is a translation, sub-pixel included, at two small matrix products a frame (three kernels on a step's
+  448 frames, forward and backward: 57 ms, against 159 for the same kernels as 11x11 ones by a grouped F.conv2d
+  and 247 by FFT; benchmarks/cdna_kernels.py). Not the default: at 30 minutes on moving-fashion it scored SSIM
+  0.42 against decoded pixels' 0.65 (docs/benchmarks.md): the kernels, read from one feature vector, hedge over
+  the possible motions, and a blur applied frame after frame compounds. A dense flow instead of kernels did no
+  better than decoded pixels at 612 steps and was dropped.
 - ``svg-det``: the same network with no latent (``latent_dim=0``): the deterministic baseline, which predicts
   the mean future and blurs where the future is uncertain.
 - ``dsvae`` (``sequential_vae``) shares the frame networks below.
