@@ -18,14 +18,12 @@ import sys
 from pathlib import Path
 
 import torch
+from video import CLIPS, CONTEXT, DATA, FRAMES, SAMPLES  # benchmarks/video.py: the same task, defined once
 
 from imsynth.data import load_dataset
 from imsynth.metrics.video import prediction_report
 from imsynth.models import load_run
 from imsynth.runtime import runs
-
-DATA = "moving-fashion?stochastic=1"
-CONTEXT, FRAMES, CLIPS, SAMPLES = 5, 10, 64, 20
 
 
 def scored(model, clips) -> dict:
