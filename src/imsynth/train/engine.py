@@ -143,7 +143,7 @@ class Trainer:
     def state_tensors(self) -> tuple[dict[str, torch.Tensor], dict]:
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         if self.ema:
-            tensors.update({f"ema.{k}": v for k, v in self.ema.shadow.items()})
+            tensors.update({f"ema.{k}": v for k, v in self.ema.averages().items()})
         tensors.update({f"training.{k}": v for k, v in self.model.training_state().items()})
         meta: dict = {
             "step": self.step,
@@ -179,6 +179,11 @@ class Trainer:
                 if f"ema.{name}" not in tensors:
                     raise CheckpointError(f"{source}: no EMA weights for {name}")
                 self.ema.shadow[name] = in_layout_of(tensors[f"ema.{name}"].float(), params_by_name[name], self.device)
+            if all(f"ema.{name}" in tensors for name in self.ema.statistics):
+                for name in self.ema.statistics:
+                    self.ema.statistics[name] = tensors[f"ema.{name}"].float().to(self.device)
+            else:  # saved before the statistics were averaged: their average starts from the raw model's
+                self.ema.restart_statistics(self.model)
         for name, optimizer in self.optimizers.items():
             state = optimizer.state_dict()
             # state index i belongs to the i-th parameter in group order (how torch numbers them)

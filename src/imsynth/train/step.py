@@ -35,42 +35,87 @@ class TrainResult:
     signal: int | None = None  # the signal that stopped the run, if one did
 
 
+def averaged_statistics(model: torch.nn.Module, names: set[str] | None) -> dict[str, torch.Tensor]:
+    """The running statistics of the normalisation layers under the averaged parameters, by state-dict name.
+
+    Averaged weights run with the statistics they were averaged beside: a batch-norm layer's running mean and
+    variance were gathered under the raw weights of recent steps, so saving them next to averaged weights pairs
+    each weight with another's statistics (measured in svg: 0.007-0.010 best-of-20 SSIM lost). A layer belongs to
+    the average when its top-level module does (a GAN averages ``generator.*`` and its class-conditional batch
+    norms, which have no affine parameters of their own). Only the floating-point statistics: the batch counter
+    stays the raw model's, and other buffers (a spectral norm's power-iteration vectors) are not averages of
+    anything, so they are never lerped."""
+    tops = None if names is None else {name.split(".", 1)[0] for name in names}
+    statistics = {}
+    for prefix, module in model.named_modules():
+        if not isinstance(module, torch.nn.modules.batchnorm._NormBase) or not module.track_running_stats:
+            continue
+        if tops is not None and prefix.split(".", 1)[0] not in tops:
+            continue
+        for buffer in ("running_mean", "running_var"):
+            value = getattr(module, buffer)
+            if value is not None:
+                statistics[f"{prefix}.{buffer}"] = value
+    return statistics
+
+
 class ExponentialMovingAverage:
-    """EMA of parameters (buffers copied), with the usual warm-up of the decay for early steps.
+    """EMA of parameters and of the normalisation statistics that go with them, with the usual warm-up of the
+    decay for early steps.
 
     ``names`` limits it to some parameters (a GAN averages its generator only)."""
 
     def __init__(self, model: torch.nn.Module, decay: float, names: set[str] | None = None) -> None:
         self.decay = decay
+        self.names = names
         self.shadow = {
             name: p.detach().clone().float() for name, p in model.named_parameters() if names is None or name in names
+        }
+        self.statistics = {name: b.detach().clone().float() for name, b in averaged_statistics(model, names).items()}
+
+    def restart_statistics(self, model: torch.nn.Module) -> None:
+        """Start the statistics' average from the model's (a run saved before they were averaged)."""
+        self.statistics = {
+            name: b.detach().clone().float() for name, b in averaged_statistics(model, self.names).items()
         }
 
     @torch.no_grad()
     def update(self, model: torch.nn.Module, step: int) -> None:
         decay = min(self.decay, (1 + step) / (10 + step))
-        names = list(self.shadow)
         params = dict(model.named_parameters())
+        names = list(self.shadow)
         torch._foreach_lerp_([self.shadow[n] for n in names], [params[n].detach().float() for n in names], 1 - decay)
+        if self.statistics:
+            current = averaged_statistics(model, self.names)
+            names = list(self.statistics)
+            torch._foreach_lerp_(
+                [self.statistics[n] for n in names], [current[n].detach().float() for n in names], 1 - decay
+            )
+
+    def averages(self) -> dict[str, torch.Tensor]:
+        return {**self.shadow, **self.statistics}
 
     def state_dict_for(self, model: torch.nn.Module) -> dict[str, torch.Tensor]:
-        """The model's state dict with EMA values in place of the parameters."""
+        """The model's state dict with EMA values in place of the parameters and their statistics."""
+        averaged = self.averages()
         state = model.state_dict()
-        return {name: (self.shadow[name].to(t.dtype) if name in self.shadow else t) for name, t in state.items()}
+        return {name: (averaged[name].to(t.dtype) if name in averaged else t) for name, t in state.items()}
 
     @contextlib.contextmanager
     def applied(self, model: torch.nn.Module):
-        params = {name: p for name, p in model.named_parameters() if name in self.shadow}
-        backup = {name: p.detach().clone() for name, p in params.items()}
+        tensors = {name: p for name, p in model.named_parameters() if name in self.shadow}
+        tensors.update(averaged_statistics(model, self.names))
+        backup = {name: t.detach().clone() for name, t in tensors.items()}
+        averaged = self.averages()
         with torch.no_grad():
-            for name, p in params.items():
-                p.copy_(self.shadow[name])
+            for name, t in tensors.items():
+                t.copy_(averaged[name])
         try:
             yield model
         finally:
             with torch.no_grad():
-                for name, p in params.items():
-                    p.copy_(backup[name])
+                for name, t in tensors.items():
+                    t.copy_(backup[name])
 
 
 def learning_rate_factor(config: TrainConfig, step: int, progress: float | None) -> float:
