@@ -103,7 +103,10 @@ def test_a_gan_saves_its_generators_averaged_statistics_and_resumes_them_exactly
     with pytest.raises(KeyboardInterrupt):
         gan_run(tmp_path, "resumed", 10, interrupt_at=6)
     gan_run(tmp_path, "resumed", 10, resume=True)
-    straight, resumed = load_file(tmp_path / "straight/model.safetensors"), load_file(tmp_path / "resumed/model.safetensors")
+    straight, resumed = (
+        load_file(tmp_path / "straight/model.safetensors"),
+        load_file(tmp_path / "resumed/model.safetensors"),
+    )
     assert straight.keys() == resumed.keys()
     for name in straight:
         assert torch.equal(straight[name], resumed[name]), name
