@@ -2,6 +2,7 @@
 networks of one run's last training state, taken three ways.
 
     python benchmarks/ema_statistics.py RUN [RUN ...] [--n 5000] [--results out.json]
+    python benchmarks/ema_statistics.py RUN --export DIR   # DIR/{ema,ema_raw_statistics,raw}/: runs to score elsewhere
 
 - ``ema``: the averaged weights with the statistics averaged beside them (what the engine saves now);
 - ``ema_raw_statistics``: the averaged weights with the raw model's statistics (what it saved before, gathered
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -42,18 +44,36 @@ def variants(tensors: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tens
     }
 
 
+def averaged_state(run: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    tensors, meta = runs.load_state(run)
+    if not any(k.startswith("ema.") and k.endswith("running_mean") for k in tensors):
+        sys.exit(f"{run}: its state holds no averaged batch-norm statistics (no EMA, or saved before them)")
+    return tensors, meta
+
+
+def export(run: Path, folder: Path) -> None:
+    tensors, _ = averaged_state(run)
+    for name, weights in variants(tensors).items():
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(run / runs.CONFIG, folder / name / runs.CONFIG)
+        runs.write_tensors(folder / name / runs.WEIGHTS, {k: v.contiguous() for k, v in weights.items()})
+        print(folder / name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", type=Path, nargs="+")
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--results", type=Path)
+    parser.add_argument("--export", type=Path, help="write the three weight sets as runs under this folder")
     args = parser.parse_args()
+    if args.export:
+        export(args.runs[0], args.export)
+        return
     results = []
     for run in args.runs:
         model, saved = load_run(run)
-        tensors, meta = runs.load_state(run)
-        if not any(k.startswith("ema.") and k.endswith("running_mean") for k in tensors):
-            sys.exit(f"{run}: its state holds no averaged batch-norm statistics (no EMA, or saved before them)")
+        tensors, meta = averaged_state(run)
         dataset = load_dataset(saved["data"]["name"], image_size=model.config.image_size)
         test = dataset.test_images[: args.n]
         nets = {
