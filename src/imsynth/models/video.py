@@ -222,8 +222,8 @@ class SVGConfig(ClipShape):
 
 VIDEO_TRAIN = {"lr": 1e-3, "batch_size": 32, "sample_every": 500, "num_samples": 6}
 # svg at a fixed CPU budget: more, smaller steps (batch 16: +0.010 best-of-20 SSIM over 32 at 30 minutes), and the
-# raw weights: the EMA's weights beside the raw model's batch-norm statistics scored 0.007-0.010 lower; with
-# statistics recomputed for them, -0.003 / +0.002, so the average gains nothing here (docs/benchmarks.md, Video)
+# raw weights: the EMA with batch-norm statistics recomputed for it scored -0.003 / +0.002 against them over 3,742
+# cosine-decayed steps, so the average gains nothing here (docs/benchmarks.md, Video)
 SVG_TRAIN = {**VIDEO_TRAIN, "batch_size": 16, "ema_decay": 0.0}
 SVG_TINY = {"width": 4, "hidden": 8, "rnn": 8, "latent_dim": 2, "context": 2}
 
