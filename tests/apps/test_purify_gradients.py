@@ -45,8 +45,11 @@ def test_diffusion_purification_is_differentiable_through_its_whole_chain(ddpm_r
 
 
 def test_gan_projection_unrolls_its_inversion_for_exact_gradients(gan_run):
-    # Adam's normalised steps make the map sharply curved (its first step is a sign), so the finite difference
-    # needs a small step, and so double precision
+    # Adam's normalised steps make the map sharply curved (its first step is nearly a sign, g / (|g| + eps)), so
+    # the finite difference needs double precision and a step that straddles no gradient component crossing zero:
+    # which step that is depends on the trained weights (seen: 1e-4 agreeing within 2% for one fixture, and off by
+    # 28% for another whose 1e-3 agreed to 0.9%), so the exact derivative must match one of two; a wrong one would
+    # have to match a finite difference by chance
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:
@@ -56,12 +59,13 @@ def test_gan_projection_unrolls_its_inversion_for_exact_gradients(gan_run):
         def purify(x):
             return PURIFIERS.get("projection")(model=model, steps=4, restarts=2, seed=3).purify(x)
 
-        exact, measured = directional_check(purify, images, step=1e-4)
+        checks = [directional_check(purify, images, step=step) for step in (1e-3, 1e-4)]
         with torch.no_grad():
             plain = purify(images)
         unrolled = purify(images)
     finally:
         torch.set_default_dtype(previous)
+    exact = checks[0][0]
     assert abs(exact) > 1e-6
-    assert exact == pytest.approx(measured, rel=0.02)
+    assert any(exact == pytest.approx(measured, rel=0.02) for _, measured in checks), checks
     assert torch.allclose(unrolled, plain, atol=1e-6)  # unrolled or not, the projection is the same function
