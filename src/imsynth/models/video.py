@@ -200,7 +200,9 @@ class SVGConfig(ClipShape):
     rnn: int = 256  # LSTM width
     latent_dim: int = 16  # per-frame latent z; 0 = the deterministic baseline
     beta: float = 1e-4  # KL weight (the paper's, against a per-pixel mean reconstruction term)
-    # batch norm in the frame encoder and decoder: +0.015 best-of-20 SSIM at 30 minutes, one seed (docs/benchmarks.md)
+    # batch norm in the frame encoder and decoder: +0.015 best-of-20 SSIM on moving-fashion at 30 minutes, but -0.027
+    # on a fixed-camera recording (vtest.avi), where only norm=none with batch 32 and EMA 0.999 beats copying the
+    # last frame (docs/benchmarks.md, Video)
     norm: str = field(default="batch", metadata={"choices": NORMS})
     output: str = field(default="pixels", metadata={"choices": OUTPUTS})  # decoded pixels, or moved ones mixed
 
