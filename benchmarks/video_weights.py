@@ -3,8 +3,9 @@ the same with batch-norm statistics recomputed for them, or the raw weights of t
 
     python benchmarks/video_weights.py RUN [--batches 100] [--results out.json]
 
-The engine saves the EMA of the parameters beside the raw model's buffers, so in a model with batch norm the
-averaged weights run with statistics gathered under other weights. This measures what that costs, on the video
+Runs trained before the engine averaged batch-norm statistics (session 17) saved the EMA of the parameters beside
+the raw model's buffers, so the averaged weights ran with statistics gathered under other weights (newer runs save
+averaged statistics; benchmarks/ema_statistics.py compares the two pairings). This measures what that costs, on the video
 benchmark's task (docs/benchmarks.md, Video): stochastic `moving-fashion`, 5 frames given, 10 predicted, 64 test
 clips, best and mean of 20 futures, SSIM averaged over the 10 frames, copy-last beside. RUN must hold its training
 state (``state/``) and have been trained with an EMA.
