@@ -104,7 +104,8 @@ def main() -> None:
     parser.add_argument("--swap", action="store_true", help="also train and measure dsvae swaps on one-item clips")
     parser.add_argument("--real", action="store_true", help="also train svg on vtest.avi (opencv-doc)")
     parser.add_argument("--results", type=Path, default=Path("docs/results/video.json"))
-    parser.add_argument("--images", type=Path, default=Path("docs/images"))
+    # pictures go beside the runs unless asked for: a probe must not overwrite the published ones in docs/images
+    parser.add_argument("--images", type=Path, help="where the prediction picture and GIF go (default: RUNS/images)")
     args = parser.parse_args()
     torch.manual_seed(0)
     budget = {"steps": args.steps} if args.steps else {"minutes": args.minutes}
@@ -117,7 +118,7 @@ def main() -> None:
         test = load_dataset(DATA, limit=CLIPS)
         clips = test.to_batch(test.test_images[:CLIPS])
         results["prediction"] = predictions(models, clips, args.diffusion_samples)
-        pictures(models, clips, args.images)
+        pictures(models, clips, args.images or args.runs / "images")
     if args.swap:
         model = load_run(trained("dsvae", SWAP_DATA, args.runs / "dsvae-one-item", budget))[0]
         data = load_dataset(SWAP_DATA, limit=256)
