@@ -1,30 +1,15 @@
 """The EMA averages batch-norm statistics with the weights they go with, saves them, and resumes them exactly."""
 
-import dataclasses
-
 import pytest
 import torch
 from safetensors.torch import load_file
 from torch import nn
 
-from imsynth.models import config_for_dataset, get_entry
 from imsynth.runtime import runs as ckpt
 from imsynth.train import train
 from imsynth.train.step import ExponentialMovingAverage
 from tests.helpers import tiny_dataset
-
-FAST = dict(
-    batch_size=8,
-    precision="fp32",
-    channels_last=False,
-    deterministic=True,
-    log_every=1,
-    sample_every=1000,
-    checkpoint_every=4,
-    num_samples=4,
-    fid_every=0,
-    ema_decay=0.9,
-)
+from tests.models.test_gan import tiny_gan_config, train_config
 
 
 def drifting_model_outputs(steps: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
@@ -76,11 +61,6 @@ def test_averaged_statistics_are_swapped_in_for_sampling_and_restored_after():
 
 def gan_run(tmp_path, name, steps, interrupt_at=None, resume=False):
     data = tiny_dataset()
-    entry = get_entry("dcgan")
-    model_config = dataclasses.replace(
-        config_for_dataset(entry.default_config(), data), **{**entry.tiny, "d_norm": "batch"}
-    )
-    config = dataclasses.replace(entry.default_train_config(), **FAST, steps=steps)
 
     def interrupt(step, _):
         if step == interrupt_at:
@@ -90,8 +70,8 @@ def gan_run(tmp_path, name, steps, interrupt_at=None, resume=False):
         "dcgan",
         data,
         tmp_path / name,
-        model_config=None if resume else model_config,
-        train_config=config,
+        model_config=None if resume else tiny_gan_config("dcgan", data, d_norm="batch"),
+        train_config=train_config(steps=steps, deterministic=True, ema_decay=0.9),
         quiet=True,
         resume=resume,
         callback=interrupt if interrupt_at else None,

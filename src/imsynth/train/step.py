@@ -71,10 +71,11 @@ class ExponentialMovingAverage:
         self.shadow = {
             name: p.detach().clone().float() for name, p in model.named_parameters() if names is None or name in names
         }
-        self.statistics = {name: b.detach().clone().float() for name, b in averaged_statistics(model, names).items()}
+        self.restart_statistics(model)
 
     def restart_statistics(self, model: torch.nn.Module) -> None:
-        """Start the statistics' average from the model's (a run saved before they were averaged)."""
+        """Start the statistics' average from the model's (at the start, and for a run saved before they were
+        averaged)."""
         self.statistics = {
             name: b.detach().clone().float() for name, b in averaged_statistics(model, self.names).items()
         }
@@ -82,8 +83,8 @@ class ExponentialMovingAverage:
     @torch.no_grad()
     def update(self, model: torch.nn.Module, step: int) -> None:
         decay = min(self.decay, (1 + step) / (10 + step))
-        params = dict(model.named_parameters())
         names = list(self.shadow)
+        params = dict(model.named_parameters())
         torch._foreach_lerp_([self.shadow[n] for n in names], [params[n].detach().float() for n in names], 1 - decay)
         if self.statistics:
             current = averaged_statistics(model, self.names)
