@@ -83,6 +83,9 @@ STUDY = {
     # second round, from the first's finding (the receptive field matters most)
     "patch-18-no-norm": ["d_layers=2", "d_norm=none"],  # batch norm on separate real and fake batches
     "patch-8-gan-0.3": ["d_layers=1", "gan_weight=0.3"],
+    # third round: pix2pixHD's feature matching, an L1 in the discriminator's features beside the pixels' L1
+    "patch-8-gan-0.3-fm-10": ["d_layers=1", "gan_weight=0.3", "fm_weight=10"],
+    "patch-18-fm-10": ["d_layers=2", "fm_weight=10"],
 }
 
 

@@ -265,3 +265,24 @@ def test_the_default_patch_covers_a_quarter_of_the_side_as_in_the_paper():
     assert model.d_layers == 1
     with pytest.raises(ConfigError, match="d_norm must be one of batch, instance, none, got 'layer'"):
         dataclasses.replace(model.config, d_norm="layer")
+
+
+def test_feature_matching_pulls_the_translation_to_the_real_pair_in_the_discriminators_features():
+    data = load_dataset("pairs:digits~blur")
+    config = dataclasses.replace(
+        config_for_dataset(get_entry("pix2pix").default_config(), data), width=4, d_width=4, d_layers=2, fm_weight=10.0
+    )
+    torch.manual_seed(0)
+    model = build_model("pix2pix", config).eval()
+    inputs, targets = model.split(data.test_images[:16].float() / 127.5 - 1)
+    assert len(model.discriminator.features(torch.cat([inputs, targets], 1))) == 2  # one per layer
+    assert float(model._feature_matching(inputs, targets, targets).detach()) == 0.0
+    fake = targets.clone().requires_grad_(True)
+    shifted = fake + 0.5 * torch.randn_like(targets)
+    matching = model._feature_matching(inputs, targets, shifted)
+    matching.backward()
+    assert float(matching.detach()) > 0 and fake.grad.abs().sum() > 0  # a gradient reaches the translation
+    with pytest.raises(ConfigError, match="fm_weight needs the discriminator: gan_weight > 0"):
+        dataclasses.replace(config, gan_weight=0.0)
+    with pytest.raises(ConfigError, match="fm_weight must be >= 0, got -1.0"):
+        dataclasses.replace(config, fm_weight=-1.0)

@@ -10,7 +10,7 @@ from imsynth.data.clips import ClipDataset
 from imsynth.errors import InputError
 from imsynth.metrics.video import broken_clips, centroids, frame_scores
 from imsynth.models import build_model, config_for_dataset, get_entry, load_run
-from imsynth.models.video import CDNA_KERNELS, CDNA_SIZE, band_matrix
+from imsynth.models.video import CDNA_KERNELS, CDNA_SIZE, SVG_TINY, band_matrix
 from imsynth.train import train
 from tests.helpers import tiny_clips
 
@@ -130,6 +130,43 @@ def test_svg_cdna_output_moves_the_previous_frame_by_its_kernels_and_mixes_by_it
     assert torch.allclose(row @ band_matrix(taps, 16).mT, torch.cat([torch.zeros(1), row[1:] - 0.5]))
 
 
+def test_svg_flip_trains_on_mirrored_clips_drawn_by_the_engine_and_never_mirrors_outside_training():
+    config = dataclasses.replace(
+        get_entry("svg").default_config(), channels=1, image_size=8, frames=4, flip=True, **SVG_TINY
+    )
+    torch.manual_seed(0)
+    model = build_model("svg", config).eval()  # eval: batch statistics would mix the rows under comparison
+    clips = torch.rand(3, 4, 1, 8, 8) * 2 - 1
+    draws = torch.Generator().manual_seed(1)
+    eps = torch.randn(3, 3, config.latent_dim, generator=draws)
+
+    def loss(batch, mirror_draws):
+        uniform = None if mirror_draws is None else (lambda shape: mirror_draws)
+        return model.loss(batch, noise=lambda shape: eps, uniform=uniform).loss
+
+    half = torch.tensor([0.2, 0.7, 0.4])  # rows 0 and 2 are mirrored
+    mirrored = torch.stack([clips[0].flip(-1), clips[1], clips[2].flip(-1)])
+    assert torch.allclose(loss(clips, half), loss(mirrored, torch.ones(3)), atol=1e-6)
+    assert not torch.allclose(loss(clips, half), loss(clips, torch.ones(3)), atol=1e-4)  # a mirror matters
+    assert torch.equal(loss(clips, None), loss(clips, torch.ones(3)))  # no engine draws (evaluation): as given
+
+
+@pytest.mark.parametrize(("norm", "in_encoder", "in_decoder"), [("batch", 4, 3), ("decoder", 0, 3), ("none", 0, 0)])
+def test_svg_norm_puts_batch_norm_where_it_says(norm, in_encoder, in_decoder):
+    config = dataclasses.replace(get_entry("svg").default_config(), channels=1, image_size=64, norm=norm)
+    model = build_model("svg", config).train()
+
+    def count(module):
+        return sum(isinstance(m, torch.nn.BatchNorm2d) for m in module.modules())
+
+    assert (count(model.encoder), count(model.decoder)) == (in_encoder, in_decoder)
+    # without batch norm in the encoder a frame's features do not depend on the other frames of the batch
+    frames = torch.rand(4, 1, 64, 64) * 2 - 1
+    alone = model.encoder(frames[:2])[0]
+    together = model.encoder(frames)[0][:2]
+    assert torch.allclose(alone, together, atol=1e-5) == (in_encoder == 0)
+
+
 def _skips(model):
     return [skip.expand(2, -1, -1, -1) for skip in model.encoder(torch.zeros(1, 1, 16, 16))[1]]
 
@@ -169,9 +206,11 @@ def test_a_video_run_from_before_batch_norm_loads_as_it_was_trained(tmp_path, na
     old = _train(name, data, tmp_path / "old", 2, norm="none", **tiny)
     saved = json.loads((tmp_path / "old" / "config.json").read_text())
     del saved["model_config"]["norm"]  # as a run written before the option existed
+    saved["model_config"].pop("flip", None)  # (svg's: older still)
     (tmp_path / "old" / "config.json").write_text(json.dumps(saved))
     model, _ = load_run(tmp_path / "old")
     assert model.config.norm == "none"
+    assert name == "dsvae" or model.config.flip is False
     clips = data.to_batch(data.test_images)
 
     def predicted(m):

@@ -108,6 +108,9 @@ class TranslationConfig(TwoDomainShape):
     d_norm: Literal["batch", "instance", "none"] = "batch"  # the PatchGAN's normalisation (the paper's: batch)
     l1_weight: float = 100.0
     gan_weight: float = 1.0  # 0: a U-Net trained with L1 alone
+    # pix2pixHD's feature matching (Wang et al. 2018, their 10): L1 between the discriminator's activations on the
+    # real pair and on the translated one, averaged over its layers; needs gan_weight > 0
+    fm_weight: float = 0.0
     g_lr: float = 2e-4
     d_lr: float = 2e-4
     collapse_ratio: float = 0.02
@@ -117,6 +120,8 @@ class TranslationConfig(TwoDomainShape):
         require(0 <= self.levels <= 8 and 0 <= self.d_layers <= 6, "levels in 0..8, d_layers in 0..6")
         require(self.d_norm in D_NORMS, f"d_norm must be one of {', '.join(D_NORMS)}, got {self.d_norm!r}")
         require(self.l1_weight >= 0 and self.gan_weight >= 0, "l1_weight and gan_weight must be >= 0")
+        require(self.fm_weight >= 0, f"fm_weight must be >= 0, got {self.fm_weight}")
+        require(self.fm_weight == 0 or self.gan_weight > 0, "fm_weight needs the discriminator: gan_weight > 0")
         require(self.l1_weight > 0 or self.gan_weight > 0, "one of l1_weight and gan_weight must be > 0")
 
 
@@ -195,6 +200,15 @@ class PatchGAN(nn.Module):
     def forward(self, pair: torch.Tensor) -> torch.Tensor:
         return self.body(pair)
 
+    def features(self, pair: torch.Tensor) -> list[torch.Tensor]:
+        """Every layer's activations (after each LeakyReLU), for pix2pixHD's feature-matching loss."""
+        out, x = [], pair
+        for module in self.body[:-1]:
+            x = module(x)
+            if isinstance(module, nn.LeakyReLU):
+                out.append(x)
+        return out
+
 
 @register_model(
     "pix2pix",
@@ -260,6 +274,10 @@ class Pix2Pix(TwoDomainModel):
                 adversarial = F.softplus(-self.discriminator(torch.cat([inputs, fake], dim=1)).float()).mean()
                 g_loss = g_loss + config.gan_weight * adversarial
                 logged["g_adv"] = adversarial.detach()
+            if config.fm_weight > 0:
+                matching = self._feature_matching(inputs, targets, fake)
+                g_loss = g_loss + config.fm_weight * matching
+                logged["g_fm"] = matching.detach()
         context.backward_step("generator", g_loss)
         detached = fake.detach().float()
         logged.update(
@@ -271,6 +289,12 @@ class Pix2Pix(TwoDomainModel):
         if inputs.shape[1] == targets.shape[1]:
             logged["output_vs_input"] = (detached - inputs.float()).abs().mean()
         return logged
+
+    def _feature_matching(self, inputs, targets, fake) -> torch.Tensor:
+        with torch.no_grad():
+            real = self.discriminator.features(torch.cat([inputs, targets], dim=1))
+        made = self.discriminator.features(torch.cat([inputs, fake], dim=1))
+        return sum((a.float() - b.float()).abs().mean() for a, b in zip(made, real)) / len(made)
 
     def health(self, logged: dict) -> str | None:
         target = float(logged.get("target_spread", 0.0))

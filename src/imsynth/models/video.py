@@ -43,16 +43,17 @@ def leaky() -> nn.Module:
     return nn.LeakyReLU(0.2)
 
 
-NORMS = ("none", "batch")
+NORMS = ("none", "batch", "decoder")  # "decoder": batch norm in the frame decoder only
 OUTPUTS = ("pixels", "cdna")
 CDNA_KERNELS = 3  # motions per frame: two items, or (a fixed camera) the still background and two movers
 CDNA_SIZE = 11  # offsets up to 5 px a frame, the fastest item's speed in moving-fashion
 
 
-def _norm(kind: str, channels: int) -> nn.Module:
+def _norm(kind: str, channels: int, part: str) -> nn.Module:
     # Without normalisation a code-only decoder at lr 1e-3 never leaves the mean frame: a plain 64x64 frame
     # autoencoder stays at 759 nats a frame after 400 steps, 282 with batch norm (benchmarks/frame_autoencoder.py).
-    return nn.BatchNorm2d(channels) if kind == "batch" else nn.Identity()
+    wanted = kind == "batch" or (kind == "decoder" and part == "decoder")
+    return nn.BatchNorm2d(channels) if wanted else nn.Identity()
 
 
 class FrameEncoder(nn.Module):
@@ -64,7 +65,7 @@ class FrameEncoder(nn.Module):
         widths, side = stage_plan(image_size, width)
         ins = [channels, *widths[:-2]]
         self.downs = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(a, b, 4, stride=2, padding=1), _norm(norm, b), leaky())
+            nn.Sequential(nn.Conv2d(a, b, 4, stride=2, padding=1), _norm(norm, b, "encoder"), leaky())
             for a, b in zip(ins, widths[:-1])
         )
         self.head = nn.Linear(widths[-2] * side * side, dim)
@@ -92,7 +93,7 @@ class FrameDecoder(nn.Module):
         self.ups = nn.ModuleList(
             nn.ConvTranspose2d(b * twice, a, 4, stride=2, padding=1) for a, b in zip(outs, widths[:-1])
         )
-        self.norms = nn.ModuleList(_norm(norm if level else "none", a) for level, a in enumerate(outs))
+        self.norms = nn.ModuleList(_norm(norm if level else "none", a, "decoder") for level, a in enumerate(outs))
 
     def forward(self, features: torch.Tensor, skips: list[torch.Tensor] | None = None) -> torch.Tensor:
         x = self.head(features).view(-1, self.top, self.side, self.side)
@@ -205,6 +206,7 @@ class SVGConfig(ClipShape):
     # last frame (docs/benchmarks.md, Video)
     norm: str = field(default="batch", metadata={"choices": NORMS})
     output: str = field(default="pixels", metadata={"choices": OUTPUTS})  # decoded pixels, or moved ones mixed
+    flip: bool = False  # mirror each training clip left-right at random (a recording's clips overlap: few are new)
 
     search_space: ClassVar[dict] = {
         "beta": {"low": 1e-5, "high": 1e-3, "log": True},
@@ -213,7 +215,7 @@ class SVGConfig(ClipShape):
         "output": {"choices": list(OUTPUTS)},
         "train.lr": {"low": 3e-4, "high": 3e-3, "log": True},
     }
-    absent_in_older_runs: ClassVar[dict] = {"norm": "none"}
+    absent_in_older_runs: ClassVar[dict] = {"norm": "none", "flip": False}
 
     def __post_init__(self) -> None:
         require(self.frames >= 2, f"frames must be at least 2, got {self.frames}")
@@ -302,6 +304,9 @@ class SVG(VideoModel):
         clips, c = images, self.config
         batch, frames = clips.shape[:2]
         context = min(c.context, frames - 1)
+        if c.flip and uniform is not None:  # only in training: the engine passes its seeded draws there
+            mirrored = (uniform((batch,)) < 0.5).to(clips.device).view(batch, 1, 1, 1, 1)
+            clips = torch.where(mirrored, clips.flip(-1), clips)
         h, skips = self.encoder(clips.flatten(0, 1))
         h = h.unflatten(0, (batch, frames))
         skips = [s.unflatten(0, (batch, frames)) for s in skips]
