@@ -19,7 +19,8 @@ the model's drawing sets) and the share where the swapped item is nearer the mod
 of B's. Target: both >= 90%.
 
 --real: svg and the copy baseline on `video:vtest.avi` (opencv-doc; 64x64, first 80% of the recording trains,
-last 20% tests). Target: SSIM above copy-last.
+last 20% tests), or on another recording given by --recording (opencv-doc's Megamind.avi: a film's scenes).
+Target: SSIM above copy-last.
 
 Writes docs/results/video.json and docs/images/video_predictions.png (rows per clip: the truth, svg's best,
 svg-det, dsvae; context frames first) and docs/images/video_predictions.gif.
@@ -102,7 +103,8 @@ def main() -> None:
     parser.add_argument("--models", default="svg,svg-det,dsvae,video-ddpm")
     parser.add_argument("--diffusion-samples", type=int, default=5, help="futures per clip for video-ddpm")
     parser.add_argument("--swap", action="store_true", help="also train and measure dsvae swaps on one-item clips")
-    parser.add_argument("--real", action="store_true", help="also train svg on vtest.avi (opencv-doc)")
+    parser.add_argument("--real", action="store_true", help="also train svg on a real recording (--recording)")
+    parser.add_argument("--recording", type=Path, default=VTEST, help="--real's recording (default: vtest.avi)")
     parser.add_argument("--results", type=Path, default=Path("docs/results/video.json"))
     # pictures go beside the runs unless asked for: a probe must not overwrite the published ones in docs/images
     parser.add_argument("--images", type=Path, help="where the prediction picture and GIF go (default: RUNS/images)")
@@ -138,9 +140,10 @@ def main() -> None:
         # the classifier on the real clips, as the ceiling of the content measurement
         results["swap"]["classifier_on_real_clips"] = judge(a, a)["content_kept"]
         print(f"swap: {results['swap']}", file=sys.stderr)
-    if args.real and VTEST.exists():
-        spec = f"video:{VTEST}?frames=15&stride=3&size=64"
-        model = load_run(trained("svg", spec, args.runs / "svg-vtest", budget))[0]
+    if args.real and args.recording.exists():
+        spec = f"video:{args.recording}?frames=15&stride=3&size=64"
+        name = "svg-vtest" if args.recording == VTEST else f"svg-{args.recording.stem.lower()}"
+        model = load_run(trained("svg", spec, args.runs / name, budget))[0]
         data = load_dataset(spec)
         clips = data.to_batch(data.test_images)
         results["real"] = {"data": spec, **predictions({"svg": model}, clips)}

@@ -201,12 +201,13 @@ class SVGConfig(ClipShape):
     rnn: int = 256  # LSTM width
     latent_dim: int = 16  # per-frame latent z; 0 = the deterministic baseline
     beta: float = 1e-4  # KL weight (the paper's, against a per-pixel mean reconstruction term)
-    # batch norm in the frame encoder and decoder: +0.015 best-of-20 SSIM on moving-fashion at 30 minutes, but -0.027
-    # on a fixed-camera recording (vtest.avi), where only norm=none with batch 32 and EMA 0.999 beats copying the
-    # last frame (docs/benchmarks.md, Video)
+    # batch norm in the frame encoder and decoder: +0.015 best-of-20 SSIM on moving-fashion at 30 minutes and +0.029
+    # on a film (Megamind.avi), but -0.027 on a fixed-camera recording (vtest.avi), where the networks with it drift
+    # faster on their own predicted frames (docs/benchmarks.md, Video)
     norm: str = field(default="batch", metadata={"choices": NORMS})
     output: str = field(default="pixels", metadata={"choices": OUTPUTS})  # decoded pixels, or moved ones mixed
-    flip: bool = False  # mirror each training clip left-right at random (a recording's clips overlap: few are new)
+    # mirror each training clip left-right at random: measured no gain (moving-fashion -0.003, vtest.avi +0.002)
+    flip: bool = False
 
     search_space: ClassVar[dict] = {
         "beta": {"low": 1e-5, "high": 1e-3, "log": True},
