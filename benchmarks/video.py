@@ -19,7 +19,7 @@ the model's drawing sets) and the share where the swapped item is nearer the mod
 of B's. Target: both >= 90%.
 
 --real: svg and the copy baseline on `video:vtest.avi` (opencv-doc; 64x64, first 80% of the recording trains,
-last 20% tests), or on another recording given by --recording (opencv-doc's Megamind.avi: a film's scenes).
+last 20% tests), or on another recording given by --recording (opencv-doc's Megamind.avi: a film clip).
 Target: SSIM above copy-last.
 
 Writes docs/results/video.json and docs/images/video_predictions.png (rows per clip: the truth, svg's best,

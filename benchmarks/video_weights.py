@@ -37,10 +37,10 @@ def scored(model, clips) -> dict:
 
 
 @torch.no_grad()
-def recalibrate(model, batches: int, batch_size: int) -> None:
+def recalibrate(model, batches: int, batch_size: int, data=None) -> None:
     """Batch-norm statistics recomputed for the model's current weights: cumulative averages over training-mode
-    passes of the training loss on training clips."""
-    data = load_dataset(DATA)
+    passes of the training loss on training clips (of ``data``, a loaded clip dataset; default the task's)."""
+    data = data if data is not None else load_dataset(DATA)
     norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     for norm in norms:
         norm.reset_running_stats()
