@@ -10,7 +10,7 @@ from imsynth.data.clips import ClipDataset
 from imsynth.errors import InputError
 from imsynth.metrics.video import broken_clips, centroids, frame_scores
 from imsynth.models import build_model, config_for_dataset, get_entry, load_run
-from imsynth.models.video import CDNA_KERNELS, CDNA_SIZE, SVG_TINY, band_matrix
+from imsynth.models.video import CDNA_KERNELS, CDNA_SIZE, CDNA_STARTS, SVG_TINY, band_matrix
 from imsynth.train import train
 from tests.helpers import tiny_clips
 
@@ -72,10 +72,10 @@ def _assert_the_square_is_moved_by_kernels_not_decoded(model, clips, right):
     seen = []
     render = model._render
 
-    def watched(decoded, features, previous):
+    def watched(decoded, features, previous, still):
         taps = model.kernels(features.float()).view(-1, CDNA_KERNELS, 2, CDNA_SIZE).softmax(-1)
         seen.append((taps, decoded.float()[:, model.config.channels :].softmax(1)))
-        return render(decoded, features, previous)
+        return render(decoded, features, previous, still)
 
     model._render = watched
     model.predict(clips[:, :2], 1)
@@ -110,7 +110,7 @@ def test_svg_cdna_output_moves_the_previous_frame_by_its_kernels_and_mixes_by_it
     def render(pick):  # the mask chooses one of the kernels' frames, or (pick = kernels) the decoded pixels
         mask = torch.full((2, kernels + 1, 16, 16), -30.0)
         mask[:, pick] = 30.0
-        return model._render(torch.cat([pixels, mask], dim=1), features, previous) * 2 - 1
+        return model._render(torch.cat([pixels, mask], dim=1), features, previous, None) * 2 - 1
 
     black = -torch.ones(2, 1, 16, 16)
     assert torch.allclose(render(0)[..., 3:], previous[..., :-3], atol=1e-5)  # moved 3 px right
@@ -128,6 +128,30 @@ def test_svg_cdna_output_moves_the_previous_frame_by_its_kernels_and_mixes_by_it
     taps[centre], taps[centre - 1] = 0.5, 0.5
     row = torch.arange(16.0)
     assert torch.allclose(row @ band_matrix(taps, 16).mT, torch.cat([torch.zeros(1), row[1:] - 0.5]))
+
+
+def test_svg_cdna_still_mixes_in_the_last_context_frame_unmoved_and_a_copy_start_copies():
+    config = dataclasses.replace(
+        get_entry("svg").default_config(), channels=1, image_size=16, output="cdna-still", **SVG_TINY
+    )
+    model = build_model("svg", config).eval()
+    previous, still = torch.rand(2, 2, 1, 16, 16) * 2 - 1
+    features = torch.randn(2, config.hidden)
+    mask = torch.full((2, CDNA_KERNELS + 2, 16, 16), -30.0)
+    mask[:, CDNA_KERNELS] = 30.0  # after the kernels' frames: the still one
+    pixels = torch.randn(2, 1, 16, 16)
+    drawn = model._render(torch.cat([pixels, mask], dim=1), features, previous, still) * 2 - 1
+    assert torch.allclose(drawn, still, atol=1e-5)
+    # a context that does not move: a new "copy" model's ten-frame future stays within 0.02 of the last frame,
+    # where an "even" start, a quarter drawn pixels, is off by far more from the first frame on
+    context = (torch.rand(3, 1, 1, 16, 16) * 2 - 1).expand(3, 4, 1, 16, 16)
+    errors = {}
+    for start in CDNA_STARTS:
+        torch.manual_seed(0)
+        fresh = build_model("svg", dataclasses.replace(config, cdna_start=start)).eval()
+        future = fresh.predict(context, 10, generator=torch.Generator().manual_seed(0))
+        errors[start] = float((future - context[:, -1:]).abs().mean())
+    assert errors["copy"] < 0.02 < 5 * errors["copy"] < errors["even"], errors
 
 
 def test_svg_flip_trains_on_mirrored_clips_drawn_by_the_engine_and_never_mirrors_outside_training():

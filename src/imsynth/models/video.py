@@ -46,7 +46,8 @@ def leaky() -> nn.Module:
 
 
 NORMS = ("none", "batch", "decoder")  # "decoder": batch norm in the frame decoder only
-OUTPUTS = ("pixels", "cdna")
+OUTPUTS = ("pixels", "cdna", "cdna-still")  # cdna-still: one more mask, for the last context frame unmoved
+CDNA_STARTS = ("even", "copy")  # a new model's masks: even over moved and drawn pixels, or (copy) the moved ones
 CDNA_KERNELS = 3  # motions per frame: two items, or (a fixed camera) the still background and two movers
 CDNA_SIZE = 11  # offsets up to 5 px a frame, the fastest item's speed in moving-fashion
 
@@ -208,6 +209,7 @@ class SVGConfig(ClipShape):
     # faster on their own predicted frames (docs/benchmarks.md, Video)
     norm: str = field(default="batch", metadata={"choices": NORMS})
     output: str = field(default="pixels", metadata={"choices": OUTPUTS})  # decoded pixels, or moved ones mixed
+    cdna_start: str = field(default="even", metadata={"choices": CDNA_STARTS})
     # mirror each training clip left-right at random: measured no gain (moving-fashion -0.003, vtest.avi +0.002)
     flip: bool = False
 
@@ -218,7 +220,7 @@ class SVGConfig(ClipShape):
         "output": {"choices": list(OUTPUTS)},
         "train.lr": {"low": 3e-4, "high": 3e-3, "log": True},
     }
-    absent_in_older_runs: ClassVar[dict] = {"norm": "none", "flip": False}
+    absent_in_older_runs: ClassVar[dict] = {"norm": "none", "flip": False, "cdna_start": "even"}
 
     def __post_init__(self) -> None:
         require(self.frames >= 2, f"frames must be at least 2, got {self.frames}")
@@ -258,15 +260,20 @@ class SVG(VideoModel):
         super().__init__(config)
         c = config
         self.encoder = FrameEncoder(c.channels, c.image_size, c.width, c.hidden, norm=c.norm)
-        masks = CDNA_KERNELS + 1 if c.output == "cdna" else 0
+        masks = {"pixels": 0, "cdna": CDNA_KERNELS + 1, "cdna-still": CDNA_KERNELS + 2}[c.output]
         self.decoder = FrameDecoder(c.channels + masks, c.image_size, c.width, c.hidden, skips=True, norm=c.norm)
-        if masks:  # start near copying the previous frame: kernels peaked at no motion, the masks even
+        if masks:  # start near copying the previous frame: kernels peaked at no motion
+            copy = c.cdna_start == "copy"
             self.kernels = nn.Linear(c.hidden, CDNA_KERNELS * 2 * CDNA_SIZE)
             with torch.no_grad():
                 self.kernels.weight.mul_(0.1)
-                self.kernels.bias.view(CDNA_KERNELS, 2, CDNA_SIZE).zero_()[..., CDNA_SIZE // 2] = 6.0
+                # a peak of 6 keeps 0.95 of a frame in place, and the rest blurs on every predicted frame; 9: 0.998
+                peak = 9.0 if copy else 6.0
+                self.kernels.bias.view(CDNA_KERNELS, 2, CDNA_SIZE).zero_()[..., CDNA_SIZE // 2] = peak
                 self.decoder.ups[0].weight[:, c.channels :].zero_()
                 self.decoder.ups[0].bias[c.channels :].zero_()
+                if copy:  # drawn pixels start at 2% of the mix, so a new model is a copy of the frames it is shown
+                    self.decoder.ups[0].bias[-1] = -4.0
         self.predictor = nn.ModuleList(
             [nn.Linear(c.hidden + c.latent_dim, c.rnn), nn.LSTMCell(c.rnn, c.rnn), nn.Linear(c.rnn, c.hidden)]
         )
@@ -284,9 +291,12 @@ class SVG(VideoModel):
         state = cell(embed(x), state)
         return torch.tanh(head(state[0])), state
 
-    def _render(self, decoded: torch.Tensor, features: torch.Tensor, previous: torch.Tensor) -> torch.Tensor:
+    def _render(
+        self, decoded: torch.Tensor, features: torch.Tensor, previous: torch.Tensor, still: torch.Tensor
+    ) -> torch.Tensor:
         """Decoder output -> frame probabilities in [0, 1] (float32). ``features`` are the predicted features the
-        frame was decoded from, ``previous`` the frame before it (N, C, H, W) in [-1, 1]."""
+        frame was decoded from, ``previous`` the frame before it and ``still`` the skip frame (the last context
+        frame once past the context), both (N, C, H, W) in [-1, 1]."""
         channels = self.config.channels
         decoded = decoded.float()
         pixels = torch.sigmoid(decoded[:, :channels])
@@ -298,6 +308,8 @@ class SVG(VideoModel):
             down = band_matrix(taps[:, :, 1], previous.shape[-2])
             # (N, C, 1, H, W) @ (N, 1, K, W, W), then (N, 1, K, H, H) @: every frame moved by its own K motions
             moved = down[:, None] @ (((previous.float() + 1) / 2)[:, :, None] @ across.transpose(-1, -2)[:, None])
+        if self.config.output == "cdna-still":  # a fixed camera's background, kept from a real frame, never drifts
+            moved = torch.cat([moved, ((still.float() + 1) / 2)[:, :, None]], dim=2)
         masks = decoded[:, channels:].softmax(dim=1)
         return (masks[:, None, :-1] * moved).sum(dim=2) + masks[:, -1:] * pixels
 
@@ -344,7 +356,7 @@ class SVG(VideoModel):
             recon = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
             drawn = torch.sigmoid(logits)
         else:  # a mix of probabilities has no logits: cross-entropy on the probabilities, kept off 0 and 1
-            drawn = self._render(decoded, features, clips[:, :-1].flatten(0, 1))
+            drawn = self._render(decoded, features, clips[:, :-1].flatten(0, 1), clips[:, source].flatten(0, 1))
             recon = F.binary_cross_entropy(drawn.clamp(1e-5, 1 - 1e-5), target, reduction="none")
         recon = recon.mean(dim=(1, 2, 3)).sum() / batch
         with torch.no_grad():
@@ -380,7 +392,7 @@ class SVG(VideoModel):
             if t < known:
                 h_prev = h[:, t]
                 continue
-            frame = self._render(self.decoder(g, last_skips), g, previous) * 2 - 1
+            frame = self._render(self.decoder(g, last_skips), g, previous, context[:, -1]) * 2 - 1
             made.append(frame)
             previous = frame
             h_prev, _ = self.encoder(frame)
