@@ -73,19 +73,20 @@ def pix2pix(args) -> None:
 
 # What the study varies (issue 28): each suspect the issue names, one at a time, against the paper's settings.
 # At 28x28 the paper's 3-layer PatchGAN sees 38x38 pixels: the whole item, so it is an image GAN, not a patch one.
+# Every variant names its adversarial weight: the default moved from the paper's 1 to 0.3 after the second round.
 STUDY = {
-    "paper": ["d_layers=3"],  # L1 x 100 + GAN x 1, a 3-layer PatchGAN (receptive field 38 px)
+    "paper": ["d_layers=3", "gan_weight=1"],  # L1 x 100 + GAN x 1, a 3-layer PatchGAN (receptive field 38 px)
     "l1-only": ["gan_weight=0"],
-    "patch-18": ["d_layers=2"],  # receptive field 18 px
-    "patch-8": ["d_layers=1"],  # receptive field 8 px: texture only
+    "patch-18": ["d_layers=2", "gan_weight=1"],  # receptive field 18 px
+    "patch-8": ["d_layers=1", "gan_weight=1"],  # receptive field 8 px: texture only
     "gan-0.1": ["d_layers=3", "gan_weight=0.1"],  # the adversarial term 10x weaker against L1
-    "d-lr-0.25": ["d_layers=3", "d_lr=5e-5"],  # the two time-scale rule the other way: a slower discriminator
+    "d-lr-0.25": ["d_layers=3", "gan_weight=1", "d_lr=5e-5"],  # the TTUR the other way: a slower discriminator
     # second round, from the first's finding (the receptive field matters most)
-    "patch-18-no-norm": ["d_layers=2", "d_norm=none"],  # batch norm on separate real and fake batches
+    "patch-18-no-norm": ["d_layers=2", "gan_weight=1", "d_norm=none"],  # batch norm on separate real, fake batches
     "patch-8-gan-0.3": ["d_layers=1", "gan_weight=0.3"],
     # third round: pix2pixHD's feature matching, an L1 in the discriminator's features beside the pixels' L1
     "patch-8-gan-0.3-fm-10": ["d_layers=1", "gan_weight=0.3", "fm_weight=10"],
-    "patch-18-fm-10": ["d_layers=2", "fm_weight=10"],
+    "patch-18-fm-10": ["d_layers=2", "gan_weight=1", "fm_weight=10"],
 }
 
 
