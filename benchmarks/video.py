@@ -19,7 +19,7 @@ the model's drawing sets) and the share where the swapped item is nearer the mod
 of B's. Target: both >= 90%.
 
 --real: svg and the copy baseline on `video:vtest.avi` (opencv-doc; 64x64, first 80% of the recording trains,
-last 20% tests), or on another recording given by --recording (opencv-doc's Megamind.avi: a film clip).
+last 20% tests), or on another recording given by --recording (opencv-doc's Megamind.avi: a film clip; a folder: its frames).
 Target: SSIM above copy-last.
 
 Writes docs/results/video.json and docs/images/video_predictions.png (rows per clip: the truth, svg's best,
@@ -141,7 +141,8 @@ def main() -> None:
         results["swap"]["classifier_on_real_clips"] = judge(a, a)["content_kept"]
         print(f"swap: {results['swap']}", file=sys.stderr)
     if args.real and args.recording.exists():
-        spec = f"video:{args.recording}?frames=15&stride=3&size=64"
+        kind = "frames" if args.recording.is_dir() else "video"  # a folder of frames, or a video file
+        spec = f"{kind}:{args.recording}?frames=15&stride=3&size=64"
         name = "svg-vtest" if args.recording == VTEST else f"svg-{args.recording.stem.lower()}"
         model = load_run(trained("svg", spec, args.runs / name, budget))[0]
         data = load_dataset(spec)
