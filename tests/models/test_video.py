@@ -151,7 +151,7 @@ def test_svg_cdna_still_mixes_in_the_last_context_frame_unmoved_and_a_copy_start
         fresh = build_model("svg", dataclasses.replace(config, cdna_start=start)).eval()
         future = fresh.predict(context, 10, generator=torch.Generator().manual_seed(0))
         errors[start] = float((future - context[:, -1:]).abs().mean())
-    assert errors["copy"] < 0.02 < 5 * errors["copy"] < errors["even"], errors
+    assert errors["copy"] < 0.02 and 5 * errors["copy"] < errors["even"], errors  # measured 0.009 and 0.24
 
 
 def test_svg_flip_trains_on_mirrored_clips_drawn_by_the_engine_and_never_mirrors_outside_training():

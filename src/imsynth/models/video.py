@@ -18,7 +18,7 @@
   textured frame is kept rather than redrawn; both stay below copying the last frame there. A dense flow instead
   of kernels did no better than decoded pixels at 612 steps and was dropped. ``output="cdna-still"`` adds a mask
   for the last context frame unmoved (a fixed camera's background then never drifts) and ``cdna_start="copy"``
-  starts a new model as a copy (2% drawn pixels, sharper kernels): together they put a fixed-camera recording
+  starts a new model as a copy (0.5% drawn pixels, sharper kernels): together they put a fixed-camera recording
   above copying on two seeds (vtest.avi 0.8806 / 0.8823 against 0.8790); a film with camera motion does best with
   plain ``cdna`` and ``norm="none"`` (Megamind.avi 0.7488 / 0.7498 against 0.7425). On a third, tree.avi, both
   are within 0.001 of copying.
@@ -279,7 +279,7 @@ class SVG(VideoModel):
                 self.kernels.bias.view(CDNA_KERNELS, 2, CDNA_SIZE).zero_()[..., CDNA_SIZE // 2] = peak
                 self.decoder.ups[0].weight[:, c.channels :].zero_()
                 self.decoder.ups[0].bias[c.channels :].zero_()
-                if copy:  # drawn pixels start at 2% of the mix, so a new model is a copy of the frames it is shown
+                if copy:  # drawn pixels start at 0.5-0.6% of the mix: a new model copies the frames it is shown
                     self.decoder.ups[0].bias[-1] = -4.0
         self.predictor = nn.ModuleList(
             [nn.Linear(c.hidden + c.latent_dim, c.rnn), nn.LSTMCell(c.rnn, c.rnn), nn.Linear(c.rnn, c.hidden)]
