@@ -5,8 +5,9 @@ The clip convention, written once: a clip is uint8 ``T x H x W x C`` in numpy (f
 batch; uint8 in datasets, float [-1, 1] in models, as for images). Frame rates are frames per second.
 
 Videos (MP4, AVI, WebM, MOV, MKV) are decoded by OpenCV frame by frame (``iter_frames``), so a long recording is
-streamed, never held whole; GIFs by Pillow; a folder holds ordered image files (sorted by name, digits in
-names compared as numbers, so ``frame-2`` comes before ``frame-10``); an ``.npz`` holds an array ``clips``
+streamed, never held whole, and each coded frame comes once (a frame the file repeats is not repeated; see
+``frame_rate``); GIFs by Pillow; a folder holds ordered image files (sorted by name, digits in names compared as
+numbers, so ``frame-2`` comes before ``frame-10``); an ``.npz`` holds an array ``clips``
 (N x T x H x W x C) or ``frames`` (T x H x W x C). Every clip written goes through ``write_frames`` (atomic).
 """
 
@@ -153,9 +154,27 @@ def fit_frame(frame: np.ndarray, size: int, channels: int | None = None) -> np.n
     return fitted[..., None] if fitted.ndim == 2 else fitted
 
 
-def frame_rate(path: str | os.PathLike) -> float:
-    """A clip file's frames per second as it states it (a GIF: from its shortest frame time; ``DEFAULT_FPS`` for
-    folders and .npz, and where a file does not say)."""
+def _declared(path: Path) -> tuple[float, int]:
+    """A video file's stated frames per second and frame count (0 where it does not say)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            return 0.0, 0
+        return float(capture.get(cv2.CAP_PROP_FPS)), int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    finally:
+        capture.release()
+
+
+def frame_rate(path: str | os.PathLike, *, frames_read: int | None = None) -> float:
+    """A clip file's frames per second (a GIF: from its shortest frame time; ``DEFAULT_FPS`` for folders and
+    .npz, and where a file does not say).
+
+    A video may hold a frame for several ticks (AVI's repeated frames: opencv-doc's tree.avi declares 444
+    frames at 15 fps and codes 68), and ``iter_frames`` yields each coded frame once, as motion should be
+    learned. Given ``frames_read`` (how many it yielded), the rate is then those frames over the declared
+    duration, so a clip cut from them plays at the speed it was filmed (tree.avi: 2.3 fps, not 15)."""
     path = _existing(path)
     if path.is_file() and path.suffix.lower() == ".gif":
         try:
@@ -165,11 +184,9 @@ def frame_rate(path: str | os.PathLike) -> float:
             raise ImageError(f"{path}: not a readable GIF ({error})") from None
         return 1000.0 / unit if unit else DEFAULT_FPS
     if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES:
-        import cv2
-
-        capture = cv2.VideoCapture(str(path))
-        fps = float(capture.get(cv2.CAP_PROP_FPS)) if capture.isOpened() else 0.0
-        capture.release()
+        fps, declared = _declared(path)
+        if fps > 0 and frames_read and declared > frames_read * 1.02:  # a frame or two of slack: containers round
+            return frames_read * fps / declared
         if fps > 0:
             return fps
     return DEFAULT_FPS

@@ -12,6 +12,7 @@ from imsynth.errors import ImageError, InputError
 from imsynth.image import save_image
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
+TREE = VTEST.with_name("tree.avi")  # cinepak AVI that holds each of its 68 frames for about 6.5 of 444 ticks
 
 
 def test_moving_digits_are_seeded_clips_of_the_declared_kind_and_shape():
@@ -134,6 +135,17 @@ def test_the_real_recording_in_opencv_doc_loads():
     data = load_dataset(f"video:{VTEST}?frames=10&stride=10&size=32")
     assert data.train_images.shape[1:] == (10, 3, 32, 32)
     assert len(data.train_images) == int(795 * 0.8) // 10 and data.fps == pytest.approx(10)
+
+
+@pytest.mark.skipif(not TREE.exists(), reason="apt-get install opencv-doc")
+def test_a_video_that_holds_its_frames_gives_each_once_at_the_rate_it_was_filmed():
+    clip = read_clip(TREE)
+    assert len(clip) == 68  # of 444 declared: the file repeats each coded frame for several ticks
+    assert all(not np.array_equal(a, b) for a, b in zip(clip[:-1], clip[1:]))  # no frame comes twice in a row
+    assert frame_rate(TREE) == pytest.approx(15, abs=0.01)  # what it declares, before it is read
+    data = load_dataset(f"video:{TREE}?frames=6&stride=6&size=16")
+    assert data.fps == pytest.approx(68 / 29.6, rel=0.01)  # 68 frames over the declared 29.6 s, not 15 fps
+    assert len(data.train_images) + len(data.test_images) == (54 - 6) // 6 + 1 + (14 - 6) // 6 + 1
 
 
 def test_bad_clips_are_refused_with_one_line_naming_the_file(tmp_path):

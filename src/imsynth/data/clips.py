@@ -310,7 +310,7 @@ def recording_clips(path: Path, spec: str, values: dict, limit: int | None) -> C
         name=spec,
         train_images=splits["train"],
         test_images=splits["test"],
-        fps=frame_rate(path),
+        fps=frame_rate(path, frames_read=len(frames)),
         extra={"options": values},
     )
 

@@ -20,8 +20,8 @@
   for the last context frame unmoved (a fixed camera's background then never drifts) and ``cdna_start="copy"``
   starts a new model as a copy (0.5% drawn pixels, sharper kernels): together they put a fixed-camera recording
   above copying on two seeds (vtest.avi 0.8806 / 0.8823 against 0.8790); a film with camera motion does best with
-  plain ``cdna`` and ``norm="none"`` (Megamind.avi 0.7488 / 0.7498 against 0.7425). On a third, tree.avi, both
-  are within 0.001 of copying.
+  plain ``cdna`` and ``norm="none"`` (Megamind.avi 0.7488 / 0.7498 against 0.7425); each advice rests on one
+  recording.
 - ``svg-det``: the same network with no latent (``latent_dim=0``): the deterministic baseline, which predicts
   the mean future and blurs where the future is uncertain.
 - ``dsvae`` (``sequential_vae``) shares the frame networks below.
