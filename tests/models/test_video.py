@@ -318,3 +318,18 @@ def test_mocogan_judges_motion_with_its_video_discriminator_and_frames_with_its_
     assert separation(video) > 0.9 and abs(separation(image) - 0.5) < 0.15, (separation(video), separation(image))
     samples = model.generate(3, seed=2)
     assert samples.shape == (3, 6, 1, 8, 8) and torch.equal(samples, model.generate(3, seed=2))
+
+
+def test_svg_ssim_weight_adds_one_minus_the_ssim_of_its_predicted_frames():
+    config = dataclasses.replace(get_entry("svg").default_config(), channels=1, image_size=16, frames=4, **SVG_TINY)
+    torch.manual_seed(0)
+    model = build_model("svg", config).eval()
+    clips = torch.rand(3, 4, 1, 16, 16) * 2 - 1
+    eps = torch.randn(3, 3, config.latent_dim)
+    plain = model.loss(clips, noise=lambda shape: eps)
+    model.config = dataclasses.replace(config, ssim_weight=0.5)
+    weighted = model.loss(clips, noise=lambda shape: eps)
+    assert "ssim" not in plain.parts and 0 < float(weighted.parts["ssim"]) < 1
+    assert torch.allclose(weighted.loss - plain.loss, 0.5 * (1 - weighted.parts["ssim"]), atol=1e-6)
+    with pytest.raises(InputError, match="ssim_weight must be >= 0"):
+        dataclasses.replace(config, ssim_weight=-1.0)

@@ -38,7 +38,7 @@ from torch import nn
 
 from ..errors import InputError
 from .base import DataShape, GenerativeModel, LossOutput, Noise, register_model, require
-from .networks import stage_plan
+from .networks import ssim, stage_plan
 
 
 @dataclass
@@ -217,21 +217,26 @@ class SVGConfig(ClipShape):
     cdna_start: str = field(default="even", metadata={"choices": CDNA_STARTS})
     # mirror each training clip left-right at random: measured no gain (moving-fashion -0.003, vtest.avi +0.002)
     flip: bool = False
+    # weight of a structural term, 1 - SSIM of each predicted frame (11-pixel Gaussian window), beside the
+    # per-pixel cross-entropy, which a blur satisfies about as well as a sharp guess
+    ssim_weight: float = 0.0
 
     search_space: ClassVar[dict] = {
         "beta": {"low": 1e-5, "high": 1e-3, "log": True},
+        "ssim_weight": {"choices": [0.0, 0.5, 1.0]},
         "latent_dim": {"choices": [8, 16, 32]},
         "norm": {"choices": list(NORMS)},
         "output": {"choices": list(OUTPUTS)},
         "cdna_start": {"choices": list(CDNA_STARTS)},
         "train.lr": {"low": 3e-4, "high": 3e-3, "log": True},
     }
-    absent_in_older_runs: ClassVar[dict] = {"norm": "none", "flip": False, "cdna_start": "even"}
+    absent_in_older_runs: ClassVar[dict] = {"norm": "none", "flip": False, "cdna_start": "even", "ssim_weight": 0.0}
 
     def __post_init__(self) -> None:
         require(self.frames >= 2, f"frames must be at least 2, got {self.frames}")
         require(1 <= self.context, f"context must be at least 1, got {self.context}")
         require(self.latent_dim >= 0 and self.beta >= 0, "latent_dim and beta must be >= 0")
+        require(self.ssim_weight >= 0, f"ssim_weight must be >= 0, got {self.ssim_weight}")
         require(self.width >= 4 and self.hidden >= 4 and self.rnn >= 4, "width, hidden and rnn must be >= 4")
 
 
@@ -369,9 +374,13 @@ class SVG(VideoModel):
         with torch.no_grad():
             mse = (drawn - target).pow(2).mean(dim=(1, 2, 3)).sum() / batch
         loss = (recon + c.beta * kl) / (frames - 1)
-        return LossOutput(
-            loss, {"recon": recon.detach() / (frames - 1), "mse": mse / (frames - 1), "kl": kl.detach() / (frames - 1)}
-        )
+        parts = {"recon": recon.detach() / (frames - 1), "mse": mse / (frames - 1), "kl": kl.detach() / (frames - 1)}
+        if c.ssim_weight:
+            with torch.autocast(device_type=drawn.device.type, enabled=False):
+                similarity = ssim(drawn.float(), target).mean()
+            loss = loss + c.ssim_weight * (1 - similarity)
+            parts["ssim"] = similarity.detach()
+        return LossOutput(loss, parts)
 
     def continue_clips(self, context: torch.Tensor, frames: int, generator) -> torch.Tensor:
         """New futures from the learned prior at each call (the deterministic variant gives the same one)."""
