@@ -321,7 +321,10 @@ def test_mocogan_judges_motion_with_its_video_discriminator_and_frames_with_its_
 
 
 def test_svg_ssim_weight_adds_one_minus_the_ssim_of_its_predicted_frames():
-    config = dataclasses.replace(get_entry("svg").default_config(), channels=1, image_size=16, frames=4, **SVG_TINY)
+    assert get_entry("svg").default_config().ssim_weight == 1.0  # the default since it was measured
+    config = dataclasses.replace(
+        get_entry("svg").default_config(), channels=1, image_size=16, frames=4, ssim_weight=0.0, **SVG_TINY
+    )
     torch.manual_seed(0)
     model = build_model("svg", config).eval()
     clips = torch.rand(3, 4, 1, 16, 16) * 2 - 1
