@@ -219,8 +219,8 @@ class SVGConfig(ClipShape):
     flip: bool = False
     # weight of a structural term, 1 - SSIM of each predicted frame (11-pixel Gaussian window), beside the
     # per-pixel cross-entropy, which a blur satisfies about as well as a sharp guess: at 30 minutes on
-    # moving-fashion best-of-20 SSIM 0.687 / 0.688 (seeds 0, 1) against 0.685 / 0.680 without, mean of 20 0.638 /
-    # 0.642 against 0.628 / 0.625, at 8% more time a step (docs/benchmarks.md, Video)
+    # moving-fashion best-of-20 SSIM 0.687 / 0.688 / 0.689 (seeds 0, 1, 2) against 0.685 / 0.680 (seeds 0, 1)
+    # without, mean of 20 0.638 / 0.642 against 0.628 / 0.625, at 8% more time a step (docs/benchmarks.md, Video)
     ssim_weight: float = 1.0
 
     search_space: ClassVar[dict] = {
