@@ -10,6 +10,7 @@ from imsynth.data.clips import ClipDataset
 from imsynth.errors import InputError
 from imsynth.metrics.video import broken_clips, centroids, frame_scores
 from imsynth.models import build_model, config_for_dataset, get_entry, load_run
+from imsynth.models.networks import ssim
 from imsynth.models.video import CDNA_KERNELS, CDNA_SIZE, CDNA_STARTS, SVG_TINY, band_matrix
 from imsynth.train import train
 from tests.helpers import tiny_clips
@@ -334,5 +335,12 @@ def test_svg_ssim_weight_adds_one_minus_the_ssim_of_its_predicted_frames():
     weighted = model.loss(clips, noise=lambda shape: eps)
     assert "ssim" not in plain.parts and 0 < float(weighted.parts["ssim"]) < 1
     assert torch.allclose(weighted.loss - plain.loss, 0.5 * (1 - weighted.parts["ssim"]), atol=1e-6)
+    # a decoder that draws grey everywhere: the term is the SSIM of grey frames against the true next frames
+    with torch.no_grad():
+        model.decoder.ups[0].weight.zero_()
+        model.decoder.ups[0].bias.zero_()
+    grey = model.loss(clips, noise=lambda shape: eps).parts["ssim"]
+    truth = (clips[:, 1:].flatten(0, 1) + 1) / 2
+    assert torch.allclose(grey, ssim(torch.full_like(truth, 0.5), truth).mean(), atol=1e-6)
     with pytest.raises(InputError, match="ssim_weight must be >= 0"):
         dataclasses.replace(config, ssim_weight=-1.0)

@@ -187,13 +187,13 @@ def gram(features: torch.Tensor) -> torch.Tensor:
     return flat @ flat.transpose(1, 2) / flat.shape[-1]
 
 
-def _gaussian_band(size: int, window: int, sigma: float) -> torch.Tensor:
-    """(size, size - window + 1): column j holds the normalised Gaussian over pixels j .. j + window - 1."""
-    taps = torch.exp(-((torch.arange(window) - window // 2) ** 2) / (2 * sigma**2))
-    band = torch.zeros(size, size - window + 1)
-    for j in range(band.shape[1]):
-        band[j : j + window, j] = taps / taps.sum()
-    return band
+def band_matrix(taps: torch.Tensor, size: int) -> torch.Tensor:
+    """Kernels (..., S) -> (..., size, size) matrices T with T[i, j] = taps[j - i + S // 2] inside the band and 0
+    outside, so that ``x @ T.mT`` is the cross-correlation of x's last axis with the kernel, zero-padded."""
+    width = taps.shape[-1]
+    padded = F.pad(taps, (size - 1 - width // 2, size - 1 - (width - 1 - width // 2)))
+    # windows [a, j] = padded[a + j]; row i = size - 1 - a reads padded[size - 1 - i + j] = taps[j - i + S // 2]
+    return padded.unfold(-1, size, 1).flip(-2)
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor, *, window: int = 11, sigma: float = 1.5) -> torch.Tensor:
@@ -203,9 +203,11 @@ def ssim(a: torch.Tensor, b: torch.Tensor, *, window: int = 11, sigma: float = 1
     against 187 ms as grouped separable convolutions and 1.7 s by torchmetrics' SSIM (a training loss pays it at
     every step)."""
     window = min(window, a.shape[-1] - (1 - a.shape[-1] % 2), a.shape[-2] - (1 - a.shape[-2] % 2))
-    across = _gaussian_band(a.shape[-1], window, sigma).to(a)
-    down = _gaussian_band(a.shape[-2], window, sigma).to(a)
-    means = down.t() @ (torch.stack([a, b, a * a, b * b, a * b]) @ across)
+    taps = torch.exp(-((torch.arange(window, dtype=a.dtype) - window // 2) ** 2) / (2 * sigma**2))
+    half = window // 2  # the windowed means where the whole window fits: the middle of a zero-padded filtering
+    across = band_matrix(taps / taps.sum(), a.shape[-1])[half : a.shape[-1] - half]
+    down = band_matrix(taps / taps.sum(), a.shape[-2])[half : a.shape[-2] - half]
+    means = down @ (torch.stack([a, b, a * a, b * b, a * b]) @ across.mT)
     mean_a, mean_b, square_a, square_b, product = means
     var_a, var_b = square_a - mean_a**2, square_b - mean_b**2
     c1, c2 = 0.01**2, 0.03**2

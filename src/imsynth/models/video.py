@@ -38,7 +38,7 @@ from torch import nn
 
 from ..errors import InputError
 from .base import DataShape, GenerativeModel, LossOutput, Noise, register_model, require
-from .networks import ssim, stage_plan
+from .networks import band_matrix, ssim, stage_plan
 
 
 @dataclass
@@ -132,15 +132,6 @@ class GaussianLSTM(nn.Module):
 def gaussian_kl(mean_q, log_var_q, mean_p, log_var_p) -> torch.Tensor:
     """KL(q || p) of diagonal Gaussians, summed over the last dimension."""
     return 0.5 * (log_var_p - log_var_q + (log_var_q.exp() + (mean_q - mean_p) ** 2) / log_var_p.exp() - 1).sum(-1)
-
-
-def band_matrix(taps: torch.Tensor, size: int) -> torch.Tensor:
-    """Kernels (..., S) -> (..., size, size) matrices T with T[i, j] = taps[j - i + S // 2] inside the band and 0
-    outside, so that ``x @ T.mT`` is the cross-correlation of x's last axis with the kernel, zero-padded."""
-    width = taps.shape[-1]
-    padded = F.pad(taps, (size - 1 - width // 2, size - 1 - (width - 1 - width // 2)))
-    # windows [a, j] = padded[a + j]; row i = size - 1 - a reads padded[size - 1 - i + j] = taps[j - i + S // 2]
-    return padded.unfold(-1, size, 1).flip(-2)
 
 
 class VideoModel(GenerativeModel):
