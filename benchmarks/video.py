@@ -91,6 +91,26 @@ def pictures(models: dict, clips: torch.Tensor, images: Path) -> None:
     write_clips(images / "video_predictions.gif", stacked, fps=5, columns=1 + len(models))
 
 
+def blur_curve(sigmas=(0.0, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)) -> dict:
+    """How sharp a model's drawing must be for the classifier measure of a swap to reach a share: real one-item
+    test clips blurred (per frame, sigma in pixels) and judged as a swap's content is, against the real labels
+    and against what the classifier names on the unblurred clips (whose ceiling is 1)."""
+    from scipy.ndimage import gaussian_filter
+
+    classifier, _ = load_feature_net("fashion-mnist")
+    data = load_dataset(SWAP_DATA, limit=256)
+    real = data.to_batch(data.test_images[:256])
+    curve = {}
+    for sigma in sigmas:
+        blurred = torch.from_numpy(gaussian_filter(real.numpy(), sigma=(0, 0, 0, sigma, sigma))) if sigma else real
+        report = swap_report(
+            blurred, real, data.test_labels[:256], classifier, item_size=28, tolerance=4.0, content_clips=real
+        )
+        curve[str(sigma)] = {k: report[k] for k in ("content_kept", "content_as_classified")}
+        print(f"blur sigma {sigma}: {curve[str(sigma)]}", file=sys.stderr)
+    return curve
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=30.0, help="training wall time per model")
@@ -103,6 +123,11 @@ def main() -> None:
     parser.add_argument("--models", default="svg,svg-det,dsvae,video-ddpm")
     parser.add_argument("--diffusion-samples", type=int, default=5, help="futures per clip for video-ddpm")
     parser.add_argument("--swap", action="store_true", help="also train and measure dsvae swaps on one-item clips")
+    parser.add_argument(
+        "--blur-curve",
+        action="store_true",
+        help="also score real one-item clips blurred by a Gaussian through the swap's content measure (no model)",
+    )
     parser.add_argument("--real", action="store_true", help="also train svg on a real recording (--recording)")
     parser.add_argument("--recording", type=Path, default=VTEST, help="--real's recording (default: vtest.avi)")
     parser.add_argument("--results", type=Path, default=Path("docs/results/video.json"))
@@ -140,6 +165,8 @@ def main() -> None:
         # the classifier on the real clips, as the ceiling of the content measurement
         results["swap"]["classifier_on_real_clips"] = judge(a, a)["content_kept"]
         print(f"swap: {results['swap']}", file=sys.stderr)
+    if args.blur_curve:
+        results["classifier_through_blur"] = blur_curve()
     if args.real and args.recording.exists():
         kind = "frames" if args.recording.is_dir() else "video"  # a folder of frames, or a video file
         spec = f"{kind}:{args.recording}?frames=15&stride=3&size=64"
