@@ -8,8 +8,8 @@ Prediction: trains each model for the same wall time (sequentially, two cores ea
 frames after 5 for 64 test clips (made from Fashion-MNIST test items only), 20 samples each, and prints SSIM/PSNR
 per future frame: best of 20 (per clip, the sample nearest the truth, the SVG/SRVP protocol) and mean of 20,
 beside copying the last context frame. Target: svg's best-of-20 SSIM over the 10 frames >= copy-last + 0.10 and
->= svg-det's; video-ddpm (sampled with DDIM-25, so --diffusion-samples futures per clip, 5 by default: 25 network
-evaluations a frame) at least as good as svg and dsvae, or the table says by how much it falls short.
+>= svg-det's; video-ddpm (sampled with its run's sampler, DDIM-25, or --sampler/--sampler-steps; --diffusion-samples
+futures per clip, 5 by default) at least as good as svg and dsvae, or the table says by how much it falls short.
 
 --swap: a dsvae trained as long on one-item clips (`moving-fashion?items=1`), then 256 test pairs (A, B): content
 kept = the shipped Fashion-MNIST classifier, shown the swapped item (28x28 around its centroid), names A's item
@@ -40,7 +40,7 @@ import torch
 from imsynth.apps.video import write_clips
 from imsynth.data import load_dataset
 from imsynth.metrics.video import prediction_report, swap_report
-from imsynth.models import load_run
+from imsynth.models import IterativeSampler, load_run, sampling_config
 from imsynth.runtime.classifier import load_feature_net
 from imsynth.train import train_from_options
 
@@ -122,6 +122,8 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("runs/bench-video"))
     parser.add_argument("--models", default="svg,svg-det,dsvae,video-ddpm")
     parser.add_argument("--diffusion-samples", type=int, default=5, help="futures per clip for video-ddpm")
+    parser.add_argument("--sampler", help="video-ddpm's sampler (default: its run's, DDIM)")
+    parser.add_argument("--sampler-steps", type=int, help="video-ddpm's sampling steps (default: its run's, 25)")
     parser.add_argument("--swap", action="store_true", help="also train and measure dsvae swaps on one-item clips")
     parser.add_argument(
         "--blur-curve",
@@ -141,6 +143,9 @@ def main() -> None:
     models = {}
     for name in names:
         models[name] = load_run(trained(name, DATA, args.runs / name, budget))[0]
+        if isinstance(models[name], IterativeSampler):
+            models[name].config = sampling_config(models[name], args.sampler, args.sampler_steps)
+            results[f"{name}_sampler"] = [models[name].config.sampler, models[name].config.sample_steps]
     if models:  # --models "" measures only --swap / --real
         test = load_dataset(DATA, limit=CLIPS)
         clips = test.to_batch(test.test_images[:CLIPS])
