@@ -1,7 +1,7 @@
 """Fréchet video distance of trained video runs (issue 26): the same clips and networks for every model.
 
     python benchmarks/video_fvd.py [--runs runs/bench-video] [--models svg,svg-det,dsvae,video-ddpm,mocogan]
-                                   [--clips 256] [--sampler unipc --steps 10]
+                                   [--clips 256] [--sampler unipc --steps 10] [--predict]
 
 For each run in --runs: --clips clips from it (drawn from nothing where the model samples; otherwise the first
 5 real frames of each test clip, then one prediction of 10), scored by ``imsynth.evaluate.video_quality`` against
@@ -34,6 +34,11 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=256)
     parser.add_argument("--sampler", default="unipc")
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument(
+        "--predict",
+        action="store_true",
+        help="score predictions (5 real frames, then one prediction) from models that also sample: like for like",
+    )
     parser.add_argument("--out", type=Path, default=Path("docs/results/video_fvd.json"))
     args = parser.parse_args()
     results: dict = {"clips": args.clips, "runs": {}}
@@ -47,7 +52,9 @@ def main() -> None:
         if isinstance(model, IterativeSampler):
             model.config = sampling_config(model, args.sampler, args.steps)
         dataset = load_dataset(saved["data"]["name"], image_size=model.config.image_size)
-        made, origin = clips_to_score(model, dataset, dataset.test_images[: args.clips], CONTEXT, seed=0)
+        made, origin = clips_to_score(
+            model, dataset, dataset.test_images[: args.clips], CONTEXT, seed=0, predict=args.predict
+        )
         row = {"step": saved.get("step"), "data": dataset.name, "generated": origin}
         row.update(video_quality(dataset, dataset.test_images[: args.clips], made))
         row["seconds"] = round(time.perf_counter() - started, 1)

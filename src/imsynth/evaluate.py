@@ -232,10 +232,15 @@ def evaluate_clips(
     return report
 
 
-def clips_to_score(model, dataset, real: torch.Tensor, context: int, seed: int) -> tuple[torch.Tensor, str]:
+def clips_to_score(
+    model, dataset, real: torch.Tensor, context: int, seed: int, *, predict: bool = False
+) -> tuple[torch.Tensor, str]:
     """As many clips from ``model`` as ``real`` test clips, and how they were made: drawn from nothing where the
-    model samples, else the first ``context`` real frames of each, then one prediction."""
-    if "sample" in type(model).capabilities:
+    model samples (unless ``predict``), else the first ``context`` real frames of each, then one prediction: with
+    ``predict`` a model that does both is scored as a predictor is, like for like."""
+    if predict and not isinstance(model, Predictor):
+        raise InputError(f"model {model.registered_name!r} does not predict; its clips are drawn from nothing")
+    if not predict and "sample" in type(model).capabilities:
         return model.generate(len(real), seed=seed), "samples"
     generator = torch.Generator().manual_seed(seed)
     given = dataset.to_batch(real[:, :context])

@@ -2,12 +2,16 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from imsynth.clips import write_frames
 from imsynth.data import load_dataset
+from imsynth.errors import InputError
+from imsynth.evaluate import clips_to_score
 from imsynth.image import save_image
 from imsynth.metrics.clip_features import train_clip_feature_net
+from imsynth.models import load_run, sampling_config
 from tests.helpers import assert_one_line_error, run_cli, tiny_clips, tiny_run
 
 
@@ -198,3 +202,18 @@ def test_video_mistakes_are_one_line_and_write_nothing(capsys, tmp_path, clip_ru
     code, _, err = run_cli(capsys, "train", "svg", "--data", "digits", "--out", str(tmp_path / "r"))
     assert_one_line_error(code, err, "model svg trains on clips (", "moving-digits", "digits holds images")
     assert not out.exists() and not (tmp_path / "r").exists()
+
+
+def test_a_diffusion_run_is_scored_on_its_predictions_when_asked_like_for_like_with_svg(clip_runs, vae_run):
+    model = load_run(clip_runs["video-ddpm"])[0]
+    model.config = sampling_config(model, "ddim", 2)
+    data = tiny_clips(count=64, frames=6, size=8)
+    real = data.test_images[:3]
+    drawn, origin = clips_to_score(model, data, real, 2, seed=0)
+    assert origin == "samples"
+    predicted, origin = clips_to_score(model, data, real, 2, seed=0, predict=True)
+    assert origin == "2 real frames, then one prediction" and predicted.shape == drawn.shape
+    assert torch.equal(predicted[:, :2], data.to_batch(real[:, :2]))  # the context is the real clip's ...
+    assert not torch.equal(drawn[:, :2], predicted[:, :2])  # ... where a drawn clip's is the model's own
+    with pytest.raises(InputError, match="model 'vae' does not predict"):
+        clips_to_score(load_run(vae_run)[0], data, real, 2, seed=0, predict=True)
