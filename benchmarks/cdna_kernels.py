@@ -12,12 +12,13 @@ to ours, and the largest difference between the three outputs (they compute the 
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 import torch.nn.functional as F
+from torch.utils.benchmark import Timer
 
-from imsynth.models.video import CDNA_SIZE, band_matrix
+from imsynth.models.networks import band_matrix
+from imsynth.models.video import CDNA_SIZE
 
 FRAMES, SIDE = 448, 64
 CENTRE = CDNA_SIZE // 2
@@ -49,13 +50,16 @@ def by_fft(frames, taps):
 
 
 def timed(method, frames, logits, repeats) -> tuple[float, torch.Tensor]:
-    for index in range(repeats + 2):  # two warm-up rounds
-        if index == 2:
-            started = time.perf_counter()
+    """Milliseconds a forward and backward, after torch's Timer's warm-up, and the output."""
+
+    def once():
         logits.grad = None
         out = method(frames, logits.softmax(-1))
         out.sum().backward()
-    return (time.perf_counter() - started) / repeats * 1000, out.detach()
+        return out
+
+    timer = Timer("once()", globals={"once": once}, num_threads=torch.get_num_threads())
+    return timer.timeit(repeats).mean * 1000, once().detach()
 
 
 def main() -> None:

@@ -10,8 +10,8 @@ from imsynth.data.clips import ClipDataset
 from imsynth.errors import InputError
 from imsynth.metrics.video import broken_clips, centroids, frame_scores
 from imsynth.models import build_model, config_for_dataset, get_entry, load_run
-from imsynth.models.networks import ssim
-from imsynth.models.video import CDNA_KERNELS, CDNA_SIZE, CDNA_STARTS, SVG_TINY, band_matrix
+from imsynth.models.networks import band_matrix, ssim
+from imsynth.models.video import CDNA_KERNELS, CDNA_SIZE, CDNA_STARTS, SVG_TINY
 from imsynth.train import train
 from tests.helpers import tiny_clips
 

@@ -200,7 +200,7 @@ def ssim(a: torch.Tensor, b: torch.Tensor, *, window: int = 11, sigma: float = 1
     """Differentiable SSIM (Wang et al. 2004) of images in [0, 1], (N, C, H, W) -> (N,): a Gaussian window over
     the positions it fits inside, as scikit-image's ``gaussian_weights=True``. The windowed means are two
     matrix products with a banded matrix per axis: forward and backward on 224 64x64 frames, 2 threads, 4.0x
-    faster than grouped separable convolutions and 41x faster than torchmetrics' SSIM (benchmarks/ssim_loss.py);
+    faster than grouped separable convolutions and 37-41x faster than torchmetrics' SSIM (benchmarks/ssim_loss.py);
     a training loss pays it at every step."""
     window = min(window, a.shape[-1] - (1 - a.shape[-1] % 2), a.shape[-2] - (1 - a.shape[-2] % 2))
     taps = torch.exp(-((torch.arange(window, dtype=a.dtype) - window // 2) ** 2) / (2 * sigma**2))
