@@ -239,7 +239,7 @@ def clips_to_score(
     model samples (unless ``predict``), else the first ``context`` real frames of each, then one prediction: with
     ``predict`` a model that does both is scored as a predictor is, like for like."""
     if predict and not isinstance(model, Predictor):
-        raise InputError(f"model {model.registered_name!r} does not predict; its clips are drawn from nothing")
+        raise InputError(f"model {model.registered_name!r} does not predict frames; only its samples can be scored")
     if not predict and "sample" in type(model).capabilities:
         return model.generate(len(real), seed=seed), "samples"
     generator = torch.Generator().manual_seed(seed)
