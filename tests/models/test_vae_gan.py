@@ -61,8 +61,8 @@ def test_the_adversarial_gradient_is_weighted_against_the_likelihoods():
     images = torch.rand(6, 1, 8, 8) * 2 - 1
     output, decoded = model.objective_and_decoded(images, images)
     g_loss = -model.discriminator(model.mean_image(decoded)).mean()
-    weight = model.adaptive_weight(output.loss, g_loss)
     last = model.decoder.body[-1].weight
+    weight = model.adaptive_weight(output.loss, g_loss, last)
     (likelihood_grad,) = torch.autograd.grad(output.loss, last, retain_graph=True)
     (adversarial_grad,) = torch.autograd.grad(weight * g_loss, last)
     # at the decoder's last layer the weighted adversarial gradient is 0.25 of the likelihood's, whatever its scale

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from imsynth.data.clips import ClipDataset
-from imsynth.errors import InputError
+from imsynth.errors import ConfigError, InputError
 from imsynth.metrics.video import broken_clips, centroids, frame_scores
 from imsynth.models import build_model, config_for_dataset, get_entry, load_run
 from imsynth.models.networks import band_matrix, ssim
@@ -344,3 +344,42 @@ def test_svg_ssim_weight_adds_one_minus_the_ssim_of_its_predicted_frames():
     assert torch.allclose(grey, ssim(torch.full_like(truth, 0.5), truth).mean(), atol=1e-6)
     with pytest.raises(InputError, match="ssim_weight must be >= 0"):
         dataclasses.replace(config, ssim_weight=-1.0)
+
+
+def test_dsvae_content_kl_scale_weighs_the_content_latent_alone():
+    data = tiny_clips(count=8, frames=4, size=8)
+    base = config_for_dataset(get_entry("dsvae").default_config(), data)
+    clips = data.to_batch(data.train_images[:4])
+
+    def loss(**settings):
+        torch.manual_seed(0)
+        model = build_model("dsvae", dataclasses.replace(base, width=4, hidden=8, rnn=8, beta=0.5, **settings))
+        model.eval()  # batch norm on running statistics, so the two calls see one network
+        fixed = torch.Generator().manual_seed(1)
+        noise = lambda shape: torch.randn(shape, generator=fixed)
+        return model.loss(clips, noise=noise)
+
+    whole, none = loss(), loss(content_kl_scale=0.0)
+    parts = whole.parts
+    assert parts["kl_content"] > 0 and torch.equal(parts["recon"], none.parts["recon"])
+    # the content KL leaves the loss and the motion KL stays at beta's weight
+    assert float((whole.loss - none.loss).detach()) == pytest.approx(0.5 * float(parts["kl_content"]) / 4, rel=1e-4)
+    with pytest.raises(ConfigError, match="content_kl_scale must be >= 0"):
+        dataclasses.replace(base, content_kl_scale=-1.0)
+
+
+def test_dsvae_with_a_judge_trains_it_apart_and_loads_without_it(tmp_path):
+    data = tiny_clips(count=32, frames=4, size=8)
+    tiny = {"width": 4, "hidden": 8, "rnn": 8, "content_dim": 2, "motion_dim": 2, "d_width": 4, "d_layers": 1}
+    judged = _train("dsvae", data, tmp_path / "judged", 50, adversarial_weight=0.5, adversarial_start=10, **tiny)
+    assert set(judged.optimizer_groups()) == {"model", "discriminator"}
+    assert not any(name.startswith("discriminator.") for name in judged.ema_parameter_names())
+    logged = [json.loads(line) for line in (tmp_path / "judged" / "metrics.jsonl").read_text().splitlines()]
+    assert "d_loss" not in logged[0] and logged[-1]["adversarial_weight"] > 0  # the judge joins at its start
+    plain = _train("dsvae", data, tmp_path / "plain", 2, **tiny)
+    assert not hasattr(plain, "discriminator") and set(plain.optimizer_groups()) == {"model"}
+    saved = json.loads((tmp_path / "plain" / "config.json").read_text())
+    for key in ("adversarial_weight", "adversarial_start", "d_width", "d_layers", "d_lr", "r1_weight", "r1_every"):
+        del saved["model_config"][key]  # as a run written before the judge existed
+    (tmp_path / "plain" / "config.json").write_text(json.dumps(saved))
+    assert load_run(tmp_path / "plain")[0].config.adversarial_weight == 0

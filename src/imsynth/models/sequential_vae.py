@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
+from .adversarial import JudgeSettings, PatchJudged
 from .base import LossOutput, Noise, register_model, require
 from .video import (
     NORMS,
@@ -30,7 +31,7 @@ from .video import (
 
 
 @dataclass
-class DSVAEConfig(ClipShape):
+class DSVAEConfig(JudgeSettings, ClipShape):
     width: int = 32
     hidden: int = 128
     rnn: int = 256
@@ -39,7 +40,13 @@ class DSVAEConfig(ClipShape):
     # item was the motion clip's a third of the time, at 4 and 2 a few percent (docs/benchmarks.md, Video)
     motion_dim: int = 4
     beta: float = 1.0  # KL weight on both latents
+    # a further factor on the content latent's KL alone: below 1 the clip's code may carry more of the item's detail
+    # (a sharper drawing) while the motion codes stay as tight as beta keeps them
+    content_kl_scale: float = 1.0
     norm: str = field(default="batch", metadata={"choices": NORMS})  # in the frame encoder and decoder
+    # a patch judge on the drawn frames (vae-gan's, adversarial.py): off by default; above 0 the frames are pulled
+    # from the likelihood's blur toward sharp items
+    adversarial_weight: float = 0.0
 
     search_space: ClassVar[dict] = {
         "motion_dim": {"choices": [2, 4, 8, 16]},
@@ -52,6 +59,8 @@ class DSVAEConfig(ClipShape):
         require(self.frames >= 2, f"frames must be at least 2, got {self.frames}")
         require(self.content_dim >= 1 and self.motion_dim >= 1, "content_dim and motion_dim must be >= 1")
         require(self.beta >= 0, f"beta must be >= 0, got {self.beta}")
+        require(self.content_kl_scale >= 0, f"content_kl_scale must be >= 0, got {self.content_kl_scale}")
+        self.check_judge()
 
 
 @register_model(
@@ -61,7 +70,7 @@ class DSVAEConfig(ClipShape):
     train_defaults=VIDEO_TRAIN,
     tiny={"width": 4, "hidden": 8, "rnn": 8, "content_dim": 3, "motion_dim": 2},
 )
-class DSVAE(VideoModel):
+class DSVAE(PatchJudged, VideoModel):
     config_class = DSVAEConfig
     capabilities = frozenset({"clips", "sample", "predictor", "content-motion"})
 
@@ -76,6 +85,7 @@ class DSVAE(VideoModel):
         self.content_head = nn.Linear(2 * c.rnn, 2 * c.content_dim)
         self.motion_head = nn.Sequential(nn.Linear(c.hidden, c.rnn), leaky(), nn.Linear(c.rnn, 2 * c.motion_dim))
         self.prior = GaussianLSTM(c.motion_dim, c.rnn, c.motion_dim)
+        self.build_judge(c.channels)
 
     @property
     def context_frames(self) -> int:
@@ -114,7 +124,11 @@ class DSVAE(VideoModel):
     def loss(
         self, images, labels=None, *, step=0, noise: Noise | None = None, uniform: Noise | None = None
     ) -> LossOutput:
-        clips, c = images, self.config
+        return self.objective_and_logits(images, noise)[0]
+
+    def objective_and_logits(self, clips: torch.Tensor, noise: Noise | None) -> tuple[LossOutput, torch.Tensor]:
+        """The objective and the frame logits it scored (B, T, C, H, W), for the judge."""
+        c = self.config
         batch, frames = clips.shape[:2]
         (f_mean, f_log_var), (z_mean, z_log_var) = self.encode_clips(clips)
         draw = noise if noise is not None else (lambda shape: torch.randn(shape))
@@ -126,9 +140,18 @@ class DSVAE(VideoModel):
         kl_f = gaussian_kl(f_mean, f_log_var, torch.zeros_like(f_mean), torch.zeros_like(f_log_var)).mean()
         p_mean, p_log_var = self.motion_prior(z)
         kl_z = gaussian_kl(z_mean, z_log_var, p_mean, p_log_var).sum(1).mean()
-        loss = (recon + c.beta * (kl_f + kl_z)) / frames
+        loss = (recon + c.beta * (c.content_kl_scale * kl_f + kl_z)) / frames
         parts = {"recon": recon.detach() / frames, "kl_content": kl_f.detach(), "kl_motion": kl_z.detach() / frames}
-        return LossOutput(loss, parts)
+        return LossOutput(loss, parts), logits
+
+    def train_step(self, images: torch.Tensor, labels: torch.Tensor | None, context) -> dict:
+        if not self.has_judge:
+            return super().train_step(images, labels, context)
+        with context.autocast():
+            output, logits = self.objective_and_logits(images, context.randn)
+        logged = {"loss": output.loss.detach(), **output.parts}
+        drawn = torch.sigmoid(logits.flatten(0, 1)) * 2 - 1
+        return self.judged_step(context, output.loss, logged, images.flatten(0, 1), drawn, self.decoder.ups[0].weight)
 
     def _rollout(self, motion: torch.Tensor, frames: int, generator) -> torch.Tensor:
         """Motion latents continued from the prior for ``frames`` more steps after ``motion`` (B, k, d)."""
