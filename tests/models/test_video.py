@@ -383,3 +383,24 @@ def test_dsvae_with_a_judge_trains_it_apart_and_loads_without_it(tmp_path):
         del saved["model_config"][key]  # as a run written before the judge existed
     (tmp_path / "plain" / "config.json").write_text(json.dumps(saved))
     assert load_run(tmp_path / "plain")[0].config.adversarial_weight == 0
+
+
+def test_dsvae_judge_pulls_its_frames_from_the_blur_of_the_mean(tmp_path):
+    # one white quadrant per clip, still; beta = 50 empties both codes, so the likelihood alone draws every quadrant
+    # at 25% grey. A frame with no white in it is one the judge rejects: with it, white must come back
+    frames = torch.zeros(128, 4, 1, 8, 8, dtype=torch.uint8)
+    for index in range(128):
+        row, column = divmod(index % 4, 2)
+        frames[index, :, 0, 4 * row : 4 * row + 4, 4 * column : 4 * column + 4] = 255
+    data = ClipDataset(name="quadrant-clips", train_images=frames, test_images=frames[:32])
+    clips = data.to_batch(data.test_images)
+    tiny = {"width": 4, "hidden": 8, "rnn": 8, "content_dim": 2, "motion_dim": 2, "d_width": 4, "d_layers": 1}
+    brightest = {}
+    for weight in (0.0, 4.0):
+        model = _train(
+            "dsvae", data, tmp_path / str(weight), 300, beta=50.0, adversarial_weight=weight, adversarial_start=0, **tiny
+        )
+        brightest[weight] = model.reconstruct(clips).flatten(1).max(dim=1).values.mean().item()
+    # measured: -0.21 without the judge; with it 1.00 at weight 4 (0.02 at weight 1: a weaker pull, still above)
+    assert brightest[0.0] < -0.2, brightest  # the blur: no pixel brighter than about 40% grey
+    assert brightest[4.0] > brightest[0.0] + 0.6, brightest
