@@ -23,7 +23,8 @@ last 20% tests), or on another recording given by --recording (opencv-doc's Mega
 Target: SSIM above copy-last.
 
 Writes docs/results/video.json and docs/images/video_predictions.png (rows per clip: the truth, svg's best,
-svg-det, dsvae; context frames first) and docs/images/video_predictions.gif.
+svg-det, dsvae; context frames first) and docs/images/video_predictions.gif; with --swap, dsvae_swaps.png (per
+pair: A, the model's drawing of A, B, the swap).
 """
 
 from __future__ import annotations
@@ -89,6 +90,13 @@ def pictures(models: dict, clips: torch.Tensor, images: Path) -> None:
     images.mkdir(parents=True, exist_ok=True)
     write_clips(images / "video_predictions.png", stacked, fps=10)
     write_clips(images / "video_predictions.gif", stacked, fps=5, columns=1 + len(models))
+
+
+def swap_picture(content, rendered, motion, swapped, images: Path, pairs: int = 4) -> None:
+    """Per pair, four rows: the content clip A, the model's drawing of A, the motion clip B, the swap."""
+    rows = [clip for index in range(pairs) for clip in (content, rendered, motion, swapped) for clip in [clip[index]]]
+    images.mkdir(parents=True, exist_ok=True)
+    write_clips(images / "dsvae_swaps.png", torch.stack(rows), fps=10)
 
 
 def blur_curve(sigmas=(0.0, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)) -> dict:
@@ -165,6 +173,7 @@ def main() -> None:
             return swap_report(made, motion, labels, classifier, item_size=28, tolerance=4.0, **more)
 
         results["swap"] = judge(swapped, a[order], content_clips=a, renderings=(rendered, rendered[order]))
+        swap_picture(a, rendered, a[order], swapped, args.images or args.runs / "images")
         # the model's own ceiling: its reconstructions judged the same way (content and motion from one clip)
         results["swap"]["reconstruction"] = judge(rendered, a, content_clips=a)
         # the classifier on the real clips, as the ceiling of the content measurement
