@@ -40,12 +40,14 @@ class DSVAEConfig(JudgeSettings, ClipShape):
     # item was the motion clip's a third of the time, at 4 and 2 a few percent (docs/benchmarks.md, Video)
     motion_dim: int = 4
     beta: float = 1.0  # KL weight on both latents
-    # a further factor on the content latent's KL alone: below 1 the clip's code may carry more of the item's detail
-    # (a sharper drawing) while the motion codes stay as tight as beta keeps them
+    # a further factor on the content latent's KL alone, so the clip's code may carry more of the item while the
+    # motion codes stay as tight as beta keeps them. At 0.1 the drawing was no sharper (the decoder, not the code, is
+    # what is short; docs/benchmarks.md, Video), so it stays 1
     content_kl_scale: float = 1.0
     norm: str = field(default="batch", metadata={"choices": NORMS})  # in the frame encoder and decoder
-    # a patch judge on the drawn frames (vae-gan's, adversarial.py): off by default; above 0 the frames are pulled
-    # from the likelihood's blur toward sharp items
+    # a patch judge on the drawn frames (vae-gan's, adversarial.py), pulling them from the likelihood's blur. At 1
+    # from step 500 the classifier named the swapped item 1.7x as often at equal steps, but a step costs 1.6x and it
+    # is one seed: off by default (docs/benchmarks.md, Video)
     adversarial_weight: float = 0.0
 
     search_space: ClassVar[dict] = {
