@@ -27,6 +27,25 @@ def tiny_dataset(count: int = 64, size: int = 8, channels: int = 1, classes: int
     )
 
 
+def quadrants(count: int = 128):
+    """8x8 images, one white 4x4 quadrant each: four equally likely pictures whose mean is a grey blur."""
+    from imsynth.data import ImageDataset
+
+    images = torch.zeros(count, 1, 8, 8, dtype=torch.uint8)
+    for index in range(count):
+        row, column = divmod(index % 4, 2)
+        images[index, 0, 4 * row : 4 * row + 4, 4 * column : 4 * column + 4] = 255
+    labels = torch.arange(count) % 4
+    return ImageDataset(
+        name="quadrants",
+        train_images=images,
+        test_images=images[:32],
+        train_labels=labels,
+        test_labels=labels[:32],
+        class_names=list("abcd"),
+    )
+
+
 def tiny_pairs(count: int = 48, size: int = 8, seed: int = 0):
     """Two one-channel domains stacked on the channel axis (a pairs dataset), for translation models."""
     data = tiny_dataset(count=count, size=size, channels=2, classes=4, seed=seed)

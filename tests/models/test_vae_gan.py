@@ -8,29 +8,11 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from imsynth.data import ImageDataset
 from imsynth.errors import InputError
 from imsynth.models import build_model, load_run
 from imsynth.models.gan import r1_penalty
 from imsynth.models.vae_gan import VAEGANConfig
-from tests.helpers import assert_one_line_error, run_cli, tiny_run
-
-
-def quadrants(count: int = 128) -> ImageDataset:
-    """8x8 images, one white 4x4 quadrant each: four equally likely pictures whose mean is a grey blur."""
-    images = torch.zeros(count, 1, 8, 8, dtype=torch.uint8)
-    for index in range(count):
-        row, column = divmod(index % 4, 2)
-        images[index, 0, 4 * row : 4 * row + 4, 4 * column : 4 * column + 4] = 255
-    labels = torch.arange(count) % 4
-    return ImageDataset(
-        name="quadrants",
-        train_images=images,
-        test_images=images[:32],
-        train_labels=labels,
-        test_labels=labels[:32],
-        class_names=list("abcd"),
-    )
+from tests.helpers import assert_one_line_error, quadrants, run_cli, tiny_run
 
 
 def quadrant_run(root, steps: int, **settings):
