@@ -11,6 +11,7 @@ from imsynth.errors import ConfigError, InputError
 from imsynth.metrics.video import broken_clips, centroids, frame_scores
 from imsynth.models import build_model, config_for_dataset, get_entry, load_run
 from imsynth.models.networks import band_matrix, ssim
+from imsynth.models.sequential_vae import select_frames
 from imsynth.models.video import CDNA_KERNELS, CDNA_SIZE, CDNA_STARTS, SVG_TINY
 from imsynth.train import train
 from tests.helpers import quadrants, tiny_clips
@@ -393,18 +394,32 @@ def test_dsvae_judge_pulls_its_frames_from_the_blur_of_the_mean(tmp_path):
     clips = data.to_batch(data.test_images)
     tiny = {"width": 4, "hidden": 8, "rnn": 8, "content_dim": 2, "motion_dim": 2, "d_width": 4, "d_layers": 1}
     brightest = {}
-    for weight in (0.0, 4.0):
+    # the judge on every frame, and on one frame of the four per clip (its cheaper form)
+    for weight, judge_frames in ((0.0, 0), (4.0, 0), (4.0, 1)):
         model = _train(
             "dsvae",
             data,
-            tmp_path / str(weight),
+            tmp_path / f"{weight}-{judge_frames}",
             300,
             beta=50.0,
             adversarial_weight=weight,
             adversarial_start=0,
+            judge_frames=judge_frames,
             **tiny,
         )
-        brightest[weight] = model.reconstruct(clips).flatten(1).max(dim=1).values.mean().item()
+        brightest[weight, judge_frames] = model.reconstruct(clips).flatten(1).max(dim=1).values.mean().item()
     # measured: -0.21 without the judge; with it 1.00 at weight 4 (0.02 at weight 1: a weaker pull, still above)
-    assert brightest[0.0] < 0.0, brightest  # the blur: no pixel brighter than mid-grey
-    assert brightest[4.0] > brightest[0.0] + 0.6, brightest
+    assert brightest[0.0, 0] < 0.0, brightest  # the blur: no pixel brighter than mid-grey
+    assert brightest[4.0, 0] > brightest[0.0, 0] + 0.6, brightest
+    assert brightest[4.0, 1] > brightest[0.0, 0] + 0.6, brightest
+
+
+def test_dsvae_judge_frames_are_picked_per_clip_and_bounded():
+    clips = torch.arange(2 * 5, dtype=torch.float32).view(2, 5, 1, 1, 1).expand(-1, -1, 1, 2, 2)
+    picked = torch.tensor([[4, 0], [1, 3]])
+    chosen = select_frames(clips, picked)
+    assert chosen.shape == (2, 2, 1, 2, 2)
+    assert chosen[:, :, 0, 0, 0].tolist() == [[4.0, 0.0], [6.0, 8.0]]
+    base = dataclasses.replace(get_entry("dsvae").default_config(), frames=5)
+    with pytest.raises(ConfigError, match=r"judge_frames must be between 0 \(all\) and frames \(5\), got 6"):
+        dataclasses.replace(base, judge_frames=6)
