@@ -11,7 +11,7 @@ from imsynth.errors import ConfigError, InputError
 from imsynth.metrics.video import broken_clips, centroids, frame_scores
 from imsynth.models import build_model, config_for_dataset, get_entry, load_run
 from imsynth.models.networks import band_matrix, ssim
-from imsynth.models.sequential_vae import select_frames
+from imsynth.models.sequential_vae import place, select_frames
 from imsynth.models.video import CDNA_KERNELS, CDNA_SIZE, CDNA_STARTS, SVG_TINY
 from imsynth.train import train
 from tests.helpers import quadrants, tiny_clips
@@ -197,9 +197,21 @@ def _skips(model):
     return [skip.expand(2, -1, -1, -1) for skip in model.encoder(torch.zeros(1, 1, 16, 16))[1]]
 
 
-def test_dsvae_swaps_content_and_motion_between_clips(tmp_path):
+@pytest.mark.parametrize("decoder", ["joint", "placed"])
+def test_dsvae_swaps_content_and_motion_between_clips(tmp_path, decoder):
     data, _, _ = two_factor_clips(512, seed=0)
-    model = _train("dsvae", data, tmp_path / "dsvae", 1500, width=8, hidden=32, rnn=32, content_dim=4, motion_dim=2)
+    model = _train(
+        "dsvae",
+        data,
+        tmp_path / "dsvae",
+        1500,
+        width=8,
+        hidden=32,
+        rnn=32,
+        content_dim=4,
+        motion_dim=2,
+        decoder=decoder,
+    )
     test, bright, right = two_factor_clips(64, seed=5)
     clips = test.to_batch(test.train_images)
     order = np.random.default_rng(1).permutation(64)
@@ -412,6 +424,39 @@ def test_dsvae_judge_pulls_its_frames_from_the_blur_of_the_mean(tmp_path):
     assert brightest[0.0, 0] < 0.0, brightest  # the blur: no pixel brighter than mid-grey
     assert brightest[4.0, 0] > brightest[0.0, 0] + 0.6, brightest
     assert brightest[4.0, 1] > brightest[0.0, 0] + 0.6, brightest
+
+
+def test_place_moves_the_canvas_by_whole_pixels_and_carries_its_edge_on():
+    canvas = torch.randn(1, 1, 8, 8)
+    shift = 2  # a translation of 2 pixels is 2 * 2 / 8 in [-1, 1] coordinates
+    maps = torch.tensor([[[1.0, 0.0, 2 * shift / 8], [0.0, 1.0, 0.0]]])
+    moved = place(canvas, maps)
+    assert torch.allclose(moved[..., : 8 - shift], canvas[..., shift:], atol=1e-5)
+    assert torch.allclose(moved[..., 8 - shift :], canvas[..., -1:].expand(-1, -1, -1, shift), atol=1e-5)
+    identity = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    assert torch.allclose(place(canvas, identity), canvas, atol=1e-5)
+
+
+def test_dsvae_placed_decoder_draws_the_content_once_and_the_motion_only_places_it():
+    base = dataclasses.replace(get_entry("dsvae").default_config(), channels=1, image_size=16, frames=3)
+    with pytest.raises(ConfigError, match="decoder must be one of joint, placed, got 'sprites'"):
+        dataclasses.replace(base, decoder="sprites")
+    torch.manual_seed(0)
+    config = dataclasses.replace(base, width=4, hidden=8, rnn=8, content_dim=3, motion_dim=2, decoder="placed")
+    model = build_model("dsvae", config).eval()
+    content, motion = torch.randn(2, 3), torch.randn(2, 3, 2)
+    with torch.no_grad():
+        start = model.decode_clips(content, motion)
+        assert torch.allclose(start, start[:, :1].expand_as(start))  # at the identity map, every frame is the canvas
+        model.placement[-1].weight.normal_()
+        drawn = model.decode_clips(content, motion)
+        canvas = model.decoder(content)
+        # every frame is the clip's canvas, placed by its own motion code and nothing else
+        for clip in range(2):
+            for t in range(3):
+                maps = model.placement(motion[clip, t][None]).view(1, 2, 3)
+                assert torch.allclose(drawn[clip, t], place(canvas[clip][None], maps)[0], atol=1e-5)
+        assert not torch.allclose(drawn[:, 0], drawn[:, 1])
 
 
 def test_dsvae_judge_frames_are_picked_per_clip_and_bounded():

@@ -3,6 +3,12 @@
 One static latent f per clip (a bidirectional LSTM over the frames) and one dynamic latent z_t per frame (from that
 frame); frames decoded from (f, z_t) with no skip, so all content must pass through f and all motion through z.
 Swapping f between clips swaps content and keeps motion.
+
+``decoder=placed`` splits the drawing the same way: f alone draws one canvas per clip and z_t alone an affine map
+that places it in each frame (a spatial transformer, Jaderberg et al. 2015, as DDPAE (Hsieh et al. 2018) places its
+objects), so the item is drawn once, from the code that holds it, instead of anew at every position from a vector
+that must also say where. Right for one object moving over a plain background; not for a moving camera or two
+objects moving apart.
 """
 
 from __future__ import annotations
@@ -29,10 +35,19 @@ from .video import (
     leaky,
 )
 
+DECODERS = ("joint", "placed")
+
 
 def select_frames(clips: torch.Tensor, picked: torch.Tensor) -> torch.Tensor:
     """clips (B, T, ...) at per-clip frame indices picked (B, k) -> (B, k, ...)."""
     return clips[torch.arange(clips.shape[0], device=clips.device)[:, None], picked]
+
+
+def place(canvas: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
+    """Canvas logits (N, C, H, W) seen through affine maps (N, 2, 3) from frame to canvas coordinates ([-1, 1]).
+    Outside the canvas its edge carries on: in logits, the background goes on as background rather than grey."""
+    grid = F.affine_grid(maps, list(canvas.shape), align_corners=False)
+    return F.grid_sample(canvas, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
 @dataclass
@@ -50,6 +65,8 @@ class DSVAEConfig(JudgeSettings, ClipShape):
     # what is short; docs/benchmarks.md, Video), so it stays 1
     content_kl_scale: float = 1.0
     norm: str = field(default="batch", metadata={"choices": NORMS})  # in the frame encoder and decoder
+    # "joint": each frame drawn from (f, z_t); "placed": f draws a canvas, z_t an affine map placing it per frame
+    decoder: str = field(default="joint", metadata={"choices": DECODERS})
     # a patch judge on the drawn frames (vae-gan's, adversarial.py), pulling them from the likelihood's blur. At 1
     # from step 500 the classifier named the swapped item 1.7x as often at equal steps, but a step costs 1.6x and it
     # is one seed: off by default (docs/benchmarks.md, Video)
@@ -71,6 +88,7 @@ class DSVAEConfig(JudgeSettings, ClipShape):
         require(self.beta >= 0, f"beta must be >= 0, got {self.beta}")
         require(self.content_kl_scale >= 0, f"content_kl_scale must be >= 0, got {self.content_kl_scale}")
         self.check_judge()
+        require(self.decoder in DECODERS, f"decoder must be one of {', '.join(DECODERS)}, got {self.decoder!r}")
         require(
             0 <= self.judge_frames <= self.frames,
             f"judge_frames must be between 0 (all) and frames ({self.frames}), got {self.judge_frames}",
@@ -92,9 +110,16 @@ class DSVAE(PatchJudged, VideoModel):
         super().__init__(config)
         c = config
         self.encoder = FrameEncoder(c.channels, c.image_size, c.width, c.hidden, norm=c.norm)
+        placed = c.decoder == "placed"
         self.decoder = FrameDecoder(
-            c.channels, c.image_size, c.width, c.content_dim + c.motion_dim, skips=False, norm=c.norm
+            c.channels, c.image_size, c.width, c.content_dim + (0 if placed else c.motion_dim), skips=False, norm=c.norm
         )
+        if placed:
+            # z_t -> the 2x3 map from each frame's coordinates to the canvas', starting at the identity
+            self.placement = nn.Sequential(nn.Linear(c.motion_dim, c.hidden), leaky(), nn.Linear(c.hidden, 6))
+            nn.init.zeros_(self.placement[-1].weight)
+            with torch.no_grad():
+                self.placement[-1].bias.copy_(torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]))
         self.content_rnn = nn.LSTM(c.hidden, c.rnn, batch_first=True, bidirectional=True)
         self.content_head = nn.Linear(2 * c.rnn, 2 * c.content_dim)
         self.motion_head = nn.Sequential(nn.Linear(c.hidden, c.rnn), leaky(), nn.Linear(c.rnn, 2 * c.motion_dim))
@@ -132,6 +157,11 @@ class DSVAE(PatchJudged, VideoModel):
     def decode_clips(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
         """content (B, content_dim) and motion (B, T, motion_dim) -> frame logits (B, T, C, H, W)."""
         batch, frames = motion.shape[:2]
+        if self.config.decoder == "placed":
+            canvas = self.decoder(content).float().repeat_interleave(frames, dim=0)
+            return place(canvas, self.placement(motion.flatten(0, 1)).float().view(-1, 2, 3)).unflatten(
+                0, (batch, frames)
+            )
         codes = torch.cat([content[:, None].expand(-1, frames, -1), motion], dim=2).flatten(0, 1)
         return self.decoder(codes).unflatten(0, (batch, frames))
 
