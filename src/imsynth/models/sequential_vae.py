@@ -65,11 +65,13 @@ class DSVAEConfig(JudgeSettings, ClipShape):
     # what is short; docs/benchmarks.md, Video), so it stays 1
     content_kl_scale: float = 1.0
     norm: str = field(default="batch", metadata={"choices": NORMS})  # in the frame encoder and decoder
-    # "joint": each frame drawn from (f, z_t); "placed": f draws a canvas, z_t an affine map placing it per frame
+    # "joint": each frame drawn from (f, z_t); "placed": f draws a canvas, z_t an affine map placing it per frame.
+    # Placed, in the same 30 minutes the swapped item kept its class 2x as often but B's path only 80% of the time
+    # (nothing fixes where a canvas draws its item): joint by default (docs/benchmarks.md, Video)
     decoder: str = field(default="joint", metadata={"choices": DECODERS})
     # a patch judge on the drawn frames (vae-gan's, adversarial.py), pulling them from the likelihood's blur. At 1
-    # from step 500 the classifier named the swapped item 1.7x as often at equal steps, but a step costs 1.6x and it
-    # is one seed: off by default (docs/benchmarks.md, Video)
+    # from step 500 on 3 frames a clip, the classifier named the swapped item 1.5x as often in the same 30 minutes
+    # (0.5 the same, 2 no gain); one seed each, so off by default (docs/benchmarks.md, Video)
     adversarial_weight: float = 0.0
     # how many frames of each clip the judge sees, drawn at random per clip each step (0: all). The judge is what
     # makes a judged step cost 1.6x; a few frames a clip still judge every frame's decoder, since it is shared
