@@ -73,8 +73,8 @@ class DSVAEConfig(JudgeSettings, ClipShape):
     # from step 500 on 3 frames a clip, the classifier named the swapped item 1.5x as often in the same 30 minutes
     # (0.5 the same, 2 no gain); one seed each, so off by default (docs/benchmarks.md, Video)
     adversarial_weight: float = 0.0
-    # how many frames of each clip the judge sees, drawn at random per clip each step (0: all). The judge is what
-    # makes a judged step cost 1.6x; a few frames a clip still judge every frame's decoder, since it is shared
+    # how many frames of each clip the judge sees, drawn at random per clip each step (0: all). Judging all 15 frames
+    # made a step cost 1.4x a plain one, 3 of them 1.1x; a few frames a clip still judge the decoder every frame uses
     judge_frames: int = 0
 
     search_space: ClassVar[dict] = {
