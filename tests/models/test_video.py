@@ -229,6 +229,7 @@ def test_dsvae_swaps_content_and_motion_between_clips(tmp_path, decoder):
     motion_kept = np.mean((moved > 0) == right[order].astype(bool))
     # measured with batch norm in the frame networks: 1.00 and 1.00 (0.93 and 1.00 at seed 2); without it 0.80 and
     # 1.00, the content leaking into the motion latents
+    # (placed decoder: 1.00 and 1.00 at training seeds 0 and 2)
     assert motion_kept >= 0.9 and content_kept >= 0.85, (content_kept, motion_kept)
 
 
@@ -420,7 +421,8 @@ def test_dsvae_judge_pulls_its_frames_from_the_blur_of_the_mean(tmp_path):
             **tiny,
         )
         brightest[weight, judge_frames] = model.reconstruct(clips).flatten(1).max(dim=1).values.mean().item()
-    # measured: -0.21 without the judge; with it 1.00 at weight 4 (0.02 at weight 1: a weaker pull, still above)
+    # measured: -0.21 without the judge; with it 1.00 at weight 4 on every frame and 1.00 on one frame of the four
+    # (0.02 at weight 1: a weaker pull, still above)
     assert brightest[0.0, 0] < 0.0, brightest  # the blur: no pixel brighter than mid-grey
     assert brightest[4.0, 0] > brightest[0.0, 0] + 0.6, brightest
     assert brightest[4.0, 1] > brightest[0.0, 0] + 0.6, brightest
