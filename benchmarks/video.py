@@ -94,7 +94,7 @@ def pictures(models: dict, clips: torch.Tensor, images: Path) -> None:
 
 def swap_picture(content, rendered, motion, swapped, images: Path, pairs: int = 4) -> None:
     """Per pair, four rows: the content clip A, the model's drawing of A, the motion clip B, the swap."""
-    rows = [clip for index in range(pairs) for clip in (content, rendered, motion, swapped) for clip in [clip[index]]]
+    rows = [clip[index] for index in range(pairs) for clip in (content, rendered, motion, swapped)]
     images.mkdir(parents=True, exist_ok=True)
     write_clips(images / "dsvae_swaps.png", torch.stack(rows), fps=10)
 

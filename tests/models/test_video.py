@@ -6,13 +6,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from imsynth.config import from_dict
 from imsynth.data.clips import ClipDataset
 from imsynth.errors import ConfigError, InputError
 from imsynth.metrics.video import broken_clips, centroids, frame_scores
 from imsynth.models import build_model, config_for_dataset, get_entry, load_run
 from imsynth.models.networks import band_matrix, ssim
-from imsynth.models.sequential_vae import place, select_frames
-from imsynth.models.video import CDNA_KERNELS, CDNA_SIZE, CDNA_STARTS, SVG_TINY
+from imsynth.models.sequential_vae import DSVAEConfig, place
+from imsynth.models.video import CDNA_KERNELS, CDNA_SIZE, CDNA_STARTS, SVG_TINY, select_frames
 from imsynth.train import train
 from tests.helpers import quadrants, tiny_clips
 
@@ -200,18 +201,8 @@ def _skips(model):
 @pytest.mark.parametrize("decoder", ["joint", "placed"])
 def test_dsvae_swaps_content_and_motion_between_clips(tmp_path, decoder):
     data, _, _ = two_factor_clips(512, seed=0)
-    model = _train(
-        "dsvae",
-        data,
-        tmp_path / "dsvae",
-        1500,
-        width=8,
-        hidden=32,
-        rnn=32,
-        content_dim=4,
-        motion_dim=2,
-        decoder=decoder,
-    )
+    tiny = {"width": 8, "hidden": 32, "rnn": 32, "content_dim": 4, "motion_dim": 2}
+    model = _train("dsvae", data, tmp_path / "dsvae", 1500, decoder=decoder, **tiny)
     test, bright, right = two_factor_clips(64, seed=5)
     clips = test.to_batch(test.train_images)
     order = np.random.default_rng(1).permutation(64)
@@ -441,8 +432,8 @@ def test_place_moves_the_canvas_by_whole_pixels_and_carries_its_edge_on():
 
 def test_dsvae_placed_decoder_draws_the_content_once_and_the_motion_only_places_it():
     base = dataclasses.replace(get_entry("dsvae").default_config(), channels=1, image_size=16, frames=3)
-    with pytest.raises(ConfigError, match="decoder must be one of joint, placed, got 'sprites'"):
-        dataclasses.replace(base, decoder="sprites")
+    with pytest.raises(ConfigError, match="'sprites' is not one of 'joint', 'placed'"):
+        from_dict(DSVAEConfig, {"decoder": "sprites"})
     torch.manual_seed(0)
     config = dataclasses.replace(base, width=4, hidden=8, rnn=8, content_dim=3, motion_dim=2, decoder="placed")
     model = build_model("dsvae", config).eval()

@@ -33,14 +33,10 @@ from .video import (
     VideoModel,
     gaussian_kl,
     leaky,
+    select_frames,
 )
 
 DECODERS = ("joint", "placed")
-
-
-def select_frames(clips: torch.Tensor, picked: torch.Tensor) -> torch.Tensor:
-    """clips (B, T, ...) at per-clip frame indices picked (B, k) -> (B, k, ...)."""
-    return clips[torch.arange(clips.shape[0], device=clips.device)[:, None], picked]
 
 
 def place(canvas: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
@@ -90,7 +86,6 @@ class DSVAEConfig(JudgeSettings, ClipShape):
         require(self.beta >= 0, f"beta must be >= 0, got {self.beta}")
         require(self.content_kl_scale >= 0, f"content_kl_scale must be >= 0, got {self.content_kl_scale}")
         self.check_judge()
-        require(self.decoder in DECODERS, f"decoder must be one of {', '.join(DECODERS)}, got {self.decoder!r}")
         require(
             0 <= self.judge_frames <= self.frames,
             f"judge_frames must be between 0 (all) and frames ({self.frames}), got {self.judge_frames}",
@@ -200,7 +195,7 @@ class DSVAE(PatchJudged, VideoModel):
         real = images
         if 0 < self.config.judge_frames < images.shape[1]:
             # the same keyed noise on every process and on resume, so the pick is as exact as the rest of the step
-            picked = context.uniform(images.shape[:2]).argsort(dim=1)[:, : self.config.judge_frames].to(images.device)
+            picked = context.uniform(images.shape[:2]).argsort(dim=1)[:, : self.config.judge_frames]
             real, drawn = (select_frames(x, picked) for x in (images, drawn))
         last = self.decoder.ups[0].weight
         return self.judged_step(context, output.loss, logged, real.flatten(0, 1), drawn.flatten(0, 1), last)

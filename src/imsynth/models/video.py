@@ -129,6 +129,11 @@ class GaussianLSTM(nn.Module):
         return mean, log_var.clamp(-10, 10), state
 
 
+def select_frames(clips: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """clips (B, T, ...) at per-clip frame indices (B, k) -> (B, k, ...)."""
+    return clips[torch.arange(clips.shape[0], device=clips.device)[:, None], index]
+
+
 def gaussian_kl(mean_q, log_var_q, mean_p, log_var_p) -> torch.Tensor:
     """KL(q || p) of diagonal Gaussians, summed over the last dimension."""
     return 0.5 * (log_var_p - log_var_q + (log_var_q.exp() + (mean_q - mean_p) ** 2) / log_var_p.exp() - 1).sum(-1)

@@ -22,7 +22,7 @@ from .base import LossOutput, register_model, require
 from .diffusion import DiffusionConfig, reverse, run_sampler_for, unet_for
 from .objectives import estimates, training_target
 from .samplers import SAMPLERS, NoiseSchedule, Sampler
-from .video import ClipShape, VideoModel
+from .video import ClipShape, VideoModel, select_frames
 
 
 @dataclass
@@ -96,7 +96,7 @@ class VideoDiffusion(VideoModel):
         span = c.past + c.block + c.future
         start = (uniform((batch,)) * (frames - span + 1)).long().clamp(max=frames - span).to(clips.device)
         index = start[:, None] + torch.arange(span, device=clips.device)
-        window = clips[torch.arange(batch, device=clips.device)[:, None], index]  # (B, span, C, H, W)
+        window = select_frames(clips, index)  # (B, span, C, H, W)
         past, block, future = window.split([c.past, c.block, c.future], dim=1)
         keep_past = (uniform((batch,)) >= c.mask_probability).to(clips)[:, None, None, None, None]
         keep_future = (uniform((batch,)) >= c.mask_probability).to(clips)[:, None, None, None, None]
