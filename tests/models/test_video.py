@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from imsynth.errors import ConfigError, InputError
 from imsynth.metrics.video import broken_clips, centroids, frame_scores
 from imsynth.models import build_model, config_for_dataset, get_entry, load_run
 from imsynth.models.networks import band_matrix, ssim
-from imsynth.models.sequential_vae import DSVAEConfig, place
+from imsynth.models.sequential_vae import DSVAEConfig, brightness_centres, inverse_maps, place
 from imsynth.models.video import CDNA_KERNELS, CDNA_SIZE, CDNA_STARTS, SVG_TINY, select_frames
 from imsynth.train import train
 from tests.helpers import quadrants, tiny_clips
@@ -198,11 +199,13 @@ def _skips(model):
     return [skip.expand(2, -1, -1, -1) for skip in model.encoder(torch.zeros(1, 1, 16, 16))[1]]
 
 
-@pytest.mark.parametrize("decoder", ["joint", "placed"])
+@pytest.mark.parametrize(
+    "decoder", [{"decoder": "joint"}, {"decoder": "placed"}, {"decoder": "placed", "register": True, "centre_weight": 1}]
+)
 def test_dsvae_swaps_content_and_motion_between_clips(tmp_path, decoder):
     data, _, _ = two_factor_clips(512, seed=0)
     tiny = {"width": 8, "hidden": 32, "rnn": 32, "content_dim": 4, "motion_dim": 2}
-    model = _train("dsvae", data, tmp_path / "dsvae", 1500, decoder=decoder, **tiny)
+    model = _train("dsvae", data, tmp_path / "dsvae", 1500, **decoder, **tiny)
     test, bright, right = two_factor_clips(64, seed=5)
     clips = test.to_batch(test.train_images)
     order = np.random.default_rng(1).permutation(64)
@@ -450,6 +453,66 @@ def test_dsvae_placed_decoder_draws_the_content_once_and_the_motion_only_places_
                 maps = model.placement(motion[clip, t][None]).view(1, 2, 3)
                 assert torch.allclose(drawn[clip, t], place(canvas[clip][None], maps)[0], atol=1e-5)
         assert not torch.allclose(drawn[:, 0], drawn[:, 1])
+
+
+def test_inverse_maps_undo_a_placement_and_brightness_centres_match_the_metric():
+    maps = torch.tensor([[[1.2, 0.1, 0.25], [-0.2, 0.9, -0.5]]])
+    inverse = inverse_maps(maps)
+    square = lambda m: torch.cat([m, torch.tensor([[[0.0, 0.0, 1.0]]])], dim=1)
+    assert torch.allclose(square(maps) @ square(inverse), torch.eye(3)[None], atol=1e-6)
+    canvas = torch.zeros(1, 1, 16, 16)
+    canvas[..., 6:10, 5:9] = 1.0  # well inside, so neither placement reaches the edge
+    shift = torch.tensor([[[1.0, 0.0, 0.25], [0.0, 1.0, -0.25]]])  # 2 px each way
+    back = place(place(canvas, shift), inverse_maps(shift))
+    assert torch.allclose(back, canvas, atol=1e-5)
+    clips = torch.rand(2, 3, 1, 16, 12) * 2 - 1
+    pixels = (brightness_centres(clips) + 1) * torch.tensor([12.0, 16.0]) / 2 - 0.5
+    assert torch.allclose(pixels, centroids(clips), atol=1e-4)  # the swap metric's centres, in its pixels
+
+
+def test_dsvae_centre_term_is_the_squared_pixel_distance_from_the_canvas_centre_to_each_frames_brightness():
+    base = dataclasses.replace(get_entry("dsvae").default_config(), channels=1, image_size=16, frames=2)
+    tiny = {"width": 4, "hidden": 8, "rnn": 8, "content_dim": 3, "motion_dim": 2, "decoder": "placed"}
+    clips = -torch.ones(1, 2, 1, 16, 16)
+    clips[0, 0, 0, 3, 11] = 1.0  # one bright pixel: 3.5 px right of the centre (7.5, 7.5) and 4.5 up
+    clips[0, 1, 0, 7:9, 7:9] = 1.0  # centred
+    torch.manual_seed(0)
+    model = build_model("dsvae", dataclasses.replace(base, centre_weight=2.0, register=True, **tiny)).eval()
+    output = model.loss(clips, noise=lambda shape: torch.zeros(shape))
+    # at the identity maps the canvas centre lands on the frame centre: (3.5^2 + 4.5^2 + 0) / 2 frames
+    assert float(output.parts["centre_px2"]) == pytest.approx((3.5**2 + 4.5**2) / 2, rel=1e-4)
+    plain = build_model("dsvae", dataclasses.replace(base, **tiny)).eval()
+    assert "centre_px2" not in plain.loss(clips, noise=lambda shape: torch.zeros(shape)).parts
+    for wrong, message in (
+        ({"centre_weight": -1.0}, "centre_weight must be >= 0, got -1.0"),
+        ({"decoder": "joint", "register": True}, "register and centre_weight need decoder=placed"),
+    ):
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            dataclasses.replace(base, **{**tiny, **wrong})
+
+
+def test_dsvae_registered_content_is_read_from_the_clip_held_still():
+    # a placed model whose maps follow the item: its content code is the same wherever the item moves
+    base = dataclasses.replace(get_entry("dsvae").default_config(), channels=1, image_size=16, frames=3)
+    tiny = {"width": 4, "hidden": 8, "rnn": 8, "content_dim": 3, "motion_dim": 2}
+    torch.manual_seed(0)
+    model = build_model("dsvae", dataclasses.replace(base, decoder="placed", register=True, **tiny)).eval()
+    item = torch.zeros(1, 1, 16, 16)
+    item[..., 6:10, 6:9] = 2.0
+    shifts = torch.tensor([[-2, 0], [1, 2], [3, -1]])  # pixels, (x, y), per frame
+    still = item.expand(3, -1, -1, -1) - 1
+    moving = torch.stack([torch.roll(f, (int(dy), int(dx)), dims=(1, 2)) for f, (dx, dy) in zip(still, shifts)])
+    follow = torch.zeros(3, 2, 3)
+    follow[:, 0, 0] = follow[:, 1, 1] = 1.0
+    follow[:, :, 2] = -2 * shifts.float() / 16  # frame point x + shift shows canvas point x
+    identity = torch.eye(2, 3).expand(3, -1, -1)
+    seen = {}
+    with torch.no_grad():
+        for name, clip, maps in (("still", still, identity), ("moving", moving, follow), ("unfollowed", moving, identity)):
+            model.maps = lambda motion, maps=maps: maps.expand(len(motion), -1, -1, -1)
+            (seen[name], _), _ = model.encode_clips(clip[None])
+    assert torch.allclose(seen["still"], seen["moving"], atol=1e-5)
+    assert not torch.allclose(seen["unfollowed"], seen["still"], atol=1e-3)
 
 
 def test_dsvae_judge_frames_are_picked_per_clip_and_bounded():

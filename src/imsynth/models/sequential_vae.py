@@ -8,7 +8,9 @@ Swapping f between clips swaps content and keeps motion.
 that places it in each frame (a spatial transformer, Jaderberg et al. 2015, as DDPAE (Hsieh et al. 2018) places its
 objects), so the item is drawn once, from the code that holds it, instead of anew at every position from a vector
 that must also say where. Right for one object moving over a plain background; not for a moving camera or two
-objects moving apart.
+objects moving apart. With it, ``register`` reads the content code from the clip held still (each frame moved back
+by its own map, as an inverse spatial transformer), and ``centre_weight`` ties every map to its frame's brightness
+centre, so that all canvases draw their item in one place and any clip's maps place any clip's canvas.
 """
 
 from __future__ import annotations
@@ -46,6 +48,22 @@ def place(canvas: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(canvas, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
+def inverse_maps(maps: torch.Tensor) -> torch.Tensor:
+    """The affine maps (N, 2, 3) that undo ``maps``: canvas to frame coordinates where those go frame to canvas."""
+    inverse = torch.linalg.inv(maps[:, :, :2])
+    return torch.cat([inverse, -inverse @ maps[:, :, 2:]], dim=2)
+
+
+def brightness_centres(clips: torch.Tensor) -> torch.Tensor:
+    """Each frame's brightness-weighted centre (B, T, 2) as (x, y) in [-1, 1] coordinates (``place``'s)."""
+    mass = ((clips.float() + 1) / 2).mean(dim=2)
+    total = mass.sum(dim=(2, 3)).clamp_min(1e-6)
+    height, width = mass.shape[2:]
+    xs = (2 * torch.arange(width, device=mass.device) + 1) / width - 1
+    ys = (2 * torch.arange(height, device=mass.device) + 1) / height - 1
+    return torch.stack([(mass.sum(2) * xs).sum(-1) / total, (mass.sum(3) * ys).sum(-1) / total], dim=-1)
+
+
 @dataclass
 class DSVAEConfig(JudgeSettings, ClipShape):
     width: int = 32
@@ -65,6 +83,13 @@ class DSVAEConfig(JudgeSettings, ClipShape):
     # Placed, in the same 30 minutes the swapped item kept its class 2x as often but B's path only 80% of the time
     # (nothing fixes where a canvas draws its item): joint by default (docs/benchmarks.md, Video)
     decoder: str = field(default="joint", metadata={"choices": DECODERS})
+    # placed only: the content code read from the clip held still (each frame moved back onto the canvas by its own
+    # map, the frames averaged) instead of from the moving frames, so the encoder sees the item once, in one place
+    register: bool = False
+    # placed only: a pull (per squared pixel, per frame) bringing where each frame's map puts the canvas centre onto
+    # that frame's brightness centre, so every canvas draws its item's mass at its centre and a swapped item follows
+    # the motion clip's path rather than that path shifted by where each canvas happened to draw
+    centre_weight: float = 0.0
     # a patch judge on the drawn frames (vae-gan's, adversarial.py), pulling them from the likelihood's blur. At 1
     # from step 500 on 3 frames a clip, the classifier named the swapped item 1.5x as often in the same 30 minutes
     # (0.5 the same, 2 no gain); one seed each, so off by default (docs/benchmarks.md, Video)
@@ -86,6 +111,11 @@ class DSVAEConfig(JudgeSettings, ClipShape):
         require(self.beta >= 0, f"beta must be >= 0, got {self.beta}")
         require(self.content_kl_scale >= 0, f"content_kl_scale must be >= 0, got {self.content_kl_scale}")
         self.check_judge()
+        require(self.centre_weight >= 0, f"centre_weight must be >= 0, got {self.centre_weight}")
+        require(
+            self.decoder == "placed" or not (self.register or self.centre_weight),
+            "register and centre_weight need decoder=placed (they act on its maps)",
+        )
         require(
             0 <= self.judge_frames <= self.frames,
             f"judge_frames must be between 0 (all) and frames ({self.frames}), got {self.judge_frames}",
@@ -117,8 +147,12 @@ class DSVAE(PatchJudged, VideoModel):
             nn.init.zeros_(self.placement[-1].weight)
             with torch.no_grad():
                 self.placement[-1].bias.copy_(torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]))
-        self.content_rnn = nn.LSTM(c.hidden, c.rnn, batch_first=True, bidirectional=True)
-        self.content_head = nn.Linear(2 * c.rnn, 2 * c.content_dim)
+        if c.register:
+            self.content_encoder = FrameEncoder(c.channels, c.image_size, c.width, c.hidden, norm=c.norm)
+            self.content_head = nn.Linear(c.hidden, 2 * c.content_dim)
+        else:
+            self.content_rnn = nn.LSTM(c.hidden, c.rnn, batch_first=True, bidirectional=True)
+            self.content_head = nn.Linear(2 * c.rnn, 2 * c.content_dim)
         self.motion_head = nn.Sequential(nn.Linear(c.hidden, c.rnn), leaky(), nn.Linear(c.rnn, 2 * c.motion_dim))
         self.prior = GaussianLSTM(c.motion_dim, c.rnn, c.motion_dim)
         self.build_judge(c.channels)
@@ -133,11 +167,15 @@ class DSVAE(PatchJudged, VideoModel):
         batch, frames = clips.shape[:2]
         h, _ = self.encoder(clips.flatten(0, 1))
         h = h.unflatten(0, (batch, frames))
-        out, _ = self.content_rnn(h)
-        half = self.config.rnn
-        summary = torch.cat([out[:, -1, :half], out[:, 0, half:]], dim=1)
-        content = self.content_head(summary).chunk(2, dim=1)
         motion = self.motion_head(h).chunk(2, dim=2)
+        if self.config.register:
+            still = place(clips.flatten(0, 1).float(), inverse_maps(self.maps(motion[0]).flatten(0, 1)))
+            summary, _ = self.content_encoder(still.unflatten(0, (batch, frames)).mean(1).to(h.dtype))
+        else:
+            out, _ = self.content_rnn(h)
+            half = self.config.rnn
+            summary = torch.cat([out[:, -1, :half], out[:, 0, half:]], dim=1)
+        content = self.content_head(summary).chunk(2, dim=1)
         return (content[0], content[1].clamp(-10, 10)), (motion[0], motion[1].clamp(-10, 10))
 
     def motion_prior(self, motion: torch.Tensor):
@@ -151,14 +189,16 @@ class DSVAE(PatchJudged, VideoModel):
             log_vars.append(log_var)
         return torch.stack(means, 1), torch.stack(log_vars, 1)
 
+    def maps(self, motion: torch.Tensor) -> torch.Tensor:
+        """The placed decoder's affine maps (B, T, 2, 3), frame to canvas coordinates, for motion codes (B, T, d)."""
+        return self.placement(motion).float().unflatten(-1, (2, 3))
+
     def decode_clips(self, content: torch.Tensor, motion: torch.Tensor) -> torch.Tensor:
         """content (B, content_dim) and motion (B, T, motion_dim) -> frame logits (B, T, C, H, W)."""
         batch, frames = motion.shape[:2]
         if self.config.decoder == "placed":
             canvas = self.decoder(content).float().repeat_interleave(frames, dim=0)
-            return place(canvas, self.placement(motion.flatten(0, 1)).float().view(-1, 2, 3)).unflatten(
-                0, (batch, frames)
-            )
+            return place(canvas, self.maps(motion).flatten(0, 1)).unflatten(0, (batch, frames))
         codes = torch.cat([content[:, None].expand(-1, frames, -1), motion], dim=2).flatten(0, 1)
         return self.decoder(codes).unflatten(0, (batch, frames))
 
@@ -183,6 +223,13 @@ class DSVAE(PatchJudged, VideoModel):
         kl_z = gaussian_kl(z_mean, z_log_var, p_mean, p_log_var).sum(1).mean()
         loss = (recon + c.beta * (c.content_kl_scale * kl_f + kl_z)) / frames
         parts = {"recon": recon.detach() / frames, "kl_content": kl_f.detach(), "kl_motion": kl_z.detach() / frames}
+        if c.centre_weight:
+            # where the canvas centre (0, 0) lands in each frame, against the frame's own brightness centre, in pixels
+            landed = inverse_maps(self.maps(z).flatten(0, 1))[:, :, 2].unflatten(0, (batch, frames))
+            half_size = torch.tensor(clips.shape[-1:-3:-1], dtype=torch.float32, device=landed.device) / 2
+            off = ((landed - brightness_centres(clips)) * half_size).pow(2).sum(-1).mean()
+            loss = loss + c.centre_weight * off
+            parts["centre_px2"] = off.detach()
         return LossOutput(loss, parts), logits
 
     def train_step(self, images: torch.Tensor, labels: torch.Tensor | None, context) -> dict:
