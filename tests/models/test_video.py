@@ -200,7 +200,8 @@ def _skips(model):
 
 
 @pytest.mark.parametrize(
-    "decoder", [{"decoder": "joint"}, {"decoder": "placed"}, {"decoder": "placed", "register": True, "centre_weight": 1}]
+    "decoder",
+    [{"decoder": "joint"}, {"decoder": "placed"}, {"decoder": "placed", "register": True, "centre_weight": 1}],
 )
 def test_dsvae_swaps_content_and_motion_between_clips(tmp_path, decoder):
     data, _, _ = two_factor_clips(512, seed=0)
@@ -508,7 +509,11 @@ def test_dsvae_registered_content_is_read_from_the_clip_held_still():
     identity = torch.eye(2, 3).expand(3, -1, -1)
     seen = {}
     with torch.no_grad():
-        for name, clip, maps in (("still", still, identity), ("moving", moving, follow), ("unfollowed", moving, identity)):
+        for name, clip, maps in (
+            ("still", still, identity),
+            ("moving", moving, follow),
+            ("unfollowed", moving, identity),
+        ):
             model.maps = lambda motion, maps=maps: maps.expand(len(motion), -1, -1, -1)
             (seen[name], _), _ = model.encode_clips(clip[None])
     assert torch.allclose(seen["still"], seen["moving"], atol=1e-5)
