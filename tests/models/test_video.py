@@ -520,6 +520,29 @@ def test_dsvae_registered_content_is_read_from_the_clip_held_still():
     assert not torch.allclose(seen["unfollowed"], seen["still"], atol=1e-3)
 
 
+def test_dsvae_sprite_draws_a_smaller_canvas_placed_at_its_own_pixels_size():
+    base = dataclasses.replace(get_entry("dsvae").default_config(), channels=1, image_size=16, frames=2)
+    tiny = {"width": 4, "hidden": 8, "rnn": 8, "content_dim": 3, "motion_dim": 2, "decoder": "placed"}
+    torch.manual_seed(0)
+    model = build_model("dsvae", dataclasses.replace(base, sprite=8, register=True, **tiny)).eval()
+    content, motion = torch.randn(2, 3), torch.randn(2, 2, 2)
+    with torch.no_grad():
+        canvas = model.decoder(content)
+        frames = model.decode_clips(content, motion)
+        (code, _), _ = model.encode_clips(frames.tanh())  # the registered still is the sprite's size
+    assert canvas.shape == (2, 1, 8, 8) and frames.shape == (2, 2, 1, 16, 16) and code.shape == (2, 3)
+    # at the start every frame shows the canvas pixel for pixel in its middle, the canvas's edge carried outside
+    assert torch.allclose(frames[:, :, :, 4:12, 4:12], canvas[:, None].expand(-1, 2, -1, -1, -1), atol=1e-5)
+    assert torch.allclose(frames[:, :, :, 0, 4:12], canvas[:, None, :, 0].expand(-1, 2, -1, -1), atol=1e-5)
+    for wrong, message in (
+        ({"sprite": 4}, "sprite must be 0 or between 8 and the frame's side (16), got 4"),
+        ({"sprite": 32}, "sprite must be 0 or between 8 and the frame's side (16), got 32"),
+        ({"sprite": 8, "decoder": "joint"}, "sprite needs decoder=placed"),
+    ):
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            dataclasses.replace(base, **{**tiny, **wrong})
+
+
 def test_dsvae_judge_frames_are_picked_per_clip_and_bounded():
     clips = torch.arange(2 * 5, dtype=torch.float32).view(2, 5, 1, 1, 1).expand(-1, -1, 1, 2, 2)
     picked = torch.tensor([[4, 0], [1, 3]])

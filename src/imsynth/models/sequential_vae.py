@@ -41,10 +41,11 @@ from .video import (
 DECODERS = ("joint", "placed")
 
 
-def place(canvas: torch.Tensor, maps: torch.Tensor) -> torch.Tensor:
-    """Canvas logits (N, C, H, W) seen through affine maps (N, 2, 3) from frame to canvas coordinates ([-1, 1]).
-    Outside the canvas its edge carries on: in logits, the background goes on as background rather than grey."""
-    grid = F.affine_grid(maps, list(canvas.shape), align_corners=False)
+def place(canvas: torch.Tensor, maps: torch.Tensor, size: tuple[int, int] | None = None) -> torch.Tensor:
+    """Canvas logits (N, C, H, W) seen through affine maps (N, 2, 3) from frame to canvas coordinates ([-1, 1]), as
+    frames of ``size`` (the canvas's by default). Outside the canvas its edge carries on: in logits, the background
+    goes on as background rather than grey."""
+    grid = F.affine_grid(maps, [*canvas.shape[:2], *(size or canvas.shape[2:])], align_corners=False)
     return F.grid_sample(canvas, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
@@ -90,6 +91,9 @@ class DSVAEConfig(JudgeSettings, ClipShape):
     # that frame's brightness centre, so every canvas draws its item's mass at its centre and a swapped item follows
     # the motion clip's path rather than that path shifted by where each canvas happened to draw
     centre_weight: float = 0.0
+    # placed only: the canvas's side in pixels (0: the frame's), placed at that size to start with. A 32-pixel canvas
+    # holds a 28-pixel item at the frame's resolution, and the decoder draws no more than the item
+    sprite: int = 0
     # a patch judge on the drawn frames (vae-gan's, adversarial.py), pulling them from the likelihood's blur. At 1
     # from step 500 on 3 frames a clip, the classifier named the swapped item 1.5x as often in the same 30 minutes
     # (0.5 the same, 2 no gain); one seed each, so off by default (docs/benchmarks.md, Video)
@@ -116,6 +120,12 @@ class DSVAEConfig(JudgeSettings, ClipShape):
             self.decoder == "placed" or not (self.register or self.centre_weight),
             "register and centre_weight need decoder=placed (they act on its maps)",
         )
+        if self.sprite:
+            require(self.decoder == "placed", "sprite needs decoder=placed (it is the canvas's side)")
+            require(
+                8 <= self.sprite <= self.image_size,
+                f"sprite must be 0 or between 8 and the frame's side ({self.image_size}), got {self.sprite}",
+            )
         require(
             0 <= self.judge_frames <= self.frames,
             f"judge_frames must be between 0 (all) and frames ({self.frames}), got {self.judge_frames}",
@@ -138,17 +148,19 @@ class DSVAE(PatchJudged, VideoModel):
         c = config
         self.encoder = FrameEncoder(c.channels, c.image_size, c.width, c.hidden, norm=c.norm)
         placed = c.decoder == "placed"
+        self.canvas_size = c.sprite or c.image_size
         self.decoder = FrameDecoder(
-            c.channels, c.image_size, c.width, c.content_dim + (0 if placed else c.motion_dim), skips=False, norm=c.norm
+            c.channels, self.canvas_size, c.width, c.content_dim + (0 if placed else c.motion_dim), skips=False, norm=c.norm
         )
         if placed:
             # z_t -> the 2x3 map from each frame's coordinates to the canvas', starting at the identity
             self.placement = nn.Sequential(nn.Linear(c.motion_dim, c.hidden), leaky(), nn.Linear(c.hidden, 6))
             nn.init.zeros_(self.placement[-1].weight)
             with torch.no_grad():
-                self.placement[-1].bias.copy_(torch.tensor([1.0, 0.0, 0.0, 0.0, 1.0, 0.0]))
+                zoom = c.image_size / self.canvas_size  # the canvas at its own pixels' size, in the frame's middle
+                self.placement[-1].bias.copy_(torch.tensor([zoom, 0.0, 0.0, 0.0, zoom, 0.0]))
         if c.register:
-            self.content_encoder = FrameEncoder(c.channels, c.image_size, c.width, c.hidden, norm=c.norm)
+            self.content_encoder = FrameEncoder(c.channels, self.canvas_size, c.width, c.hidden, norm=c.norm)
             self.content_head = nn.Linear(c.hidden, 2 * c.content_dim)
         else:
             self.content_rnn = nn.LSTM(c.hidden, c.rnn, batch_first=True, bidirectional=True)
@@ -169,7 +181,8 @@ class DSVAE(PatchJudged, VideoModel):
         h = h.unflatten(0, (batch, frames))
         motion = self.motion_head(h).chunk(2, dim=2)
         if self.config.register:
-            still = place(clips.flatten(0, 1).float(), inverse_maps(self.maps(motion[0]).flatten(0, 1)))
+            moved_back = inverse_maps(self.maps(motion[0]).flatten(0, 1))
+            still = place(clips.flatten(0, 1).float(), moved_back, (self.canvas_size, self.canvas_size))
             summary, _ = self.content_encoder(still.unflatten(0, (batch, frames)).mean(1).to(h.dtype))
         else:
             out, _ = self.content_rnn(h)
@@ -198,7 +211,8 @@ class DSVAE(PatchJudged, VideoModel):
         batch, frames = motion.shape[:2]
         if self.config.decoder == "placed":
             canvas = self.decoder(content).float().repeat_interleave(frames, dim=0)
-            return place(canvas, self.maps(motion).flatten(0, 1)).unflatten(0, (batch, frames))
+            size = (self.config.image_size, self.config.image_size)
+            return place(canvas, self.maps(motion).flatten(0, 1), size).unflatten(0, (batch, frames))
         codes = torch.cat([content[:, None].expand(-1, frames, -1), motion], dim=2).flatten(0, 1)
         return self.decoder(codes).unflatten(0, (batch, frames))
 
