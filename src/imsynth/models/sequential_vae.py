@@ -149,9 +149,8 @@ class DSVAE(PatchJudged, VideoModel):
         self.encoder = FrameEncoder(c.channels, c.image_size, c.width, c.hidden, norm=c.norm)
         placed = c.decoder == "placed"
         self.canvas_size = c.sprite or c.image_size
-        self.decoder = FrameDecoder(
-            c.channels, self.canvas_size, c.width, c.content_dim + (0 if placed else c.motion_dim), skips=False, norm=c.norm
-        )
+        code = c.content_dim + (0 if placed else c.motion_dim)
+        self.decoder = FrameDecoder(c.channels, self.canvas_size, c.width, code, skips=False, norm=c.norm)
         if placed:
             # z_t -> the 2x3 map from each frame's coordinates to the canvas', starting at the identity
             self.placement = nn.Sequential(nn.Linear(c.motion_dim, c.hidden), leaky(), nn.Linear(c.hidden, 6))
