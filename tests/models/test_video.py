@@ -535,12 +535,13 @@ def test_dsvae_sprite_draws_a_smaller_canvas_placed_at_its_own_pixels_size():
     assert torch.allclose(frames[:, :, :, 4:12, 4:12], canvas[:, None].expand(-1, 2, -1, -1, -1), atol=1e-5)
     assert torch.allclose(frames[:, :, :, 0, 4:12], canvas[:, None, :, 0].expand(-1, 2, -1, -1), atol=1e-5)
     for wrong, message in (
-        ({"sprite": 4}, "sprite must be 0 or between 8 and the frame's side (16), got 4"),
-        ({"sprite": 32}, "sprite must be 0 or between 8 and the frame's side (16), got 32"),
+        ({"sprite": 4}, "sprite must be 0 or at least 8 pixels, got 4"),
         ({"sprite": 8, "decoder": "joint"}, "sprite needs decoder=placed"),
     ):
         with pytest.raises(ConfigError, match=re.escape(message)):
             dataclasses.replace(base, **{**tiny, **wrong})
+    with pytest.raises(ConfigError, match=re.escape("sprite (32) is larger than the frames (16 pixels)")):
+        build_model("dsvae", dataclasses.replace(base, sprite=32, **tiny))
 
 
 def test_dsvae_judge_frames_are_picked_per_clip_and_bounded():

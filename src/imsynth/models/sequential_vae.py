@@ -122,10 +122,7 @@ class DSVAEConfig(JudgeSettings, ClipShape):
         )
         if self.sprite:
             require(self.decoder == "placed", "sprite needs decoder=placed (it is the canvas's side)")
-            require(
-                8 <= self.sprite <= self.image_size,
-                f"sprite must be 0 or between 8 and the frame's side ({self.image_size}), got {self.sprite}",
-            )
+            require(self.sprite >= 8, f"sprite must be 0 or at least 8 pixels, got {self.sprite}")
         require(
             0 <= self.judge_frames <= self.frames,
             f"judge_frames must be between 0 (all) and frames ({self.frames}), got {self.judge_frames}",
@@ -148,6 +145,8 @@ class DSVAE(PatchJudged, VideoModel):
         c = config
         self.encoder = FrameEncoder(c.channels, c.image_size, c.width, c.hidden, norm=c.norm)
         placed = c.decoder == "placed"
+        # here, not in the config: the frame's side is the data's, filled in after the user's settings
+        require(c.sprite <= c.image_size, f"sprite ({c.sprite}) is larger than the frames ({c.image_size} pixels)")
         self.canvas_size = c.sprite or c.image_size
         code = c.content_dim + (0 if placed else c.motion_dim)
         self.decoder = FrameDecoder(c.channels, self.canvas_size, c.width, code, skips=False, norm=c.norm)
