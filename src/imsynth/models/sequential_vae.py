@@ -81,18 +81,22 @@ class DSVAEConfig(JudgeSettings, ClipShape):
     content_kl_scale: float = 1.0
     norm: str = field(default="batch", metadata={"choices": NORMS})  # in the frame encoder and decoder
     # "joint": each frame drawn from (f, z_t); "placed": f draws a canvas, z_t an affine map placing it per frame.
-    # Placed, in the same 30 minutes the swapped item kept its class 2x as often but B's path only 80% of the time
-    # (nothing fixes where a canvas draws its item): joint by default (docs/benchmarks.md, Video)
+    # Placed alone, in the same 30 minutes the swapped item kept its class 2x as often but B's path only 80% of the
+    # time; with register, centre_weight and sprite 3.0x and 100% (the preset one-object-cpu-30min). Joint by default:
+    # a canvas is wrong for two items or a moving camera (docs/benchmarks.md, Video)
     decoder: str = field(default="joint", metadata={"choices": DECODERS})
     # placed only: the content code read from the clip held still (each frame moved back onto the canvas by its own
-    # map, the frames averaged) instead of from the moving frames, so the encoder sees the item once, in one place
+    # map, the frames averaged) instead of from the moving frames, so the encoder sees the item once, in one place.
+    # With centre_weight=1 the classifier named the swapped item 75% of the time where placed alone made 53%
     register: bool = False
     # placed only: a pull (per squared pixel, per frame) bringing where each frame's map puts the canvas centre onto
     # that frame's brightness centre, so every canvas draws its item's mass at its centre and a swapped item follows
-    # the motion clip's path rather than that path shifted by where each canvas happened to draw
+    # the motion clip's path rather than that path shifted by where each canvas happened to draw (at 1: every swap
+    # within 4 px of B's path, mean 0.5-0.8 px, where placed alone kept 80%)
     centre_weight: float = 0.0
     # placed only: the canvas's side in pixels (0: the frame's), placed at that size to start with. A 32-pixel canvas
-    # holds a 28-pixel item at the frame's resolution, and the decoder draws no more than the item
+    # holds a 28-pixel item at the frame's resolution, and the decoder draws no more than the item (81% against 78%
+    # at 64, the same 30 minutes' worth, one seed each)
     sprite: int = 0
     # a patch judge on the drawn frames (vae-gan's, adversarial.py), pulling them from the likelihood's blur. At 1
     # from step 500 on 3 frames a clip, the classifier named the swapped item 1.5x as often in the same 30 minutes
