@@ -224,7 +224,7 @@ def test_dsvae_swaps_content_and_motion_between_clips(tmp_path, decoder):
     motion_kept = np.mean((moved > 0) == right[order].astype(bool))
     # measured with batch norm in the frame networks: 1.00 and 1.00 (0.93 and 1.00 at seed 2); without it 0.80 and
     # 1.00, the content leaking into the motion latents
-    # (placed decoder: 1.00 and 1.00 at training seeds 0 and 2)
+    # (placed decoder: 1.00 and 1.00 at training seeds 0 and 2; registered and centred too)
     assert motion_kept >= 0.9 and content_kept >= 0.85, (content_kept, motion_kept)
 
 
