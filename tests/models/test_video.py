@@ -13,8 +13,8 @@ from imsynth.errors import ConfigError, InputError
 from imsynth.metrics.video import broken_clips, centroids, frame_scores
 from imsynth.models import build_model, config_for_dataset, get_entry, load_run
 from imsynth.models.networks import band_matrix, ssim
-from imsynth.models.sequential_vae import DSVAEConfig, brightness_centres, inverse_maps, place
-from imsynth.models.video import CDNA_KERNELS, CDNA_SIZE, CDNA_STARTS, SVG_TINY, select_frames
+from imsynth.models.sequential_vae import DSVAEConfig, inverse_maps, place
+from imsynth.models.video import CDNA_KERNELS, CDNA_SIZE, CDNA_STARTS, SVG_TINY, brightness_centres, select_frames
 from imsynth.train import train
 from tests.helpers import quadrants, tiny_clips
 
@@ -466,9 +466,13 @@ def test_inverse_maps_undo_a_placement_and_brightness_centres_match_the_metric()
     shift = torch.tensor([[[1.0, 0.0, 0.25], [0.0, 1.0, -0.25]]])  # 2 px each way
     back = place(place(canvas, shift), inverse_maps(shift))
     assert torch.allclose(back, canvas, atol=1e-5)
-    clips = torch.rand(2, 3, 1, 16, 12) * 2 - 1
-    pixels = (brightness_centres(clips) + 1) * torch.tensor([12.0, 16.0]) / 2 - 0.5
-    assert torch.allclose(pixels, centroids(clips), atol=1e-4)  # the swap metric's centres, in its pixels
+    clips = -torch.ones(1, 2, 1, 16, 12)
+    clips[0, 0, 0, 2, 5] = 1.0  # one bright pixel at column 5, row 2
+    clips[0, 1, 0, 8:10, 3] = 1.0  # two, at column 3, rows 8 and 9
+    assert centroids(clips)[0].tolist() == [[5.0, 2.0], [3.0, 8.5]]  # the swap metric's centres, in pixels
+    # and in affine_grid's coordinates, the pixels' centres: (2 * i + 1) / size - 1
+    expected = torch.tensor([[11 / 12 - 1, 5 / 16 - 1], [7 / 12 - 1, 18 / 16 - 1]])
+    assert torch.allclose(brightness_centres(clips)[0], expected, atol=1e-6)
 
 
 def test_dsvae_centre_term_is_the_squared_pixel_distance_from_the_canvas_centre_to_each_frames_brightness():

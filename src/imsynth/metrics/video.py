@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.functional.image import structural_similarity_index_measure
 
+from ..models.video import brightness_centres
+
 
 def frame_scores(predicted: torch.Tensor, truth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-frame PSNR (dB) and SSIM, each (B, T), of predicted clips against the true ones."""
@@ -72,13 +74,8 @@ def prediction_report(
 
 def centroids(clips: torch.Tensor) -> torch.Tensor:
     """The brightness-weighted centre (x, y) in pixels of every frame: (B, T, 2)."""
-    mass = ((clips.float() + 1) / 2).mean(dim=2)  # (B, T, H, W)
-    total = mass.sum(dim=(2, 3)).clamp_min(1e-6)
-    ys = torch.arange(mass.shape[2], dtype=torch.float32)
-    xs = torch.arange(mass.shape[3], dtype=torch.float32)
-    x = (mass.sum(dim=2) * xs).sum(-1) / total
-    y = (mass.sum(dim=3) * ys).sum(-1) / total
-    return torch.stack([x, y], dim=-1)
+    size = torch.tensor([clips.shape[-1], clips.shape[-2]], dtype=torch.float32, device=clips.device)
+    return (brightness_centres(clips) + 1) * size / 2 - 0.5
 
 
 def crop_items(clips: torch.Tensor, size: int) -> torch.Tensor:

@@ -33,6 +33,7 @@ from .video import (
     FrameEncoder,
     GaussianLSTM,
     VideoModel,
+    brightness_centres,
     gaussian_kl,
     leaky,
     select_frames,
@@ -53,16 +54,6 @@ def inverse_maps(maps: torch.Tensor) -> torch.Tensor:
     """The affine maps (N, 2, 3) that undo ``maps``: canvas to frame coordinates where those go frame to canvas."""
     inverse = torch.linalg.inv(maps[:, :, :2])
     return torch.cat([inverse, -inverse @ maps[:, :, 2:]], dim=2)
-
-
-def brightness_centres(clips: torch.Tensor) -> torch.Tensor:
-    """Each frame's brightness-weighted centre (B, T, 2) as (x, y) in [-1, 1] coordinates (``place``'s)."""
-    mass = ((clips.float() + 1) / 2).mean(dim=2)
-    total = mass.sum(dim=(2, 3)).clamp_min(1e-6)
-    height, width = mass.shape[2:]
-    xs = (2 * torch.arange(width, device=mass.device) + 1) / width - 1
-    ys = (2 * torch.arange(height, device=mass.device) + 1) / height - 1
-    return torch.stack([(mass.sum(2) * xs).sum(-1) / total, (mass.sum(3) * ys).sum(-1) / total], dim=-1)
 
 
 @dataclass
@@ -155,7 +146,7 @@ class DSVAE(PatchJudged, VideoModel):
         code = c.content_dim + (0 if placed else c.motion_dim)
         self.decoder = FrameDecoder(c.channels, self.canvas_size, c.width, code, skips=False, norm=c.norm)
         if placed:
-            # z_t -> the 2x3 map from each frame's coordinates to the canvas', starting at the identity
+            # z_t -> the 2x3 map from each frame's coordinates to the canvas', starting at the identity (or a zoom)
             self.placement = nn.Sequential(nn.Linear(c.motion_dim, c.hidden), leaky(), nn.Linear(c.hidden, 6))
             nn.init.zeros_(self.placement[-1].weight)
             with torch.no_grad():

@@ -46,6 +46,16 @@ class ClipShape(DataShape):
     frames: int = 15  # frames per training clip, filled from the dataset
 
 
+def brightness_centres(clips: torch.Tensor) -> torch.Tensor:
+    """Each frame's brightness-weighted centre (B, T, 2) as (x, y) in [-1, 1] coordinates (``F.affine_grid``'s, align_corners=False)."""
+    mass = ((clips.float() + 1) / 2).mean(dim=2)
+    total = mass.sum(dim=(2, 3)).clamp_min(1e-6)
+    height, width = mass.shape[2:]
+    xs = (2 * torch.arange(width, device=mass.device) + 1) / width - 1
+    ys = (2 * torch.arange(height, device=mass.device) + 1) / height - 1
+    return torch.stack([(mass.sum(2) * xs).sum(-1) / total, (mass.sum(3) * ys).sum(-1) / total], dim=-1)
+
+
 def leaky() -> nn.Module:
     return nn.LeakyReLU(0.2)
 
